@@ -1,0 +1,185 @@
+//! Benchmarks of the plugin hot path: one placement call made directly in-process, through the
+//! ABI (loaded `.so`), and through the full guard and dispatcher; and reload latency.
+//!
+//! Needs the plugins built in the bench profile's directory: `cargo build --release --workspace`
+//! (the README's bench command does it).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use smo_host::plugins::dispatch::DefaultStrategies;
+use smo_host::plugins::{
+    loader, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
+};
+use smo_plugin_api::sdk::Placement;
+use smo_plugin_api::*;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn artifacts() -> PathBuf {
+    let exe = std::env::current_exe().expect("bench executable");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
+fn so(lib: &str) -> PathBuf {
+    let p = artifacts().join(format!("lib{lib}.so"));
+    assert!(
+        p.is_file(),
+        "{} missing: run `cargo build --release --workspace` first",
+        p.display()
+    );
+    p
+}
+
+fn request(services: usize, clusters: usize) -> PlacementRequest {
+    let cluster = |i: usize| {
+        let cap = Resources::new(64.0, 262_144.0, 0);
+        Cluster {
+            name: format!("c{i}").into(),
+            role: ClusterRole::Cloud,
+            location: Location::default(),
+            capacity: cap,
+            available: cap,
+            energy: EnergyProfile {
+                carbon_intensity_g_per_kwh: 100.0 + (i * 37 % 300) as f64,
+                ..EnergyProfile::default()
+            },
+            prices: Prices::default(),
+            labels: RVec::new(),
+            extra: "{}".into(),
+        }
+    };
+    let service = |i: usize| Service {
+        name: format!("s{i}").into(),
+        demand: Resources::new(0.5, 512.0, 0),
+        replicas: 1,
+        scaling: ScalingProfile::default(),
+        dependencies: RVec::new(),
+        allowed_clusters: RVec::new(),
+        labels: RVec::new(),
+        extra: "{}".into(),
+    };
+    PlacementRequest {
+        graph: Graph {
+            name: "bench".into(),
+            services: (0..services).map(service).collect(),
+        },
+        clusters: (0..clusters).map(cluster).collect(),
+        current: ROption::RNone,
+        telemetry: Telemetry::default(),
+        extra: "{}".into(),
+    }
+}
+
+fn plugin_call(c: &mut Criterion) {
+    let req = request(20, 5);
+    let mut group = c.benchmark_group("placement_call_20x5");
+    group.measurement_time(Duration::from_secs(3));
+
+    group.bench_function("direct_in_process", |b| {
+        let s = smo_ecmr::Greenest;
+        b.iter(|| {
+            s.place(std::hint::black_box(&req))
+                .map(|d| d.placement.assignments.len())
+        })
+    });
+
+    let (module, _) = loader::load(&so("smo_ecmr")).expect("ecmr loads");
+    let strategy = (module.new_placement())("heuristic".into(), "{}".into())
+        .into_result()
+        .expect("strategy builds");
+    group.bench_function("through_abi", |b| {
+        b.iter(|| {
+            strategy
+                .place(std::hint::black_box(&req))
+                .into_result()
+                .map(|d| d.placement.assignments.len())
+        })
+    });
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugin dir");
+    std::fs::copy(so("smo_ecmr"), plugins.join("ecmr.so")).expect("install");
+    let registry = runtime
+        .block_on(Registry::open(RegistryConfig::new(
+            &plugins,
+            dir.path(),
+            artifacts().join("smo"),
+        )))
+        .expect("registry");
+    let dispatcher = Dispatcher::new(
+        Arc::new(registry),
+        CallGuard::new(GuardConfig::default()),
+        DefaultStrategies::default(),
+    );
+    let name = StrategyName::parse("ecmr/heuristic").expect("name");
+    let shared = Arc::new(req.clone());
+    group.bench_function("through_guard_and_dispatcher", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(dispatcher.place(Some(&name), "{}", Arc::clone(&shared)))
+                .error
+                .is_none()
+        })
+    });
+    group.finish();
+}
+
+fn reload_latency(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugin dir");
+    let install = |lib: &str| {
+        let tmp = plugins.join(".versioned.tmp");
+        std::fs::copy(so(lib), &tmp).expect("copy");
+        std::fs::rename(&tmp, plugins.join("versioned.so")).expect("rename");
+    };
+    install("smo_fixture_versioned");
+    let registry = Arc::new(
+        runtime
+            .block_on(Registry::open(RegistryConfig::new(
+                &plugins,
+                dir.path(),
+                artifacts().join("smo"),
+            )))
+            .expect("registry"),
+    );
+    let dispatcher = Dispatcher::new(
+        Arc::clone(&registry),
+        CallGuard::new(GuardConfig::default()),
+        DefaultStrategies::default(),
+    );
+    let name = StrategyName::parse("versioned/echo").expect("name");
+    let req = Arc::new(request(3, 2));
+    let mut next_v2 = true;
+    let mut group = c.benchmark_group("reload");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(5));
+    // Alternating between two builds: each content is staged (and probed) once; later swaps reuse
+    // the staged copies, so this measures rename -> reload -> first answer of the new version.
+    group.bench_function("rename_reload_first_answer", |b| {
+        b.iter(|| {
+            let (lib, want) = if next_v2 {
+                ("smo_fixture_versioned_v2", "2.0.0")
+            } else {
+                ("smo_fixture_versioned", "1.0.0")
+            };
+            next_v2 = !next_v2;
+            install(lib);
+            runtime.block_on(async {
+                registry.reload().await.expect("reload");
+                let r = dispatcher.place(Some(&name), "{}", Arc::clone(&req)).await;
+                assert_eq!(r.plugin_version.as_deref(), Some(want));
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, plugin_call, reload_latency);
+criterion_main!(benches);

@@ -1,0 +1,78 @@
+//! The `smo` command line (clap): `serve`, `plugin list|check|reload`, `validate`, `simulate`.
+//! Each subcommand's `--help` explains it; flags of `serve` mirror the TOML config keys.
+
+use crate::config::LogFormat;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// smo: place and scale application graphs across clusters with hot-reloadable strategy plugins.
+#[derive(Debug, Parser)]
+#[command(name = "smo", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format on stderr: human (default) or json. The level comes from RUST_LOG.
+    #[arg(long, value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: REST API, plugin registry, control loops (simulated continuum by default).
+    Serve(ServeArgs),
+    /// Inspect, check and reload strategy plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// Options of `smo serve`. Each also exists as a key of the TOML config file; flags win.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML config file (keys: plugin_dir, state_dir, listen, log_format, [plugins], [defaults]).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Directory scanned for strategy plugins (*.so). Default /var/lib/smo/plugins.
+    #[arg(long)]
+    pub plugin_dir: Option<PathBuf>,
+    /// Directory for the database and the private copies of loaded plugins. Default /var/lib/smo.
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Address of the REST API. Default 127.0.0.1:8000; port 0 picks a free port (printed on stdout).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Reload plugins when the plugin directory changes (debounced). Off by default.
+    #[arg(long)]
+    pub watch_plugins: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// List plugins: from the running daemon, or with --dir by probing the files of a directory.
+    List(ListArgs),
+    /// Load one plugin file in this process and print its metadata as JSON (exit 1 and one
+    /// error line if it is not a loadable smo plugin). The daemon runs this before loading a file.
+    Check {
+        /// The plugin file (.so).
+        file: PathBuf,
+    },
+    /// Ask the running daemon to reload its plugin directory (all-or-nothing) and print the result.
+    Reload(DaemonArgs),
+}
+
+/// How to reach the running daemon.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Address of the daemon's REST API.
+    #[arg(long, default_value = "127.0.0.1:8000", env = "SMO_ADDR")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+    /// Probe the plugin files of this directory instead of asking the daemon.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}

@@ -1,0 +1,124 @@
+//! `smo serve`: builds the plugin registry, the dispatcher and the API, installs the reload
+//! triggers, and serves until SIGTERM or Ctrl-C.
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::plugins::dispatch::DefaultStrategies;
+use crate::plugins::{
+    triggers, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Plugins(#[from] crate::plugins::PluginHostError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Builds the registry and dispatcher from the configuration.
+pub async fn build_dispatcher(
+    config: &Config,
+    probe_exe: PathBuf,
+) -> Result<Arc<Dispatcher>, DaemonError> {
+    config.validate()?;
+    for dir in [&config.state_dir, &config.plugin_dir] {
+        std::fs::create_dir_all(dir).map_err(|source| DaemonError::Dir {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let mut rc = RegistryConfig::new(&config.plugin_dir, &config.state_dir, probe_exe);
+    rc.max_images = config.plugins.max_images;
+    rc.max_concurrent_calls = config.plugins.max_concurrent_calls;
+    rc.probe.timeout = Duration::from_millis(config.plugins.probe_timeout_ms);
+    let registry = Arc::new(Registry::open(rc).await?);
+    let guard = CallGuard::new(GuardConfig {
+        timeout: Duration::from_millis(config.plugins.call_timeout_ms),
+        quarantine_after: config.plugins.quarantine_after,
+    });
+    let parse = |s: &str| StrategyName::parse(s).map_err(DaemonError::Plugins);
+    let defaults = DefaultStrategies {
+        placement: parse(&config.defaults.placement)?,
+        scaling: parse(&config.defaults.scaling)?,
+        migration: config
+            .defaults
+            .migration
+            .as_deref()
+            .map(parse)
+            .transpose()?,
+    };
+    Ok(Arc::new(Dispatcher::new(registry, guard, defaults)))
+}
+
+/// Runs the daemon until it is told to stop.
+pub async fn serve(config: Config, probe_exe: PathBuf) -> Result<(), DaemonError> {
+    let dispatcher = build_dispatcher(&config, probe_exe).await?;
+    let registry = Arc::clone(dispatcher.registry());
+    triggers::spawn_sighup(Arc::clone(&registry))
+        .map_err(|e| DaemonError::Other(format!("cannot install SIGHUP handler: {e}")))?;
+    let _watch = if config.plugins.watch {
+        let watch = triggers::spawn_watch(
+            Arc::clone(&registry),
+            Duration::from_millis(config.plugins.watch_debounce_ms),
+        )
+        .map_err(DaemonError::Other)?;
+        tracing::info!(dir = %config.plugin_dir.display(), "watching the plugin directory");
+        Some(watch)
+    } else {
+        None
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| DaemonError::Other(e.to_string()))?;
+    // The first line on stdout is the address, for scripts and tests that listen on port 0.
+    println!("listening on {addr}");
+    tracing::info!(%addr, plugin_dir = %config.plugin_dir.display(), state_dir = %config.state_dir.display(), "smo serving");
+    let app = api::router(AppState { dispatcher });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| DaemonError::Other(format!("server error: {e}")))?;
+    tracing::info!("smo stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,12 @@
+//! The `smo` daemon and CLI as a library: the binary in `main.rs` is a thin layer over it.
+//! One module a concern; data flows api -> graphs -> store, engine -> plugins -> backend.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod graphs;
+pub mod logging;
+pub mod plugins;
+pub mod sim;
+pub mod store;

@@ -1,0 +1,129 @@
+//! The `smo` binary: parses the command line and hands over to the `smo_host` library.
+//! Exit codes: 0 success, 1 failure (one error line on stderr), 2 usage error.
+
+use clap::Parser;
+use smo_host::cli::{Cli, Command, PluginCommand, ServeArgs};
+use smo_host::config::{Config, LogFormat};
+use smo_host::plugins::{check, probe};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let log_format = cli.log_format.unwrap_or_default();
+    match cli.command {
+        Command::Plugin(PluginCommand::Check { file }) => {
+            let info = check::check(&file).map_err(|e| e.to_string())?;
+            print_json(&info)
+        }
+        Command::Serve(args) => {
+            let config = serve_config(args, cli.log_format)?;
+            smo_host::logging::init(config.log_format);
+            runtime()?
+                .block_on(smo_host::daemon::serve(config, own_exe()?))
+                .map_err(|e| e.to_string())
+        }
+        Command::Plugin(PluginCommand::Reload(daemon)) => {
+            let url = format!("http://{}/v1/plugins/reload", daemon.listen);
+            let body = http_json("POST", &url)?;
+            print_json(&body)
+        }
+        Command::Plugin(PluginCommand::List(args)) => match args.dir {
+            None => {
+                let url = format!("http://{}/v1/plugins", args.daemon.listen);
+                print_json(&http_json("GET", &url)?)
+            }
+            Some(dir) => {
+                smo_host::logging::init(log_format);
+                let exe = own_exe()?;
+                runtime()?.block_on(async move {
+                    let files = smo_host::plugins::catalog::scan(&dir).map_err(|e| e.to_string())?;
+                    let config = probe::ProbeConfig { exe, timeout: std::time::Duration::from_secs(10) };
+                    let mut rows = Vec::new();
+                    for file in files {
+                        let row = match probe::probe(&config, &file).await {
+                            Ok(info) => serde_json::json!({"file": file, "ok": true, "plugin": info}),
+                            Err(e) => serde_json::json!({"file": file, "ok": false, "error": e.to_string()}),
+                        };
+                        rows.push(row);
+                    }
+                    print_json(&rows)
+                })
+            }
+        },
+    }
+}
+
+fn serve_config(args: ServeArgs, log_format: Option<LogFormat>) -> Result<Config, String> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(d) = args.plugin_dir {
+        config.plugin_dir = d;
+    }
+    if let Some(d) = args.state_dir {
+        config.state_dir = d;
+    }
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    if args.watch_plugins {
+        config.plugins.watch = true;
+    }
+    if let Some(f) = log_format {
+        config.log_format = f;
+    }
+    Ok(config)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn own_exe() -> Result<std::path::PathBuf, String> {
+    std::env::current_exe().map_err(|e| format!("cannot locate the smo executable: {e}"))
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+fn http_json(method: &str, url: &str) -> Result<serde_json::Value, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = match method {
+        "POST" => agent.post(url).send_empty(),
+        _ => agent.get(url).call(),
+    }
+    .map_err(|e| {
+        format!("cannot reach the daemon at {url}: {e} (is `smo serve` running? use --listen ADDR)")
+    })?;
+    let status = response.status();
+    let body: serde_json::Value = response
+        .into_body()
+        .read_json()
+        .map_err(|e| format!("daemon answered {status} with an unreadable body: {e}"))?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        let detail = body.get("detail").and_then(|d| d.as_str()).unwrap_or("");
+        Err(format!("daemon answered {status}: {detail}"))
+    }
+}

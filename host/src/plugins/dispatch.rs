@@ -1,0 +1,369 @@
+//! From a strategy name and a request to a decision record: resolve the plugin, call it
+//! through the guard, and fall back to the default strategy when it fails, saying why.
+
+use super::error::CallError;
+use super::guard::CallGuard;
+use super::names::StrategyName;
+use super::registry::{Instance, Registry};
+use serde::Serialize;
+use smo_plugin_api::{
+    MigrationDecision, MigrationRequest, PlacementDecision, PlacementRequest, PluginError,
+    ScalingDecision, ScalingRequest,
+};
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// The strategy kinds, as the plugin metadata names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Placement,
+    Scaling,
+    Migration,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Placement => "placement",
+            Kind::Scaling => "scaling",
+            Kind::Migration => "migration",
+        }
+    }
+    fn code(self) -> u8 {
+        match self {
+            Kind::Placement => 1,
+            Kind::Scaling => 2,
+            Kind::Migration => 3,
+        }
+    }
+}
+
+/// The strategies used when a graph names none, or when its own fails.
+#[derive(Debug, Clone)]
+pub struct DefaultStrategies {
+    pub placement: StrategyName,
+    pub scaling: StrategyName,
+    pub migration: Option<StrategyName>,
+}
+
+impl Default for DefaultStrategies {
+    fn default() -> Self {
+        Self {
+            placement: StrategyName {
+                plugin: "default-lp".into(),
+                strategy: "placement".into(),
+            },
+            scaling: StrategyName {
+                plugin: "default-lp".into(),
+                strategy: "scaling".into(),
+            },
+            migration: None,
+        }
+    }
+}
+
+/// What a decision was, who made it, how long it took, and why it is what it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionRecord<T> {
+    pub kind: Kind,
+    /// The strategy the graph asked for.
+    pub requested: String,
+    /// The strategy that made the decision (the default after a fallback).
+    pub strategy: String,
+    pub plugin_version: Option<String>,
+    /// Why the requested strategy was not used, if it was not.
+    pub fallback_reason: Option<String>,
+    pub duration_ms: f64,
+    /// Why no decision was made, if none was.
+    pub error: Option<String>,
+    pub reasons: Vec<String>,
+    /// The decision itself, when one was made.
+    pub decision: Option<T>,
+}
+
+/// Decisions that carry human-readable reasons.
+pub trait Reasons {
+    fn reasons(&self) -> Vec<String>;
+}
+
+impl Reasons for PlacementDecision {
+    fn reasons(&self) -> Vec<String> {
+        self.reasons.iter().map(|r| r.to_string()).collect()
+    }
+}
+impl Reasons for ScalingDecision {
+    fn reasons(&self) -> Vec<String> {
+        self.reasons
+            .iter()
+            .map(|r| r.to_string())
+            .chain(
+                self.replicas
+                    .iter()
+                    .map(|c| format!("{}: {} replicas ({})", c.service, c.replicas, c.reason)),
+            )
+            .collect()
+    }
+}
+impl Reasons for MigrationDecision {
+    fn reasons(&self) -> Vec<String> {
+        self.reasons
+            .iter()
+            .map(|r| r.to_string())
+            .chain(
+                self.moves
+                    .iter()
+                    .map(|m| format!("move {} {} -> {}: {}", m.service, m.from, m.to, m.reason)),
+            )
+            .collect()
+    }
+}
+
+type Invoke<R, T> = fn(&Instance, &R) -> Result<T, PluginError>;
+
+fn wrong_kind() -> PluginError {
+    PluginError::internal("strategy object of the wrong kind")
+}
+
+fn invoke_place(i: &Instance, r: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
+    match i {
+        Instance::Placement(s) => s.place(r).into_result(),
+        _ => Err(wrong_kind()),
+    }
+}
+fn invoke_replace(i: &Instance, r: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
+    match i {
+        Instance::Placement(s) => s.replace(r).into_result(),
+        _ => Err(wrong_kind()),
+    }
+}
+fn invoke_scale(i: &Instance, r: &ScalingRequest) -> Result<ScalingDecision, PluginError> {
+    match i {
+        Instance::Scaling(s) => s.scale(r).into_result(),
+        _ => Err(wrong_kind()),
+    }
+}
+fn invoke_plan(i: &Instance, r: &MigrationRequest) -> Result<MigrationDecision, PluginError> {
+    match i {
+        Instance::Migration(s) => s.plan(r).into_result(),
+        _ => Err(wrong_kind()),
+    }
+}
+
+/// Calls strategies by name on behalf of graphs.
+pub struct Dispatcher {
+    registry: Arc<Registry>,
+    guard: CallGuard,
+    defaults: DefaultStrategies,
+}
+
+impl Dispatcher {
+    pub fn new(registry: Arc<Registry>, guard: CallGuard, defaults: DefaultStrategies) -> Self {
+        Self {
+            registry,
+            guard,
+            defaults,
+        }
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub fn defaults(&self) -> &DefaultStrategies {
+        &self.defaults
+    }
+
+    /// Initial placement (or re-placement when `request.current` is set and `replace`).
+    pub async fn place(
+        &self,
+        strategy: Option<&StrategyName>,
+        params: &str,
+        request: Arc<PlacementRequest>,
+    ) -> DecisionRecord<PlacementDecision> {
+        let invoke: Invoke<_, _> = if request.current.is_some() {
+            invoke_replace
+        } else {
+            invoke_place
+        };
+        let default = self.defaults.placement.clone();
+        self.decide(
+            Kind::Placement,
+            strategy,
+            Some(&default),
+            params,
+            request,
+            invoke,
+        )
+        .await
+    }
+
+    pub async fn scale(
+        &self,
+        strategy: Option<&StrategyName>,
+        params: &str,
+        request: Arc<ScalingRequest>,
+    ) -> DecisionRecord<ScalingDecision> {
+        let default = self.defaults.scaling.clone();
+        self.decide(
+            Kind::Scaling,
+            strategy,
+            Some(&default),
+            params,
+            request,
+            invoke_scale,
+        )
+        .await
+    }
+
+    pub async fn migrate(
+        &self,
+        strategy: Option<&StrategyName>,
+        params: &str,
+        request: Arc<MigrationRequest>,
+    ) -> DecisionRecord<MigrationDecision> {
+        let default = self.defaults.migration.clone();
+        self.decide(
+            Kind::Migration,
+            strategy,
+            default.as_ref(),
+            params,
+            request,
+            invoke_plan,
+        )
+        .await
+    }
+
+    async fn decide<R, T>(
+        &self,
+        kind: Kind,
+        requested: Option<&StrategyName>,
+        default: Option<&StrategyName>,
+        params: &str,
+        request: Arc<R>,
+        invoke: Invoke<R, T>,
+    ) -> DecisionRecord<T>
+    where
+        R: Send + Sync + 'static,
+        T: Reasons + Send + 'static,
+    {
+        let span = tracing::info_span!(
+            "decide",
+            kind = kind.as_str(),
+            strategy = ?requested.or(default).map(|s| s.to_string())
+        );
+        self.decide_inner(kind, requested, default, params, request, invoke)
+            .instrument(span)
+            .await
+    }
+
+    async fn decide_inner<R, T>(
+        &self,
+        kind: Kind,
+        requested: Option<&StrategyName>,
+        default: Option<&StrategyName>,
+        params: &str,
+        request: Arc<R>,
+        invoke: Invoke<R, T>,
+    ) -> DecisionRecord<T>
+    where
+        R: Send + Sync + 'static,
+        T: Reasons + Send + 'static,
+    {
+        let started = Instant::now();
+        let primary = requested.or(default);
+        let mut record = DecisionRecord {
+            kind,
+            requested: primary.map_or_else(|| "none".to_string(), |s| s.to_string()),
+            strategy: String::new(),
+            plugin_version: None,
+            fallback_reason: None,
+            duration_ms: 0.0,
+            error: None,
+            reasons: Vec::new(),
+            decision: None,
+        };
+        let Some(primary) = primary else {
+            record.error = Some(format!("no {} strategy configured", kind.as_str()));
+            return record;
+        };
+        let mut outcome = self
+            .call(kind, primary, params, Arc::clone(&request), invoke)
+            .await;
+        record.strategy = primary.to_string();
+        if let (Err(error), Some(fallback)) = (&outcome, default) {
+            if fallback != primary {
+                let reason = format!("{error}; fell back to {fallback}");
+                tracing::warn!(%reason, "strategy fallback");
+                record.fallback_reason = Some(reason);
+                record.strategy = fallback.to_string();
+                outcome = self.call(kind, fallback, "{}", request, invoke).await;
+            }
+        }
+        match outcome {
+            Ok((decision, version)) => {
+                record.plugin_version = Some(version);
+                record.reasons = decision.reasons();
+                record.decision = Some(decision);
+            }
+            Err(error) => record.error = Some(error.to_string()),
+        }
+        record.duration_ms = started.elapsed().as_secs_f64() * 1e3;
+        tracing::info!(strategy = %record.strategy, ok = record.error.is_none(), duration_ms = record.duration_ms, "decision made");
+        record
+    }
+
+    async fn call<R, T>(
+        &self,
+        kind: Kind,
+        name: &StrategyName,
+        params: &str,
+        request: Arc<R>,
+        invoke: Invoke<R, T>,
+    ) -> Result<(T, String), CallError>
+    where
+        R: Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let unavailable = |message: String| CallError::Unavailable {
+            strategy: name.to_string(),
+            message,
+        };
+        let entry = self
+            .registry
+            .entry(&name.plugin)
+            .map_err(|e| unavailable(e.to_string()))?;
+        if !entry.offers(kind.as_str(), &name.strategy) {
+            let offered: Vec<String> = entry
+                .info
+                .strategies
+                .iter()
+                .filter(|s| s.kind == kind.as_str())
+                .map(|s| s.name.clone())
+                .collect();
+            return Err(unavailable(format!(
+                "plugin `{}` offers no {} strategy `{}` (it offers: {})",
+                name.plugin,
+                kind.as_str(),
+                name.strategy,
+                if offered.is_empty() {
+                    "none".to_string()
+                } else {
+                    offered.join(", ")
+                }
+            )));
+        }
+        let version = entry.info.version.clone();
+        let strategy = name.strategy.clone();
+        let params = params.to_string();
+        let code = kind.code();
+        self.guard
+            .run(&entry, &name.strategy, move |e| {
+                let instance = e.instance(code, &strategy, &params)?;
+                invoke(&instance, &request)
+            })
+            .await
+            .map(|decision| (decision, version))
+    }
+}

@@ -1,0 +1,28 @@
+//! Strategy plugins: finding `.so` files, probing them in a child process, loading them
+//! through the stable ABI, hot reload, and the guard every strategy call goes through.
+//!
+//! Flow: [`catalog`] scans the plugin directory and [`staging`] copies each file to a private
+//! path named by its content hash; [`probe`] runs `smo plugin check` on that copy in a child
+//! process; [`loader`] (the only module with `unsafe`-adjacent dlopen) loads it in-process on
+//! first use; [`registry`] keeps the active set and swaps it atomically on reload; [`guard`]
+//! runs calls under permits and deadlines and quarantines failing strategies; [`dispatch`]
+//! turns a strategy name into a decision record, falling back to the default strategy.
+
+pub mod catalog;
+pub mod check;
+pub mod dispatch;
+pub mod error;
+pub mod guard;
+pub mod loader;
+pub mod names;
+pub mod probe;
+pub mod registry;
+pub mod staging;
+pub mod stats;
+pub mod triggers;
+
+pub use dispatch::{DecisionRecord, Dispatcher};
+pub use error::{CallError, PluginHostError};
+pub use guard::{CallGuard, GuardConfig};
+pub use names::StrategyName;
+pub use registry::{Registry, RegistryConfig, ReloadReport};

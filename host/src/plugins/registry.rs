@@ -1,0 +1,504 @@
+//! The set of plugins the daemon serves from, swapped atomically on reload.
+//! Startup keeps every good file and lists the bad ones; a reload is all-or-nothing.
+
+use super::catalog;
+use super::error::PluginHostError;
+use super::loader::{self, PluginInfo};
+use super::probe::{self, ProbeConfig};
+use super::staging::{self, StagedFile};
+use super::stats::{PluginStats, StatsSnapshot};
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use smo_plugin_api::{
+    MigrationStrategyBox, PlacementStrategyBox, PluginError, PluginModule_Ref, RStr,
+    ScalingStrategyBox,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+/// Where plugins come from and the limits the registry enforces.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub plugin_dir: PathBuf,
+    /// Private copies are loaded from here (must not be a `noexec` mount).
+    pub staging_dir: PathBuf,
+    pub probe: ProbeConfig,
+    /// Most plugin images this process may map before reloads are refused.
+    pub max_images: usize,
+    /// Concurrent calls allowed into one plugin version.
+    pub max_concurrent_calls: usize,
+}
+
+impl RegistryConfig {
+    /// Defaults for a plugin directory and a state directory.
+    pub fn new(plugin_dir: &Path, state_dir: &Path, probe_exe: PathBuf) -> Self {
+        Self {
+            plugin_dir: plugin_dir.to_path_buf(),
+            staging_dir: state_dir.join("plugins-loaded"),
+            probe: ProbeConfig {
+                exe: probe_exe,
+                timeout: Duration::from_secs(10),
+            },
+            max_images: 64,
+            max_concurrent_calls: 4,
+        }
+    }
+}
+
+type InstanceKey = (u8, String, String);
+
+/// A built strategy object, shared by the calls that use it.
+#[derive(Clone)]
+pub enum Instance {
+    Placement(Arc<PlacementStrategyBox>),
+    Scaling(Arc<ScalingStrategyBox>),
+    Migration(Arc<MigrationStrategyBox>),
+}
+
+/// One plugin version: its probed metadata, its staged file, and (once used) its loaded image.
+pub struct PluginEntry {
+    pub info: PluginInfo,
+    pub file: StagedFile,
+    /// Registry generation in which this version became active.
+    pub since_generation: u64,
+    pub stats: Arc<PluginStats>,
+    pub permits: Arc<Semaphore>,
+    max_images: usize,
+    image: OnceLock<Result<PluginModule_Ref, String>>,
+    instances: Mutex<HashMap<InstanceKey, Instance>>,
+}
+
+impl PluginEntry {
+    fn new(info: PluginInfo, file: StagedFile, generation: u64, config: &RegistryConfig) -> Self {
+        Self {
+            info,
+            file,
+            since_generation: generation,
+            stats: Arc::new(PluginStats::default()),
+            permits: Arc::new(Semaphore::new(config.max_concurrent_calls.max(1))),
+            max_images: config.max_images,
+            image: OnceLock::new(),
+            instances: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `true` once the image is mapped into this process.
+    pub fn is_loaded(&self) -> bool {
+        matches!(self.image.get(), Some(Ok(_)))
+    }
+
+    /// The root module, loading the image on first use. Blocking: call off the async threads.
+    pub fn module(&self) -> Result<PluginModule_Ref, String> {
+        self.image
+            .get_or_init(|| {
+                if loader::images_mapped() >= self.max_images {
+                    return Err(PluginHostError::TooManyImages {
+                        images: loader::images_mapped(),
+                        limit: self.max_images,
+                    }
+                    .to_string());
+                }
+                let (module, info) = loader::load(&self.file.staged).map_err(|e| e.to_string())?;
+                if info.name != self.info.name || info.version != self.info.version {
+                    return Err(format!(
+                        "{}: loaded {} {} but the probe saw {} {}",
+                        self.file.staged.display(),
+                        info.name,
+                        info.version,
+                        self.info.name,
+                        self.info.version
+                    ));
+                }
+                tracing::info!(plugin = %info.name, version = %info.version, file = %self.file.source.display(), "plugin image loaded");
+                Ok(module)
+            })
+            .clone()
+    }
+
+    /// The strategy `strategy` of `kind` built with `params`, built once and then shared.
+    /// Blocking (runs plugin code): call it inside the guard.
+    pub fn instance(
+        &self,
+        kind: u8,
+        strategy: &str,
+        params: &str,
+    ) -> Result<Instance, PluginError> {
+        let key = (kind, strategy.to_string(), params.to_string());
+        {
+            let cache = self.instances.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(found) = cache.get(&key) {
+                return Ok(found.clone());
+            }
+        }
+        let module = self.module().map_err(PluginError::internal)?;
+        let (name, params_r) = (RStr::from(strategy), RStr::from(params));
+        let built = match kind {
+            1 => (module.new_placement())(name, params_r)
+                .into_result()
+                .map(|s| Instance::Placement(Arc::new(s))),
+            2 => (module.new_scaling())(name, params_r)
+                .into_result()
+                .map(|s| Instance::Scaling(Arc::new(s))),
+            _ => (module.new_migration())(name, params_r)
+                .into_result()
+                .map(|s| Instance::Migration(Arc::new(s))),
+        }?;
+        let mut cache = self.instances.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(cache.entry(key).or_insert(built).clone())
+    }
+
+    /// `true` when the plugin declares a strategy `name` of kind `kind` ("placement", ...).
+    pub fn offers(&self, kind: &str, name: &str) -> bool {
+        self.info
+            .strategies
+            .iter()
+            .any(|s| s.kind == kind && s.name == name)
+    }
+}
+
+/// A file the registry refused, and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RejectedFile {
+    pub file: PathBuf,
+    pub sha256: Option<String>,
+    pub error: String,
+}
+
+/// The plugins active at one generation.
+pub struct ActiveSet {
+    pub generation: u64,
+    pub plugins: BTreeMap<String, Arc<PluginEntry>>,
+    pub rejected: Vec<RejectedFile>,
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct ReloadReport {
+    pub generation: u64,
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub rejected: Vec<RejectedFile>,
+    pub images_mapped: usize,
+    pub duration_ms: f64,
+}
+
+/// One row of `smo plugin list` / `GET /v1/plugins`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginListing {
+    pub name: String,
+    pub version: String,
+    pub api_version: String,
+    pub file: PathBuf,
+    pub sha256: String,
+    pub size_bytes: u64,
+    /// "active" (mapped), "ready" (probed, loads on first use), or "failed".
+    pub state: String,
+    pub since_generation: u64,
+    pub strategies: Vec<super::loader::StrategyDescription>,
+    pub stats: StatsSnapshot,
+    pub error: Option<String>,
+}
+
+/// Registry-wide figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistryStatus {
+    pub generation: u64,
+    pub plugin_dir: PathBuf,
+    pub images_mapped: usize,
+    pub max_images: usize,
+    pub resident_memory_bytes: Option<u64>,
+    pub reloads: u64,
+    pub plugins: Vec<PluginListing>,
+    pub rejected: Vec<RejectedFile>,
+}
+
+/// The plugin registry.
+pub struct Registry {
+    config: RegistryConfig,
+    active: ArcSwap<ActiveSet>,
+    reload_lock: tokio::sync::Mutex<()>,
+    reloads: AtomicU64,
+}
+
+impl Registry {
+    /// Scans the plugin directory and keeps every file that passes the probe.
+    pub async fn open(config: RegistryConfig) -> Result<Self, PluginHostError> {
+        let empty = ActiveSet {
+            generation: 0,
+            plugins: BTreeMap::new(),
+            rejected: Vec::new(),
+        };
+        let registry = Self {
+            config,
+            active: ArcSwap::from_pointee(empty),
+            reload_lock: tokio::sync::Mutex::new(()),
+            reloads: AtomicU64::new(0),
+        };
+        let (set, report) = registry.build(&registry.active.load(), false).await?;
+        for r in &report.rejected {
+            tracing::warn!(file = %r.file.display(), error = %r.error, "plugin rejected");
+        }
+        tracing::info!(
+            plugins = set.plugins.len(),
+            rejected = set.rejected.len(),
+            dir = %registry.config.plugin_dir.display(),
+            "plugin directory scanned"
+        );
+        registry.active.store(Arc::new(set));
+        Ok(registry)
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// The active set (calls keep the `Arc` they got, so they finish on the version they began).
+    pub fn active(&self) -> Arc<ActiveSet> {
+        self.active.load_full()
+    }
+
+    /// The active entry of plugin `name`.
+    pub fn entry(&self, name: &str) -> Result<Arc<PluginEntry>, PluginHostError> {
+        let set = self.active.load();
+        set.plugins
+            .get(name)
+            .cloned()
+            .ok_or_else(|| PluginHostError::UnknownPlugin {
+                name: name.to_string(),
+                available: join_or_none(set.plugins.keys().cloned()),
+            })
+    }
+
+    /// Re-scans the directory and swaps in the new set, or changes nothing and says why.
+    pub async fn reload(&self) -> Result<ReloadReport, PluginHostError> {
+        let _serial = self.reload_lock.lock().await;
+        let current = self.active.load_full();
+        let built = self
+            .build(&current, true)
+            .instrument(tracing::info_span!(
+                "plugin_reload",
+                generation = current.generation + 1
+            ))
+            .await;
+        let (set, report) = match built {
+            Ok(built) => built,
+            Err(error) => {
+                tracing::error!(%error, "plugin reload failed; previous set stays active");
+                return Err(error);
+            }
+        };
+        self.active.store(Arc::new(set));
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            generation = report.generation,
+            added = ?report.added,
+            updated = ?report.updated,
+            removed = ?report.removed,
+            "plugin set reloaded"
+        );
+        Ok(report)
+    }
+
+    async fn build(
+        &self,
+        current: &ActiveSet,
+        strict: bool,
+    ) -> Result<(ActiveSet, ReloadReport), PluginHostError> {
+        let started = Instant::now();
+        let generation = current.generation + 1;
+        let mut report = ReloadReport {
+            generation,
+            ..ReloadReport::default()
+        };
+        let mut failures = Vec::new();
+        let mut plugins: BTreeMap<String, Arc<PluginEntry>> = BTreeMap::new();
+        let mut rejected = Vec::new();
+        let mut to_load: Vec<Arc<PluginEntry>> = Vec::new();
+        let by_sha: HashMap<&str, &Arc<PluginEntry>> = current
+            .plugins
+            .values()
+            .map(|e| (e.file.sha256.as_str(), e))
+            .collect();
+        let known_bad: HashMap<&str, &RejectedFile> = current
+            .rejected
+            .iter()
+            .filter_map(|r| r.sha256.as_deref().map(|s| (s, r)))
+            .collect();
+
+        for file in catalog::scan(&self.config.plugin_dir)? {
+            let staged = match staging::stage(&file, &self.config.staging_dir) {
+                Ok(staged) => staged,
+                Err(error) => {
+                    failures.push(error.to_string());
+                    rejected.push(RejectedFile {
+                        file,
+                        sha256: None,
+                        error: error.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let entry = if let Some(existing) = by_sha.get(staged.sha256.as_str()) {
+                Arc::clone(existing)
+            } else if let Some(bad) = known_bad.get(staged.sha256.as_str()) {
+                // Unchanged bad file: still listed, not a new failure.
+                rejected.push((*bad).clone());
+                continue;
+            } else {
+                match probe::probe(&self.config.probe, &staged.staged).await {
+                    Ok(info) => Arc::new(PluginEntry::new(info, staged, generation, &self.config)),
+                    Err(error) => {
+                        let error = format!("{}: {}", file.display(), strip_file(&error));
+                        failures.push(error.clone());
+                        rejected.push(RejectedFile {
+                            file,
+                            sha256: Some(staged.sha256),
+                            error,
+                        });
+                        continue;
+                    }
+                }
+            };
+            let name = entry.info.name.clone();
+            if let Some(first) = plugins.get(&name) {
+                let error = PluginHostError::DuplicateName {
+                    name,
+                    first: first.file.source.clone(),
+                    second: entry.file.source.clone(),
+                }
+                .to_string();
+                failures.push(error.clone());
+                rejected.push(RejectedFile {
+                    file: entry.file.source.clone(),
+                    sha256: Some(entry.file.sha256.clone()),
+                    error,
+                });
+                continue;
+            }
+            match current.plugins.get(&name) {
+                None => report.added.push(name.clone()),
+                Some(old) if Arc::ptr_eq(old, &entry) => report.unchanged.push(name.clone()),
+                Some(old) => {
+                    report.updated.push(format!(
+                        "{name} {} -> {}",
+                        old.info.version, entry.info.version
+                    ));
+                    // It was serving in-process: load the new image now, so the swap is atomic.
+                    if old.is_loaded() {
+                        to_load.push(Arc::clone(&entry));
+                    }
+                }
+            }
+            plugins.insert(name, entry);
+        }
+        report.removed = current
+            .plugins
+            .keys()
+            .filter(|k| !plugins.contains_key(*k))
+            .cloned()
+            .collect();
+
+        if strict && !failures.is_empty() {
+            return Err(PluginHostError::ReloadFailed(failures));
+        }
+        if loader::images_mapped() + to_load.len() > self.config.max_images {
+            return Err(PluginHostError::TooManyImages {
+                images: loader::images_mapped(),
+                limit: self.config.max_images,
+            });
+        }
+        for entry in to_load {
+            let loading = Arc::clone(&entry);
+            let loaded = tokio::task::spawn_blocking(move || loading.module().map(|_| ()))
+                .await
+                .unwrap_or_else(|e| Err(format!("loader task failed: {e}")));
+            if let Err(error) = loaded {
+                return Err(PluginHostError::ReloadFailed(vec![error]));
+            }
+        }
+        report.rejected = rejected.clone();
+        report.images_mapped = loader::images_mapped();
+        report.duration_ms = started.elapsed().as_secs_f64() * 1e3;
+        Ok((
+            ActiveSet {
+                generation,
+                plugins,
+                rejected,
+            },
+            report,
+        ))
+    }
+
+    /// Everything `smo plugin list` shows.
+    pub fn status(&self) -> RegistryStatus {
+        let set = self.active.load();
+        RegistryStatus {
+            generation: set.generation,
+            plugin_dir: self.config.plugin_dir.clone(),
+            images_mapped: loader::images_mapped(),
+            max_images: self.config.max_images,
+            resident_memory_bytes: resident_memory_bytes(),
+            reloads: self.reloads.load(Ordering::Relaxed),
+            plugins: set.plugins.values().map(|e| listing(e)).collect(),
+            rejected: set.rejected.clone(),
+        }
+    }
+}
+
+fn listing(e: &PluginEntry) -> PluginListing {
+    let (state, error) = match e.image.get() {
+        Some(Ok(_)) => ("active", None),
+        Some(Err(error)) => ("failed", Some(error.clone())),
+        None => ("ready", None),
+    };
+    PluginListing {
+        name: e.info.name.clone(),
+        version: e.info.version.clone(),
+        api_version: e.info.api_version.clone(),
+        file: e.file.source.clone(),
+        sha256: e.file.sha256.clone(),
+        size_bytes: e.file.size,
+        state: state.to_string(),
+        since_generation: e.since_generation,
+        strategies: e.info.strategies.clone(),
+        stats: e.stats.snapshot(),
+        error,
+    }
+}
+
+/// The probe's message without the staged path it starts with (the source path is shown instead).
+fn strip_file(error: &PluginHostError) -> String {
+    match error {
+        PluginHostError::Probe { message, .. } => {
+            let m = message.trim_start_matches("error: ");
+            match m.split_once(".so: ") {
+                Some((_, rest)) => rest.to_string(),
+                None => m.to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn join_or_none(names: impl Iterator<Item = String>) -> String {
+    let v: Vec<String> = names.collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// Resident set size of this process, from /proc.
+pub fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}

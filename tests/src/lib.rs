@@ -1,0 +1,256 @@
+//! Helpers for the end-to-end tests: where the built plugins and the `smo` binary are, small
+//! fixed inputs, and a plugin directory in a temporary folder.
+//!
+//! The tests load real `.so` files built by `cargo build --workspace` (the README's test
+//! command builds them first); nothing here links a plugin into the test.
+
+use smo_host::plugins::dispatch::DefaultStrategies;
+use smo_host::plugins::{CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig};
+use smo_plugin_api::*;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `target/debug` (or the profile directory the tests were built in).
+pub fn artifact_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test-binary>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The compiled cdylib of a workspace crate, by library name (e.g. `smo_ecmr`).
+pub fn plugin_so(lib_name: &str) -> PathBuf {
+    let path = artifact_dir().join(format!("lib{lib_name}.so"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --workspace` before the tests (the README's test command does)",
+        path.display()
+    );
+    path
+}
+
+/// The `smo` binary.
+pub fn smo_bin() -> PathBuf {
+    let path = artifact_dir().join("smo");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
+
+/// The four shipped plugins, by library name.
+pub const SHIPPED: [&str; 4] = [
+    "smo_default_lp",
+    "smo_ecmr",
+    "smo_sbmp_gma",
+    "smo_h3ni_energy",
+];
+
+/// A temporary plugin directory and state directory.
+pub struct Sandbox {
+    pub root: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(root.path().join("plugins")).expect("plugin dir");
+        std::fs::create_dir_all(root.path().join("state")).expect("state dir");
+        Self { root }
+    }
+    pub fn plugin_dir(&self) -> PathBuf {
+        self.root.path().join("plugins")
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.path().join("state")
+    }
+    /// Installs a plugin file the way operators should: write a hidden temp file, then rename.
+    pub fn install(&self, lib_name: &str, as_name: &str) {
+        self.install_file(&plugin_so(lib_name), as_name);
+    }
+    pub fn install_file(&self, source: &Path, as_name: &str) {
+        let tmp = self.plugin_dir().join(format!(".{as_name}.tmp"));
+        std::fs::copy(source, &tmp).expect("copy plugin");
+        std::fs::rename(&tmp, self.plugin_dir().join(as_name)).expect("rename plugin");
+    }
+    pub fn registry_config(&self) -> RegistryConfig {
+        RegistryConfig::new(&self.plugin_dir(), &self.state_dir(), smo_bin())
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A registry over `sandbox` with the given call timeout and quarantine threshold.
+pub async fn dispatcher(
+    config: RegistryConfig,
+    timeout: Duration,
+    quarantine_after: u32,
+) -> Arc<Dispatcher> {
+    let registry = Arc::new(Registry::open(config).await.expect("registry opens"));
+    Arc::new(Dispatcher::new(
+        registry,
+        CallGuard::new(GuardConfig {
+            timeout,
+            quarantine_after,
+        }),
+        DefaultStrategies::default(),
+    ))
+}
+
+fn cluster(name: &str, role: ClusterRole, cpu: f64, mem: f64, gpu: u32, carbon: f64) -> Cluster {
+    let capacity = Resources::new(cpu, mem, gpu);
+    Cluster {
+        name: name.into(),
+        role,
+        location: Location::default(),
+        capacity,
+        available: capacity,
+        energy: EnergyProfile {
+            carbon_intensity_g_per_kwh: carbon,
+            idle_power_w: 100.0 * cpu,
+            peak_power_w: 250.0 * cpu,
+            ..EnergyProfile::default()
+        },
+        prices: Prices::default(),
+        labels: RVec::new(),
+        extra: "{}".into(),
+    }
+}
+
+fn service(name: &str, cpu: f64, mem: f64, gpu: u32) -> Service {
+    Service {
+        name: name.into(),
+        demand: Resources::new(cpu, mem, gpu),
+        replicas: 1,
+        scaling: ScalingProfile::default(),
+        dependencies: RVec::new(),
+        allowed_clusters: RVec::new(),
+        labels: RVec::new(),
+        extra: "{}".into(),
+    }
+}
+
+/// A small fixed input: three services (one needs a GPU) on three clusters.
+pub fn small_request() -> PlacementRequest {
+    PlacementRequest {
+        graph: Graph {
+            name: "demo".into(),
+            services: vec![
+                service("frontend", 1.0, 512.0, 0),
+                service("inference", 2.0, 2048.0, 1),
+                service("db", 1.0, 1024.0, 0),
+            ]
+            .into(),
+        },
+        clusters: vec![
+            cluster("edge-1", ClusterRole::Edge, 2.0, 4096.0, 0, 350.0),
+            cluster("cloud-gpu", ClusterRole::Cloud, 16.0, 65536.0, 2, 50.0),
+            cluster("cloud-2", ClusterRole::Cloud, 16.0, 65536.0, 0, 400.0),
+        ]
+        .into(),
+        current: ROption::RNone,
+        telemetry: Telemetry::default(),
+        extra: "{}".into(),
+    }
+}
+
+/// A `smo serve` process on 127.0.0.1 with a free port, killed when dropped.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub addr: String,
+}
+
+impl Daemon {
+    /// Starts `smo serve` on `sandbox` with extra flags and waits for its address line.
+    pub fn start(sandbox: &Sandbox, extra: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(smo_bin())
+            .arg("serve")
+            .arg("--plugin-dir")
+            .arg(sandbox.plugin_dir())
+            .arg("--state-dir")
+            .arg(sandbox.state_dir())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("smo serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("address line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Self { child, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends a signal with `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP agent that returns error statuses as responses.
+pub fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// GET a JSON document.
+pub fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let response = http().get(url).call().expect("GET");
+    let status = response.status().as_u16();
+    (status, response.into_body().read_json().expect("JSON body"))
+}
+
+/// POST a JSON body, read a JSON answer.
+pub fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let response = http().post(url).send_json(body).expect("POST");
+    let status = response.status().as_u16();
+    (status, response.into_body().read_json().expect("JSON body"))
+}
+
+/// Polls `condition` every 20 ms until it holds or `limit` passes; returns whether it held.
+pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    condition()
+}

@@ -1,0 +1,185 @@
+//! Fixture plugins that panic, hang, speak another API version, crash while loading, or are
+//! not plugins at all: the host rejects or contains each, reports it, and keeps serving.
+
+use smo_host::plugins::StrategyName;
+use smo_tests::*;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_strategy_is_contained_counted_and_quarantined() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_fixture_panicky", "panicky.so");
+    sandbox.install("smo_default_lp", "default-lp.so");
+    let dispatcher = dispatcher(sandbox.registry_config(), Duration::from_secs(30), 3).await;
+    let boom = StrategyName::parse("panicky/boom").unwrap();
+    let request = Arc::new(small_request());
+    for call in 1..=3u64 {
+        let record = dispatcher
+            .place(Some(&boom), "{}", Arc::clone(&request))
+            .await;
+        let reason = record.fallback_reason.expect("fell back");
+        assert!(reason.contains("panicked"), "{reason}");
+        assert!(
+            reason.contains("fixture panic while placing 3 services"),
+            "{reason}"
+        );
+        assert_eq!(record.strategy, "default-lp/placement");
+        assert!(record.decision.is_some(), "the default strategy decided");
+        let stats = panicky_stats(&dispatcher);
+        assert_eq!(stats.panics, call);
+    }
+    // Third consecutive panic quarantined it: the next call does not reach the plugin.
+    let record = dispatcher.place(Some(&boom), "{}", request).await;
+    let reason = record.fallback_reason.expect("fell back");
+    assert!(reason.contains("quarantined"), "{reason}");
+    let stats = panicky_stats(&dispatcher);
+    assert_eq!(stats.panics, 3);
+    assert_eq!(stats.quarantined.len(), 1);
+    assert_eq!(stats.quarantined[0].strategy, "boom");
+}
+
+fn panicky_stats(
+    dispatcher: &smo_host::plugins::Dispatcher,
+) -> smo_host::plugins::stats::StatsSnapshot {
+    dispatcher
+        .registry()
+        .status()
+        .plugins
+        .into_iter()
+        .find(|p| p.name == "panicky")
+        .expect("panicky listed")
+        .stats
+}
+
+#[test]
+fn a_hanging_strategy_times_out_and_only_blocks_itself() {
+    // The hung thread can never finish, so this runtime is shut down without waiting for it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let sandbox = Sandbox::new();
+        sandbox.install("smo_fixture_hangs", "hangs.so");
+        sandbox.install("smo_default_lp", "default-lp.so");
+        let mut config = sandbox.registry_config();
+        config.max_concurrent_calls = 1;
+        let dispatcher = dispatcher(config, Duration::from_millis(300), 2).await;
+        let forever = StrategyName::parse("hangs/forever").unwrap();
+        let request = Arc::new(small_request());
+        let first = dispatcher
+            .place(Some(&forever), "{}", Arc::clone(&request))
+            .await;
+        let reason = first.fallback_reason.expect("fell back");
+        assert!(reason.contains("timed out"), "{reason}");
+        assert!(first.decision.is_some());
+        // The hung call still holds the only permit: the second waits and times out too.
+        let second = dispatcher
+            .place(Some(&forever), "{}", Arc::clone(&request))
+            .await;
+        assert!(second.fallback_reason.unwrap().contains("timed out"));
+        // Two consecutive timeouts quarantine it; other plugins still answer directly.
+        let third = dispatcher
+            .place(Some(&forever), "{}", Arc::clone(&request))
+            .await;
+        assert!(third.fallback_reason.unwrap().contains("quarantined"));
+        let default = dispatcher.place(None, "{}", request).await;
+        assert_eq!(default.fallback_reason, None);
+        assert!(default.decision.is_some());
+        let hangs = dispatcher
+            .registry()
+            .status()
+            .plugins
+            .into_iter()
+            .find(|p| p.name == "hangs")
+            .unwrap();
+        assert_eq!(hangs.stats.timeouts, 2);
+    });
+    runtime.shutdown_background();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_files_are_rejected_with_one_line_each_and_good_ones_still_load() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_default_lp", "default-lp.so");
+    sandbox.install("smo_fixture_wrong_abi", "wrong-abi.so");
+    sandbox.install("smo_fixture_init_crash", "init-crash.so");
+    sandbox.install("smo_fixture_not_a_plugin", "not-a-plugin.so");
+    std::fs::write(
+        sandbox.plugin_dir().join("garbage.so"),
+        b"this is not an ELF file",
+    )
+    .unwrap();
+
+    let dispatcher = dispatcher(sandbox.registry_config(), Duration::from_secs(30), 3).await;
+    let status = dispatcher.registry().status();
+    assert_eq!(status.plugins.len(), 1);
+    assert_eq!(status.plugins[0].name, "default-lp");
+    let error_of = |file: &str| {
+        status
+            .rejected
+            .iter()
+            .find(|r| r.file.ends_with(file))
+            .unwrap_or_else(|| panic!("{file} not rejected: {:?}", status.rejected))
+            .error
+            .clone()
+    };
+    for file in [
+        "wrong-abi.so",
+        "init-crash.so",
+        "not-a-plugin.so",
+        "garbage.so",
+    ] {
+        let e = error_of(file);
+        assert!(!e.contains('\n'), "{file}: not one line: {e}");
+        assert!(e.len() < 400, "{file}: too long: {e}");
+    }
+    let abi = error_of("wrong-abi.so");
+    assert!(
+        abi.contains("2.0.0") && abi.contains(smo_plugin_api::API_VERSION),
+        "{abi}"
+    );
+    let crash = error_of("init-crash.so");
+    assert!(
+        crash.contains("crashed while loading") && crash.contains("SIGABRT"),
+        "{crash}"
+    );
+    assert!(error_of("not-a-plugin.so").contains("not an smo plugin"));
+    assert!(error_of("garbage.so").contains("cannot be opened"));
+
+    // This process survived all of them and still decides.
+    let record = dispatcher
+        .place(None, "{}", Arc::new(small_request()))
+        .await;
+    assert_eq!(record.error, None);
+}
+
+#[test]
+fn plugin_check_prints_metadata_json_or_one_error_line() {
+    let ok = Command::new(smo_bin())
+        .args(["plugin", "check"])
+        .arg(plugin_so("smo_ecmr"))
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let meta: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(meta["name"], "ecmr");
+    assert_eq!(meta["api_version"], smo_plugin_api::API_VERSION);
+    assert!(meta["version"].as_str().is_some_and(|v| !v.is_empty()));
+    let strategies = meta["strategies"].as_array().unwrap();
+    assert!(strategies.iter().any(|s| s["kind"] == "placement"));
+
+    let bad = Command::new(smo_bin())
+        .args(["plugin", "check"])
+        .arg(plugin_so("smo_fixture_wrong_abi"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(bad.stdout.is_empty());
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("2.0.0") && stderr.contains(smo_plugin_api::API_VERSION));
+}
