@@ -74,8 +74,14 @@ fn request(services: usize, clusters: usize) -> PlacementRequest {
 }
 
 fn plugin_call(c: &mut Criterion) {
-    let req = request(20, 5);
-    let mut group = c.benchmark_group("placement_call_20x5");
+    for (services, clusters) in [(1, 1), (20, 5)] {
+        call_group(c, services, clusters);
+    }
+}
+
+fn call_group(c: &mut Criterion, services: usize, clusters: usize) {
+    let req = request(services, clusters);
+    let mut group = c.benchmark_group(format!("placement_call_{services}x{clusters}"));
     group.measurement_time(Duration::from_secs(3));
 
     group.bench_function("direct_in_process", |b| {

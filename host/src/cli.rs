@@ -24,6 +24,15 @@ pub enum Command {
     /// Inspect, check and reload strategy plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Check an HDAG descriptor (YAML or JSON) without deploying it: prints a summary, or every
+    /// error with the path of its field and exits 1.
+    Validate {
+        /// The descriptor file.
+        file: PathBuf,
+        /// Print the result as JSON (the validated graph, or the list of errors).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Options of `smo serve`. Each also exists as a key of the TOML config file; flags win.

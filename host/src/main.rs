@@ -25,6 +25,22 @@ fn run(cli: Cli) -> Result<(), String> {
             let info = check::check(&file).map_err(|e| e.to_string())?;
             print_json(&info)
         }
+        Command::Validate { file, json } => match smo_host::graphs::validate_file(&file) {
+            Ok(spec) if json => print_json(&spec.to_plugin_graph()),
+            Ok(spec) => {
+                println!("{}: valid", file.display());
+                println!("{}", spec.summary());
+                Ok(())
+            }
+            Err(errors) if json => {
+                print_json(&errors)?;
+                Err(format!("{}: {} error(s)", file.display(), errors.len()))
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                Err(format!("{}: {} error(s)", file.display(), errors.len()))
+            }
+        },
         Command::Serve(args) => {
             let config = serve_config(args, cli.log_format)?;
             smo_host::logging::init(config.log_format);

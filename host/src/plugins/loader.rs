@@ -5,15 +5,32 @@ use super::error::PluginHostError;
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use serde::{Deserialize, Serialize};
 use smo_plugin_api::{PluginModule_Ref, API_VERSION};
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
-/// Images mapped into this process so far (they are never unmapped).
-static IMAGES_MAPPED: AtomicUsize = AtomicUsize::new(0);
+/// Paths of the images mapped into this process (they are never unmapped). dlopen of a path
+/// that is already mapped returns the same image, so each path counts once.
+static MAPPED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
 
-/// Number of plugin images this process has mapped (loaded or failed after dlopen).
+fn mapped() -> MutexGuard<'static, Option<HashSet<PathBuf>>> {
+    MAPPED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Number of distinct plugin images this process has mapped.
 pub fn images_mapped() -> usize {
-    IMAGES_MAPPED.load(Ordering::Relaxed)
+    mapped().as_ref().map_or(0, HashSet::len)
+}
+
+/// `true` when the image at `path` is already mapped (loading it again maps nothing new).
+pub fn is_mapped(path: &Path) -> bool {
+    mapped().as_ref().is_some_and(|m| m.contains(path))
+}
+
+fn mark_mapped(path: &Path) {
+    mapped()
+        .get_or_insert_with(HashSet::new)
+        .insert(path.to_path_buf());
 }
 
 /// One strategy a plugin offers, host-side.
@@ -42,12 +59,12 @@ pub fn load(path: &Path) -> Result<(PluginModule_Ref, PluginInfo), PluginHostErr
     // dlopen happens inside `lib_header_from_path`; a library that opened is mapped for good.
     let header = match lib_header_from_path(path) {
         Ok(header) => {
-            IMAGES_MAPPED.fetch_add(1, Ordering::Relaxed);
+            mark_mapped(path);
             header
         }
         Err(error) => {
             if !matches!(error, LibraryError::OpenError { .. }) {
-                IMAGES_MAPPED.fetch_add(1, Ordering::Relaxed);
+                mark_mapped(path);
             }
             return Err(summarise(path, error));
         }

@@ -96,7 +96,9 @@ impl PluginEntry {
     pub fn module(&self) -> Result<PluginModule_Ref, String> {
         self.image
             .get_or_init(|| {
-                if loader::images_mapped() >= self.max_images {
+                if !loader::is_mapped(&self.file.staged)
+                    && loader::images_mapped() >= self.max_images
+                {
                     return Err(PluginHostError::TooManyImages {
                         images: loader::images_mapped(),
                         limit: self.max_images,
@@ -408,7 +410,11 @@ impl Registry {
         if strict && !failures.is_empty() {
             return Err(PluginHostError::ReloadFailed(failures));
         }
-        if loader::images_mapped() + to_load.len() > self.config.max_images {
+        let new_images = to_load
+            .iter()
+            .filter(|e| !loader::is_mapped(&e.file.staged))
+            .count();
+        if loader::images_mapped() + new_images > self.config.max_images {
             return Err(PluginHostError::TooManyImages {
                 images: loader::images_mapped(),
                 limit: self.config.max_images,

@@ -1,1 +1,163 @@
-//! stub
+//! The embedded store: SQLite in `STATE_DIR/smo.db` (WAL, foreign keys, forward migrations), so
+//! graphs, clusters, placements, the decision history and API tokens survive a restart.
+//!
+//! [`Store`] is synchronous: one [`rusqlite::Connection`] behind a [`std::sync::Mutex`], shared
+//! as `Arc<Store>`. Every method is one short transaction (well under a millisecond to a few
+//! milliseconds on local disk), so calling it from async code is acceptable for the API's and
+//! the control loops' small reads and writes; wrap bulk work in `tokio::task::spawn_blocking`.
+//! Every write is a transaction: a write that fails, half-way or not, changes nothing.
+//!
+//! Data is keyed by names, as in the plugin API. Times are milliseconds since the Unix epoch.
+//! The tables, one module each: [`graphs`] (descriptor text, validated spec JSON, status),
+//! [`clusters`] (the cluster as JSON, energy profile included), [`placements`] (graph, service,
+//! cluster, replicas), [`decisions`] (every strategy call, newest first) and [`tokens`] (hashed
+//! API tokens).
+
+pub mod clusters;
+pub mod decisions;
+mod error;
+pub mod graphs;
+pub mod migrations;
+pub mod placements;
+pub mod tokens;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+
+pub use clusters::StoredCluster;
+pub use decisions::{Decision, DecisionKind, DecisionRecord, Outcome};
+pub use error::StoreError;
+pub use graphs::StoredGraph;
+pub use migrations::SCHEMA_VERSION;
+pub use placements::PlacementEntry;
+pub use tokens::{hash_token, ApiToken};
+
+/// The database file name inside the state directory.
+pub const DATABASE_FILE: &str = "smo.db";
+
+/// How long a statement waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite store. See the module documentation for the concurrency model.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+    /// The database file, or ":memory:".
+    location: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) `state_dir/smo.db`, creating `state_dir` too, and migrates
+    /// the schema to [`SCHEMA_VERSION`].
+    pub fn open(state_dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let state_dir = state_dir.as_ref();
+        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::StateDir {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        Self::open_file(state_dir.join(DATABASE_FILE))
+    }
+
+    /// Opens (creating if needed) the database file `path` and migrates it.
+    pub fn open_file(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let path = path.into();
+        let location = path.display().to_string();
+        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            location: location.clone(),
+            source,
+        })?;
+        Self::init(conn, location, true)
+    }
+
+    /// A private database in memory, for tests and `smo simulate`.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let location = ":memory:".to_owned();
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            location: location.clone(),
+            source,
+        })?;
+        Self::init(conn, location, false)
+    }
+
+    fn init(mut conn: Connection, location: String, wal: bool) -> Result<Self, StoreError> {
+        let open_error = |source| StoreError::Open {
+            location: location.clone(),
+            source,
+        };
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(open_error)?;
+        if wal {
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+                .map_err(open_error)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                tracing::warn!(database = %location, mode, "SQLite refused WAL mode");
+            }
+            // With WAL, NORMAL is durable across application crashes and much faster than FULL.
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(open_error)?;
+        }
+        migrations::migrate(&mut conn, &location)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            location,
+        })
+    }
+
+    /// The database file, or ":memory:".
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        migrations::current_version(&self.lock()).map_err(|source| StoreError::Sql {
+            operation: "read the schema version".to_owned(),
+            source,
+        })
+    }
+
+    /// The connection. A panic while it was held leaves no half-done write (the open
+    /// transaction rolls back when dropped), so a poisoned lock is simply taken over.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|elapsed| i64::try_from(elapsed.as_millis()).ok())
+        .unwrap_or(0)
+}
+
+/// Serialises `value` as JSON text, naming `what` on failure.
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(
+    value: &T,
+    what: impl FnOnce() -> String,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|source| StoreError::Encode {
+        what: what(),
+        source,
+    })
+}
+
+/// Parses stored JSON text, reporting a corrupt row named `what` on failure.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: impl FnOnce() -> String,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt {
+        what: what(),
+        reason: error.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

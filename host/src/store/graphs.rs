@@ -1,0 +1,170 @@
+//! Graphs in the store: the descriptor text as submitted, the validated spec as JSON, a status
+//! string owned by the engine, and creation/update times. Deleting a graph drops its placement.
+
+use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
+use serde::Serialize;
+
+use super::error::{SqlContext, StoreError};
+use super::{now_ms, to_json, Store};
+use crate::graphs::{parse_descriptor, GraphSpec};
+
+/// A graph as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredGraph {
+    pub spec: GraphSpec,
+    /// Set by the engine, e.g. "running" or "stopped"; never empty. The control loops resume
+    /// after a restart for the graphs whose status says they ran.
+    pub status: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+impl StoredGraph {
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+}
+
+const SELECT: &str =
+    "SELECT name, descriptor, spec, status, created_at_ms, updated_at_ms FROM graphs";
+
+/// Rebuilds a row. The spec JSON is authoritative (a later smo may validate more strictly, and
+/// a stored graph must still load); if it cannot be read, the descriptor is parsed again.
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredGraph, StoreError>> {
+    let name: String = row.get(0)?;
+    let descriptor: String = row.get(1)?;
+    let spec_json: String = row.get(2)?;
+    let status: String = row.get(3)?;
+    let created_at_ms: i64 = row.get(4)?;
+    let updated_at_ms: i64 = row.get(5)?;
+    let spec = match GraphSpec::from_json(&spec_json, &descriptor) {
+        Ok(spec) => Ok(spec),
+        Err(decode_error) => parse_descriptor(&descriptor).map_err(|errors| StoreError::Corrupt {
+            what: format!("graph {name:?}"),
+            reason: format!("{decode_error}; its descriptor no longer validates:\n{errors}"),
+        }),
+    };
+    Ok(spec.map(|spec| StoredGraph {
+        spec,
+        status,
+        created_at_ms,
+        updated_at_ms,
+    }))
+}
+
+impl Store {
+    /// Stores a new graph; [`StoreError::GraphExists`] if one has the same name.
+    pub fn create_graph(&self, spec: &GraphSpec, status: &str) -> Result<StoredGraph, StoreError> {
+        self.write_graph(spec, status, false)
+    }
+
+    /// Stores a graph, replacing one of the same name (its creation time is kept). In the same
+    /// transaction, placement rows of services the new spec no longer has are removed. On any
+    /// failure the previous graph and placement are left exactly as they were.
+    pub fn put_graph(&self, spec: &GraphSpec, status: &str) -> Result<StoredGraph, StoreError> {
+        self.write_graph(spec, status, true)
+    }
+
+    fn write_graph(
+        &self,
+        spec: &GraphSpec,
+        status: &str,
+        replace: bool,
+    ) -> Result<StoredGraph, StoreError> {
+        let name = spec.name.as_str();
+        let operation = || format!("put graph {name:?}");
+        let spec_json = to_json(spec, || format!("graph {name:?}"))?;
+        let services = to_json(
+            &spec
+                .services
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            || format!("the services of graph {name:?}"),
+        )?;
+        let now = now_ms();
+
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .during(operation)?;
+        let exists = tx
+            .query_row("SELECT 1 FROM graphs WHERE name = ?1", [name], |_| Ok(()))
+            .optional()
+            .during(operation)?
+            .is_some();
+        if exists && !replace {
+            return Err(StoreError::GraphExists(name.to_owned()));
+        }
+        tx.execute(
+            "INSERT INTO graphs (name, descriptor, spec, status, created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT (name) DO UPDATE SET descriptor = excluded.descriptor,
+                 spec = excluded.spec, status = excluded.status,
+                 updated_at_ms = excluded.updated_at_ms",
+            params![name, spec.source, spec_json, status, now],
+        )
+        .during(operation)?;
+        tx.execute(
+            "DELETE FROM placements WHERE graph = ?1
+                 AND service NOT IN (SELECT value FROM json_each(?2))",
+            params![name, services],
+        )
+        .during(operation)?;
+        let stored = tx
+            .query_row(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
+            .during(operation)??;
+        tx.commit().during(operation)?;
+        Ok(stored)
+    }
+
+    /// The graph named `name`, if stored.
+    pub fn get_graph(&self, name: &str) -> Result<Option<StoredGraph>, StoreError> {
+        self.lock()
+            .query_row(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
+            .optional()
+            .during(|| format!("get graph {name:?}"))?
+            .transpose()
+    }
+
+    /// All graphs, by name.
+    pub fn list_graphs(&self) -> Result<Vec<StoredGraph>, StoreError> {
+        let operation = || "list graphs".to_owned();
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare(&format!("{SELECT} ORDER BY name"))
+            .during(operation)?;
+        let rows = statement
+            .query_map([], from_row)
+            .during(operation)?
+            .collect::<Result<Vec<_>, _>>()
+            .during(operation)?;
+        rows.into_iter().collect()
+    }
+
+    /// Sets the status of graph `name`; [`StoreError::GraphNotFound`] if there is none.
+    pub fn set_graph_status(&self, name: &str, status: &str) -> Result<(), StoreError> {
+        let changed = self
+            .lock()
+            .execute(
+                "UPDATE graphs SET status = ?2, updated_at_ms = ?3 WHERE name = ?1",
+                params![name, status, now_ms()],
+            )
+            .during(|| format!("set the status of graph {name:?}"))?;
+        if changed == 0 {
+            return Err(StoreError::GraphNotFound(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Deletes graph `name` and its placement (its decision history is kept). Returns whether
+    /// there was such a graph.
+    pub fn delete_graph(&self, name: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .lock()
+            .execute("DELETE FROM graphs WHERE name = ?1", [name])
+            .during(|| format!("delete graph {name:?}"))?;
+        Ok(changed > 0)
+    }
+}

@@ -1,0 +1,135 @@
+//! Placements in the store: for each graph, which service runs how many replicas on which
+//! cluster. A placement is replaced as a whole, atomically; a service may be on several clusters.
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use smo_plugin_api::{Assignment, Placement, RString};
+
+use super::error::{SqlContext, StoreError};
+use super::{now_ms, Store};
+
+/// "Service `service` runs `replicas` replicas on cluster `cluster`."
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PlacementEntry {
+    pub service: String,
+    pub cluster: String,
+    pub replicas: u32,
+}
+
+impl PlacementEntry {
+    pub fn new(service: impl Into<String>, cluster: impl Into<String>, replicas: u32) -> Self {
+        Self {
+            service: service.into(),
+            cluster: cluster.into(),
+            replicas,
+        }
+    }
+
+    /// The entries of a strategy's placement, in its order.
+    pub fn from_plugin(placement: &Placement) -> Vec<Self> {
+        placement
+            .assignments
+            .iter()
+            .map(|a| Self::new(a.service.as_str(), a.cluster.as_str(), a.replicas))
+            .collect()
+    }
+
+    /// Entries as the plugin API's placement (for a re-placement or a scaling request).
+    pub fn to_plugin(entries: &[Self]) -> Placement {
+        Placement {
+            assignments: entries
+                .iter()
+                .map(|entry| Assignment {
+                    service: RString::from(entry.service.as_str()),
+                    cluster: RString::from(entry.cluster.as_str()),
+                    replicas: entry.replicas,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Store {
+    /// Replaces the placement of graph `graph` with `entries` (in one transaction: on any
+    /// failure, e.g. the same service and cluster listed twice, the previous placement stays).
+    /// [`StoreError::GraphNotFound`] if the graph is not stored.
+    pub fn set_placement(&self, graph: &str, entries: &[PlacementEntry]) -> Result<(), StoreError> {
+        let operation = || format!("set the placement of graph {graph:?}");
+        let now = now_ms();
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .during(operation)?;
+        let exists = tx
+            .query_row("SELECT 1 FROM graphs WHERE name = ?1", [graph], |_| Ok(()))
+            .optional()
+            .during(operation)?
+            .is_some();
+        if !exists {
+            return Err(StoreError::GraphNotFound(graph.to_owned()));
+        }
+        tx.execute("DELETE FROM placements WHERE graph = ?1", [graph])
+            .during(operation)?;
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO placements
+                         (graph, service, cluster, replicas, position, updated_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .during(operation)?;
+            for (position, entry) in entries.iter().enumerate() {
+                let position = i64::try_from(position).unwrap_or(i64::MAX);
+                insert
+                    .execute(params![
+                        graph,
+                        entry.service,
+                        entry.cluster,
+                        entry.replicas,
+                        position,
+                        now
+                    ])
+                    .during(|| {
+                        format!(
+                            "set the placement of graph {graph:?} (service {:?} on cluster {:?})",
+                            entry.service, entry.cluster
+                        )
+                    })?;
+            }
+        }
+        tx.commit().during(operation)
+    }
+
+    /// The placement of graph `graph`, in the order it was set (empty when none was set yet).
+    /// [`StoreError::GraphNotFound`] if the graph is not stored.
+    pub fn get_placement(&self, graph: &str) -> Result<Vec<PlacementEntry>, StoreError> {
+        let operation = || format!("get the placement of graph {graph:?}");
+        let conn = self.lock();
+        let exists = conn
+            .query_row("SELECT 1 FROM graphs WHERE name = ?1", [graph], |_| Ok(()))
+            .optional()
+            .during(operation)?
+            .is_some();
+        if !exists {
+            return Err(StoreError::GraphNotFound(graph.to_owned()));
+        }
+        let mut statement = conn
+            .prepare(
+                "SELECT service, cluster, replicas FROM placements
+                 WHERE graph = ?1 ORDER BY position",
+            )
+            .during(operation)?;
+        let entries = statement
+            .query_map([graph], |row| {
+                Ok(PlacementEntry {
+                    service: row.get(0)?,
+                    cluster: row.get(1)?,
+                    replicas: row.get(2)?,
+                })
+            })
+            .during(operation)?
+            .collect::<Result<Vec<_>, _>>()
+            .during(operation)?;
+        Ok(entries)
+    }
+}

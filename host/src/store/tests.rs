@@ -1,0 +1,436 @@
+//! Store tests against real database files: round trips across a close and reopen, atomic
+//! writes, migrations on reopen.
+
+use serde_json::json;
+use smo_plugin_api::DependencyKind;
+
+use super::*;
+use crate::graphs::{parse_descriptor, GraphSpec};
+
+const BRUSSELS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/hdag/brussels-demo.yaml"
+));
+
+const SHOP_V1: &str = r#"
+hdaGraph:
+  id: shop
+  hdaGraphIntent:
+    placementStrategy: ecmr/heuristic
+    strategyParameters: {placement: {w_dep: 1}}
+  services:
+    - id: api
+      deployment:
+        intent:
+          compute: {cpu: 2, ram: 3Gi}
+          scaling: {alpha: 5, maxReplicas: 4}
+          dependencies: {required: [db]}
+    - id: db
+      deployment:
+        intent:
+          compute: {cpu: 500m, ram: 512Mi}
+"#;
+
+const SHOP_V2: &str = r#"
+hdaGraph:
+  id: shop
+  services:
+    - id: api
+      deployment:
+        intent:
+          compute: {cpu: 4, ram: 4Gi}
+"#;
+
+fn spec(text: &str) -> GraphSpec {
+    match parse_descriptor(text) {
+        Ok(spec) => spec,
+        Err(errors) => panic!("invalid test descriptor:\n{errors}"),
+    }
+}
+
+fn decision(graph: &str, kind: DecisionKind, started_at_ms: i64) -> DecisionRecord {
+    DecisionRecord {
+        graph: graph.to_owned(),
+        kind,
+        strategy: "ecmr/heuristic".to_owned(),
+        plugin_version: "0.1.0".to_owned(),
+        started_at_ms,
+        duration_ms: 1.25,
+        outcome: Outcome::Ok,
+        reasons: vec!["api fits edge-1".to_owned()],
+        inputs: json!({"clusters": 2}),
+        output: json!({"api": "edge-1"}),
+    }
+}
+
+#[test]
+fn everything_survives_closing_and_reopening_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state_dir = dir.path().join("state");
+    let shop = spec(SHOP_V1);
+    let brussels = spec(BRUSSELS);
+    let cluster = json!({"role": "edge", "capacity": {"cpu": 16},
+                         "energy": {"source": "solar", "pue": 1.2}});
+    let placement = vec![
+        PlacementEntry::new("api", "edge-1", 2),
+        PlacementEntry::new("db", "cloud-1", 1),
+        PlacementEntry::new("api", "cloud-1", 1),
+    ];
+    let token = hash_token("s3cret");
+    let (first_id, created_at_ms) = {
+        let store = Store::open(&state_dir).expect("open");
+        assert!(state_dir.join(DATABASE_FILE).is_file());
+        let mode: String = store
+            .lock()
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .expect("journal mode");
+        assert_eq!(mode, "wal");
+        let foreign_keys: i64 = store
+            .lock()
+            .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+            .expect("foreign keys");
+        assert_eq!(foreign_keys, 1);
+
+        let stored = store.create_graph(&shop, "running").expect("create shop");
+        store
+            .create_graph(&brussels, "stopped")
+            .expect("create brussels");
+        store.upsert_cluster("edge-1", &cluster).expect("cluster");
+        store.set_placement("shop", &placement).expect("placement");
+        let first = store
+            .append_decision(&decision("shop", DecisionKind::Placement, 1000))
+            .expect("decision");
+        store.put_token(&token, "admin").expect("token");
+        (first, stored.created_at_ms)
+    };
+
+    let store = Store::open(&state_dir).expect("reopen");
+    assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+    let graphs = store.list_graphs().expect("list");
+    let names: Vec<&str> = graphs.iter().map(StoredGraph::name).collect();
+    assert_eq!(names, ["image-detection-graph", "shop"]);
+    let shop_back = store.get_graph("shop").expect("get").expect("shop stored");
+    assert_eq!(shop_back.spec, shop);
+    assert_eq!(shop_back.spec.source, SHOP_V1);
+    assert_eq!(shop_back.status, "running");
+    assert_eq!(shop_back.created_at_ms, created_at_ms);
+    let api = &shop_back.spec.to_plugin_graph().services[0];
+    assert_eq!(api.dependencies[0].kind, DependencyKind::Required);
+    assert_eq!(
+        store
+            .get_graph("image-detection-graph")
+            .expect("get")
+            .map(|g| g.spec),
+        Some(brussels)
+    );
+
+    let clusters = store
+        .list_clusters::<serde_json::Value>()
+        .expect("clusters");
+    assert_eq!(clusters.len(), 1);
+    assert_eq!(clusters[0].name, "edge-1");
+    assert_eq!(clusters[0].cluster, cluster);
+    assert_eq!(store.get_placement("shop").expect("placement"), placement);
+
+    let decisions = store.list_decisions(Some("shop"), 10).expect("decisions");
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].id, first_id);
+    assert_eq!(
+        decisions[0].record,
+        decision("shop", DecisionKind::Placement, 1000)
+    );
+    assert_eq!(
+        store.find_token(&token).expect("token").map(|t| t.scope),
+        Some("admin".to_owned())
+    );
+}
+
+#[test]
+fn migrations_are_idempotent_on_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for _ in 0..3 {
+        let store = Store::open(dir.path()).expect("open");
+        assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+        store.upsert_cluster("c", &json!({})).expect("write");
+    }
+    let store = Store::open(dir.path()).expect("open");
+    assert_eq!(
+        store
+            .list_clusters::<serde_json::Value>()
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_newer_database_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(DATABASE_FILE);
+    {
+        let conn = Connection::open(&path).expect("raw open");
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 7)
+            .expect("bump");
+    }
+    let error = Store::open(dir.path()).expect_err("newer schema");
+    assert!(matches!(error, StoreError::SchemaTooNew { .. }), "{error}");
+    assert!(error.to_string().contains("newer than this smo"), "{error}");
+}
+
+#[test]
+fn a_failed_graph_write_leaves_the_previous_graph_intact() {
+    let store = Store::open_in_memory().expect("open");
+    let v1 = spec(SHOP_V1);
+    store.put_graph(&v1, "running").expect("v1");
+    let placement = vec![
+        PlacementEntry::new("api", "edge-1", 1),
+        PlacementEntry::new("db", "edge-1", 1),
+    ];
+    store.set_placement("shop", &placement).expect("placement");
+    // v2 drops service "db", so writing it prunes db's placement row *after* updating the
+    // graph row. Make that second statement fail.
+    store
+        .lock()
+        .execute_batch(
+            "CREATE TRIGGER no_prune BEFORE DELETE ON placements
+             BEGIN SELECT RAISE(ABORT, 'pruning refused'); END",
+        )
+        .expect("trigger");
+    let error = store
+        .put_graph(&spec(SHOP_V2), "running")
+        .expect_err("the write must fail");
+    assert!(
+        error.to_string().contains("put graph \"shop\" failed"),
+        "{error}"
+    );
+    let stored = store.get_graph("shop").expect("get").expect("still there");
+    assert_eq!(stored.spec, v1);
+    assert_eq!(stored.status, "running");
+    assert_eq!(store.get_placement("shop").expect("placement"), placement);
+
+    // Without the trigger the same write succeeds and prunes the placement of "db".
+    store
+        .lock()
+        .execute_batch("DROP TRIGGER no_prune")
+        .expect("drop trigger");
+    let stored = store.put_graph(&spec(SHOP_V2), "running").expect("v2");
+    assert_eq!(stored.spec.services.len(), 1);
+    assert_eq!(
+        store.get_placement("shop").expect("placement"),
+        [PlacementEntry::new("api", "edge-1", 1)]
+    );
+}
+
+#[test]
+fn an_invalid_status_changes_nothing() {
+    let store = Store::open_in_memory().expect("open");
+    let v1 = spec(SHOP_V1);
+    store.put_graph(&v1, "running").expect("v1");
+    assert!(store.put_graph(&spec(SHOP_V2), "").is_err());
+    assert_eq!(
+        store.get_graph("shop").expect("get").map(|g| g.spec),
+        Some(v1)
+    );
+}
+
+#[test]
+fn graphs_are_created_once_updated_and_deleted() {
+    let store = Store::open_in_memory().expect("open");
+    let v1 = spec(SHOP_V1);
+    let created = store.create_graph(&v1, "pending").expect("create");
+    assert!(matches!(
+        store.create_graph(&v1, "pending"),
+        Err(StoreError::GraphExists(name)) if name == "shop"
+    ));
+    store.set_graph_status("shop", "running").expect("status");
+    assert_eq!(
+        store.get_graph("shop").expect("get").map(|g| g.status),
+        Some("running".to_owned())
+    );
+    let replaced = store.put_graph(&spec(SHOP_V2), "running").expect("replace");
+    assert_eq!(replaced.created_at_ms, created.created_at_ms);
+    assert!(matches!(
+        store.set_graph_status("nope", "running"),
+        Err(StoreError::GraphNotFound(_))
+    ));
+
+    store
+        .set_placement("shop", &[PlacementEntry::new("api", "edge-1", 1)])
+        .expect("placement");
+    store
+        .append_decision(&decision("shop", DecisionKind::Placement, 1))
+        .expect("decision");
+    assert!(store.delete_graph("shop").expect("delete"));
+    assert!(!store.delete_graph("shop").expect("delete again"));
+    assert_eq!(store.get_graph("shop").expect("get"), None);
+    let placements: i64 = store
+        .lock()
+        .query_row("SELECT count(*) FROM placements", [], |row| row.get(0))
+        .expect("count");
+    assert_eq!(placements, 0, "the placement went with the graph");
+    assert_eq!(
+        store
+            .list_decisions(Some("shop"), 10)
+            .expect("history")
+            .len(),
+        1,
+        "the history stays"
+    );
+}
+
+#[test]
+fn a_failed_placement_write_keeps_the_previous_placement() {
+    let store = Store::open_in_memory().expect("open");
+    store.put_graph(&spec(SHOP_V1), "running").expect("graph");
+    let before = vec![PlacementEntry::new("api", "edge-1", 2)];
+    store.set_placement("shop", &before).expect("placement");
+    let duplicate = vec![
+        PlacementEntry::new("db", "edge-2", 1),
+        PlacementEntry::new("api", "edge-2", 1),
+        PlacementEntry::new("api", "edge-2", 3),
+    ];
+    let error = store
+        .set_placement("shop", &duplicate)
+        .expect_err("duplicate entry");
+    assert!(
+        error
+            .to_string()
+            .contains("service \"api\" on cluster \"edge-2\""),
+        "{error}"
+    );
+    assert_eq!(store.get_placement("shop").expect("placement"), before);
+    assert!(matches!(
+        store.set_placement("nope", &before),
+        Err(StoreError::GraphNotFound(_))
+    ));
+    assert!(matches!(
+        store.get_placement("nope"),
+        Err(StoreError::GraphNotFound(_))
+    ));
+
+    // Round trip through the plugin API's placement.
+    let plugin = PlacementEntry::to_plugin(&before);
+    assert_eq!(plugin.cluster_of("api"), Some("edge-1"));
+    assert_eq!(PlacementEntry::from_plugin(&plugin), before);
+}
+
+#[test]
+fn decisions_are_listed_newest_first() {
+    let store = Store::open_in_memory().expect("open");
+    for (i, kind) in [
+        DecisionKind::Placement,
+        DecisionKind::Scaling,
+        DecisionKind::Scaling,
+        DecisionKind::Migration,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let graph = if i == 2 { "other" } else { "shop" };
+        let mut record = decision(graph, kind, i64::try_from(i).expect("small"));
+        if kind == DecisionKind::Migration {
+            record.outcome = Outcome::Fallback;
+        }
+        store.append_decision(&record).expect("append");
+    }
+    let all = store.list_decisions(None, 10).expect("all");
+    let order: Vec<i64> = all.iter().map(|d| d.record.started_at_ms).collect();
+    assert_eq!(order, [3, 2, 1, 0]);
+    let shop = store.list_decisions(Some("shop"), 2).expect("shop");
+    let order: Vec<i64> = shop.iter().map(|d| d.record.started_at_ms).collect();
+    assert_eq!(order, [3, 1]);
+    assert_eq!(shop[0].record.outcome, Outcome::Fallback);
+    let last = store
+        .last_decision("shop", DecisionKind::Scaling)
+        .expect("last")
+        .expect("one");
+    assert_eq!(last.record.started_at_ms, 1);
+    assert_eq!(
+        store
+            .last_decision("other", DecisionKind::Migration)
+            .expect("none"),
+        None
+    );
+    // The JSON form is flat, with the id.
+    let json = serde_json::to_value(&all[0]).expect("json");
+    assert_eq!(json["kind"], "migration");
+    assert_eq!(json["outcome"], "fallback");
+    assert_eq!(json["durationMs"], 1.25);
+    assert!(json["id"].is_i64());
+
+    assert_eq!(store.prune_decisions(2).expect("prune"), 2);
+    assert_eq!(store.list_decisions(None, 10).expect("rest").len(), 2);
+}
+
+#[test]
+fn tokens_are_stored_by_hash() {
+    let store = Store::open_in_memory().expect("open");
+    let hash = hash_token("s3cret");
+    assert_eq!(hash.len(), 64);
+    assert_ne!(hash, hash_token("other"));
+    let token = store.put_token(&hash, "read").expect("put");
+    assert_eq!(token.scope, "read");
+    let token = store.put_token(&hash, "admin").expect("rescope");
+    assert_eq!(token.scope, "admin");
+    assert_eq!(store.list_tokens().expect("list").len(), 1);
+    assert_eq!(store.find_token(&hash_token("wrong")).expect("find"), None);
+    assert!(store.delete_token(&hash).expect("delete"));
+    assert_eq!(store.find_token(&hash).expect("find"), None);
+}
+
+#[test]
+fn clusters_keep_their_creation_time_and_typed_form() {
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Cluster {
+        cpu: f64,
+        source: String,
+    }
+    let store = Store::open_in_memory().expect("open");
+    let first = Cluster {
+        cpu: 8.0,
+        source: "grid".to_owned(),
+    };
+    store.upsert_cluster("edge-1", &first).expect("insert");
+    let created = store
+        .get_cluster::<Cluster>("edge-1")
+        .expect("get")
+        .expect("stored");
+    let second = Cluster {
+        cpu: 16.0,
+        source: "solar".to_owned(),
+    };
+    store.upsert_cluster("edge-1", &second).expect("update");
+    let updated = store
+        .get_cluster::<Cluster>("edge-1")
+        .expect("get")
+        .expect("stored");
+    assert_eq!(updated.cluster, second);
+    assert_eq!(updated.created_at_ms, created.created_at_ms);
+    assert!(store.get_cluster::<Cluster>("nope").expect("get").is_none());
+    // A row of another shape is reported, not panicked on.
+    store.upsert_cluster("odd", &json!([1, 2])).expect("insert");
+    assert!(matches!(
+        store.get_cluster::<Cluster>("odd"),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(store.delete_cluster("odd").expect("delete"));
+}
+
+#[test]
+fn the_store_is_shared_across_threads() {
+    let store = std::sync::Arc::new(Store::open_in_memory().expect("open"));
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let store = std::sync::Arc::clone(&store);
+            std::thread::spawn(move || {
+                store
+                    .append_decision(&decision("shop", DecisionKind::Scaling, i))
+                    .expect("append")
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().expect("thread");
+    }
+    assert_eq!(store.list_decisions(None, 100).expect("list").len(), 4);
+}
