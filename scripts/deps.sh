@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages smo needs to build and test (Debian/Ubuntu, as root or with sudo).
 #   cmake, libclang-dev, g++: HiGHS (the MILP solver) is built from source by the `highs` crate
-#   prometheus:               the real Prometheus server the telemetry tests start on 127.0.0.1
+
 set -euo pipefail
-packages=(cmake libclang-dev g++ pkg-config prometheus)
+packages=(cmake libclang-dev g++ pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

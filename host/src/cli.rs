@@ -24,6 +24,9 @@ pub enum Command {
     /// Inspect, check and reload strategy plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Compare strategies on a scenario of the simulated continuum: same inputs, same seed,
+    /// one table (or --csv / --json), optionally a plot (--plot out.png|svg).
+    Simulate(SimulateCommand),
     /// Check an HDAG descriptor (YAML or JSON) without deploying it: prints a summary, or every
     /// error with the path of its field and exits 1.
     Validate {
@@ -33,6 +36,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Options of `smo simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateCommand {
+    #[command(flatten)]
+    pub sim: crate::sim::command::SimulateArgs,
+    /// Directory of the strategy plugins (*.so) to compare.
+    #[arg(long, env = "SMO_PLUGIN_DIR", default_value = "/var/lib/smo/plugins")]
+    pub plugin_dir: PathBuf,
+    /// Where private copies of the plugins are staged (must not be a noexec mount).
+    /// Default: $TMPDIR/smo-simulate.
+    #[arg(long, env = "SMO_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Options of `smo serve`. Each also exists as a key of the TOML config file; flags win.

@@ -9,4 +9,5 @@ pub mod graphs;
 pub mod logging;
 pub mod plugins;
 pub mod sim;
+pub mod simulate;
 pub mod store;

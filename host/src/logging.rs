@@ -4,9 +4,14 @@
 use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber (once; later calls are ignored).
+/// Installs the global subscriber at level `info` (once; later calls are ignored).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default(format, "info");
+}
+
+/// Installs the global subscriber; `default` is the filter used when `RUST_LOG` is unset.
+pub fn init_with_default(format: LogFormat, default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -41,6 +41,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 Err(format!("{}: {} error(s)", file.display(), errors.len()))
             }
         },
+        Command::Simulate(cmd) => {
+            smo_host::logging::init_with_default(log_format, "warn");
+            let state_dir = cmd
+                .state_dir
+                .unwrap_or_else(|| std::env::temp_dir().join("smo-simulate"));
+            smo_host::simulate::run(&cmd.sim, cmd.plugin_dir, state_dir, own_exe()?)
+        }
         Command::Serve(args) => {
             let config = serve_config(args, cli.log_format)?;
             smo_host::logging::init(config.log_format);

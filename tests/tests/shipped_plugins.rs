@@ -78,24 +78,80 @@ async fn migration_strategy_answers_and_unknown_names_are_explained() {
     sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
     sandbox.install("smo_default_lp", "default-lp.so");
     let dispatcher = dispatcher(sandbox.registry_config(), Duration::from_secs(30), 3).await;
-    let req = small_request();
+    let mut req = small_request();
+    // Two services in the cloud, users at the edge, 40 ms between them.
+    req.graph.services = req
+        .graph
+        .services
+        .into_iter()
+        .filter(|s| s.demand.gpu == 0)
+        .collect();
+    req.clusters = req
+        .clusters
+        .into_iter()
+        .filter(|c| c.name != "cloud-2")
+        .collect();
     let placement = dispatcher.place(None, "{}", Arc::new(req.clone())).await;
     assert_eq!(placement.strategy, "default-lp/placement");
-    let current = placement.decision.expect("default placement").placement;
+    assert!(placement.decision.is_some());
+    let in_cloud = |service: &str| smo_plugin_api::Assignment {
+        service: service.into(),
+        cluster: "cloud-gpu".into(),
+        replicas: 1,
+    };
+    let call = |from: &str, to: &str, rps: f64, bytes: f64| smo_plugin_api::CallRate {
+        from: from.into(),
+        to: to.into(),
+        rps,
+        mean_response_bytes: bytes,
+    };
+    let load = |service: &str| smo_plugin_api::ServiceLoad {
+        service: service.into(),
+        current_rps: 50.0,
+        predicted_rps: 50.0,
+        cpu_utilisation: 0.5,
+        memory_utilisation: 0.5,
+        response_time_ms: 0.0,
+    };
     let migration = smo_plugin_api::MigrationRequest {
         graph: req.graph.clone(),
         clusters: req.clusters.clone(),
-        current,
-        telemetry: req.telemetry.clone(),
-        extra: "{}".into(),
+        current: smo_plugin_api::Placement {
+            assignments: vec![in_cloud("frontend"), in_cloud("db")].into(),
+        },
+        telemetry: smo_plugin_api::Telemetry {
+            time_unix_s: 0,
+            loads: vec![load("frontend"), load("db")].into(),
+            links: vec![smo_plugin_api::Link {
+                from: "cloud-gpu".into(),
+                to: "edge-1".into(),
+                latency_ms: 40.0,
+                bandwidth_mbps: 100.0,
+            }]
+            .into(),
+            calls: vec![
+                call("users", "frontend", 50.0, 20_000.0),
+                call("frontend", "db", 100.0, 5_000.0),
+            ]
+            .into(),
+        },
+        extra: r#"{"requiredDecreaseMs": 30}"#.into(),
     };
     let name = StrategyName::parse("sbmp-gma/offload").unwrap();
     let record = dispatcher
         .migrate(Some(&name), "{}", Arc::new(migration))
         .await;
     assert_eq!(record.error, None);
-    assert!(record.decision.is_some());
+    assert_eq!(record.fallback_reason, None);
+    let moves = record.decision.expect("a decision").moves;
+    assert!(!moves.is_empty(), "an offload was asked for: {:?}", record.reasons);
+    for m in moves.iter() {
+        assert_eq!(m.to.as_str(), "edge-1", "{m:?}");
+        assert!(!m.reason.is_empty());
+    }
+    assert!(moves.iter().map(|m| m.expected_gain).sum::<f64>() > 0.0);
 
+    let req = small_request();
     let missing = StrategyName::parse("nope/placement").unwrap();
     let record = dispatcher.place(Some(&missing), "{}", Arc::new(req)).await;
     let reason = record.fallback_reason.expect("fell back");

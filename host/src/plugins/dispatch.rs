@@ -235,6 +235,45 @@ impl Dispatcher {
         .await
     }
 
+    /// Calls exactly `name` (no fallback): for comparisons such as `smo simulate`, where a
+    /// failing strategy must show as failing. Returns the decision and the plugin version.
+    pub async fn place_exact(
+        &self,
+        name: &StrategyName,
+        params: &str,
+        request: Arc<PlacementRequest>,
+    ) -> Result<(PlacementDecision, String), CallError> {
+        let invoke: Invoke<_, _> = if request.current.is_some() {
+            invoke_replace
+        } else {
+            invoke_place
+        };
+        self.call(Kind::Placement, name, params, request, invoke)
+            .await
+    }
+
+    /// [`Dispatcher::place_exact`] for scaling.
+    pub async fn scale_exact(
+        &self,
+        name: &StrategyName,
+        params: &str,
+        request: Arc<ScalingRequest>,
+    ) -> Result<(ScalingDecision, String), CallError> {
+        self.call(Kind::Scaling, name, params, request, invoke_scale)
+            .await
+    }
+
+    /// [`Dispatcher::place_exact`] for migration.
+    pub async fn migrate_exact(
+        &self,
+        name: &StrategyName,
+        params: &str,
+        request: Arc<MigrationRequest>,
+    ) -> Result<(MigrationDecision, String), CallError> {
+        self.call(Kind::Migration, name, params, request, invoke_plan)
+            .await
+    }
+
     async fn decide<R, T>(
         &self,
         kind: Kind,

@@ -152,7 +152,10 @@ impl CallGuard {
         detail: &str,
     ) {
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        if outcome != Outcome::Ok {
+        if outcome == Outcome::Answered {
+            // "infeasible", "bad input": answers, not malfunctions.
+            tracing::debug!(plugin = %entry.info.name, version = %entry.info.version, strategy, detail, "strategy answered with an error");
+        } else if outcome != Outcome::Ok {
             tracing::warn!(plugin = %entry.info.name, version = %entry.info.version, strategy, ?outcome, detail, "strategy call failed");
         }
         if let Some(reason) = entry.stats.record(

@@ -1,1 +1,29 @@
-//! stub
+//! The simulated continuum (issue 5): datacenters with servers, power models, hourly carbon and
+//! renewables, a seeded workload, and the step loop behind `smo simulate`.
+//!
+//! Data flows one way: [`scenario`] (YAML, validated, with the CSVs of [`data`]) ->
+//! [`workload`] (VM arrivals, request rates) -> [`engine`] (steps over a [`continuum`], asking
+//! strategies through a [`driver::StrategyDriver`]) -> [`metrics`] -> [`report`] (table, CSV,
+//! JSON, plot). [`command`] is `smo simulate`. Every formula is written out in
+//! `scenarios/README.md`.
+
+pub mod command;
+pub mod continuum;
+pub mod data;
+pub mod driver;
+pub mod engine;
+pub mod geo;
+pub mod metrics;
+pub mod power;
+pub mod report;
+pub mod scenario;
+pub mod workload;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use command::{run, SimulateArgs};
+pub use driver::{DriverError, StrategyDriver};
+pub use engine::{simulate, SimError, StrategySpec};
+pub use metrics::{HourMetrics, StrategyRun, Totals};
+pub use scenario::{Scenario, ScenarioError};

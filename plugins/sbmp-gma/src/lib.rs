@@ -1,26 +1,60 @@
-//! sbmp-gma: cloud-to-edge offload and unoffload (SBMP, Detti & Favale) as a migration strategy.
-//! This first version proposes no move and says so; the SBMP model comes with the sbmp-gma issue.
+//! sbmp-gma: cost-effective cloud-to-edge offload and unoffload (SBMP, Detti & Favale), as the
+//! migration strategy `offload`; a clean-room port from the research note, see the README.
+
+pub mod bitset;
+pub mod decide;
+pub mod graph;
+pub mod model;
+pub mod offload;
+pub mod params;
+pub mod problem;
+pub mod rng;
+#[doc(hidden)]
+pub mod synth;
+pub mod traces;
+pub mod unoffload;
 
 use smo_plugin_api::prelude::*;
 
-/// Answers "stay" with a reason; it validates that the current placement names known services.
-pub struct Offload;
+/// The `offload` migration strategy: SBMP offload for a positive `requiredDecreaseMs` in
+/// `request.extra`, SBMP unoffload for a negative one.
+#[derive(Clone, Debug)]
+pub struct Offload {
+    params: params::Params,
+}
+
+impl Offload {
+    /// Builds the strategy from its JSON parameters (`""` or `{}`: all defaults).
+    pub fn new(params: &str) -> Result<Self, PluginError> {
+        Ok(Self {
+            params: params::Params::parse(params)?,
+        })
+    }
+
+    pub fn params(&self) -> &params::Params {
+        &self.params
+    }
+
+    /// The plan behind [`Migration::plan`], for tests and tools that want the numbers.
+    pub fn decide(
+        &self,
+        request: &MigrationRequest,
+    ) -> Result<(problem::Problem, decide::Plan), PluginError> {
+        let extra = params::Extra::parse(&request.extra)?;
+        let problem = problem::build(request, &self.params, &extra)?;
+        let plan = decide::decide(
+            &problem,
+            &self.params,
+            extra.required_decrease_ms.unwrap_or(0.0),
+        );
+        Ok((problem, plan))
+    }
+}
 
 impl Migration for Offload {
     fn plan(&self, request: &MigrationRequest) -> Result<MigrationDecision, PluginError> {
-        for a in request.current.assignments.iter() {
-            if !request.graph.services.iter().any(|s| s.name == a.service) {
-                return Err(PluginError::invalid_input(format!(
-                    "current placement names unknown service `{}`",
-                    a.service
-                )));
-            }
-        }
-        let mut decision = MigrationDecision::default();
-        decision
-            .reasons
-            .push("no offload model yet in this version: every service stays where it is".into());
-        Ok(decision)
+        let (problem, plan) = self.decide(request)?;
+        Ok(decide::to_decision(&problem, &plan))
     }
 }
 
@@ -28,7 +62,7 @@ smo_plugin_api::export_plugin! {
     name: "sbmp-gma",
     version: env!("CARGO_PKG_VERSION"),
     migration: {
-        "offload": "cloud-to-edge offload/unoffload (first version: proposes no moves)"
-            => |_params: &str| Ok(Offload),
+        "offload": "SBMP cloud-to-edge offload/unoffload: greedy sub-graph expansion for a required delay change at least cost"
+            => Offload::new,
     },
 }

@@ -1,0 +1,323 @@
+//! The state of the simulated continuum: datacenters made of servers, what each server hosts,
+//! and the power each draws. Placing and releasing instances updates it; nothing else does.
+//!
+//! An instance is a VM or a service replica: a CPU/memory/GPU reservation plus a load factor
+//! (the fraction of its reserved CPU it keeps busy, 1 for a VM).
+
+use super::power::PowerModel;
+use super::scenario::{DatacenterSpec, IdleServers, ServerSelection};
+use smo_plugin_api::Resources;
+
+const EPS: f64 = 1e-9;
+
+/// One server model of a datacenter.
+#[derive(Debug, Clone)]
+pub struct ServerType {
+    pub model: String,
+    pub cores: f64,
+    pub memory_mib: f64,
+    pub gpus: u32,
+    pub power: PowerModel,
+}
+
+/// One server: what is reserved on it and its current draw.
+#[derive(Debug, Clone, Default)]
+pub struct Server {
+    pub kind: u16,
+    pub used_cpu: f64,
+    pub used_memory_mib: f64,
+    pub used_gpu: u32,
+    /// Busy cores: sum over instances of reserved CPU times load factor.
+    pub busy_cores: f64,
+    pub instances: u32,
+    /// Cached `P(u)` (0 when switched off).
+    pub watts: f64,
+}
+
+/// A datacenter: servers of a few types, with a policy for idle servers and server choice.
+#[derive(Debug, Clone)]
+pub struct Datacenter {
+    pub name: String,
+    pub types: Vec<ServerType>,
+    pub servers: Vec<Server>,
+    pub capacity: Resources,
+    pub used: Resources,
+    idle_on: bool,
+    selection: ServerSelection,
+}
+
+impl Datacenter {
+    /// Builds the servers of `spec`, all empty.
+    pub fn new(spec: &DatacenterSpec, idle: IdleServers, selection: ServerSelection) -> Self {
+        let mut types = Vec::new();
+        let mut servers = Vec::new();
+        let mut capacity = Resources::default();
+        for (i, s) in spec.servers.iter().enumerate() {
+            let power = match &s.power_curve_w {
+                Some(points) => PowerModel::Piecewise {
+                    points_w: points.clone(),
+                },
+                None => PowerModel::Linear {
+                    idle_w: s.idle_w.unwrap_or(0.0),
+                    peak_w: s.peak_w.unwrap_or(0.0),
+                },
+            };
+            types.push(ServerType {
+                model: if s.model.is_empty() {
+                    format!("type{i}")
+                } else {
+                    s.model.clone()
+                },
+                cores: s.cores,
+                memory_mib: s.memory_gib * 1024.0,
+                gpus: s.gpus,
+                power,
+            });
+            for _ in 0..s.count {
+                servers.push(Server {
+                    kind: i as u16,
+                    ..Server::default()
+                });
+            }
+            capacity.cpu += s.cores * f64::from(s.count);
+            capacity.memory_mib += s.memory_gib * 1024.0 * f64::from(s.count);
+            capacity.gpu += s.gpus * s.count;
+        }
+        let mut dc = Datacenter {
+            name: spec.name.clone(),
+            types,
+            servers,
+            capacity,
+            used: Resources::default(),
+            idle_on: idle == IdleServers::On,
+            selection,
+        };
+        for i in 0..dc.servers.len() {
+            dc.servers[i].watts = dc.watts_of(&dc.servers[i]);
+        }
+        dc
+    }
+
+    fn watts_of(&self, s: &Server) -> f64 {
+        if s.instances == 0 && !self.idle_on {
+            return 0.0;
+        }
+        let t = &self.types[s.kind as usize];
+        t.power.watts(s.busy_cores / t.cores)
+    }
+
+    fn fits(&self, s: &Server, d: &Resources) -> bool {
+        let t = &self.types[s.kind as usize];
+        s.used_cpu + d.cpu <= t.cores + EPS
+            && s.used_memory_mib + d.memory_mib <= t.memory_mib + EPS
+            && s.used_gpu + d.gpu <= t.gpus
+    }
+
+    /// Free resources (capacity minus reservations).
+    pub fn free(&self) -> Resources {
+        Resources {
+            cpu: (self.capacity.cpu - self.used.cpu).max(0.0),
+            memory_mib: (self.capacity.memory_mib - self.used.memory_mib).max(0.0),
+            gpu: self.capacity.gpu.saturating_sub(self.used.gpu),
+        }
+    }
+
+    /// Free room of the server with the most free CPU (then memory): the largest request
+    /// that surely fits.
+    pub fn largest_free(&self) -> Resources {
+        let mut best = Resources::default();
+        for s in &self.servers {
+            let t = &self.types[s.kind as usize];
+            let free = Resources {
+                cpu: (t.cores - s.used_cpu).max(0.0),
+                memory_mib: (t.memory_mib - s.used_memory_mib).max(0.0),
+                gpu: t.gpus.saturating_sub(s.used_gpu),
+            };
+            if (free.cpu, free.memory_mib) > (best.cpu, best.memory_mib) {
+                best = free;
+            }
+        }
+        best
+    }
+
+    /// Reserved CPU over total CPU, 0..1.
+    pub fn utilisation(&self) -> f64 {
+        if self.capacity.cpu > 0.0 {
+            (self.used.cpu / self.capacity.cpu).clamp(0.0, 1.0)
+        } else {
+            1.0
+        }
+    }
+
+    /// IT power now, W: the sum of the servers' draws.
+    pub fn it_power_w(&self) -> f64 {
+        self.servers.iter().map(|s| s.watts).sum()
+    }
+
+    /// Servers drawing power now.
+    pub fn servers_on(&self) -> usize {
+        self.servers.iter().filter(|s| s.watts > 0.0).count()
+    }
+
+    /// Sum of idle and of peak watts over all servers (what strategies see as the profile).
+    pub fn idle_peak_w(&self) -> (f64, f64) {
+        self.servers.iter().fold((0.0, 0.0), |(i, p), s| {
+            let m = &self.types[s.kind as usize].power;
+            (i + m.idle_w(), p + m.peak_w())
+        })
+    }
+
+    /// Reserves `demand` with load factor `load` on a server chosen by the selection policy;
+    /// `None` when no single server has room.
+    pub fn place(&mut self, demand: &Resources, load: f64) -> Option<u32> {
+        let mut best: Option<(usize, f64)> = None;
+        for (i, s) in self.servers.iter().enumerate() {
+            if !self.fits(s, demand) {
+                continue;
+            }
+            match self.selection {
+                ServerSelection::FirstFit => {
+                    best = Some((i, 0.0));
+                    break;
+                }
+                ServerSelection::LeastPowerIncrease => {
+                    let t = &self.types[s.kind as usize];
+                    let after = t.power.watts((s.busy_cores + demand.cpu * load) / t.cores);
+                    let delta = after - s.watts;
+                    if best.is_none_or(|(_, b)| delta < b - EPS) {
+                        best = Some((i, delta));
+                    }
+                }
+            }
+        }
+        let (i, _) = best?;
+        let s = &mut self.servers[i];
+        s.used_cpu += demand.cpu;
+        s.used_memory_mib += demand.memory_mib;
+        s.used_gpu += demand.gpu;
+        s.busy_cores += demand.cpu * load;
+        s.instances += 1;
+        self.used.cpu += demand.cpu;
+        self.used.memory_mib += demand.memory_mib;
+        self.used.gpu += demand.gpu;
+        self.refresh(i);
+        Some(i as u32)
+    }
+
+    /// Frees what [`Datacenter::place`] reserved on `server`.
+    pub fn release(&mut self, server: u32, demand: &Resources, load: f64) {
+        let i = server as usize;
+        let Some(s) = self.servers.get_mut(i) else {
+            return;
+        };
+        s.instances = s.instances.saturating_sub(1);
+        if s.instances == 0 {
+            // Exact zero, so rounding never accumulates on an empty server.
+            s.used_cpu = 0.0;
+            s.used_memory_mib = 0.0;
+            s.used_gpu = 0;
+            s.busy_cores = 0.0;
+        } else {
+            s.used_cpu -= demand.cpu;
+            s.used_memory_mib -= demand.memory_mib;
+            s.used_gpu = s.used_gpu.saturating_sub(demand.gpu);
+            s.busy_cores = (s.busy_cores - demand.cpu * load).max(0.0);
+        }
+        self.used.cpu = (self.used.cpu - demand.cpu).max(0.0);
+        self.used.memory_mib = (self.used.memory_mib - demand.memory_mib).max(0.0);
+        self.used.gpu = self.used.gpu.saturating_sub(demand.gpu);
+        self.refresh(i);
+    }
+
+    /// Changes the load factor of one instance of `cpu` cores on `server` from `old` to `new`.
+    pub fn set_load(&mut self, server: u32, cpu: f64, old: f64, new: f64) {
+        let i = server as usize;
+        if let Some(s) = self.servers.get_mut(i) {
+            s.busy_cores = (s.busy_cores + cpu * (new - old)).max(0.0);
+            self.refresh(i);
+        }
+    }
+
+    fn refresh(&mut self, i: usize) {
+        let w = self.watts_of(&self.servers[i]);
+        self.servers[i].watts = w;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::scenario::{DatacenterSpec, SeriesSpec, ServerSpec};
+
+    fn spec() -> DatacenterSpec {
+        let server = |count, cores, idle, peak| ServerSpec {
+            model: String::new(),
+            count,
+            cores,
+            memory_gib: 64.0,
+            gpus: 0,
+            idle_w: Some(idle),
+            peak_w: Some(peak),
+            power_curve_w: None,
+        };
+        DatacenterSpec {
+            name: "dc".into(),
+            role: Default::default(),
+            lat: 0.0,
+            lon: 0.0,
+            region: String::new(),
+            pue: 1.0,
+            processing_ms: 0.0,
+            carbon_intensity: SeriesSpec::Constant(0.0),
+            grid_renewable_share: None,
+            renewables: vec![],
+            prices: Default::default(),
+            // An inefficient type first, then an efficient one.
+            servers: vec![server(2, 8.0, 100.0, 300.0), server(2, 8.0, 50.0, 100.0)],
+            preferred_for_saving: false,
+            labels: Default::default(),
+        }
+    }
+
+    #[test]
+    fn least_power_increase_prefers_efficient_and_already_on_servers() {
+        let mut dc = Datacenter::new(
+            &spec(),
+            IdleServers::Off,
+            ServerSelection::LeastPowerIncrease,
+        );
+        assert_eq!(dc.it_power_w(), 0.0);
+        let d = Resources::new(4.0, 1024.0, 0);
+        assert_eq!(dc.place(&d, 1.0), Some(2), "the efficient type");
+        assert!((dc.it_power_w() - 75.0).abs() < 1e-9);
+        assert_eq!(
+            dc.place(&d, 1.0),
+            Some(2),
+            "an on server beats switching one on"
+        );
+        assert!((dc.it_power_w() - 100.0).abs() < 1e-9);
+        assert_eq!(dc.place(&d, 1.0), Some(3));
+        dc.release(2, &d, 1.0);
+        dc.release(2, &d, 1.0);
+        assert_eq!(dc.servers[2].watts, 0.0, "an empty server switches off");
+        assert_eq!(dc.servers_on(), 1);
+        assert!((dc.used.cpu - 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn first_fit_and_always_on_servers() {
+        let mut dc = Datacenter::new(&spec(), IdleServers::On, ServerSelection::FirstFit);
+        assert!((dc.it_power_w() - 300.0).abs() < 1e-9, "all four idle");
+        let d = Resources::new(8.0, 0.0, 0);
+        assert_eq!(dc.place(&d, 0.5), Some(0));
+        assert!((dc.it_power_w() - 400.0).abs() < 1e-9);
+        dc.set_load(0, 8.0, 0.5, 1.0);
+        assert!((dc.it_power_w() - 500.0).abs() < 1e-9);
+        assert_eq!(
+            dc.place(&Resources::new(9.0, 0.0, 0), 1.0),
+            None,
+            "no server has 9 cores"
+        );
+        assert_eq!(dc.free().cpu, 24.0);
+    }
+}

@@ -1,0 +1,50 @@
+//! How the simulator reaches strategies: a [`StrategyDriver`] the caller provides. `smo simulate`
+//! implements it over the plugin registry and call guard (real `.so` files); tests use plain Rust.
+
+use smo_plugin_api::{
+    MigrationDecision, MigrationRequest, PlacementDecision, PlacementRequest, ScalingDecision,
+    ScalingRequest,
+};
+use std::time::Duration;
+
+/// Why a strategy call gave no decision.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    /// No strategy by this name (or not of this kind): the run stops with this message.
+    #[error("unknown strategy `{0}`")]
+    UnknownStrategy(String),
+    /// The strategy answered that the request cannot be satisfied (its `infeasible` error).
+    /// For a batch of arrivals the simulator asks again with halves of the batch.
+    #[error("infeasible: {0}")]
+    Infeasible(String),
+    /// Any other failure of the call (an error, a panic, a timeout): the request's work fails,
+    /// the failure is counted in `strategy_errors`, and the run goes on.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Calls strategies by name (`plugin/strategy`), returning each decision with the wall time the
+/// call took (that time is the strategy's "decision time" in the reports).
+pub trait StrategyDriver {
+    /// Places `request` with the placement strategy `strategy`. When `request.current` is
+    /// `RSome`, this is a re-placement and the driver calls the strategy's `replace`.
+    fn place(
+        &self,
+        strategy: &str,
+        request: &PlacementRequest,
+    ) -> Result<(PlacementDecision, Duration), DriverError>;
+
+    /// Scales the services of one cluster with the scaling strategy `strategy`.
+    fn scale(
+        &self,
+        strategy: &str,
+        request: &ScalingRequest,
+    ) -> Result<(ScalingDecision, Duration), DriverError>;
+
+    /// Plans moves with the migration strategy `strategy`.
+    fn migrate(
+        &self,
+        strategy: &str,
+        request: &MigrationRequest,
+    ) -> Result<(MigrationDecision, Duration), DriverError>;
+}

@@ -1,0 +1,1509 @@
+//! The step loop: at each step it releases finished VMs, serves, scales and migrates the
+//! long-running services, asks the placement strategy for the step's arrivals, and books energy.
+//!
+//! Decisions are checked, never trusted: a decision naming an unknown cluster or service, or
+//! one that overfills a datacenter, counts as an invalid decision and a failed request.
+
+use super::continuum::Datacenter;
+use super::driver::{DriverError, StrategyDriver};
+use super::geo;
+use super::metrics::{self, Acc, StrategyRun};
+use super::scenario::{Role, Scenario, ScenarioError, StrategyDefaults};
+use super::workload::{self, VmRequest};
+use indicatif::ProgressBar;
+use smo_plugin_api::{
+    Assignment, CallRate, Cluster, ClusterRole, Dependency, DependencyKind, EnergyProfile, Graph,
+    Label, Link, Location, MigrationRequest, Placement, PlacementDecision, PlacementRequest,
+    Prices, ROption, RString, RVec, Resources, ScalingProfile, ScalingRequest, Service,
+    ServiceLoad, Telemetry,
+};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a simulation could not run or report.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("{0}")]
+    Scenario(#[from] ScenarioError),
+    #[error("strategy `{strategy}`: {message}")]
+    Strategy { strategy: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error("{}: {message}", path.display())]
+    Output { path: PathBuf, message: String },
+}
+
+/// The strategies of one run: a placement strategy, and optionally scaling and migration ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrategySpec {
+    pub placement: String,
+    pub scaling: Option<String>,
+    pub migration: Option<String>,
+}
+
+impl StrategySpec {
+    /// `plugin/name` (a placement strategy; scaling and migration from the scenario), or
+    /// `placement=a/b,scaling=c/d,migration=e/f` (any subset; the rest from the scenario).
+    pub fn parse(text: &str, defaults: &StrategyDefaults) -> Result<StrategySpec, String> {
+        let mut spec = StrategySpec {
+            placement: String::new(),
+            scaling: defaults.scaling.clone(),
+            migration: defaults.migration.clone(),
+        };
+        if text.contains('=') {
+            for part in text.split(',') {
+                let (k, v) = part
+                    .split_once('=')
+                    .ok_or_else(|| format!("`{part}`: expected KIND=plugin/strategy"))?;
+                let v = v.trim().to_string();
+                match k.trim() {
+                    "placement" => spec.placement = v,
+                    "scaling" => spec.scaling = Some(v),
+                    "migration" => spec.migration = Some(v),
+                    other => {
+                        return Err(format!(
+                            "`{other}`: the kinds are placement, scaling and migration"
+                        ))
+                    }
+                }
+            }
+        } else {
+            spec.placement = text.trim().to_string();
+        }
+        if spec.placement.is_empty() {
+            return Err(format!("`{text}`: no placement strategy"));
+        }
+        let named = [
+            Some(&spec.placement),
+            spec.scaling.as_ref(),
+            spec.migration.as_ref(),
+        ];
+        for name in named.into_iter().flatten() {
+            let ok = name
+                .split_once('/')
+                .is_some_and(|(p, s)| !p.is_empty() && !s.is_empty() && !s.contains('/'));
+            if !ok {
+                return Err(format!(
+                    "`{text}`: strategy names are `plugin/strategy`, got `{name}`"
+                ));
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// Runs `scenario` with `strategy` (see [`StrategySpec::parse`]) and returns its metrics.
+/// `progress`, when given, advances by one per step.
+pub fn simulate(
+    scenario: &Scenario,
+    strategy: &str,
+    driver: &dyn StrategyDriver,
+    progress: Option<&ProgressBar>,
+) -> Result<StrategyRun, SimError> {
+    let spec = StrategySpec::parse(strategy, &scenario.spec.strategies).map_err(SimError::Usage)?;
+    scenario.validate()?;
+    let mut run = Run::new(scenario, driver, spec)?;
+    for k in 0..run.steps {
+        run.step(k)?;
+        if let Some(p) = progress {
+            p.inc(1);
+        }
+    }
+    Ok(run.finish(strategy))
+}
+
+/// Hourly environment of every datacenter: `[dc][hour]`.
+struct Env {
+    ci: Vec<Vec<f64>>,
+    grid_share: Vec<Vec<f64>>,
+    renew_kw: Vec<Vec<f64>>,
+    price: Vec<Vec<f64>>,
+    source: Vec<RString>,
+}
+
+/// Latency and bandwidth between places.
+struct Net {
+    /// `[user][dc]`, ms.
+    user_lat: Vec<Vec<f64>>,
+    /// `[dc][dc]`, Mbit/s.
+    dc_bw: Vec<Vec<f64>>,
+    /// Users to clusters, and clusters to clusters, as strategies see them.
+    user_links: RVec<Link>,
+    dc_links: RVec<Link>,
+}
+
+/// A deployed copy of a service on one datacenter.
+struct Inst {
+    dc: usize,
+    /// Server of each replica.
+    servers: Vec<u32>,
+    /// Load factor of every replica (share of its capacity in use), 0..1.
+    load: f64,
+    routed_rps: f64,
+    response_ms: f64,
+}
+
+struct Svc {
+    name: RString,
+    demand: Resources,
+    user: usize,
+    instances: Vec<Inst>,
+}
+
+struct Run<'a> {
+    sc: &'a Scenario,
+    driver: &'a dyn StrategyDriver,
+    strategy: StrategySpec,
+    dcs: Vec<Datacenter>,
+    dc_index: HashMap<String, usize>,
+    idle_peak: Vec<(f64, f64)>,
+    env: Env,
+    net: Net,
+    step_s: u32,
+    per_hour: usize,
+    steps: usize,
+    vms: Vec<VmRequest>,
+    next_vm: usize,
+    releases: Vec<Vec<(u16, u32, u32)>>,
+    running: u64,
+    services: Vec<Svc>,
+    rates: Vec<Vec<f64>>,
+    scaling_every: usize,
+    migration_every: usize,
+    hours: Vec<Acc>,
+    dc_acc: Vec<Acc>,
+    pending_kwh: Vec<f64>,
+    user_names: Vec<RString>,
+    k: usize,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        sc: &'a Scenario,
+        driver: &'a dyn StrategyDriver,
+        strategy: StrategySpec,
+    ) -> Result<Self, SimError> {
+        let spec = &sc.spec;
+        let hours = spec.hours as usize;
+        let bad = |e: String| {
+            SimError::Scenario(ScenarioError {
+                file: None,
+                errors: vec![e],
+            })
+        };
+        let mut env = Env {
+            ci: vec![],
+            grid_share: vec![],
+            renew_kw: vec![],
+            price: vec![],
+            source: vec![],
+        };
+        let mut dcs = Vec::new();
+        for (i, d) in spec.datacenters.iter().enumerate() {
+            let p = format!("datacenters[{i}]");
+            env.ci.push(
+                sc.series(&d.carbon_intensity, hours)
+                    .map_err(|e| bad(format!("{p}.carbon_intensity: {e}")))?,
+            );
+            env.grid_share.push(match &d.grid_renewable_share {
+                Some(s) => sc.series(s, hours).map_err(|e| bad(format!("{p}: {e}")))?,
+                None => vec![0.0; hours],
+            });
+            env.price.push(match &d.prices.energy_kwh {
+                Some(s) => sc.series(s, hours).map_err(|e| bad(format!("{p}: {e}")))?,
+                None => vec![0.0; hours],
+            });
+            let mut kw = vec![0.0; hours];
+            for r in &d.renewables {
+                let shape = sc
+                    .series(&r.shape, hours)
+                    .map_err(|e| bad(format!("{p}: {e}")))?;
+                for (h, cf) in shape.iter().enumerate() {
+                    kw[h] += r.kw * cf;
+                }
+            }
+            env.renew_kw.push(kw);
+            let kinds: Vec<&str> = d
+                .renewables
+                .iter()
+                .filter(|r| r.kw > 0.0)
+                .map(|r| r.kind.as_str())
+                .collect();
+            env.source.push(match kinds.as_slice() {
+                [] => "grid".into(),
+                [one] => format!("grid+{one}").into(),
+                _ => "mixed".into(),
+            });
+            dcs.push(Datacenter::new(d, spec.idle_servers, spec.server_selection));
+        }
+        let net = network(sc);
+        let step_s = sc.step_s();
+        let steps = sc.steps();
+        let vms = workload::vm_requests(sc);
+        let rates = workload::service_rates(sc).map_err(bad)?;
+        let services = spec
+            .workload
+            .services
+            .iter()
+            .map(|s| Svc {
+                name: s.name.as_str().into(),
+                demand: Resources::new(s.cpu, s.memory_mib, s.gpu),
+                user: s
+                    .user
+                    .as_ref()
+                    .and_then(|u| spec.users.iter().position(|x| &x.name == u))
+                    .unwrap_or(0),
+                instances: Vec::new(),
+            })
+            .collect();
+        let every = |m: Option<u32>, default: u32| {
+            (m.unwrap_or(default) / spec.step_minutes.max(1)).max(1) as usize
+        };
+        let user_names = if spec.users.len() == 1 {
+            vec![RString::from("users")]
+        } else {
+            spec.users
+                .iter()
+                .map(|u| RString::from(format!("users/{}", u.name)))
+                .collect()
+        };
+        Ok(Run {
+            sc,
+            driver,
+            strategy,
+            dc_index: spec
+                .datacenters
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.name.clone(), i))
+                .collect(),
+            idle_peak: dcs.iter().map(Datacenter::idle_peak_w).collect(),
+            dc_acc: vec![Acc::default(); dcs.len()],
+            pending_kwh: vec![0.0; dcs.len()],
+            dcs,
+            env,
+            net,
+            step_s,
+            per_hour: (3600 / step_s).max(1) as usize,
+            steps,
+            releases: vec![Vec::new(); steps],
+            vms,
+            next_vm: 0,
+            running: 0,
+            services,
+            rates,
+            scaling_every: every(spec.strategies.scaling_every_minutes, spec.step_minutes),
+            migration_every: every(spec.strategies.migration_every_minutes, 60),
+            hours: vec![Acc::default(); hours],
+            user_names,
+            k: 0,
+        })
+    }
+
+    fn hour(&self) -> usize {
+        (self.k / self.per_hour).min(self.hours.len().saturating_sub(1))
+    }
+
+    fn acc(&mut self) -> &mut Acc {
+        let h = self.hour();
+        &mut self.hours[h]
+    }
+
+    fn now_unix(&self) -> i64 {
+        self.sc.start_unix() + self.k as i64 * i64::from(self.step_s)
+    }
+
+    fn step(&mut self, k: usize) -> Result<(), SimError> {
+        self.k = k;
+        for (d, server, id) in std::mem::take(&mut self.releases[k]) {
+            let vm = self.vms[id as usize];
+            self.dcs[d as usize].release(server, &vm_demand(&vm), 1.0);
+            self.running -= 1;
+        }
+        if !self.services.is_empty() {
+            if k == 0 {
+                let all: Vec<usize> = (0..self.services.len()).collect();
+                self.place_services(&all)?;
+            }
+            if let Some(s) = self.strategy.scaling.clone() {
+                if k % self.scaling_every == 0 {
+                    self.scale_services(&s)?;
+                }
+            }
+            if let Some(m) = self.strategy.migration.clone() {
+                if k % self.migration_every == 0 {
+                    self.migrate_services(&m)?;
+                }
+            }
+            self.serve_requests();
+        }
+        let end_s = (k as u64 + 1) * u64::from(self.step_s);
+        let first = self.next_vm;
+        while self.next_vm < self.vms.len() && u64::from(self.vms[self.next_vm].arrival_s) < end_s {
+            self.next_vm += 1;
+        }
+        if self.next_vm > first {
+            let batch: Vec<u32> = (first as u32..self.next_vm as u32).collect();
+            self.acc().vm.requests += batch.len() as u64;
+            self.place_vms(&batch, false)?;
+        }
+        self.account();
+        Ok(())
+    }
+
+    // ---- strategy calls -------------------------------------------------------------------
+
+    /// Books a call; an unknown strategy stops the run, other failures go back to the caller.
+    fn booked<T>(
+        &mut self,
+        name: &str,
+        r: Result<(T, Duration), DriverError>,
+    ) -> Result<Result<T, DriverError>, SimError> {
+        match r {
+            Ok((t, d)) => {
+                self.acc().record_call(d);
+                Ok(Ok(t))
+            }
+            Err(DriverError::UnknownStrategy(m)) => Err(SimError::Strategy {
+                strategy: name.to_string(),
+                message: DriverError::UnknownStrategy(m).to_string(),
+            }),
+            Err(e) => {
+                self.acc().record_call(Duration::ZERO);
+                Ok(Err(e))
+            }
+        }
+    }
+
+    fn call_place(
+        &mut self,
+        req: &PlacementRequest,
+    ) -> Result<Result<PlacementDecision, DriverError>, SimError> {
+        let name = self.strategy.placement.clone();
+        let r = self.driver.place(&name, req);
+        self.booked(&name, r)
+    }
+
+    // ---- snapshots for strategies ---------------------------------------------------------
+
+    /// Cluster `d` as strategies see it now. With `slot_only`, `available` is the free room of
+    /// its emptiest server (a retry after the datacenter refused a VM for lack of one).
+    fn cluster(&self, d: usize, slot_only: bool) -> Cluster {
+        let h = self.hour();
+        let spec = &self.sc.spec.datacenters[d];
+        let dc = &self.dcs[d];
+        let it_w = dc.it_power_w();
+        let slot = dc.largest_free();
+        Cluster {
+            name: spec.name.as_str().into(),
+            role: match spec.role {
+                Role::Cloud => ClusterRole::Cloud,
+                Role::Edge => ClusterRole::Edge,
+                Role::Iot => ClusterRole::Iot,
+            },
+            location: Location {
+                lat: spec.lat,
+                lon: spec.lon,
+                region: spec.region.as_str().into(),
+            },
+            capacity: dc.capacity,
+            available: if slot_only { slot } else { dc.free() },
+            energy: EnergyProfile {
+                source: self.env.source[d].clone(),
+                pue: spec.pue,
+                carbon_intensity_g_per_kwh: self.env.ci[d][h],
+                renewable_supply_kw: self.env.renew_kw[d][h],
+                renewable_share: self.env.grid_share[d][h],
+                idle_power_w: self.idle_peak[d].0,
+                peak_power_w: self.idle_peak[d].1,
+                preferred_for_saving: spec.preferred_for_saving,
+            },
+            prices: Prices {
+                cpu_core_hour: spec.prices.cpu_core_hour,
+                memory_gib_hour: spec.prices.memory_gib_hour,
+                gpu_hour: spec.prices.gpu_hour,
+                egress_gb: spec.prices.egress_gb,
+                energy_kwh: self.env.price[d][h],
+            },
+            labels: spec
+                .labels
+                .iter()
+                .map(|(k, v)| Label {
+                    key: k.as_str().into(),
+                    value: v.as_str().into(),
+                })
+                .collect(),
+            extra: format!(
+                "{{\"it_power_w\":{it_w:.3},\"facility_power_w\":{:.3},\"servers\":{},\
+                 \"servers_on\":{},\"utilisation\":{:.6},\"largest_free_cpu\":{},\
+                 \"largest_free_memory_mib\":{}}}",
+                it_w * spec.pue,
+                dc.servers.len(),
+                dc.servers_on(),
+                dc.utilisation(),
+                slot.cpu,
+                slot.memory_mib,
+            )
+            .into(),
+        }
+    }
+
+    fn clusters(&self, slot_only: bool) -> RVec<Cluster> {
+        (0..self.dcs.len())
+            .map(|d| self.cluster(d, slot_only))
+            .collect()
+    }
+
+    fn telemetry(&self, loads: RVec<ServiceLoad>, with_dc_links: bool) -> Telemetry {
+        let mut links = self.net.user_links.clone();
+        if with_dc_links {
+            links.extend(self.net.dc_links.iter().cloned());
+        }
+        Telemetry {
+            time_unix_s: self.now_unix(),
+            loads,
+            links,
+            calls: RVec::new(),
+        }
+    }
+
+    // ---- VMs ------------------------------------------------------------------------------
+
+    /// Asks for a placement of `batch`. A VM whose datacenter had aggregate room but no server
+    /// for it is asked for once more (`retry`), with every cluster's largest free slot.
+    fn place_vms(&mut self, batch: &[u32], retry: bool) -> Result<(), SimError> {
+        let services: RVec<Service> = batch
+            .iter()
+            .map(|&id| {
+                let vm = &self.vms[id as usize];
+                Service {
+                    name: format!("vm-{id}").into(),
+                    demand: vm_demand(vm),
+                    replicas: 1,
+                    scaling: ScalingProfile {
+                        alpha: 0.0,
+                        beta: 0.0,
+                        min_replicas: 1,
+                        max_replicas: 1,
+                    },
+                    dependencies: RVec::new(),
+                    allowed_clusters: RVec::new(),
+                    labels: vec![Label {
+                        key: "user".into(),
+                        value: self.user_names[vm.user as usize].clone(),
+                    }]
+                    .into(),
+                    extra: format!("{{\"duration_s\":{}}}", vm.duration_s).into(),
+                }
+            })
+            .collect();
+        let req = PlacementRequest {
+            graph: Graph {
+                name: format!("{}-step-{}", self.sc.spec.name, self.k).into(),
+                services,
+            },
+            clusters: self.clusters(retry),
+            current: ROption::RNone,
+            telemetry: self.telemetry(RVec::new(), false),
+            extra: RString::new(),
+        };
+        match self.call_place(&req)? {
+            Ok(decision) => {
+                let refused = self.apply_vm_placement(batch, &decision, retry);
+                if !refused.is_empty() {
+                    self.place_vms(&refused, true)?;
+                }
+            }
+            Err(DriverError::Infeasible(_)) if batch.len() > 1 => {
+                let (a, b) = batch.split_at(batch.len() / 2);
+                self.place_vms(a, retry)?;
+                self.place_vms(b, retry)?;
+            }
+            Err(DriverError::Infeasible(_)) => self.acc().vm.failed += 1,
+            Err(_) => {
+                let acc = self.acc();
+                acc.strategy_errors += 1;
+                acc.vm.failed += batch.len() as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a decision; returns the VMs refused for lack of a server in a known datacenter
+    /// (not counted as failed yet unless this is the `retry`).
+    fn apply_vm_placement(
+        &mut self,
+        batch: &[u32],
+        decision: &PlacementDecision,
+        retry: bool,
+    ) -> Vec<u32> {
+        let mut refused = Vec::new();
+        let pos: HashMap<u32, usize> = batch.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let mut done = vec![false; batch.len()];
+        let slo = self.sc.spec.slo_ms;
+        let h = self.hour();
+        for a in decision.placement.assignments.iter() {
+            let id = a
+                .service
+                .strip_prefix("vm-")
+                .and_then(|x| x.parse::<u32>().ok());
+            let Some(i) = id.and_then(|id| pos.get(&id).copied()) else {
+                self.hours[h].invalid_decisions += 1;
+                continue;
+            };
+            if done[i] {
+                self.hours[h].invalid_decisions += 1;
+                continue;
+            }
+            done[i] = true;
+            let id = batch[i];
+            let vm = self.vms[id as usize];
+            let Some(d) = self.dc_index.get(a.cluster.as_str()).copied() else {
+                self.hours[h].invalid_decisions += 1;
+                self.hours[h].vm.failed += 1;
+                continue;
+            };
+            let Some(server) = self.dcs[d].place(&vm_demand(&vm), 1.0) else {
+                self.hours[h].invalid_decisions += 1;
+                if retry {
+                    self.hours[h].vm.failed += 1;
+                } else {
+                    refused.push(id);
+                }
+                continue;
+            };
+            let util = self.dcs[d].utilisation();
+            let resp = self.net.user_lat[vm.user as usize][d]
+                + processing(self.sc.spec.datacenters[d].processing_ms, util);
+            let acc = &mut self.hours[h];
+            acc.vm.served += 1;
+            acc.placed_vms += 1;
+            acc.vm.samples.push((resp, 1.0));
+            if resp > slo {
+                acc.vm.slo_violations += 1;
+            }
+            self.dc_acc[d].placed_vms += 1;
+            let end = self.k + (vm.duration_s.div_ceil(self.step_s)).max(1) as usize;
+            if end < self.steps {
+                self.releases[end].push((d as u16, server, id));
+            }
+            self.running += 1;
+        }
+        let missing = done.iter().filter(|d| !**d).count() as u64;
+        self.hours[h].vm.failed += missing;
+        refused
+    }
+
+    // ---- services -------------------------------------------------------------------------
+
+    fn graph(&self) -> Graph {
+        let specs = &self.sc.spec.workload.services;
+        Graph {
+            name: self
+                .sc
+                .spec
+                .workload
+                .graph
+                .clone()
+                .unwrap_or_else(|| self.sc.spec.name.clone())
+                .into(),
+            services: self
+                .services
+                .iter()
+                .zip(specs)
+                .map(|(s, sp)| Service {
+                    name: s.name.clone(),
+                    demand: s.demand,
+                    replicas: {
+                        let r: usize = s.instances.iter().map(|i| i.servers.len()).sum();
+                        if r == 0 {
+                            sp.replicas
+                        } else {
+                            r as u32
+                        }
+                    },
+                    scaling: ScalingProfile {
+                        alpha: sp.alpha,
+                        beta: sp.beta,
+                        min_replicas: sp.min_replicas,
+                        max_replicas: sp.max_replicas,
+                    },
+                    dependencies: sp
+                        .depends_on
+                        .iter()
+                        .map(|d| Dependency {
+                            service: d.as_str().into(),
+                            kind: DependencyKind::Preferred,
+                        })
+                        .collect(),
+                    allowed_clusters: sp
+                        .allowed_clusters
+                        .iter()
+                        .map(|c| RString::from(c.as_str()))
+                        .collect(),
+                    labels: vec![Label {
+                        key: "user".into(),
+                        value: self.user_names[s.user].clone(),
+                    }]
+                    .into(),
+                    extra: RString::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn placement(&self) -> Placement {
+        let mut p = Placement::default();
+        for s in &self.services {
+            for i in &s.instances {
+                p.assignments.push(Assignment {
+                    service: s.name.clone(),
+                    cluster: self.sc.spec.datacenters[i.dc].name.as_str().into(),
+                    replicas: i.servers.len() as u32,
+                });
+            }
+        }
+        p
+    }
+
+    fn service_index(&self, name: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.name.as_str() == name)
+    }
+
+    /// Rate of service `i` at step `k` (the last step's rate past the end).
+    fn rate(&self, i: usize, k: usize) -> f64 {
+        let r = &self.rates[i];
+        r.get(k).or(r.last()).copied().unwrap_or(0.0)
+    }
+
+    fn place_services(&mut self, subset: &[usize]) -> Result<(), SimError> {
+        let mut graph = self.graph();
+        let keep: Vec<bool> = (0..self.services.len())
+            .map(|i| subset.contains(&i))
+            .collect();
+        let mut i = 0;
+        graph.services.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        let req = PlacementRequest {
+            graph,
+            clusters: self.clusters(false),
+            current: ROption::RNone,
+            telemetry: self.telemetry(self.loads(), false),
+            extra: RString::new(),
+        };
+        match self.call_place(&req)? {
+            Ok(decision) => self.apply_service_placement(&decision, false),
+            Err(DriverError::Infeasible(_)) if subset.len() > 1 => {
+                let (a, b) = subset.split_at(subset.len() / 2);
+                self.place_services(a)?;
+                self.place_services(b)?;
+            }
+            Err(DriverError::Infeasible(_)) => {}
+            Err(_) => self.acc().strategy_errors += 1,
+        }
+        Ok(())
+    }
+
+    /// Applies a (re-)placement of services; with `moving`, instances not in the decision are
+    /// removed and new ones count as migrations.
+    fn apply_service_placement(&mut self, decision: &PlacementDecision, moving: bool) {
+        let mut wanted: Vec<Vec<(usize, u32)>> = vec![Vec::new(); self.services.len()];
+        for a in decision.placement.assignments.iter() {
+            let (Some(s), Some(d)) = (
+                self.service_index(a.service.as_str()),
+                self.dc_index.get(a.cluster.as_str()).copied(),
+            ) else {
+                self.acc().invalid_decisions += 1;
+                continue;
+            };
+            let sp = &self.sc.spec.workload.services[s];
+            let allowed = sp.allowed_clusters.is_empty()
+                || sp.allowed_clusters.iter().any(|c| c == a.cluster.as_str());
+            if !allowed || wanted[s].iter().any(|w| w.0 == d) {
+                self.acc().invalid_decisions += 1;
+                continue;
+            }
+            wanted[s].push((d, a.replicas.clamp(1, sp.max_replicas.max(1))));
+        }
+        for (s, want) in wanted.into_iter().enumerate() {
+            if want.is_empty() {
+                continue;
+            }
+            let had_any = !self.services[s].instances.is_empty();
+            if moving {
+                let keep: Vec<usize> = want.iter().map(|w| w.0).collect();
+                let gone: Vec<usize> = self.services[s]
+                    .instances
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, i)| !keep.contains(&i.dc))
+                    .map(|(j, _)| j)
+                    .collect();
+                for j in gone.into_iter().rev() {
+                    let inst = self.services[s].instances.remove(j);
+                    for server in &inst.servers {
+                        self.dcs[inst.dc].release(*server, &self.services[s].demand, inst.load);
+                    }
+                }
+            }
+            for (d, replicas) in want {
+                let j = match self.services[s].instances.iter().position(|i| i.dc == d) {
+                    Some(j) => j,
+                    None => {
+                        if had_any && moving {
+                            self.book_migration(s, None, d, replicas);
+                        }
+                        self.services[s].instances.push(Inst {
+                            dc: d,
+                            servers: Vec::new(),
+                            load: 0.0,
+                            routed_rps: 0.0,
+                            response_ms: 0.0,
+                        });
+                        self.services[s].instances.len() - 1
+                    }
+                };
+                let _ = self.resize(s, j, replicas);
+            }
+            self.services[s].instances.retain(|i| !i.servers.is_empty());
+        }
+    }
+
+    /// Sets instance `j` of service `s` to `replicas`; replicas that do not fit are invalid
+    /// (returns `false` then).
+    fn resize(&mut self, s: usize, j: usize, replicas: u32) -> bool {
+        let demand = self.services[s].demand;
+        let (d, load) = (
+            self.services[s].instances[j].dc,
+            self.services[s].instances[j].load,
+        );
+        while self.services[s].instances[j].servers.len() > replicas as usize {
+            if let Some(server) = self.services[s].instances[j].servers.pop() {
+                self.dcs[d].release(server, &demand, load);
+            }
+        }
+        while self.services[s].instances[j].servers.len() < replicas as usize {
+            match self.dcs[d].place(&demand, load) {
+                Some(server) => self.services[s].instances[j].servers.push(server),
+                None => {
+                    self.acc().invalid_decisions += 1;
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn loads(&self) -> RVec<ServiceLoad> {
+        let k = self.k;
+        self.services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let n = s.instances.len().max(1) as f64;
+                ServiceLoad {
+                    service: s.name.clone(),
+                    current_rps: self.rate(i, k),
+                    predicted_rps: self.rate(i, k + 1),
+                    cpu_utilisation: s.instances.iter().map(|x| x.load).sum::<f64>() / n,
+                    memory_utilisation: 0.0,
+                    response_time_ms: s.instances.iter().map(|x| x.response_ms).sum::<f64>() / n,
+                }
+            })
+            .collect()
+    }
+
+    fn scale_services(&mut self, strategy: &str) -> Result<(), SimError> {
+        let k = self.k;
+        let mut replace = false;
+        for d in 0..self.dcs.len() {
+            let here: Vec<(usize, usize)> = self
+                .services
+                .iter()
+                .enumerate()
+                .filter_map(|(s, svc)| svc.instances.iter().position(|i| i.dc == d).map(|j| (s, j)))
+                .collect();
+            if here.is_empty() {
+                continue;
+            }
+            let mut placement = Placement::default();
+            let mut loads = RVec::new();
+            for &(s, j) in &here {
+                let svc = &self.services[s];
+                let inst = &svc.instances[j];
+                // This instance's share of the service's traffic (last step's routing).
+                let prev = if k > 0 { self.rate(s, k - 1) } else { 0.0 };
+                let share = if prev > 0.0 {
+                    (inst.routed_rps / prev).clamp(0.0, 1.0)
+                } else {
+                    1.0 / svc.instances.len() as f64
+                };
+                placement.assignments.push(Assignment {
+                    service: svc.name.clone(),
+                    cluster: self.sc.spec.datacenters[d].name.as_str().into(),
+                    replicas: inst.servers.len() as u32,
+                });
+                loads.push(ServiceLoad {
+                    service: svc.name.clone(),
+                    current_rps: self.rate(s, k) * share,
+                    predicted_rps: self.rate(s, k + 1) * share,
+                    cpu_utilisation: inst.load,
+                    memory_utilisation: 0.0,
+                    response_time_ms: inst.response_ms,
+                });
+            }
+            let req = ScalingRequest {
+                graph: self.graph(),
+                cluster: self.cluster(d, false),
+                placement,
+                telemetry: self.telemetry(loads, false),
+                extra: RString::new(),
+            };
+            let r = self.driver.scale(strategy, &req);
+            let decision = match self.booked(strategy, r)? {
+                Ok(decision) => decision,
+                Err(DriverError::Infeasible(_)) => {
+                    replace = true;
+                    continue;
+                }
+                Err(_) => {
+                    self.acc().strategy_errors += 1;
+                    continue;
+                }
+            };
+            replace |= decision.infeasible_replace;
+            for choice in decision.replicas.iter() {
+                let Some(&(s, j)) = here
+                    .iter()
+                    .find(|(s, _)| self.services[*s].name == choice.service)
+                else {
+                    self.acc().invalid_decisions += 1;
+                    continue;
+                };
+                let sp = &self.sc.spec.workload.services[s];
+                let (lo, hi) = (sp.min_replicas.max(1), sp.max_replicas.max(1));
+                if choice.replicas < lo || choice.replicas > hi {
+                    self.acc().invalid_decisions += 1;
+                }
+                // Upstream SMO re-places the graph when the replicas do not fit.
+                replace |= !self.resize(s, j, choice.replicas.clamp(lo, hi));
+            }
+        }
+        if replace {
+            self.replace_services()?;
+        }
+        Ok(())
+    }
+
+    fn replace_services(&mut self) -> Result<(), SimError> {
+        let req = PlacementRequest {
+            graph: self.graph(),
+            clusters: self.clusters(false),
+            current: ROption::RSome(self.placement()),
+            telemetry: self.telemetry(self.loads(), true),
+            extra: RString::new(),
+        };
+        match self.call_place(&req)? {
+            Ok(decision) => self.apply_service_placement(&decision, true),
+            Err(DriverError::Infeasible(_)) => {}
+            Err(_) => self.acc().strategy_errors += 1,
+        }
+        Ok(())
+    }
+
+    fn migrate_services(&mut self, strategy: &str) -> Result<(), SimError> {
+        let mut telemetry = self.telemetry(self.loads(), true);
+        let k = self.k;
+        for (i, (s, sp)) in self
+            .services
+            .iter()
+            .zip(&self.sc.spec.workload.services)
+            .enumerate()
+        {
+            let rps = self.rate(i, k);
+            telemetry.calls.push(CallRate {
+                from: "users".into(),
+                to: s.name.clone(),
+                rps,
+                mean_response_bytes: sp.response_kb * 1024.0,
+            });
+            for dep in &sp.depends_on {
+                let bytes = self
+                    .sc
+                    .spec
+                    .workload
+                    .services
+                    .iter()
+                    .find(|x| &x.name == dep)
+                    .map_or(0.0, |x| x.response_kb * 1024.0);
+                telemetry.calls.push(CallRate {
+                    from: s.name.clone(),
+                    to: dep.as_str().into(),
+                    rps,
+                    mean_response_bytes: bytes,
+                });
+            }
+        }
+        let req = MigrationRequest {
+            graph: self.graph(),
+            clusters: self.clusters(false),
+            current: self.placement(),
+            telemetry,
+            extra: RString::new(),
+        };
+        let r = self.driver.migrate(strategy, &req);
+        let decision = match self.booked(strategy, r)? {
+            Ok(d) => d,
+            Err(DriverError::Infeasible(_)) => return Ok(()),
+            Err(_) => {
+                self.acc().strategy_errors += 1;
+                return Ok(());
+            }
+        };
+        for mv in decision.moves.iter() {
+            let s = self.service_index(mv.service.as_str());
+            let from = self.dc_index.get(mv.from.as_str()).copied();
+            let to = self.dc_index.get(mv.to.as_str()).copied();
+            let known = |name: &RString, idx: Option<usize>| name.is_empty() || idx.is_some();
+            let (Some(s), true, true) = (s, known(&mv.from, from), known(&mv.to, to)) else {
+                self.acc().invalid_decisions += 1;
+                continue;
+            };
+            if !self.apply_move(s, from, to, mv.replicas) {
+                self.acc().invalid_decisions += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// One move of a migration decision; `false` when it cannot be applied.
+    fn apply_move(&mut self, s: usize, from: Option<usize>, to: Option<usize>, n: u32) -> bool {
+        let find = |svc: &Svc, d: usize| svc.instances.iter().position(|i| i.dc == d);
+        let sp = &self.sc.spec.workload.services[s];
+        if to.is_some_and(|t| {
+            !sp.allowed_clusters.is_empty()
+                && !sp
+                    .allowed_clusters
+                    .iter()
+                    .any(|c| c == &self.sc.spec.datacenters[t].name)
+        }) {
+            return false;
+        }
+        match (from, to) {
+            (Some(f), Some(t)) if f != t => {
+                let Some(jf) = find(&self.services[s], f) else {
+                    return false;
+                };
+                let have = self.services[s].instances[jf].servers.len() as u32;
+                let n = if n == 0 { have } else { n.min(have) };
+                let load = self.services[s].instances[jf].load;
+                let jt = match find(&self.services[s], t) {
+                    Some(j) => j,
+                    None => {
+                        self.services[s].instances.push(Inst {
+                            dc: t,
+                            servers: Vec::new(),
+                            load,
+                            routed_rps: 0.0,
+                            response_ms: 0.0,
+                        });
+                        self.services[s].instances.len() - 1
+                    }
+                };
+                let before = self.services[s].instances[jt].servers.len() as u32;
+                let _ = self.resize(s, jt, before + n);
+                let moved = self.services[s].instances[jt].servers.len() as u32 - before;
+                let _ = self.resize(s, jf, have - moved);
+                if moved > 0 {
+                    self.book_migration(s, Some(f), t, moved);
+                }
+                self.services[s].instances.retain(|i| !i.servers.is_empty());
+                moved > 0
+            }
+            (None, Some(t)) => {
+                let jt = match find(&self.services[s], t) {
+                    Some(j) => j,
+                    None => {
+                        self.services[s].instances.push(Inst {
+                            dc: t,
+                            servers: Vec::new(),
+                            load: 0.0,
+                            routed_rps: 0.0,
+                            response_ms: 0.0,
+                        });
+                        self.services[s].instances.len() - 1
+                    }
+                };
+                let before = self.services[s].instances[jt].servers.len() as u32;
+                let _ = self.resize(s, jt, before + n.max(1));
+                let added = self.services[s].instances[jt].servers.len() as u32 - before;
+                if added > 0 {
+                    self.book_migration(s, None, t, added);
+                }
+                self.services[s].instances.retain(|i| !i.servers.is_empty());
+                added > 0
+            }
+            (Some(f), None) => {
+                let Some(jf) = find(&self.services[s], f) else {
+                    return false;
+                };
+                let have = self.services[s].instances[jf].servers.len() as u32;
+                let n = if n == 0 { have } else { n.min(have) };
+                let others = self.services[s].instances.len() > 1;
+                if n == have && !others {
+                    return false; // never stop the last copy of a service
+                }
+                let _ = self.resize(s, jf, have - n);
+                self.services[s].instances.retain(|i| !i.servers.is_empty());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Counts a migration of `replicas` replicas of service `s` to `to` (from `from`, or a new
+    /// copy) with its energy, downtime and egress cost.
+    fn book_migration(&mut self, s: usize, from: Option<usize>, to: usize, replicas: u32) {
+        let gib = self.services[s].demand.memory_mib / 1024.0 * f64::from(replicas);
+        let kwh = gib * self.sc.spec.migration.energy_wh_per_gib / 1000.0;
+        self.pending_kwh[to] += kwh;
+        let src = from.unwrap_or(to);
+        let downtime = match from {
+            Some(f) => self.services[s].demand.memory_mib * 8.0 / self.net.dc_bw[f][to].max(1e-9),
+            None => 0.0,
+        };
+        let egress = gib * self.sc.spec.datacenters[src].prices.egress_gb;
+        let acc = self.acc();
+        acc.migrations += 1;
+        acc.migration_kwh += kwh;
+        acc.migration_downtime_s += downtime;
+        acc.migration_cost += egress;
+    }
+
+    /// Routes each service's requests of this step to its copies, nearest first, up to each
+    /// copy's `alpha * replicas + beta`; the rest fail.
+    fn serve_requests(&mut self) {
+        let k = self.k;
+        let h = self.hour();
+        let step_s = f64::from(self.step_s);
+        let slo = self.sc.spec.slo_ms;
+        for i in 0..self.services.len() {
+            let lambda = self.rate(i, k);
+            let n = (lambda * step_s).round() as u64;
+            let sp = &self.sc.spec.workload.services[i];
+            let user = self.services[i].user;
+            let mut order: Vec<usize> = (0..self.services[i].instances.len()).collect();
+            order.sort_by(|a, b| {
+                let la = self.net.user_lat[user][self.services[i].instances[*a].dc];
+                let lb = self.net.user_lat[user][self.services[i].instances[*b].dc];
+                la.total_cmp(&lb)
+            });
+            let mut left = n;
+            let acc = &mut self.hours[h];
+            acc.svc.requests += n;
+            for j in order {
+                let inst = &mut self.services[i].instances[j];
+                let r = inst.servers.len() as f64;
+                let cap_rps = (sp.alpha * r + sp.beta).max(0.0);
+                let take = left.min((cap_rps * step_s).floor() as u64);
+                left -= take;
+                let rho = if cap_rps > 0.0 {
+                    (take as f64 / step_s / cap_rps).min(1.0)
+                } else {
+                    0.0
+                };
+                let resp = self.net.user_lat[user][inst.dc] + processing(sp.processing_ms, rho);
+                if take > 0 {
+                    acc.svc.samples.push((resp, take as f64));
+                    if resp > slo {
+                        acc.svc.slo_violations += take;
+                    }
+                }
+                acc.svc.served += take;
+                inst.routed_rps = take as f64 / step_s;
+                inst.response_ms = resp;
+                for server in &inst.servers {
+                    self.dcs[inst.dc].set_load(*server, sp.cpu, inst.load, rho);
+                }
+                inst.load = rho;
+            }
+            acc.svc.failed += left;
+        }
+    }
+
+    // ---- energy ---------------------------------------------------------------------------
+
+    fn account(&mut self) {
+        let h = self.hour();
+        let dt_h = f64::from(self.step_s) / 3600.0;
+        let (mut used, mut cap) = (0.0, 0.0);
+        for d in 0..self.dcs.len() {
+            let spec = &self.sc.spec.datacenters[d];
+            let dc = &self.dcs[d];
+            let it_kwh = dc.it_power_w() * dt_h / 1000.0 + std::mem::take(&mut self.pending_kwh[d]);
+            let facility = it_kwh * spec.pue;
+            let supply = self.env.renew_kw[d][h] * dt_h;
+            let renewable = facility.min(supply);
+            let brown = facility - renewable;
+            let p = &spec.prices;
+            let step = Acc {
+                it_kwh,
+                facility_kwh: facility,
+                renewable_supply_kwh: supply,
+                renewable_kwh: renewable,
+                brown_kwh: brown,
+                carbon_kg: brown * self.env.ci[d][h] / 1000.0,
+                energy_cost: brown * self.env.price[d][h],
+                resource_cost: (dc.used.cpu * p.cpu_core_hour
+                    + dc.used.memory_mib / 1024.0 * p.memory_gib_hour
+                    + f64::from(dc.used.gpu) * p.gpu_hour)
+                    * dt_h,
+                ..Acc::default()
+            };
+            used += dc.used.cpu;
+            cap += dc.capacity.cpu;
+            self.hours[h].add(&step);
+            self.dc_acc[d].add(&step);
+        }
+        self.hours[h].running_vms = self.running;
+        self.hours[h].utilisation = if cap > 0.0 { used / cap } else { 0.0 };
+    }
+
+    fn finish(self, strategy: &str) -> StrategyRun {
+        let names = self.sc.spec.datacenters.iter().map(|d| d.name.clone());
+        metrics::finish(
+            strategy,
+            self.hours,
+            names.zip(self.dc_acc).collect(),
+            self.sc.start_unix(),
+        )
+    }
+}
+
+fn vm_demand(vm: &VmRequest) -> Resources {
+    Resources::new(vm.cpu, vm.memory_mib, vm.gpu)
+}
+
+/// Processing time at utilisation `u`: `ms / (1 - min(u, 0.95))` (an M/M/1-style inflation).
+pub fn processing(ms: f64, u: f64) -> f64 {
+    ms / (1.0 - u.clamp(0.0, 0.95))
+}
+
+fn network(sc: &Scenario) -> Net {
+    let spec = &sc.spec;
+    let n = &spec.network;
+    let link = |a: &str, b: &str| {
+        n.links
+            .iter()
+            .find(|l| (l.from == a && l.to == b) || (l.from == b && l.to == a))
+    };
+    let lat = |a: &str, pa: (f64, f64), b: &str, pb: (f64, f64)| {
+        let base = link(a, b).and_then(|l| l.base_ms).unwrap_or(n.base_ms);
+        geo::latency_ms(geo::distance_km(pa, pb), n.ms_per_km, base)
+    };
+    let bw = |a: &str, b: &str| {
+        link(a, b)
+            .and_then(|l| l.bandwidth_mbps)
+            .unwrap_or(n.bandwidth_mbps)
+    };
+    let dcs = &spec.datacenters;
+    let user_lat: Vec<Vec<f64>> = spec
+        .users
+        .iter()
+        .map(|u| {
+            dcs.iter()
+                .map(|d| lat(&u.name, (u.lat, u.lon), &d.name, (d.lat, d.lon)))
+                .collect()
+        })
+        .collect();
+    let dc_lat: Vec<Vec<f64>> = dcs
+        .iter()
+        .map(|a| {
+            dcs.iter()
+                .map(|b| {
+                    if a.name == b.name {
+                        0.0
+                    } else {
+                        lat(&a.name, (a.lat, a.lon), &b.name, (b.lat, b.lon))
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let dc_bw: Vec<Vec<f64>> = dcs
+        .iter()
+        .map(|a| dcs.iter().map(|b| bw(&a.name, &b.name)).collect())
+        .collect();
+    let single = spec.users.len() == 1;
+    let mut user_links = RVec::new();
+    for (ui, u) in spec.users.iter().enumerate() {
+        let from: RString = if single {
+            "users".into()
+        } else {
+            format!("users/{}", u.name).into()
+        };
+        for (di, d) in dcs.iter().enumerate() {
+            user_links.push(Link {
+                from: from.clone(),
+                to: d.name.as_str().into(),
+                latency_ms: user_lat[ui][di],
+                bandwidth_mbps: bw(&u.name, &d.name),
+            });
+        }
+    }
+    if !single {
+        // The ABI's name for the users' ingress is "users": its latency is the users' mean,
+        // weighted like their VM requests.
+        let total: f64 = spec.users.iter().map(|u| u.weight).sum::<f64>().max(1e-12);
+        for (di, d) in dcs.iter().enumerate() {
+            let mean = |f: &dyn Fn(usize) -> f64| {
+                spec.users
+                    .iter()
+                    .enumerate()
+                    .map(|(ui, u)| u.weight * f(ui))
+                    .sum::<f64>()
+                    / total
+            };
+            user_links.push(Link {
+                from: "users".into(),
+                to: d.name.as_str().into(),
+                latency_ms: mean(&|ui| user_lat[ui][di]),
+                bandwidth_mbps: mean(&|ui| bw(&spec.users[ui].name, &d.name)),
+            });
+        }
+    }
+    let mut dc_links = RVec::new();
+    for (a, da) in dcs.iter().enumerate() {
+        for (b, db) in dcs.iter().enumerate() {
+            if a != b {
+                dc_links.push(Link {
+                    from: da.name.as_str().into(),
+                    to: db.name.as_str().into(),
+                    latency_ms: dc_lat[a][b],
+                    bandwidth_mbps: dc_bw[a][b],
+                });
+            }
+        }
+    }
+    Net {
+        user_lat,
+        dc_bw,
+        user_links,
+        dc_links,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::testing::{minimal_yaml, TestDriver};
+    use std::path::Path;
+
+    fn run_yaml(yaml: &str, strategy: &str) -> StrategyRun {
+        let s = Scenario::from_yaml(yaml, Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+        simulate(&s, strategy, &TestDriver, None).unwrap()
+    }
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() < 1e-12, "{a} != {b}");
+    }
+
+    #[test]
+    fn energy_and_carbon_of_one_server_over_two_steps() {
+        // Step 0: u = 2/4 -> 100 + 100 * 0.5 = 150 W for 0.5 h = 0.075 kWh IT, x 1.5 PUE =
+        // 0.1125 kWh, x 300 g/kWh = 0.03375 kg. Step 1: the VM is gone, the server is off.
+        let r = run_yaml(&minimal_yaml(), "test/first-fit");
+        let t = &r.totals;
+        close(t.it_energy_kwh, 0.075);
+        close(t.energy_kwh, 0.1125);
+        close(t.carbon_kg, 0.03375);
+        close(t.brown_kwh, 0.1125);
+        close(t.renewable_share, 0.0);
+        assert_eq!((t.requests, t.served, t.failed), (1, 1, 0));
+        close(t.failure_rate, 0.0);
+        // Same place as the user: latency is the 2 ms base, no processing time.
+        close(t.mean_response_ms, 2.0);
+        close(t.p95_response_ms, 2.0);
+        close(t.energy_per_request_wh, 112.5);
+        assert_eq!(r.hourly.len(), 1);
+        close(r.hourly[0].energy_kwh, 0.1125);
+        assert_eq!(r.hourly[0].start, "2024-01-01T00:00:00Z");
+        assert_eq!(r.datacenters[0].placed_vms, 1);
+    }
+
+    #[test]
+    fn always_on_servers_draw_idle_power_when_empty() {
+        // Plus 100 W x 0.5 h x 1.5 in step 1 = 0.075 kWh.
+        let yaml = minimal_yaml().replace("slo_ms: 100", "slo_ms: 100\nidle_servers: on");
+        let t = run_yaml(&yaml, "test/first-fit").totals;
+        close(t.energy_kwh, 0.1875);
+        close(t.carbon_kg, 0.1875 * 0.3);
+    }
+
+    #[test]
+    fn on_site_renewables_cover_part_of_the_facility_energy() {
+        // 0.1 kW x 0.5 capacity factor x 0.5 h = 0.025 kWh per step; only step 0 uses energy.
+        let yaml = minimal_yaml().replace(
+            "    carbon_intensity: 300\n",
+            "    carbon_intensity: 300\n    renewables:\n      - {kind: solar, kw: 0.1, shape: 0.5}\n",
+        );
+        let t = run_yaml(&yaml, "test/first-fit").totals;
+        close(t.renewable_supply_kwh, 0.05);
+        close(t.renewable_kwh, 0.025);
+        close(t.renewable_share, 0.025 / 0.1125);
+        close(t.carbon_kg, (0.1125 - 0.025) * 0.3);
+    }
+
+    #[test]
+    fn a_vm_runs_for_whole_steps_and_energy_prices_apply() {
+        // 1801 s -> 2 steps; energy price 0.2 per grid kWh; 0.01 per core-hour reserved.
+        let yaml = minimal_yaml()
+            .replace("duration_s: 1800", "duration_s: 1801")
+            .replace(
+                "    carbon_intensity: 300\n",
+                "    carbon_intensity: 300\n    prices: {energy_kwh: 0.2, cpu_core_hour: 0.01}\n",
+            );
+        let t = run_yaml(&yaml, "test/first-fit").totals;
+        close(t.energy_kwh, 0.225);
+        close(t.energy_cost, 0.225 * 0.2);
+        close(t.resource_cost, 2.0 * 1.0 * 0.01);
+        close(t.cost, 0.045 + 0.02);
+    }
+
+    fn three_vms() -> String {
+        minimal_yaml().replace(
+            "      - {arrival_s: 0, cpu: 2, memory_mib: 1024, duration_s: 1800}\n",
+            "      - {arrival_s: 0, cpu: 3, duration_s: 1800}\n      \
+             - {arrival_s: 1, cpu: 3, duration_s: 1800}\n      \
+             - {arrival_s: 2, cpu: 1, duration_s: 1800}\n",
+        )
+    }
+
+    #[test]
+    fn infeasible_batches_are_split_until_single_requests() {
+        // [3,3,1] infeasible -> [3] ok, [3,1] infeasible -> [3] infeasible, [1] ok.
+        let t = run_yaml(&three_vms(), "test/all-or-nothing").totals;
+        assert_eq!((t.requests, t.served, t.failed), (3, 2, 1));
+        assert_eq!(t.strategy_calls, 5);
+        assert_eq!(t.invalid_decisions, 0);
+    }
+
+    #[test]
+    fn invalid_decisions_are_failures_not_crashes() {
+        // All on the one server: 3 fits, the second 3 does not (1 core left), then 1 fits;
+        // the refused VM is asked for once more, refused again, and fails.
+        let t = run_yaml(&three_vms(), "test/overfill").totals;
+        assert_eq!((t.served, t.failed, t.invalid_decisions), (2, 1, 2));
+        assert_eq!(t.strategy_calls, 2);
+        let t = run_yaml(&three_vms(), "test/bogus").totals;
+        assert_eq!((t.served, t.failed, t.invalid_decisions), (0, 3, 3));
+        close(t.energy_kwh, 0.0);
+        let t = run_yaml(&three_vms(), "test/broken").totals;
+        assert_eq!((t.served, t.failed, t.strategy_errors), (0, 3, 1));
+        close(t.failure_rate, 1.0);
+        let s = Scenario::from_yaml(&three_vms(), Path::new(".")).unwrap();
+        let e = simulate(&s, "test/missing", &TestDriver, None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "strategy `test/missing`: unknown strategy `test/missing`"
+        );
+        let e = simulate(&s, "nonsense", &TestDriver, None).unwrap_err();
+        assert!(e.to_string().contains("`plugin/strategy`"), "{e}");
+    }
+
+    fn service_yaml(scaling: &str) -> String {
+        format!(
+            r#"name: svc
+data_source: hand-written test case
+start: 2024-01-01T00:00:00Z
+hours: 1
+step_minutes: 30
+slo_ms: 100
+strategies: {{compare: [test/first-fit]{scaling}}}
+users: [{{name: u, lat: 0, lon: 0}}]
+datacenters:
+  - name: cloud
+    lat: 0
+    lon: 0
+    pue: 1.0
+    carbon_intensity: 100
+    servers: [{{count: 1, cores: 8, memory_gib: 16, idle_w: 100, peak_w: 200}}]
+  - name: edge
+    role: edge
+    lat: 0
+    lon: 0
+    pue: 1.0
+    carbon_intensity: 100
+    servers: [{{count: 1, cores: 8, memory_gib: 16, idle_w: 100, peak_w: 200}}]
+workload:
+  services:
+    - {{name: api, cpu: 1, memory_mib: 2048, alpha: 10, beta: 0, max_replicas: 5, rate_rps: 25}}
+"#
+        )
+    }
+
+    #[test]
+    fn services_without_scaling_drop_what_one_replica_cannot_serve() {
+        // 25 rps x 1800 s = 45000 requests per step; one replica serves 10 rps = 18000.
+        let t = run_yaml(&service_yaml(""), "test/first-fit").totals;
+        assert_eq!(t.requests, 90_000);
+        assert_eq!(t.served, 36_000);
+        close(t.failure_rate, 0.6);
+        // The replica is fully busy: 1 of 8 cores -> 112.5 W for 1 h.
+        close(t.it_energy_kwh, 0.1125);
+    }
+
+    #[test]
+    fn alpha_beta_scaling_serves_the_load() {
+        let t = run_yaml(
+            &service_yaml(", scaling: test/alpha-beta"),
+            "test/first-fit",
+        )
+        .totals;
+        assert_eq!((t.requests, t.failed), (90_000, 0));
+        // 3 replicas at 25/30 load: 100 + 100 * 2.5/8 = 131.25 W for 1 h.
+        close(t.it_energy_kwh, 0.13125);
+        assert_eq!(t.strategy_calls, 1 + 2);
+    }
+
+    #[test]
+    fn migrations_move_services_and_cost_energy() {
+        let yaml = service_yaml(", migration: test/to-edge, migration_every_minutes: 30");
+        let r = run_yaml(&yaml, "test/first-fit");
+        let t = &r.totals;
+        assert_eq!(
+            t.migrations, 1,
+            "moved once; already on the edge afterwards"
+        );
+        // 2 GiB x 10 Wh/GiB.
+        close(t.migration_energy_kwh, 0.02);
+        // 2048 MiB x 8 / 10000 Mbit/s.
+        close(t.migration_downtime_s, 1.6384);
+        assert_eq!(
+            r.datacenters[0].energy_kwh, 0.0,
+            "nothing left in the cloud"
+        );
+        close(r.datacenters[1].energy_kwh, 0.1125 + 0.02);
+    }
+
+    #[test]
+    fn strategy_specs_parse_kinds() {
+        let d = StrategyDefaults {
+            scaling: Some("x/s".into()),
+            ..Default::default()
+        };
+        let s = StrategySpec::parse("a/b", &d).unwrap();
+        assert_eq!(
+            (s.placement.as_str(), s.scaling.as_deref()),
+            ("a/b", Some("x/s"))
+        );
+        let s = StrategySpec::parse("placement=a/b,scaling=c/d,migration=e/f", &d).unwrap();
+        assert_eq!(s.migration.as_deref(), Some("e/f"));
+        assert_eq!(s.scaling.as_deref(), Some("c/d"));
+        assert!(StrategySpec::parse("colour=a/b", &d).is_err());
+        assert!(StrategySpec::parse("a", &d).is_err());
+    }
+}

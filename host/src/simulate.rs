@@ -1,0 +1,115 @@
+//! `smo simulate` wiring: the simulator's [`StrategyDriver`] over the real plugin registry and
+//! call guard, so strategies run from their compiled `.so` files exactly as in the daemon.
+
+use crate::config::Config;
+use crate::plugins::{CallError, Dispatcher, StrategyName};
+use crate::sim::command::{self, SimulateArgs};
+use crate::sim::driver::{DriverError, StrategyDriver};
+use smo_plugin_api::{
+    MigrationDecision, MigrationRequest, PlacementDecision, PlacementRequest, ScalingDecision,
+    ScalingRequest,
+};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Strategy calls through the dispatcher, without fallback: a failing strategy shows as failing.
+pub struct PluginDriver {
+    dispatcher: Arc<Dispatcher>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl PluginDriver {
+    pub fn new(dispatcher: Arc<Dispatcher>, runtime: tokio::runtime::Runtime) -> Self {
+        Self {
+            dispatcher,
+            runtime,
+        }
+    }
+
+    fn timed<T, F, Fut>(&self, strategy: &str, call: F) -> Result<(T, Duration), DriverError>
+    where
+        F: FnOnce(StrategyName) -> Fut,
+        Fut: Future<Output = Result<(T, String), CallError>>,
+    {
+        let name = StrategyName::parse(strategy)
+            .map_err(|e| DriverError::UnknownStrategy(e.to_string()))?;
+        let started = Instant::now();
+        let result = self.runtime.block_on(call(name));
+        let elapsed = started.elapsed();
+        match result {
+            Ok((decision, _version)) => Ok((decision, elapsed)),
+            Err(CallError::Unavailable { message, .. }) => {
+                Err(DriverError::UnknownStrategy(message))
+            }
+            Err(CallError::Failed { kind, message, .. }) if kind == "infeasible" => {
+                Err(DriverError::Infeasible(message))
+            }
+            Err(other) => Err(DriverError::Failed(other.to_string())),
+        }
+    }
+}
+
+impl StrategyDriver for PluginDriver {
+    fn place(
+        &self,
+        strategy: &str,
+        request: &PlacementRequest,
+    ) -> Result<(PlacementDecision, Duration), DriverError> {
+        let request = Arc::new(request.clone());
+        self.timed(strategy, |name| async move {
+            self.dispatcher.place_exact(&name, "{}", request).await
+        })
+    }
+
+    fn scale(
+        &self,
+        strategy: &str,
+        request: &ScalingRequest,
+    ) -> Result<(ScalingDecision, Duration), DriverError> {
+        let request = Arc::new(request.clone());
+        self.timed(strategy, |name| async move {
+            self.dispatcher.scale_exact(&name, "{}", request).await
+        })
+    }
+
+    fn migrate(
+        &self,
+        strategy: &str,
+        request: &MigrationRequest,
+    ) -> Result<(MigrationDecision, Duration), DriverError> {
+        let request = Arc::new(request.clone());
+        self.timed(strategy, |name| async move {
+            self.dispatcher.migrate_exact(&name, "{}", request).await
+        })
+    }
+}
+
+/// Runs `smo simulate` with the plugins of `plugin_dir`.
+pub fn run(
+    args: &SimulateArgs,
+    plugin_dir: PathBuf,
+    state_dir: PathBuf,
+    probe_exe: PathBuf,
+) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let config = Config {
+        plugin_dir,
+        state_dir,
+        ..Config::default()
+    };
+    let dispatcher = runtime
+        .block_on(crate::daemon::build_dispatcher(&config, probe_exe))
+        .map_err(|e| e.to_string())?;
+    let rejected = dispatcher.registry().status().rejected;
+    for r in &rejected {
+        eprintln!("warning: {}: {}", r.file.display(), r.error);
+    }
+    let driver = PluginDriver::new(dispatcher, runtime);
+    command::run(args, &driver).map_err(|e| e.to_string())
+}

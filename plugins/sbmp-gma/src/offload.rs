@@ -1,0 +1,332 @@
+//! SBMP offload: grow the edge set by the candidate sub-graph with the least cost per millisecond
+//! saved until the stop threshold is met, then prune edge leaves (research note §1.4).
+
+use crate::bitset::Set;
+use crate::model::{Eval, Evaluator};
+use crate::traces::{candidates, CandidateRules, Traces};
+
+/// Weight floor of a delay decrease, in ms, and of a delay increase when pruning, in s.
+const MIN_DECREASE_MS: f64 = 1e-3;
+const MIN_INCREASE_S: f64 = 1e-3;
+
+/// What one search is asked to do.
+#[derive(Clone, Debug)]
+pub struct Search<'a> {
+    /// The edge set to start from (it holds the user).
+    pub start: Set,
+    /// The delay the decreases are measured from (D_old), seconds.
+    pub base_delay_s: f64,
+    /// Δ*: the required decrease; pruning keeps `base − D > Δ*`, seconds.
+    pub target_s: f64,
+    /// Δ_stop: the greedy rounds stop once `base − D ≥ Δ_stop`, seconds.
+    pub stop_s: f64,
+    /// Services that must not be added to the edge.
+    pub locked: &'a Set,
+    /// Services that must not be removed from the edge by pruning.
+    pub keep: &'a Set,
+    pub rules: CandidateRules,
+    /// Decision N9: also consider the cheapest candidate that reaches the stop threshold.
+    pub cheapest_finisher: bool,
+    /// Decision N10: evaluations allowed to the final exchange search (0: none).
+    pub refine_budget: usize,
+}
+
+/// One accepted change of the edge set, with its effect at the time it was made.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// A candidate sub-graph was added.
+    Add {
+        services: Vec<usize>,
+        delay_decrease_s: f64,
+        cost_increase: f64,
+        /// How many traces produced this candidate.
+        frequency: usize,
+    },
+    /// A leaf was pruned.
+    Remove {
+        service: usize,
+        delay_decrease_s: f64,
+        cost_increase: f64,
+    },
+}
+
+/// The result of a search.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub edge: Set,
+    pub eval: Eval,
+    pub steps: Vec<Step>,
+    /// Greedy rounds that added a candidate.
+    pub rounds: usize,
+    /// Candidates evaluated over all rounds.
+    pub candidates_seen: usize,
+}
+
+/// Runs the greedy expansion and the pruning from `search.start`.
+///
+/// Decision N9 (`cheapestFinisher`, on by default): every candidate that alone reaches the
+/// stop threshold is a possible end state; the cheapest one seen is pruned too, and wins over
+/// the greedy end state when it costs less. It needs no extra evaluation and never costs more.
+pub fn offload(ev: &mut Evaluator<'_>, traces: &Traces, search: &Search<'_>) -> Outcome {
+    let graph = ev.model().graph();
+    let mut edge = search.start.clone();
+    edge.insert(graph.user());
+    let mut cur = ev.eval(&edge);
+    let mut steps = Vec::new();
+    let mut rounds = 0;
+    let mut seen = 0;
+    // The cheapest finisher: (edge set, eval, steps before it, its step).
+    let mut finisher: Option<(Set, Eval, usize, Step)> = None;
+
+    // Greedy rounds (§1.4 step 2).
+    while search.base_delay_s - cur.delay_s < search.stop_s {
+        let cands = candidates(graph, &edge, traces, search.locked, search.rules);
+        // Key: (does not reduce delay, weight); smaller is better, the first one wins ties.
+        let mut best: Option<((bool, f64), usize, Set, Eval)> = None;
+        for (k, c) in cands.iter().enumerate() {
+            let next = edge.union(&c.adds);
+            let e = ev.eval(&next);
+            seen += 1;
+            let dd = cur.delay_s - e.delay_s;
+            let dc = e.cost.total() - cur.cost.total();
+            if search.cheapest_finisher
+                && search.base_delay_s - e.delay_s >= search.stop_s
+                && finisher
+                    .as_ref()
+                    .is_none_or(|(_, f, ..)| e.cost.total() < f.cost.total())
+            {
+                let step = Step::Add {
+                    services: c.adds.iter().collect(),
+                    delay_decrease_s: dd,
+                    cost_increase: dc,
+                    frequency: c.count,
+                };
+                finisher = Some((next.clone(), e, steps.len(), step));
+            }
+            // Decision N4: any candidate that reduces delay beats any that does not.
+            let key = if dd > 0.0 {
+                (false, dc / (1000.0 * dd).max(MIN_DECREASE_MS))
+            } else {
+                (true, 1e6 + dc * 1000.0 * dd.abs())
+            };
+            if best.as_ref().is_none_or(|(b, ..)| key < *b) {
+                best = Some((key, k, next, e));
+            }
+        }
+        let Some((_, k, next, e)) = best else { break };
+        steps.push(Step::Add {
+            services: cands[k].adds.iter().collect(),
+            delay_decrease_s: cur.delay_s - e.delay_s,
+            cost_increase: e.cost.total() - cur.cost.total(),
+            frequency: cands[k].count,
+        });
+        edge = next;
+        cur = e;
+        rounds += 1;
+    }
+
+    let (edge, cur) = prune(ev, search, edge, cur, &mut steps);
+    let mut out = Outcome {
+        edge,
+        eval: cur,
+        steps,
+        rounds,
+        candidates_seen: seen,
+    };
+    if let Some((f_edge, f_eval, before, step)) = finisher {
+        let mut f_steps = out.steps[..before].to_vec();
+        f_steps.push(step);
+        let (f_edge, f_eval) = prune(ev, search, f_edge, f_eval, &mut f_steps);
+        if f_eval.cost.total() < out.eval.cost.total() {
+            out.rounds = before + 1;
+            out.edge = f_edge;
+            out.eval = f_eval;
+            out.steps = f_steps;
+        }
+    }
+    if search.refine_budget > 0 && search.base_delay_s - out.eval.delay_s >= search.stop_s {
+        let (e, c) = refine(
+            ev,
+            traces,
+            search,
+            out.edge.clone(),
+            out.eval,
+            &mut out.steps,
+        );
+        out.edge = e;
+        out.eval = c;
+    }
+    out
+}
+
+/// Decision N10: a bounded local search after the greedy. It first adds candidate sub-graphs
+/// while one lowers the cost within the delay bound; then each pass looks at every single
+/// removal, single addition (a callee of the edge) and removal+addition swap, and applies the
+/// cheapest one that keeps `base − D ≥ Δ_stop`; services the user no longer reaches through
+/// the edge leave with the removed one. It stops when nothing is cheaper or the budget is spent.
+fn refine(
+    ev: &mut Evaluator<'_>,
+    traces: &Traces,
+    search: &Search<'_>,
+    mut edge: Set,
+    mut cur: Eval,
+    steps: &mut Vec<Step>,
+) -> (Set, Eval) {
+    let graph = ev.model().graph();
+    let user = graph.user();
+    let mut budget = search.refine_budget;
+    let feasible = |e: &Eval| search.base_delay_s - e.delay_s >= search.stop_s;
+
+    // First, keep adding candidate sub-graphs while one lowers the cost (the greedy stops at
+    // the delay target even when going further would save money, e.g. on egress).
+    while budget > 0 {
+        let cands = candidates(graph, &edge, traces, search.locked, search.rules);
+        let mut best: Option<(usize, Set, Eval)> = None;
+        for (k, c) in cands.iter().enumerate() {
+            if budget == 0 {
+                break;
+            }
+            budget -= 1;
+            let next = edge.union(&c.adds);
+            let e = ev.eval(&next);
+            let bar = best
+                .as_ref()
+                .map_or(cur.cost.total(), |(_, _, b)| b.cost.total());
+            if feasible(&e) && e.cost.total() < bar - 1e-12 * bar.abs() {
+                best = Some((k, next, e));
+            }
+        }
+        let Some((k, next, e)) = best else { break };
+        steps.push(Step::Add {
+            services: cands[k].adds.iter().collect(),
+            delay_decrease_s: cur.delay_s - e.delay_s,
+            cost_increase: e.cost.total() - cur.cost.total(),
+            frequency: cands[k].count,
+        });
+        edge = next;
+        cur = e;
+    }
+    // Drops edge services the user cannot reach through the edge (they would serve nobody).
+    let tidy = |e: Set| -> Set {
+        let reach = graph.reachable_within(&e);
+        let mut out = reach.intersection(&e);
+        out.insert(user);
+        for k in search.keep.iter() {
+            if e.contains(k) {
+                out.insert(k);
+            }
+        }
+        out
+    };
+    loop {
+        let removable: Vec<usize> = edge
+            .iter()
+            .filter(|&s| s != user && !search.keep.contains(s))
+            .collect();
+        let mut addable = Set::empty(graph.m());
+        for i in edge.iter() {
+            for &(j, _) in graph.children(i) {
+                if !edge.contains(j) && !search.locked.contains(j) {
+                    addable.insert(j);
+                }
+            }
+        }
+        let addable: Vec<usize> = addable.iter().collect();
+        let mut moves: Vec<(Option<usize>, Option<usize>)> = Vec::new();
+        moves.extend(removable.iter().map(|&r| (Some(r), None)));
+        moves.extend(addable.iter().map(|&a| (None, Some(a))));
+        for &r in &removable {
+            moves.extend(addable.iter().map(|&a| (Some(r), Some(a))));
+        }
+        let mut best: Option<(Set, Eval)> = None;
+        for (r, a) in moves {
+            if budget == 0 {
+                break;
+            }
+            let mut next = edge.clone();
+            if let Some(a) = a {
+                next.insert(a);
+            }
+            if let Some(r) = r {
+                next.remove(r);
+                next = tidy(next);
+            }
+            budget -= 1;
+            let e = ev.eval(&next);
+            let bar = best
+                .as_ref()
+                .map_or(cur.cost.total(), |(_, b)| b.cost.total());
+            if feasible(&e) && e.cost.total() < bar - 1e-12 * bar.abs() {
+                best = Some((next, e));
+            }
+        }
+        let Some((next, e)) = best else { break };
+        let added: Vec<usize> = next.difference(&edge).iter().collect();
+        let removed: Vec<usize> = edge.difference(&next).iter().collect();
+        let (dd, dc) = (cur.delay_s - e.delay_s, e.cost.total() - cur.cost.total());
+        for r in removed {
+            steps.push(Step::Remove {
+                service: r,
+                delay_decrease_s: dd,
+                cost_increase: dc,
+            });
+        }
+        if !added.is_empty() {
+            steps.push(Step::Add {
+                services: added,
+                delay_decrease_s: dd,
+                cost_increase: dc,
+                frequency: 0,
+            });
+        }
+        edge = next;
+        cur = e;
+        if budget == 0 {
+            break;
+        }
+    }
+    (edge, cur)
+}
+
+/// Pruning of edge leaves (§1.4 step 3), keeping the full target met.
+fn prune(
+    ev: &mut Evaluator<'_>,
+    search: &Search<'_>,
+    mut edge: Set,
+    mut cur: Eval,
+    steps: &mut Vec<Step>,
+) -> (Set, Eval) {
+    let graph = ev.model().graph();
+    loop {
+        let mut best: Option<(f64, usize, Eval)> = None;
+        for l in edge.iter() {
+            if l == graph.user() || search.keep.contains(l) {
+                continue;
+            }
+            if graph.children(l).iter().any(|&(j, _)| edge.contains(j)) {
+                continue; // not a leaf: it calls another edge service
+            }
+            let mut next = edge.clone();
+            next.remove(l);
+            let e = ev.eval(&next);
+            if search.base_delay_s - e.delay_s <= search.target_s {
+                continue;
+            }
+            let saving = cur.cost.total() - e.cost.total();
+            let w = saving / (e.delay_s - cur.delay_s).max(MIN_INCREASE_S);
+            // Decision N5: only removals that do not raise the cost.
+            if w >= 0.0 && best.as_ref().is_none_or(|(bw, ..)| w > *bw) {
+                best = Some((w, l, e));
+            }
+        }
+        let Some((_, l, e)) = best else { break };
+        steps.push(Step::Remove {
+            service: l,
+            delay_decrease_s: cur.delay_s - e.delay_s,
+            cost_increase: e.cost.total() - cur.cost.total(),
+        });
+        edge.remove(l);
+        cur = e;
+    }
+    (edge, cur)
+}
