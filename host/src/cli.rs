@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// Reload plugins when the plugin directory changes (debounced). Off by default.
     #[arg(long)]
     pub watch_plugins: bool,
+    /// Turn bearer-token authentication of the REST API off (local development only; logged
+    /// as a warning). Config key: `[auth] enabled = false`.
+    #[arg(long)]
+    pub no_auth: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +96,12 @@ pub struct DaemonArgs {
     /// Address of the daemon's REST API.
     #[arg(long, default_value = "127.0.0.1:8000", env = "SMO_ADDR")]
     pub listen: SocketAddr,
+    /// Bearer token for the API (default: $SMO_TOKEN, else STATE_DIR/admin.token).
+    #[arg(long, env = "SMO_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The daemon's state directory, to read its admin.token (default /var/lib/smo).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

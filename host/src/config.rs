@@ -82,6 +82,57 @@ impl Default for DefaultSettings {
     }
 }
 
+/// `[auth]`: bearer-token authentication of the REST API (on by default).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `false` turns authentication off (local development only; `smo serve --no-auth`).
+    pub enabled: bool,
+    /// Tokens besides `STATE_DIR/admin.token`, as `[[auth.tokens]]` tables.
+    pub tokens: Vec<TokenSettings>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// One `[[auth.tokens]]` entry: a name for the logs, a scope (`read` or `admin`), and the
+/// secret as its lower-case hex SHA-256 (`token_sha256`, preferred) or in clear (`token`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    pub name: String,
+    pub scope: String,
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// `[engine]`: the per-graph control loops.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineSettings {
+    /// Period of each running graph's scaling loop, in milliseconds.
+    pub scaling_period_ms: u64,
+    /// Decisions kept in the history (older ones are pruned; 0 = keep all).
+    pub decision_history: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            scaling_period_ms: 30_000,
+            decision_history: 100_000,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -92,6 +143,10 @@ pub struct Config {
     pub log_format: LogFormat,
     pub plugins: PluginSettings,
     pub defaults: DefaultSettings,
+    /// `[auth]`: bearer tokens of the REST API.
+    pub auth: AuthSettings,
+    /// `[engine]`: the per-graph control loops.
+    pub engine: EngineSettings,
 }
 
 impl Default for Config {
@@ -103,6 +158,8 @@ impl Default for Config {
             log_format: LogFormat::Human,
             plugins: PluginSettings::default(),
             defaults: DefaultSettings::default(),
+            auth: AuthSettings::default(),
+            engine: EngineSettings::default(),
         }
     }
 }

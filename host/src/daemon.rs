@@ -1,12 +1,18 @@
-//! `smo serve`: builds the plugin registry, the dispatcher and the API, installs the reload
-//! triggers, and serves until SIGTERM or Ctrl-C.
+//! `smo serve`: builds the plugin registry, the dispatcher, the store, the engine and the API,
+//! resumes the control loops of running graphs, installs the reload triggers, and serves until
+//! SIGTERM or Ctrl-C.
 
+use crate::api::auth::{Auth, AuthError};
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::engine::inventory;
+use crate::engine::lifecycle::{Engine, EngineConfig};
+use crate::engine::telemetry::SineLoad;
 use crate::plugins::dispatch::DefaultStrategies;
 use crate::plugins::{
     triggers, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
 };
+use crate::store::{Store, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +36,12 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::error::EngineError),
     #[error("{0}")]
     Other(String),
 }
@@ -69,9 +81,68 @@ pub async fn build_dispatcher(
     Ok(Arc::new(Dispatcher::new(registry, guard, defaults)))
 }
 
+/// The daemon's parts, ready to serve: the router and the engine behind it.
+pub struct App {
+    pub router: axum::Router,
+    pub engine: Arc<Engine>,
+    pub dispatcher: Arc<Dispatcher>,
+}
+
+/// Builds everything `smo serve` runs: registry and dispatcher, the store in the state
+/// directory (seeded with the default inventory at first start), authentication, the engine
+/// with the running graphs' loops resumed, and the router.
+pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, DaemonError> {
+    if config.engine.scaling_period_ms == 0 {
+        return Err(crate::config::ConfigError::Invalid {
+            field: "engine.scaling_period_ms".into(),
+            message: "must be > 0".into(),
+        }
+        .into());
+    }
+    let dispatcher = build_dispatcher(config, probe_exe).await?;
+    let store = Arc::new(Store::open(&config.state_dir)?);
+    let seeded = inventory::seed_if_empty(&store)?;
+    if seeded > 0 {
+        tracing::info!(
+            clusters = seeded,
+            "seeded the default cluster inventory (edge, GPU cloud, cloud)"
+        );
+    }
+    let auth = Arc::new(Auth::from_config(&config.auth, &config.state_dir, &store)?);
+    let engine = Engine::new(
+        store,
+        Arc::clone(&dispatcher),
+        Arc::new(SineLoad::default()),
+        EngineConfig {
+            scaling_period: Duration::from_millis(config.engine.scaling_period_ms),
+            decision_history: config.engine.decision_history,
+        },
+    );
+    let resumed = engine.resume().await?;
+    if resumed.loops > 0 {
+        tracing::info!(
+            loops = resumed.loops,
+            replaced = resumed.replaced,
+            "resumed the control loops of running graphs"
+        );
+    }
+    let router = api::router(AppState {
+        dispatcher: Arc::clone(&dispatcher),
+        engine: Arc::clone(&engine),
+        auth,
+    });
+    Ok(App {
+        router,
+        engine,
+        dispatcher,
+    })
+}
+
 /// Runs the daemon until it is told to stop.
 pub async fn serve(config: Config, probe_exe: PathBuf) -> Result<(), DaemonError> {
-    let dispatcher = build_dispatcher(&config, probe_exe).await?;
+    let App {
+        router, dispatcher, ..
+    } = build_app(&config, probe_exe).await?;
     let registry = Arc::clone(dispatcher.registry());
     triggers::spawn_sighup(Arc::clone(&registry))
         .map_err(|e| DaemonError::Other(format!("cannot install SIGHUP handler: {e}")))?;
@@ -98,8 +169,7 @@ pub async fn serve(config: Config, probe_exe: PathBuf) -> Result<(), DaemonError
     // The first line on stdout is the address, for scripts and tests that listen on port 0.
     println!("listening on {addr}");
     tracing::info!(%addr, plugin_dir = %config.plugin_dir.display(), state_dir = %config.state_dir.display(), "smo serving");
-    let app = api::router(AppState { dispatcher });
-    axum::serve(listener, app)
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| DaemonError::Other(format!("server error: {e}")))?;

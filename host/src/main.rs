@@ -57,13 +57,13 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Plugin(PluginCommand::Reload(daemon)) => {
             let url = format!("http://{}/v1/plugins/reload", daemon.listen);
-            let body = http_json("POST", &url)?;
+            let body = http_json("POST", &url, token_for(&daemon).as_deref())?;
             print_json(&body)
         }
         Command::Plugin(PluginCommand::List(args)) => match args.dir {
             None => {
                 let url = format!("http://{}/v1/plugins", args.daemon.listen);
-                print_json(&http_json("GET", &url)?)
+                print_json(&http_json("GET", &url, token_for(&args.daemon).as_deref())?)
             }
             Some(dir) => {
                 smo_host::logging::init(log_format);
@@ -103,6 +103,9 @@ fn serve_config(args: ServeArgs, log_format: Option<LogFormat>) -> Result<Config
     if args.watch_plugins {
         config.plugins.watch = true;
     }
+    if args.no_auth {
+        config.auth.enabled = false;
+    }
     if let Some(f) = log_format {
         config.log_format = f;
     }
@@ -126,14 +129,31 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), String> {
     Ok(())
 }
 
-fn http_json(method: &str, url: &str) -> Result<serde_json::Value, String> {
+/// The API token for a CLI call: --token, then $SMO_TOKEN, then STATE_DIR/admin.token.
+fn token_for(daemon: &smo_host::cli::DaemonArgs) -> Option<String> {
+    let default_state = Config::default().state_dir;
+    smo_host::api::auth::client_token(
+        daemon.token.clone(),
+        Some(
+            daemon
+                .state_dir
+                .as_deref()
+                .unwrap_or(default_state.as_path()),
+        ),
+    )
+}
+
+fn http_json(method: &str, url: &str, token: Option<&str>) -> Result<serde_json::Value, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let response = match method {
-        "POST" => agent.post(url).send_empty(),
-        _ => agent.get(url).call(),
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let response = match (method, &bearer) {
+        ("POST", Some(b)) => agent.post(url).header("Authorization", b).send_empty(),
+        ("POST", None) => agent.post(url).send_empty(),
+        (_, Some(b)) => agent.get(url).header("Authorization", b).call(),
+        (_, None) => agent.get(url).call(),
     }
     .map_err(|e| {
         format!("cannot reach the daemon at {url}: {e} (is `smo serve` running? use --listen ADDR)")

@@ -1,9 +1,18 @@
 //! The daemon as operators run it: `smo serve` in a child process on 127.0.0.1, reloaded by
 //! SIGHUP, by `smo plugin reload` and by the opt-in file watch, answering over HTTP.
+//!
+//! Most of these daemons run with `--no-auth`: they are about reloading and error bodies
+//! (`api_auth.rs` covers the tokens); the last test checks the CLI's token handling.
 
 use smo_tests::*;
 use std::process::Command;
 use std::time::Duration;
+
+fn start(sandbox: &Sandbox, extra: &[&str]) -> Daemon {
+    let mut args = vec!["--no-auth"];
+    args.extend_from_slice(extra);
+    Daemon::start(sandbox, &args)
+}
 
 fn place_version(daemon: &Daemon) -> String {
     let body = serde_json::json!({ "request": small_request() });
@@ -32,7 +41,7 @@ fn reload_by_sighup_and_by_the_cli_while_serving() {
     let sandbox = Sandbox::new();
     sandbox.install("smo_default_lp", "default-lp.so");
     sandbox.install("smo_fixture_versioned", "versioned.so");
-    let daemon = Daemon::start(&sandbox, &[]);
+    let daemon = start(&sandbox, &[]);
 
     let (status, health) = get_json(&daemon.url("/healthz"));
     assert_eq!(status, 200);
@@ -102,7 +111,7 @@ fn reload_by_sighup_and_by_the_cli_while_serving() {
 fn bad_requests_get_json_errors_and_the_daemon_stops_on_sigterm() {
     let sandbox = Sandbox::new();
     sandbox.install("smo_default_lp", "default-lp.so");
-    let mut daemon = Daemon::start(&sandbox, &[]);
+    let mut daemon = start(&sandbox, &[]);
 
     let (status, error) = post_json(
         &daemon.url("/v1/strategies/default-lp/placement/place"),
@@ -147,7 +156,7 @@ fn the_opt_in_file_watch_reloads_after_a_rename() {
     let sandbox = Sandbox::new();
     sandbox.install("smo_default_lp", "default-lp.so");
     sandbox.install("smo_fixture_versioned", "versioned.so");
-    let daemon = Daemon::start(&sandbox, &["--watch-plugins"]);
+    let daemon = start(&sandbox, &["--watch-plugins"]);
     assert_eq!(place_version(&daemon), "1.0.0");
     sandbox.install("smo_fixture_versioned_v2", "versioned.so");
     assert!(
@@ -155,4 +164,46 @@ fn the_opt_in_file_watch_reloads_after_a_rename() {
             == "2.0.0"),
         "the watch never picked up version 2"
     );
+}
+
+#[test]
+fn the_plugin_cli_authenticates_with_the_admin_token() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_default_lp", "default-lp.so");
+    let daemon = Daemon::start(&sandbox, &[]);
+    // Without a token the daemon refuses, and the CLI says so in one line.
+    let refused = Command::new(smo_bin())
+        .args(["plugin", "list", "--listen", &daemon.addr])
+        .env_remove("SMO_TOKEN")
+        .args(["--state-dir", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"));
+    // With the state directory, the CLI reads STATE_DIR/admin.token.
+    let state = sandbox.state_dir();
+    for args in [["plugin", "list"], ["plugin", "reload"]] {
+        let out = Command::new(smo_bin())
+            .args(args)
+            .args(["--listen", &daemon.addr])
+            .arg("--state-dir")
+            .arg(&state)
+            .env_remove("SMO_TOKEN")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // And from $SMO_TOKEN.
+    let token = std::fs::read_to_string(state.join("admin.token")).unwrap();
+    let out = Command::new(smo_bin())
+        .args(["plugin", "list", "--listen", &daemon.addr])
+        .args(["--state-dir", "/nonexistent"])
+        .env("SMO_TOKEN", token.trim())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
 }

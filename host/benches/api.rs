@@ -1,0 +1,270 @@
+//! Benchmarks of the REST API on the embedded default backend: `GET /v1/graphs/{name}` and a
+//! deploy, in-process through the router (criterion), then a short load test over real HTTP
+//! on 127.0.0.1 that prints requests/s and p50/p99 latency with 4 client threads.
+//!
+//! Needs the plugins and the `smo` binary built in the profile's directory (`cargo build
+//! --workspace` for `--profile dev`, `cargo build --release --workspace` for `cargo bench`).
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use criterion::{criterion_group, criterion_main, Criterion};
+use smo_host::config::Config;
+use smo_host::daemon::{build_app, App};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+const HELLO: &str = include_str!("../../tests/fixtures/hdag/hello-world.yaml");
+
+fn artifacts() -> PathBuf {
+    let exe = std::env::current_exe().expect("bench executable");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
+fn named(id: &str) -> String {
+    HELLO
+        .replace("id: hello-world-graph", &format!("id: {id}"))
+        .replace("- id: hello-world", &format!("- id: {id}-svc"))
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
+    app: App,
+    token: String,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugin dir");
+    let so = artifacts().join("libsmo_default_lp.so");
+    assert!(
+        so.is_file(),
+        "{} missing: build the workspace in this profile first",
+        so.display()
+    );
+    std::fs::copy(&so, plugins.join("default-lp.so")).expect("copy plugin");
+    let config = Config {
+        plugin_dir: plugins,
+        state_dir: dir.path().join("state"),
+        ..Config::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let app = runtime
+        .block_on(build_app(&config, artifacts().join("smo")))
+        .expect("app builds");
+    let token = std::fs::read_to_string(dir.path().join("state/admin.token"))
+        .expect("admin token")
+        .trim()
+        .to_owned();
+    Fixture {
+        _dir: dir,
+        runtime,
+        app,
+        token,
+    }
+}
+
+impl Fixture {
+    async fn call(&self, method: &str, uri: &str, body: Option<String>) -> StatusCode {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token));
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/yaml");
+        }
+        let request = request
+            .body(body.map_or_else(Body::empty, Body::from))
+            .expect("request");
+        let response = self
+            .app
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        status
+    }
+}
+
+fn in_process(c: &mut Criterion) {
+    let f = fixture();
+    assert_eq!(
+        f.runtime
+            .block_on(f.call("POST", "/v1/graphs", Some(HELLO.to_owned()))),
+        StatusCode::CREATED
+    );
+    let mut group = c.benchmark_group("api");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("GET /v1/graphs/{name}", |b| {
+        b.iter(|| {
+            let status = f
+                .runtime
+                .block_on(f.call("GET", "/v1/graphs/hello-world-graph", None));
+            assert_eq!(status, StatusCode::OK);
+        })
+    });
+    let n = AtomicU64::new(0);
+    group.bench_function("POST /v1/graphs (deploy; delete untimed)", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let name = format!("bench-{}", n.fetch_add(1, Ordering::Relaxed));
+                let started = Instant::now();
+                let status = f
+                    .runtime
+                    .block_on(f.call("POST", "/v1/graphs", Some(named(&name))));
+                total += started.elapsed();
+                assert_eq!(status, StatusCode::CREATED);
+                let deleted =
+                    f.runtime
+                        .block_on(f.call("DELETE", &format!("/v1/graphs/{name}"), None));
+                assert_eq!(deleted, StatusCode::NO_CONTENT);
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+/// A request of the load test: a path and, for a deploy, the descriptor (the graph is deleted
+/// again after the timed deploy, so the inventory never fills up).
+struct Call {
+    path: String,
+    deploy: Option<(String, String)>,
+}
+
+/// `threads` clients for `duration`, each request from `make(thread, i)`; prints requests/s
+/// and latency percentiles of the timed requests.
+fn load(
+    label: &str,
+    threads: usize,
+    duration: Duration,
+    make: impl Fn(usize, u64) -> Call + Send + Sync + 'static,
+    addr: &str,
+    token: &str,
+) {
+    let make = Arc::new(make);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (make, addr, token) = (Arc::clone(&make), addr.to_owned(), token.to_owned());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let auth = format!("Bearer {token}");
+                let mut latencies = Vec::new();
+                let mut i = 0u64;
+                while started.elapsed() < duration {
+                    let call = make(t, i);
+                    let url = format!("http://{addr}{}", call.path);
+                    let begin = Instant::now();
+                    let response = match &call.deploy {
+                        Some((_, text)) => agent
+                            .post(&url)
+                            .header("Authorization", &auth)
+                            .content_type("application/yaml")
+                            .send(text.as_bytes()),
+                        None => agent.get(&url).header("Authorization", &auth).call(),
+                    }
+                    .expect("request");
+                    let status = response.status();
+                    let body = response.into_body().read_to_string().unwrap_or_default();
+                    latencies.push(begin.elapsed());
+                    assert!(status.is_success(), "{}: {status} {body}", call.path);
+                    if let Some((name, _)) = call.deploy {
+                        let response = agent
+                            .delete(&format!("http://{addr}/v1/graphs/{name}"))
+                            .header("Authorization", &auth)
+                            .call()
+                            .expect("delete");
+                        assert_eq!(response.status().as_u16(), 204);
+                    }
+                    i += 1;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all: Vec<Duration> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("worker"))
+        .collect();
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    println!(
+        "load {label}: {} requests in {elapsed:.1} s with {threads} threads = {:.0} req/s; p50 {:.2} ms, p99 {:.2} ms",
+        all.len(),
+        all.len() as f64 / elapsed,
+        pct(0.50).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+    );
+}
+
+fn over_http(_: &mut Criterion) {
+    let f = fixture();
+    let listener = f
+        .runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let router = f.app.router.clone();
+    f.runtime.spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    assert_eq!(
+        f.runtime
+            .block_on(f.call("POST", "/v1/graphs", Some(HELLO.to_owned()))),
+        StatusCode::CREATED
+    );
+    let seconds = Duration::from_secs(3);
+    load(
+        "GET /v1/graphs/{name}",
+        4,
+        seconds,
+        |_, _| Call {
+            path: "/v1/graphs/hello-world-graph".to_owned(),
+            deploy: None,
+        },
+        &addr,
+        &f.token,
+    );
+    load(
+        "POST /v1/graphs (deploy; each then deleted, untimed)",
+        4,
+        seconds,
+        |t, i| {
+            let name = format!("load-{t}-{i}");
+            Call {
+                path: "/v1/graphs".to_owned(),
+                deploy: Some((name.clone(), named(&name))),
+            }
+        },
+        &addr,
+        &f.token,
+    );
+}
+
+criterion_group!(benches, in_process, over_http);
+criterion_main!(benches);

@@ -1,0 +1,256 @@
+//! Handlers for graphs: deploy (POST), update (PUT), list, status, delete, start/stop,
+//! re-place now, `execute_strategy`, and the decision history.
+
+use super::body;
+use super::error::{from_query_rejection, ApiError};
+use super::AppState;
+use crate::engine::lifecycle::DeployMode;
+use crate::engine::record::{Cause, DecisionView};
+use crate::engine::status::{GraphSummary, GraphView};
+use crate::plugins::StrategyName;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `201 Created` with a `Location` header and the graph's status.
+fn created(view: GraphView) -> Response {
+    let location = format!("/v1/graphs/{}", view.name);
+    let mut response = (StatusCode::CREATED, Json(view)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// `POST /v1/graphs`: validate, place, store; 201 with the status, 409 if the name exists or
+/// no placement could be made (nothing stored), 422 with every descriptor error.
+pub async fn deploy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let spec = body::descriptor(&headers, body)?;
+    let name = spec.name.clone();
+    state.engine.deploy(spec, DeployMode::Create).await?;
+    Ok(created(state.engine.status(&name).await?))
+}
+
+/// `PUT /v1/graphs/{name}`: create (201) or update (200) the graph; the descriptor's
+/// `hdaGraph.id` must be `name`.
+pub async fn put(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let spec = body::descriptor(&headers, body)?;
+    if spec.name != name {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            format!(
+                "the descriptor's id {:?} differs from the graph in the path, {name:?}",
+                spec.name
+            ),
+        )
+        .with_field("hdaGraph.id"));
+    }
+    let deployed = state.engine.deploy(spec, DeployMode::Upsert).await?;
+    let view = state.engine.status(&name).await?;
+    Ok(if deployed.created {
+        created(view)
+    } else {
+        Json(view).into_response()
+    })
+}
+
+/// The list body.
+#[derive(Debug, Serialize)]
+pub struct GraphList {
+    pub graphs: Vec<GraphSummary>,
+}
+
+/// `GET /v1/graphs`
+pub async fn list(State(state): State<AppState>) -> Result<Json<GraphList>, ApiError> {
+    Ok(Json(GraphList {
+        graphs: state.engine.list().await?,
+    }))
+}
+
+/// `GET /v1/graphs/{name}`: descriptor summary, status, placement, strategies, last
+/// decisions, per-service status.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<GraphView>, ApiError> {
+    Ok(Json(state.engine.status(&name).await?))
+}
+
+/// `DELETE /v1/graphs/{name}`: 204.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.engine.delete(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/graphs/{name}/start`: re-place and run a stopped graph; 409 if running.
+pub async fn start(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<GraphView>, ApiError> {
+    state.engine.start(&name).await?;
+    Ok(Json(state.engine.status(&name).await?))
+}
+
+/// `POST /v1/graphs/{name}/stop`: 409 if already stopped.
+pub async fn stop(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<GraphView>, ApiError> {
+    state.engine.stop(&name).await?;
+    Ok(Json(state.engine.status(&name).await?))
+}
+
+/// `POST /v1/graphs/{name}/placement`: re-place now with the graph's strategy; answers the
+/// decision record (409 `placement_failed` with it when no placement could be made; the
+/// previous placement stays).
+pub async fn replace(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<DecisionView>, ApiError> {
+    Ok(Json(
+        state
+            .engine
+            .replace(&name, Cause::Replace, None, None)
+            .await?,
+    ))
+}
+
+/// Query of `execute_strategy`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteQuery {
+    /// Apply the placement (the graph must be running); default: a dry run.
+    #[serde(default)]
+    pub apply: bool,
+    /// Place from scratch instead of from the current placement.
+    #[serde(default)]
+    pub initial: bool,
+}
+
+/// Answer of `execute_strategy`.
+#[derive(Debug, Serialize)]
+pub struct Executed {
+    pub applied: bool,
+    pub decision: DecisionView,
+}
+
+/// `plugin/strategy` (sent as `plugin%2Fstrategy`) or `plugin:strategy`.
+fn strategy_name(text: &str) -> Result<StrategyName, ApiError> {
+    let normalised = if text.contains('/') {
+        text.to_owned()
+    } else {
+        text.replacen(':', "/", 1)
+    };
+    StrategyName::parse(&normalised).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_strategy",
+            format!("{e} (write plugin%2Fstrategy or plugin:strategy)"),
+        )
+        .with_field("strategy")
+    })
+}
+
+/// `POST /v1/graphs/{name}/execute_strategy/{strategy}?apply=&initial=`: runs the placement
+/// strategy with the JSON object of the body as its parameters (an empty body = `{}`), and
+/// answers `{applied, decision}`.
+pub async fn execute_strategy(
+    State(state): State<AppState>,
+    Path((name, strategy)): Path<(String, String)>,
+    query: Result<Query<ExecuteQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Executed>, ApiError> {
+    let Query(query) = query.map_err(from_query_rejection)?;
+    let strategy = strategy_name(&strategy)?;
+    let body = body.map_err(super::error::from_bytes_rejection)?;
+    let params = if body.iter().all(u8::is_ascii_whitespace) {
+        "{}".to_owned()
+    } else {
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the strategy parameters must be a JSON object (Content-Type: application/json)",
+            )
+            .with_field("content-type"));
+        }
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(value @ Value::Object(_)) => value.to_string(),
+            Ok(_) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_request",
+                    "the strategy parameters must be a JSON object",
+                )
+                .with_field("params"))
+            }
+            Err(e) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("invalid JSON: {e}"),
+                )
+                .with_field("params"))
+            }
+        }
+    };
+    let executed = state
+        .engine
+        .execute_strategy(&name, strategy, params, query.apply, query.initial)
+        .await?;
+    Ok(Json(Executed {
+        applied: executed.applied,
+        decision: executed.decision,
+    }))
+}
+
+/// Query of the decision history.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionsQuery {
+    pub graph: Option<String>,
+    /// At most this many, newest first (default 50, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// The history body.
+#[derive(Debug, Serialize)]
+pub struct DecisionList {
+    pub decisions: Vec<DecisionView>,
+}
+
+/// `GET /v1/decisions?graph=&limit=`: the decision history with inputs and outputs, newest
+/// first (also the decisions of refused deploys).
+pub async fn decisions(
+    State(state): State<AppState>,
+    query: Result<Query<DecisionsQuery>, QueryRejection>,
+) -> Result<Json<DecisionList>, ApiError> {
+    let Query(query) = query.map_err(from_query_rejection)?;
+    let limit = query.limit.unwrap_or(50).min(1000);
+    Ok(Json(DecisionList {
+        decisions: state.engine.decisions(query.graph.as_deref(), limit)?,
+    }))
+}

@@ -1,0 +1,399 @@
+//! Registering and updating clusters and their energy profiles: the bodies the API accepts,
+//! their validation (every number finite and in range, naming the field), and the views.
+//!
+//! Clusters are stored as [`smo_plugin_api::Cluster`] JSON and read by every decision, so an
+//! energy profile set here is what the next placement or scaling strategy sees.
+
+use super::error::EngineError;
+use super::inventory;
+use super::lifecycle::Engine;
+use crate::store::StoredCluster;
+use serde::{Deserialize, Serialize};
+use smo_plugin_api::{
+    Cluster, ClusterRole, EnergyProfile, Label, Location, Prices, RVec, Resources,
+};
+use std::collections::BTreeMap;
+
+/// Body of `POST /v1/clusters` and `PUT /v1/clusters/{name}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterBody {
+    /// Required by POST; with PUT it may be omitted, and must match the path if given.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub role: ClusterRole,
+    #[serde(default)]
+    pub location: Option<Location>,
+    /// Total allocatable resources: `{cpu, memory_mib, gpu}`.
+    pub capacity: Resources,
+    /// The energy profile; fields not given keep their value (defaults for a new cluster).
+    #[serde(default)]
+    pub energy: Option<EnergyPatch>,
+    #[serde(default)]
+    pub prices: Option<Prices>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Body of `PUT /v1/clusters/{name}/energy_profile`: each field optional; those given replace
+/// the current value, the others are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnergyPatch {
+    /// Dominant energy source: grid, solar, wind, hydro, nuclear, mixed, ...
+    pub source: Option<String>,
+    /// Power usage effectiveness (>= 1).
+    pub pue: Option<f64>,
+    /// Current grid carbon intensity, gCO2eq/kWh (>= 0).
+    pub carbon_intensity_g_per_kwh: Option<f64>,
+    /// On-site renewable power available now, kW (>= 0).
+    pub renewable_supply_kw: Option<f64>,
+    /// Share of renewables in the grid mix now, 0..1.
+    pub renewable_share: Option<f64>,
+    /// Cluster power draw when idle, W (>= 0).
+    pub idle_power_w: Option<f64>,
+    /// Cluster power draw at full load, W (>= idle).
+    pub peak_power_w: Option<f64>,
+    /// Preferred when saving energy.
+    pub preferred_for_saving: Option<bool>,
+}
+
+/// A cluster as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterView {
+    pub name: String,
+    pub role: ClusterRole,
+    pub location: Location,
+    pub capacity: Resources,
+    /// Capacity minus what running graphs use (never negative).
+    pub available: Resources,
+    /// What running graphs use: replicas x per-replica demand.
+    pub used: Resources,
+    pub energy: EnergyProfile,
+    pub prices: Prices,
+    pub labels: BTreeMap<String, String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+fn check_number(field: &str, value: f64, min: f64, max: f64) -> Result<(), EngineError> {
+    if value.is_finite() && value >= min && value <= max {
+        Ok(())
+    } else {
+        let range = if max.is_infinite() {
+            format!(">= {min}")
+        } else {
+            format!("between {min} and {max}")
+        };
+        Err(EngineError::invalid(
+            field,
+            format!("must be a finite number {range}, got {value}"),
+        ))
+    }
+}
+
+impl EnergyPatch {
+    /// Applies the patch to `energy`, checking every value; `prefix` is put before field names.
+    pub fn apply(&self, energy: &mut EnergyProfile, prefix: &str) -> Result<(), EngineError> {
+        let field = |name: &str| format!("{prefix}{name}");
+        if let Some(source) = &self.source {
+            let ok = !source.is_empty()
+                && source.len() <= 64
+                && source
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(EngineError::invalid(
+                    field("source"),
+                    "must be 1 to 64 letters, digits, '-' or '_' (e.g. grid, solar, hydro)",
+                ));
+            }
+            energy.source = source.as_str().into();
+        }
+        let set = |name: &str, value: Option<f64>, min: f64, max: f64, slot: &mut f64| {
+            if let Some(value) = value {
+                check_number(&field(name), value, min, max)?;
+                *slot = value;
+            }
+            Ok::<(), EngineError>(())
+        };
+        set("pue", self.pue, 1.0, f64::INFINITY, &mut energy.pue)?;
+        set(
+            "carbon_intensity_g_per_kwh",
+            self.carbon_intensity_g_per_kwh,
+            0.0,
+            f64::INFINITY,
+            &mut energy.carbon_intensity_g_per_kwh,
+        )?;
+        set(
+            "renewable_supply_kw",
+            self.renewable_supply_kw,
+            0.0,
+            f64::INFINITY,
+            &mut energy.renewable_supply_kw,
+        )?;
+        set(
+            "renewable_share",
+            self.renewable_share,
+            0.0,
+            1.0,
+            &mut energy.renewable_share,
+        )?;
+        set(
+            "idle_power_w",
+            self.idle_power_w,
+            0.0,
+            f64::INFINITY,
+            &mut energy.idle_power_w,
+        )?;
+        set(
+            "peak_power_w",
+            self.peak_power_w,
+            0.0,
+            f64::INFINITY,
+            &mut energy.peak_power_w,
+        )?;
+        if let Some(preferred) = self.preferred_for_saving {
+            energy.preferred_for_saving = preferred;
+        }
+        if energy.peak_power_w > 0.0 && energy.idle_power_w > energy.peak_power_w {
+            return Err(EngineError::invalid(
+                field("idle_power_w"),
+                format!(
+                    "idle power {} W is above peak power {} W",
+                    energy.idle_power_w, energy.peak_power_w
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ClusterBody {
+    /// The cluster named `name` this body describes, on top of `previous` (for an update).
+    fn build(&self, name: &str, previous: Option<&Cluster>) -> Result<Cluster, EngineError> {
+        crate::graphs::validate::check_id(name).map_err(|m| EngineError::invalid("name", m))?;
+        check_number("capacity.cpu", self.capacity.cpu, 0.0, f64::INFINITY)?;
+        check_number(
+            "capacity.memory_mib",
+            self.capacity.memory_mib,
+            0.0,
+            f64::INFINITY,
+        )?;
+        if let Some(location) = &self.location {
+            check_number("location.lat", location.lat, -90.0, 90.0)?;
+            check_number("location.lon", location.lon, -180.0, 180.0)?;
+        }
+        if let Some(prices) = &self.prices {
+            for (field, value) in [
+                ("prices.cpu_core_hour", prices.cpu_core_hour),
+                ("prices.memory_gib_hour", prices.memory_gib_hour),
+                ("prices.gpu_hour", prices.gpu_hour),
+                ("prices.egress_gb", prices.egress_gb),
+                ("prices.energy_kwh", prices.energy_kwh),
+            ] {
+                check_number(field, value, 0.0, f64::INFINITY)?;
+            }
+        }
+        let mut energy = previous.map(|c| c.energy.clone()).unwrap_or_default();
+        if let Some(patch) = &self.energy {
+            patch.apply(&mut energy, "energy.")?;
+        }
+        Ok(Cluster {
+            name: name.into(),
+            role: self.role,
+            location: self
+                .location
+                .clone()
+                .or_else(|| previous.map(|c| c.location.clone()))
+                .unwrap_or_default(),
+            capacity: self.capacity,
+            available: self.capacity,
+            energy,
+            prices: self
+                .prices
+                .or_else(|| previous.map(|c| c.prices))
+                .unwrap_or_default(),
+            labels: self
+                .labels
+                .iter()
+                .map(|(key, value)| Label {
+                    key: key.as_str().into(),
+                    value: value.as_str().into(),
+                })
+                .collect::<RVec<_>>(),
+            extra: previous.map_or_else(|| "{}".into(), |c| c.extra.clone()),
+        })
+    }
+}
+
+fn view(stored: StoredCluster<Cluster>, used: Resources) -> ClusterView {
+    let cluster = stored.cluster;
+    ClusterView {
+        name: stored.name,
+        role: cluster.role,
+        available: inventory::free(cluster.capacity, used),
+        used,
+        location: cluster.location,
+        capacity: cluster.capacity,
+        energy: cluster.energy,
+        prices: cluster.prices,
+        labels: cluster
+            .labels
+            .iter()
+            .map(|l| (l.key.to_string(), l.value.to_string()))
+            .collect(),
+        created_at_ms: stored.created_at_ms,
+        updated_at_ms: stored.updated_at_ms,
+    }
+}
+
+impl Engine {
+    /// Every cluster, by name, with what running graphs use of it.
+    pub fn list_clusters(&self) -> Result<Vec<ClusterView>, EngineError> {
+        let used = inventory::usage(&self.store, None)?;
+        Ok(self
+            .store
+            .list_clusters::<Cluster>()?
+            .into_iter()
+            .map(|stored| {
+                let taken = used.get(&stored.name).copied().unwrap_or_default();
+                view(stored, taken)
+            })
+            .collect())
+    }
+
+    /// Cluster `name`.
+    pub fn get_cluster(&self, name: &str) -> Result<ClusterView, EngineError> {
+        let stored = self
+            .store
+            .get_cluster::<Cluster>(name)?
+            .ok_or_else(|| EngineError::ClusterNotFound(name.to_owned()))?;
+        let used = inventory::usage(&self.store, None)?
+            .get(name)
+            .copied()
+            .unwrap_or_default();
+        Ok(view(stored, used))
+    }
+
+    /// Registers a new cluster (409 if the name is taken).
+    pub async fn register_cluster(&self, body: &ClusterBody) -> Result<ClusterView, EngineError> {
+        let name = body
+            .name
+            .clone()
+            .ok_or_else(|| EngineError::invalid("name", "missing: the cluster's name"))?;
+        let _decide = self.decision_lock.lock().await;
+        if self.store.get_cluster::<Cluster>(&name)?.is_some() {
+            return Err(EngineError::ClusterExists(name));
+        }
+        let cluster = body.build(&name, None)?;
+        self.store.upsert_cluster(&name, &cluster)?;
+        tracing::info!(cluster = %name, "cluster registered");
+        self.get_cluster(&name)
+    }
+
+    /// Replaces cluster `name`'s description (404 if unknown); an energy profile not given is
+    /// kept, one given is applied field by field.
+    pub async fn update_cluster(
+        &self,
+        name: &str,
+        body: &ClusterBody,
+    ) -> Result<ClusterView, EngineError> {
+        if let Some(named) = &body.name {
+            if named != name {
+                return Err(EngineError::invalid(
+                    "name",
+                    format!("{named:?} differs from the cluster in the path, {name:?}"),
+                ));
+            }
+        }
+        let _decide = self.decision_lock.lock().await;
+        let previous = self
+            .store
+            .get_cluster::<Cluster>(name)?
+            .ok_or_else(|| EngineError::ClusterNotFound(name.to_owned()))?;
+        let cluster = body.build(name, Some(&previous.cluster))?;
+        self.store.upsert_cluster(name, &cluster)?;
+        tracing::info!(cluster = %name, "cluster updated");
+        self.get_cluster(name)
+    }
+
+    /// Applies an energy-profile patch to cluster `name` (404 if unknown).
+    pub async fn set_energy_profile(
+        &self,
+        name: &str,
+        patch: &EnergyPatch,
+    ) -> Result<ClusterView, EngineError> {
+        let _decide = self.decision_lock.lock().await;
+        let mut stored = self
+            .store
+            .get_cluster::<Cluster>(name)?
+            .ok_or_else(|| EngineError::ClusterNotFound(name.to_owned()))?;
+        patch.apply(&mut stored.cluster.energy, "")?;
+        self.store.upsert_cluster(name, &stored.cluster)?;
+        tracing::info!(cluster = %name, carbon = stored.cluster.energy.carbon_intensity_g_per_kwh, "energy profile updated");
+        self.get_cluster(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_changes_only_what_it_names() {
+        let mut energy = EnergyProfile::default();
+        EnergyPatch {
+            carbon_intensity_g_per_kwh: Some(12.0),
+            preferred_for_saving: Some(true),
+            ..EnergyPatch::default()
+        }
+        .apply(&mut energy, "")
+        .expect("valid");
+        assert_eq!(energy.carbon_intensity_g_per_kwh, 12.0);
+        assert!(energy.preferred_for_saving);
+        assert_eq!(energy.pue, EnergyProfile::default().pue);
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_field() {
+        let cases = [
+            (
+                EnergyPatch {
+                    pue: Some(0.9),
+                    ..EnergyPatch::default()
+                },
+                "pue",
+            ),
+            (
+                EnergyPatch {
+                    renewable_share: Some(1.5),
+                    ..EnergyPatch::default()
+                },
+                "renewable_share",
+            ),
+            (
+                EnergyPatch {
+                    carbon_intensity_g_per_kwh: Some(f64::NAN),
+                    ..EnergyPatch::default()
+                },
+                "carbon_intensity_g_per_kwh",
+            ),
+            (
+                EnergyPatch {
+                    source: Some(String::new()),
+                    ..EnergyPatch::default()
+                },
+                "source",
+            ),
+        ];
+        for (patch, field) in cases {
+            match patch.apply(&mut EnergyProfile::default(), "energy.") {
+                Err(EngineError::Invalid { field: f, .. }) => {
+                    assert_eq!(f, format!("energy.{field}"))
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! What the engine refuses or fails at, one variant per answer the API gives (404, 409, 422,
+//! 500); a failed decision carries its record so the caller can show why.
+
+use crate::engine::record::DecisionView;
+use crate::store::StoreError;
+
+/// An engine failure.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("graph {0:?} not found")]
+    GraphNotFound(String),
+    #[error("graph {0:?} already exists (use PUT /v1/graphs/{0} to update it)")]
+    GraphExists(String),
+    #[error("cluster {0:?} not found")]
+    ClusterNotFound(String),
+    #[error("cluster {0:?} already exists (use PUT /v1/clusters/{0} to update it)")]
+    ClusterExists(String),
+    /// The request conflicts with the graph's state (e.g. start of a running graph).
+    #[error("{0}")]
+    Conflict(String),
+    /// A value of the request is wrong; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// No placement could be made; nothing was changed. The record says why.
+    #[error("placement of graph {graph:?} failed: {reason}")]
+    PlacementFailed {
+        graph: String,
+        reason: String,
+        decision: Box<DecisionView>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EngineError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

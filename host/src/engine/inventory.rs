@@ -1,0 +1,365 @@
+//! The cluster inventory the strategies see: clusters from the store (a built-in default of
+//! three is seeded at first start), with `available` = capacity minus what other graphs use.
+//!
+//! "What a graph uses" on a cluster is the sum over its placement rows on that cluster of
+//! `replicas x per-replica demand` (CPU, memory, GPUs), counted only for graphs whose status is
+//! `running` (a stopped graph's services are not deployed). The graph being decided for is left
+//! out, so its own replicas are never counted twice on a re-placement or a scaling round (the
+//! upstream SMO subtracted them and then placed them again). `available` never goes below zero.
+
+use crate::store::{PlacementEntry, Store, StoreError, StoredGraph};
+use smo_plugin_api::{
+    Cluster, ClusterRole, EnergyProfile, Label, Location, Prices, RVec, Resources,
+};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+
+/// The status of a graph whose services are deployed.
+pub const RUNNING: &str = "running";
+/// The status of a stopped graph.
+pub const STOPPED: &str = "stopped";
+
+fn label(key: &str, value: &str) -> Label {
+    Label {
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+/// The built-in inventory of a fresh daemon: an edge site without GPU, a GPU cloud region on
+/// hydro power, and a larger general-purpose cloud region on a fossil-heavy grid.
+pub fn default_clusters() -> Vec<Cluster> {
+    let cluster = |name: &str,
+                   role: ClusterRole,
+                   location: Location,
+                   capacity: Resources,
+                   energy: EnergyProfile,
+                   prices: Prices,
+                   labels: Vec<Label>| Cluster {
+        name: name.into(),
+        role,
+        location,
+        capacity,
+        available: capacity,
+        energy,
+        prices,
+        labels: RVec::from(labels),
+        extra: "{}".into(),
+    };
+    vec![
+        cluster(
+            "edge-athens",
+            ClusterRole::Edge,
+            Location {
+                lat: 37.98,
+                lon: 23.73,
+                region: "gr-attica".into(),
+            },
+            // Four small servers: 4 x (4 cores, 8 GiB).
+            Resources::new(16.0, 32_768.0, 0),
+            EnergyProfile {
+                source: "solar".into(),
+                pue: 1.6,
+                carbon_intensity_g_per_kwh: 330.0,
+                renewable_supply_kw: 3.0,
+                renewable_share: 0.45,
+                idle_power_w: 400.0,
+                peak_power_w: 1_100.0,
+                preferred_for_saving: false,
+            },
+            Prices {
+                cpu_core_hour: 0.05,
+                memory_gib_hour: 0.006,
+                gpu_hour: 0.0,
+                egress_gb: 0.01,
+                energy_kwh: 0.21,
+            },
+            vec![label("tier", "edge")],
+        ),
+        cluster(
+            "cloud-gpu-stockholm",
+            ClusterRole::Cloud,
+            Location {
+                lat: 59.33,
+                lon: 18.07,
+                region: "se-north".into(),
+            },
+            // Eight GPU servers: 8 x (16 cores, 128 GiB, 1 GPU).
+            Resources::new(128.0, 1_048_576.0, 8),
+            EnergyProfile {
+                source: "hydro".into(),
+                pue: 1.15,
+                carbon_intensity_g_per_kwh: 35.0,
+                renewable_supply_kw: 0.0,
+                renewable_share: 0.95,
+                idle_power_w: 3_200.0,
+                peak_power_w: 12_800.0,
+                preferred_for_saving: true,
+            },
+            Prices {
+                cpu_core_hour: 0.04,
+                memory_gib_hour: 0.005,
+                gpu_hour: 1.10,
+                egress_gb: 0.05,
+                energy_kwh: 0.08,
+            },
+            vec![label("tier", "cloud"), label("accelerator", "gpu")],
+        ),
+        cluster(
+            "cloud-frankfurt",
+            ClusterRole::Cloud,
+            Location {
+                lat: 50.11,
+                lon: 8.68,
+                region: "de-central".into(),
+            },
+            // Sixteen general-purpose servers: 16 x (16 cores, 64 GiB).
+            Resources::new(256.0, 1_048_576.0, 0),
+            EnergyProfile {
+                source: "mixed".into(),
+                pue: 1.35,
+                carbon_intensity_g_per_kwh: 380.0,
+                renewable_supply_kw: 0.0,
+                renewable_share: 0.5,
+                idle_power_w: 4_800.0,
+                peak_power_w: 16_000.0,
+                preferred_for_saving: false,
+            },
+            Prices {
+                cpu_core_hour: 0.03,
+                memory_gib_hour: 0.004,
+                gpu_hour: 0.0,
+                egress_gb: 0.05,
+                energy_kwh: 0.25,
+            },
+            vec![label("tier", "cloud")],
+        ),
+    ]
+}
+
+/// Stores [`default_clusters`] when the store has no cluster yet; returns how many were added.
+pub fn seed_if_empty(store: &Store) -> Result<usize, StoreError> {
+    if !store.list_clusters::<Cluster>()?.is_empty() {
+        return Ok(0);
+    }
+    let clusters = default_clusters();
+    for cluster in &clusters {
+        store.upsert_cluster(cluster.name.as_str(), cluster)?;
+    }
+    Ok(clusters.len())
+}
+
+fn add(a: Resources, b: Resources) -> Resources {
+    Resources::new(a.cpu + b.cpu, a.memory_mib + b.memory_mib, a.gpu + b.gpu)
+}
+
+/// What one graph uses, per cluster (nothing unless it is running).
+fn contribution(graph: &StoredGraph, entries: &[PlacementEntry]) -> Vec<(String, Resources)> {
+    if graph.status != RUNNING {
+        return Vec::new();
+    }
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let service = graph.spec.service(&entry.service)?;
+            let demand = Resources::from(service.demand).times(entry.replicas);
+            Some((entry.cluster.clone(), demand))
+        })
+        .collect()
+}
+
+/// Every graph's contribution, read from the store.
+fn scan(store: &Store) -> Result<HashMap<String, Vec<(String, Resources)>>, StoreError> {
+    let mut out = HashMap::new();
+    for graph in store.list_graphs()? {
+        let entries = match store.get_placement(graph.name()) {
+            Ok(entries) => entries,
+            // Deleted since it was listed.
+            Err(StoreError::GraphNotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        out.insert(graph.name().to_owned(), contribution(&graph, &entries));
+    }
+    Ok(out)
+}
+
+fn total(
+    per_graph: &HashMap<String, Vec<(String, Resources)>>,
+    except: Option<&str>,
+) -> HashMap<String, Resources> {
+    let mut used: HashMap<String, Resources> = HashMap::new();
+    for (graph, parts) in per_graph {
+        if Some(graph.as_str()) == except {
+            continue;
+        }
+        for (cluster, demand) in parts {
+            let slot = used.entry(cluster.clone()).or_default();
+            *slot = add(*slot, *demand);
+        }
+    }
+    used
+}
+
+/// Resources used on each cluster by the running graphs other than `except`, read afresh.
+pub fn usage(
+    store: &Store,
+    except: Option<&str>,
+) -> Result<HashMap<String, Resources>, StoreError> {
+    Ok(total(&scan(store)?, except))
+}
+
+/// [`usage`] kept between decisions: the store is scanned once, then only the graphs marked
+/// as written since are read again. Correct as long as every write of a graph's placement or
+/// status is marked, and reads happen while no write is half-done (the engine reads it under
+/// its decision lock, which every writer holds).
+#[derive(Debug, Default)]
+pub struct UsageCache {
+    state: Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    loaded: bool,
+    per_graph: HashMap<String, Vec<(String, Resources)>>,
+    dirty: HashSet<String>,
+}
+
+impl UsageCache {
+    /// Graph `graph` was (or is being) written: read it again next time.
+    pub fn mark(&self, graph: &str) {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .dirty
+            .insert(graph.to_owned());
+    }
+
+    /// As [`usage`], from the cache.
+    pub fn usage(
+        &self,
+        store: &Store,
+        except: Option<&str>,
+    ) -> Result<HashMap<String, Resources>, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if !state.loaded {
+            state.per_graph = scan(store)?;
+            state.dirty.clear();
+            state.loaded = true;
+        }
+        let dirty: Vec<String> = state.dirty.iter().cloned().collect();
+        for name in dirty {
+            match store.get_graph(&name)? {
+                Some(graph) => {
+                    let entries = store.get_placement(&name)?;
+                    state
+                        .per_graph
+                        .insert(name.clone(), contribution(&graph, &entries));
+                }
+                None => {
+                    state.per_graph.remove(&name);
+                }
+            }
+            state.dirty.remove(&name);
+        }
+        Ok(total(&state.per_graph, except))
+    }
+}
+
+/// `capacity - used`, never below zero.
+pub fn free(capacity: Resources, used: Resources) -> Resources {
+    let left = capacity.minus(&used);
+    Resources::new(left.cpu.max(0.0), left.memory_mib.max(0.0), left.gpu)
+}
+
+/// Every cluster, by name, with `available` = capacity minus `used`.
+pub fn clusters_with(
+    store: &Store,
+    used: &HashMap<String, Resources>,
+) -> Result<Vec<Cluster>, StoreError> {
+    Ok(store
+        .list_clusters::<Cluster>()?
+        .into_iter()
+        .map(|stored| {
+            let mut cluster = stored.cluster;
+            let taken = used.get(cluster.name.as_str()).copied().unwrap_or_default();
+            cluster.available = free(cluster.capacity, taken);
+            cluster
+        })
+        .collect())
+}
+
+/// Every cluster, by name, with `available` computed for a decision about graph `except`.
+pub fn clusters_for(store: &Store, except: Option<&str>) -> Result<Vec<Cluster>, StoreError> {
+    clusters_with(store, &usage(store, except)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_inventory_has_an_edge_a_gpu_cloud_and_a_cloud() {
+        let clusters = default_clusters();
+        assert_eq!(clusters.len(), 3);
+        let edge = &clusters[0];
+        assert_eq!(edge.role, ClusterRole::Edge);
+        assert_eq!(edge.capacity.gpu, 0);
+        assert!(clusters
+            .iter()
+            .any(|c| c.role == ClusterRole::Cloud && c.capacity.gpu > 0));
+        assert!(clusters
+            .iter()
+            .any(|c| c.role == ClusterRole::Cloud && c.capacity.gpu == 0));
+        for c in &clusters {
+            assert!(c.energy.pue >= 1.0);
+            assert_eq!(c.available, c.capacity);
+        }
+    }
+
+    #[test]
+    fn seeding_happens_once() {
+        let store = Store::open_in_memory().expect("store");
+        assert_eq!(seed_if_empty(&store).expect("seed"), 3);
+        assert_eq!(seed_if_empty(&store).expect("again"), 0);
+        assert_eq!(clusters_for(&store, None).expect("list").len(), 3);
+    }
+
+    #[test]
+    fn the_cache_follows_marked_writes() {
+        let store = Store::open_in_memory().expect("store");
+        seed_if_empty(&store).expect("seed");
+        let spec = crate::graphs::parse_descriptor(include_str!(
+            "../../../tests/fixtures/hdag/hello-world.yaml"
+        ))
+        .expect("fixture");
+        let cache = UsageCache::default();
+        assert!(cache.usage(&store, None).expect("usage").is_empty());
+        store.create_graph(&spec, RUNNING).expect("graph");
+        store
+            .set_placement(
+                &spec.name,
+                &[PlacementEntry::new("hello-world", "edge-athens", 3)],
+            )
+            .expect("placement");
+        cache.mark(&spec.name);
+        let used = cache.usage(&store, None).expect("usage");
+        assert_eq!(used["edge-athens"].cpu, 3.0);
+        assert_eq!(used, usage(&store, None).expect("fresh"));
+        assert!(cache
+            .usage(&store, Some(&spec.name))
+            .expect("except")
+            .is_empty());
+        store.set_graph_status(&spec.name, STOPPED).expect("stop");
+        cache.mark(&spec.name);
+        assert!(cache.usage(&store, None).expect("stopped").is_empty());
+        store.delete_graph(&spec.name).expect("delete");
+        cache.mark(&spec.name);
+        assert!(cache.usage(&store, None).expect("deleted").is_empty());
+    }
+
+    #[test]
+    fn free_never_goes_negative() {
+        let left = free(Resources::new(2.0, 100.0, 1), Resources::new(3.0, 50.0, 2));
+        assert_eq!(left, Resources::new(0.0, 50.0, 0));
+    }
+}

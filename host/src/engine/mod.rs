@@ -1,0 +1,15 @@
+//! The engine: what happens to a graph after the API accepted it — placement, the per-graph
+//! control loops, and the cluster inventory the strategies see. One module a concern.
+
+pub mod alerts;
+pub mod clusters;
+pub mod error;
+pub mod inventory;
+pub mod lifecycle;
+pub mod locks;
+pub mod placing;
+pub mod record;
+pub mod scaling;
+pub mod status;
+pub mod telemetry;
+pub mod offload;

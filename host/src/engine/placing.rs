@@ -1,0 +1,342 @@
+//! Asking a placement strategy and checking its answer: the request (graph with current
+//! replicas, clusters with their free capacity, current placement), the call through the
+//! dispatcher, and the validation that turns a decision into placement rows.
+//!
+//! A conditional service (deployed on an alert) is placed with the graph, so its cluster is
+//! chosen in advance, but stored with 0 replicas ("pending") until `POST /alerts` names it.
+//! Pending services use no capacity.
+
+use super::lifecycle::Engine;
+use super::record::{self, Cause, DecisionView};
+use crate::graphs::GraphSpec;
+use crate::plugins::dispatch::DecisionRecord as Made;
+use crate::plugins::StrategyName;
+use crate::store::{now_ms, DecisionRecord, PlacementEntry, StoreError};
+use serde_json::{json, Value};
+use smo_plugin_api::{
+    Cluster, PlacementDecision, PlacementRequest, ROption, RVec, StrategyKind, Telemetry,
+};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// A placement decision with the rows it would store (when it succeeded and is valid).
+#[derive(Debug)]
+pub struct Placed {
+    /// The history row (not yet appended).
+    pub record: DecisionRecord,
+    /// The placement rows, pending services at 0 replicas; `None` when no valid decision.
+    pub entries: Option<Vec<PlacementEntry>>,
+}
+
+impl Placed {
+    /// The API's view of the decision (with the inputs and the decision itself).
+    pub fn view(&self, id: Option<i64>) -> DecisionView {
+        DecisionView::from_record(id, &self.record, true)
+    }
+
+    /// Why it failed: the error, else the fallback reason, else "no placement".
+    pub fn failure(&self) -> String {
+        let view = DecisionView::from_record(None, &self.record, false);
+        view.error
+            .unwrap_or_else(|| "the strategy returned no placement".to_owned())
+    }
+}
+
+/// The strategy a graph names for `kind`, as the dispatcher's name type.
+pub fn graph_strategy(spec: &GraphSpec, kind: StrategyKind) -> Option<StrategyName> {
+    spec.strategies.get(kind).map(|s| StrategyName {
+        plugin: s.plugin.clone(),
+        strategy: s.strategy.clone(),
+    })
+}
+
+/// Services that are conditional and not deployed: with a current placement, those whose rows
+/// all have 0 replicas (or that have none); without one, every conditional service.
+pub fn pending_services(spec: &GraphSpec, current: Option<&[PlacementEntry]>) -> HashSet<String> {
+    spec.services
+        .iter()
+        .filter(|s| s.conditional)
+        .filter(|s| match current {
+            None => true,
+            Some(entries) => !entries
+                .iter()
+                .any(|e| e.service == s.name && e.replicas > 0),
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Total replicas of each service in `entries`.
+pub fn replica_totals(entries: &[PlacementEntry]) -> HashMap<&str, u32> {
+    let mut totals: HashMap<&str, u32> = HashMap::new();
+    for entry in entries {
+        *totals.entry(entry.service.as_str()).or_default() += entry.replicas;
+    }
+    totals
+}
+
+/// The graph as strategies see it, each service with its current replica count (its minimum,
+/// at least 1, when it has none yet).
+pub fn plugin_graph(spec: &GraphSpec, current: &[PlacementEntry]) -> smo_plugin_api::Graph {
+    let totals = replica_totals(current);
+    let mut graph = spec.to_plugin_graph();
+    for service in graph.services.iter_mut() {
+        let floor = service.scaling.min_replicas.max(1);
+        service.replicas = totals
+            .get(service.name.as_str())
+            .copied()
+            .filter(|r| *r > 0)
+            .unwrap_or(floor);
+    }
+    graph
+}
+
+/// Summary of the clusters a strategy was given, for the decision history.
+pub fn clusters_summary(clusters: &[Cluster]) -> Value {
+    Value::Array(
+        clusters
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name.as_str(),
+                    "role": c.role.as_str(),
+                    "available": c.available,
+                    "carbon_intensity_g_per_kwh": c.energy.carbon_intensity_g_per_kwh,
+                    "pue": c.energy.pue,
+                    "renewable_supply_kw": c.energy.renewable_supply_kw,
+                    "preferred_for_saving": c.energy.preferred_for_saving,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Checks a strategy's placement against the graph and the clusters and returns the rows to
+/// store: every service placed, on known clusters, at most once per cluster, with replicas.
+pub fn validate(
+    spec: &GraphSpec,
+    clusters: &[Cluster],
+    decision: &PlacementDecision,
+    pending: &HashSet<String>,
+) -> Result<Vec<PlacementEntry>, String> {
+    let known: HashSet<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    let mut entries = Vec::new();
+    for a in decision.placement.assignments.iter() {
+        let (service, cluster) = (a.service.as_str(), a.cluster.as_str());
+        if spec.service(service).is_none() {
+            problems.push(format!("unknown service `{service}`"));
+        } else if !known.contains(cluster) {
+            problems.push(format!("`{service}` on unknown cluster `{cluster}`"));
+        } else if a.replicas == 0 {
+            problems.push(format!("`{service}` on `{cluster}` with 0 replicas"));
+        } else if !seen.insert((service, cluster)) {
+            problems.push(format!("`{service}` on `{cluster}` twice"));
+        } else {
+            let replicas = if pending.contains(service) {
+                0
+            } else {
+                a.replicas
+            };
+            entries.push(PlacementEntry::new(service, cluster, replicas));
+        }
+    }
+    for service in &spec.services {
+        if !seen.iter().any(|(s, _)| *s == service.name) {
+            problems.push(format!("`{}` is not placed", service.name));
+        }
+    }
+    if problems.is_empty() {
+        Ok(entries)
+    } else {
+        Err(format!(
+            "the strategy returned an invalid placement: {}",
+            problems.join("; ")
+        ))
+    }
+}
+
+/// What to ask for.
+pub struct Ask<'a> {
+    /// The decision lock's guard: deciding needs it held.
+    pub decided: &'a tokio::sync::MutexGuard<'a, ()>,
+    pub spec: &'a GraphSpec,
+    /// The current rows; `None` (or empty) for an initial placement.
+    pub current: Option<&'a [PlacementEntry]>,
+    /// Place from scratch even though there are current rows (which still say which
+    /// conditional services are deployed).
+    pub initial: bool,
+    /// The strategy; `None` = the graph's, else the default.
+    pub strategy: Option<StrategyName>,
+    /// JSON parameters; `None` = the graph's `strategyParameters.placement`.
+    pub params: Option<String>,
+    /// Whether the graph runs (telemetry is only read for running graphs).
+    pub running: bool,
+    pub cause: Cause,
+}
+
+impl Engine {
+    /// Asks for a placement of `ask.spec` and validates it. Changes nothing in the store; the
+    /// caller holds the decision lock and appends and applies the result.
+    pub(crate) async fn decide_placement(&self, ask: Ask<'_>) -> Result<Placed, StoreError> {
+        let spec = ask.spec;
+        let clusters = self.decision_clusters(ask.decided, &spec.name)?;
+        let current: Vec<PlacementEntry> = ask
+            .current
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| spec.service(&e.service).is_some())
+            .cloned()
+            .collect();
+        let pending = pending_services(spec, ask.current);
+        let graph = plugin_graph(spec, &current);
+        // Pending services are placed as if they ran their minimum.
+        let current_for_strategy: Vec<PlacementEntry> = current
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                if e.replicas == 0 {
+                    e.replicas = spec
+                        .service(&e.service)
+                        .map_or(1, |s| s.scaling.min_replicas.max(1));
+                }
+                e
+            })
+            .collect();
+        let telemetry = if ask.running && !current.is_empty() {
+            self.telemetry
+                .telemetry(spec, &current, now_ms() as f64 / 1e3)
+        } else {
+            Telemetry::default()
+        };
+        let strategy = ask
+            .strategy
+            .or_else(|| graph_strategy(spec, StrategyKind::PLACEMENT));
+        let params = ask
+            .params
+            .unwrap_or_else(|| spec.parameters_json(StrategyKind::PLACEMENT));
+        let inputs = json!({
+            "clusters": clusters_summary(&clusters),
+            "current": if current.is_empty() { Value::Null } else { json!(current) },
+            "params": serde_json::from_str::<Value>(&params).unwrap_or(Value::Null),
+            "pending": pending,
+        });
+        let request = PlacementRequest {
+            graph,
+            clusters: RVec::from(clusters.clone()),
+            current: if ask.initial || current_for_strategy.is_empty() {
+                ROption::RNone
+            } else {
+                ROption::RSome(PlacementEntry::to_plugin(&current_for_strategy))
+            },
+            telemetry,
+            extra: "{}".into(),
+        };
+        let started_at_ms = now_ms();
+        let span = tracing::info_span!("placement", graph = %spec.name, cause = ask.cause.as_str());
+        let mut made: Made<PlacementDecision> = self
+            .dispatcher
+            .place(strategy.as_ref(), &params, Arc::new(request))
+            .instrument(span)
+            .await;
+        let mut entries = None;
+        if made.error.is_none() {
+            match made.decision.as_ref() {
+                Some(decision) => match validate(spec, &clusters, decision, &pending) {
+                    Ok(valid) => entries = Some(valid),
+                    Err(problem) => made.error = Some(problem),
+                },
+                None => made.error = Some("the strategy returned no placement".to_owned()),
+            }
+        }
+        if let Some(error) = &made.error {
+            tracing::warn!(graph = %spec.name, cause = ask.cause.as_str(), %error, "placement failed");
+        }
+        let record = record::to_store(&spec.name, &made, started_at_ms, ask.cause, inputs);
+        Ok(Placed { record, entries })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smo_plugin_api::{Assignment, Placement};
+
+    fn spec() -> GraphSpec {
+        crate::graphs::parse_descriptor(include_str!(
+            "../../../tests/fixtures/hdag/brussels-demo.yaml"
+        ))
+        .expect("fixture")
+    }
+
+    fn decision(rows: &[(&str, &str, u32)]) -> PlacementDecision {
+        PlacementDecision {
+            placement: Placement {
+                assignments: rows
+                    .iter()
+                    .map(|(s, c, r)| Assignment {
+                        service: (*s).into(),
+                        cluster: (*c).into(),
+                        replicas: *r,
+                    })
+                    .collect(),
+            },
+            ..PlacementDecision::default()
+        }
+    }
+
+    #[test]
+    fn conditional_services_are_pending_until_deployed() {
+        let spec = spec();
+        let initial = pending_services(&spec, None);
+        assert_eq!(initial, HashSet::from(["image-compression-vo".to_owned()]));
+        let deployed = [PlacementEntry::new("image-compression-vo", "c", 1)];
+        assert!(pending_services(&spec, Some(&deployed)).is_empty());
+    }
+
+    #[test]
+    fn a_valid_decision_becomes_rows_with_pending_at_zero() {
+        let spec = spec();
+        let clusters = crate::engine::inventory::default_clusters();
+        let rows = validate(
+            &spec,
+            &clusters,
+            &decision(&[
+                ("image-compression-vo", "edge-athens", 1),
+                ("noise-reduction", "edge-athens", 2),
+                ("image-detection", "cloud-frankfurt", 1),
+            ]),
+            &pending_services(&spec, None),
+        )
+        .expect("valid");
+        assert_eq!(rows[0].replicas, 0);
+        assert_eq!(rows[1].replicas, 2);
+    }
+
+    #[test]
+    fn every_problem_of_a_bad_decision_is_named() {
+        let spec = spec();
+        let clusters = crate::engine::inventory::default_clusters();
+        let error = validate(
+            &spec,
+            &clusters,
+            &decision(&[
+                ("ghost", "edge-athens", 1),
+                ("noise-reduction", "mars", 1),
+                ("image-detection", "edge-athens", 0),
+            ]),
+            &HashSet::new(),
+        )
+        .unwrap_err();
+        for needle in [
+            "ghost",
+            "mars",
+            "0 replicas",
+            "`image-compression-vo` is not placed",
+        ] {
+            assert!(error.contains(needle), "{needle}: {error}");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The per-graph scaling loop, in small named pieces as kube-runtime does: a [`Trigger`] says
+//! when to run (every period, until stopped), the runner ([`Engine::scale_round`]) does one
+//! round, and [`Loops`] keeps one task per running graph.
+//!
+//! A round, under the decision lock: read the graph (a graph no longer running ends its loop),
+//! read telemetry, call the graph's scaling strategy (or the default) once per cluster hosting
+//! deployed services, record each decision, apply the replicas (clamped to the service's
+//! `1..=max_replicas`), and re-place the graph when a strategy answers `infeasible_replace`.
+
+use super::inventory::RUNNING;
+use super::lifecycle::Engine;
+use super::placing::{graph_strategy, plugin_graph};
+use super::record::{self, Cause};
+use crate::store::{now_ms, PlacementEntry};
+use serde_json::json;
+use smo_plugin_api::{ScalingRequest, StrategyKind};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+/// When the next round runs: every `period`, until the stop signal.
+pub struct Trigger {
+    period: Duration,
+    stop: watch::Receiver<bool>,
+}
+
+impl Trigger {
+    pub fn new(period: Duration, stop: watch::Receiver<bool>) -> Self {
+        Self { period, stop }
+    }
+
+    /// Waits one period; `false` when the loop was stopped (now or while waiting).
+    pub async fn next(&mut self) -> bool {
+        if *self.stop.borrow() {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(self.period) => !*self.stop.borrow(),
+            _ = self.stop.changed() => false,
+        }
+    }
+}
+
+/// How a round ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    /// Keep looping.
+    Continue,
+    /// The graph is gone or no longer running: end the loop.
+    Stop,
+}
+
+struct LoopHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// The running loops, by graph name.
+#[derive(Default)]
+pub struct Loops {
+    handles: Mutex<HashMap<String, LoopHandle>>,
+}
+
+impl Loops {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LoopHandle>> {
+        self.handles.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Engine {
+    /// Starts graph `name`'s scaling loop unless it is already running.
+    pub(crate) fn ensure_loop(self: &Arc<Self>, name: &str) {
+        let mut handles = self.loops.lock();
+        if handles.get(name).is_some_and(|h| !h.task.is_finished()) {
+            return;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let trigger = Trigger::new(self.config.scaling_period, stopped);
+        let task = tokio::spawn(run(Arc::downgrade(self), name.to_owned(), trigger));
+        handles.insert(name.to_owned(), LoopHandle { stop, task });
+        tracing::debug!(graph = %name, "scaling loop started");
+    }
+
+    /// Ends graph `name`'s loop (a round in progress finishes first).
+    pub(crate) fn stop_loop(&self, name: &str) {
+        if let Some(handle) = self.loops.lock().remove(name) {
+            // The receiver may be gone if the loop already ended by itself: nothing to do.
+            let _ = handle.stop.send(true);
+            tracing::debug!(graph = %name, "scaling loop stopped");
+        }
+    }
+
+    /// Whether graph `name` has a live scaling loop.
+    pub fn loop_active(&self, name: &str) -> bool {
+        self.loops
+            .lock()
+            .get(name)
+            .is_some_and(|h| !h.task.is_finished())
+    }
+
+    /// One round of graph `name`'s scaling loop (see the module documentation).
+    pub async fn scale_round(&self, name: &str) -> Result<Round, super::error::EngineError> {
+        let decided = self.decision_lock.lock().await;
+        let Some(graph) = self.store.get_graph(name)? else {
+            return Ok(Round::Stop);
+        };
+        if graph.status != RUNNING {
+            return Ok(Round::Stop);
+        }
+        let spec = &graph.spec;
+        let entries = self.store.get_placement(name)?;
+        let clusters = self.decision_clusters(&decided, name)?;
+        let telemetry = self
+            .telemetry
+            .telemetry(spec, &entries, now_ms() as f64 / 1e3);
+        let strategy = graph_strategy(spec, StrategyKind::SCALING);
+        let params = spec.parameters_json(StrategyKind::SCALING);
+        let plugin_graph = plugin_graph(spec, &entries);
+        let mut updated = entries.clone();
+        let mut infeasible = Vec::new();
+        for cluster in &clusters {
+            let here: Vec<PlacementEntry> = entries
+                .iter()
+                .filter(|e| e.cluster == cluster.name.as_str() && e.replicas > 0)
+                .cloned()
+                .collect();
+            if here.is_empty() {
+                continue;
+            }
+            let request = ScalingRequest {
+                graph: plugin_graph.clone(),
+                cluster: cluster.clone(),
+                placement: PlacementEntry::to_plugin(&here),
+                telemetry: telemetry.clone(),
+                extra: "{}".into(),
+            };
+            let inputs = json!({
+                "cluster": cluster.name.as_str(),
+                "available": cluster.available,
+                "placement": here,
+                "loads": request.telemetry.loads,
+                "params": serde_json::from_str::<serde_json::Value>(&params).unwrap_or_default(),
+            });
+            let started_at_ms = now_ms();
+            let span = tracing::info_span!("scaling", graph = %name, cluster = %cluster.name);
+            let made = self
+                .dispatcher
+                .scale(strategy.as_ref(), &params, Arc::new(request))
+                .instrument(span)
+                .await;
+            self.record(&record::to_store(
+                name,
+                &made,
+                started_at_ms,
+                Cause::ScalingLoop,
+                inputs,
+            ))?;
+            let (Some(decision), None) = (&made.decision, &made.error) else {
+                continue;
+            };
+            if decision.infeasible_replace {
+                infeasible.push(cluster.name.to_string());
+                continue;
+            }
+            for choice in decision.replicas.iter() {
+                let Some(service) = spec.service(choice.service.as_str()) else {
+                    continue;
+                };
+                let ceiling = service.scaling.max_replicas.max(1);
+                if let Some(entry) = updated.iter_mut().find(|e| {
+                    e.service == choice.service.as_str()
+                        && e.cluster == cluster.name.as_str()
+                        && e.replicas > 0
+                }) {
+                    entry.replicas = choice.replicas.clamp(1, ceiling);
+                }
+            }
+        }
+        if updated != entries {
+            let _write = self.write_lock(name).await;
+            self.store.set_placement(name, &updated)?;
+            tracing::info!(graph = %name, "replicas scaled");
+        }
+        if !infeasible.is_empty() {
+            tracing::info!(graph = %name, clusters = ?infeasible, "scaling infeasible: re-placing");
+            if let Err(e) = self
+                .replace_locked(&decided, name, Cause::Infeasible, None, None)
+                .await
+            {
+                tracing::warn!(graph = %name, error = %e, "re-placement after infeasible scaling failed");
+            }
+        }
+        Ok(Round::Continue)
+    }
+}
+
+/// The runner: one round per trigger, until the trigger stops or the graph stops running.
+async fn run(engine: Weak<Engine>, name: String, mut trigger: Trigger) {
+    while trigger.next().await {
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        match engine.scale_round(&name).await {
+            Ok(Round::Continue) => {}
+            Ok(Round::Stop) => return,
+            Err(e) => tracing::warn!(graph = %name, error = %e, "scaling round failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_trigger_fires_every_period_until_stopped() {
+        let (stop, stopped) = watch::channel(false);
+        let mut trigger = Trigger::new(Duration::from_millis(10), stopped);
+        let start = std::time::Instant::now();
+        assert!(trigger.next().await);
+        assert!(start.elapsed() >= Duration::from_millis(10));
+        stop.send(true).expect("receiver alive");
+        assert!(!trigger.next().await);
+    }
+
+    #[tokio::test]
+    async fn a_stop_interrupts_the_wait() {
+        let (stop, stopped) = watch::channel(false);
+        let mut trigger = Trigger::new(Duration::from_secs(3600), stopped);
+        let waiting = tokio::spawn(async move { trigger.next().await });
+        tokio::task::yield_now().await;
+        stop.send(true).expect("receiver alive");
+        let stopped = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("the stop ends the wait at once")
+            .expect("joins");
+        assert!(!stopped);
+    }
+}

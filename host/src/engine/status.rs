@@ -1,0 +1,316 @@
+//! What `GET /v1/graphs[/{name}]` shows: the descriptor summary, status, placement, the active
+//! strategies with their plugin versions, the last decision of each kind, per-service status.
+//!
+//! A service is `deployed` (replicas > 0 on some cluster of a running graph), `pending` (a
+//! conditional service waiting for its alert) or `not_deployed` (its graph is stopped).
+
+use super::error::EngineError;
+use super::inventory::RUNNING;
+use super::lifecycle::Engine;
+use super::placing::graph_strategy;
+use super::record::DecisionView;
+use crate::plugins::StrategyName;
+use crate::store::{DecisionKind, PlacementEntry, StoredGraph};
+use serde::Serialize;
+use serde_json::Value;
+use smo_plugin_api::StrategyKind;
+
+/// `hdaGraph` fields worth showing.
+#[derive(Debug, Clone, Serialize)]
+pub struct DescriptorSummary {
+    pub version: Option<String>,
+    pub designer: Option<String>,
+    pub description: Option<String>,
+    pub services: usize,
+    pub use_static_placement: bool,
+}
+
+/// A strategy in use for a graph.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActiveStrategy {
+    /// `plugin/strategy`.
+    pub name: String,
+    /// `graph` when the descriptor names it, `default` when the host's default is used.
+    pub source: &'static str,
+    /// The version of the plugin that would decide now; `None` when it is not loaded.
+    pub plugin_version: Option<String>,
+    /// Why the plugin is not available, if it is not.
+    pub unavailable: Option<String>,
+    /// The JSON parameters the strategy receives.
+    pub parameters: Value,
+}
+
+/// The strategies of each kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActiveStrategies {
+    pub placement: Option<ActiveStrategy>,
+    pub scaling: Option<ActiveStrategy>,
+    pub migration: Option<ActiveStrategy>,
+}
+
+/// The newest decision of each kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastDecisions {
+    pub placement: Option<DecisionView>,
+    pub scaling: Option<DecisionView>,
+    pub migration: Option<DecisionView>,
+}
+
+/// Replicas of a service on one cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct OnCluster {
+    pub cluster: String,
+    pub replicas: u32,
+}
+
+/// One service's state.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceView {
+    pub name: String,
+    /// deployed, pending or not_deployed.
+    pub status: &'static str,
+    /// Deployed on an alert (`trigger: event`) rather than with the graph.
+    pub conditional: bool,
+    /// Replicas in total.
+    pub replicas: u32,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// Per-replica demand.
+    pub cpu: f64,
+    pub memory_mib: f64,
+    pub gpu: u32,
+    pub clusters: Vec<OnCluster>,
+}
+
+/// The scaling loop of the graph.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoopView {
+    pub active: bool,
+    pub period_ms: u64,
+}
+
+/// `GET /v1/graphs/{name}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphView {
+    pub name: String,
+    /// running or stopped.
+    pub status: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub descriptor: DescriptorSummary,
+    pub strategies: ActiveStrategies,
+    pub placement: Vec<PlacementEntry>,
+    pub services: Vec<ServiceView>,
+    pub last_decisions: LastDecisions,
+    /// The newest of the last decisions that failed or fell back, if any: why it failed.
+    pub last_failure: Option<DecisionView>,
+    pub scaling_loop: LoopView,
+}
+
+/// One line of `GET /v1/graphs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphSummary {
+    pub name: String,
+    pub status: String,
+    pub services: Vec<String>,
+    pub placement: Vec<PlacementEntry>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+fn service_views(graph: &StoredGraph, placement: &[PlacementEntry]) -> Vec<ServiceView> {
+    let running = graph.status == RUNNING;
+    graph
+        .spec
+        .services
+        .iter()
+        .map(|s| {
+            let clusters: Vec<OnCluster> = placement
+                .iter()
+                .filter(|e| e.service == s.name)
+                .map(|e| OnCluster {
+                    cluster: e.cluster.clone(),
+                    replicas: e.replicas,
+                })
+                .collect();
+            let replicas = clusters.iter().map(|c| c.replicas).sum();
+            let status = if !running {
+                "not_deployed"
+            } else if replicas > 0 {
+                "deployed"
+            } else if s.conditional {
+                "pending"
+            } else {
+                "not_deployed"
+            };
+            ServiceView {
+                name: s.name.clone(),
+                status,
+                conditional: s.conditional,
+                replicas,
+                min_replicas: s.scaling.min_replicas,
+                max_replicas: s.scaling.max_replicas,
+                cpu: s.demand.cpu,
+                memory_mib: s.demand.memory_mib,
+                gpu: s.demand.gpu,
+                clusters,
+            }
+        })
+        .collect()
+}
+
+impl Engine {
+    fn active_strategy(
+        &self,
+        graph: &StoredGraph,
+        kind: StrategyKind,
+        default: Option<&StrategyName>,
+    ) -> Option<ActiveStrategy> {
+        let named = graph_strategy(&graph.spec, kind);
+        let source = if named.is_some() { "graph" } else { "default" };
+        let name = named.or_else(|| default.cloned())?;
+        let (plugin_version, unavailable) = match self.dispatcher.registry().entry(&name.plugin) {
+            Ok(entry) if entry.offers(kind.name(), &name.strategy) => {
+                (Some(entry.info.version.clone()), None)
+            }
+            Ok(entry) => (
+                None,
+                Some(format!(
+                    "plugin `{}` {} offers no {} strategy `{}`",
+                    name.plugin,
+                    entry.info.version,
+                    kind.name(),
+                    name.strategy
+                )),
+            ),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let parameters =
+            serde_json::from_str(&graph.spec.parameters_json(kind)).unwrap_or(Value::Null);
+        Some(ActiveStrategy {
+            name: name.to_string(),
+            source,
+            plugin_version,
+            unavailable,
+            parameters,
+        })
+    }
+
+    /// The status of graph `name`, read consistently (never half-way through a write).
+    pub async fn status(&self, name: &str) -> Result<GraphView, EngineError> {
+        let (graph, placement, last) = {
+            let _read = self.locks.read(name).await;
+            let graph = self
+                .store
+                .get_graph(name)?
+                .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?;
+            let placement = self.store.get_placement(name)?;
+            let mut last = Vec::with_capacity(3);
+            for kind in [
+                DecisionKind::Placement,
+                DecisionKind::Scaling,
+                DecisionKind::Migration,
+            ] {
+                last.push(
+                    self.store
+                        .last_decision(name, kind)?
+                        .map(|d| DecisionView::from_stored(&d, false)),
+                );
+            }
+            (graph, placement, last)
+        };
+        let defaults = self.dispatcher.defaults();
+        let strategies = ActiveStrategies {
+            placement: self.active_strategy(
+                &graph,
+                StrategyKind::PLACEMENT,
+                Some(&defaults.placement),
+            ),
+            scaling: self.active_strategy(&graph, StrategyKind::SCALING, Some(&defaults.scaling)),
+            migration: self.active_strategy(
+                &graph,
+                StrategyKind::MIGRATION,
+                defaults.migration.as_ref(),
+            ),
+        };
+        let mut last = last.into_iter();
+        let last_decisions = LastDecisions {
+            placement: last.next().flatten(),
+            scaling: last.next().flatten(),
+            migration: last.next().flatten(),
+        };
+        let last_failure = [
+            &last_decisions.placement,
+            &last_decisions.scaling,
+            &last_decisions.migration,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|d| d.error.is_some() || d.fallback_reason.is_some())
+        .max_by_key(|d| d.id)
+        .cloned();
+        let descriptor = &graph.spec.descriptor;
+        Ok(GraphView {
+            name: graph.spec.name.clone(),
+            status: graph.status.clone(),
+            created_at_ms: graph.created_at_ms,
+            updated_at_ms: graph.updated_at_ms,
+            descriptor: DescriptorSummary {
+                version: descriptor.version.clone(),
+                designer: descriptor.designer.clone(),
+                description: descriptor.description.clone(),
+                services: graph.spec.services.len(),
+                use_static_placement: graph.spec.use_static_placement,
+            },
+            strategies,
+            services: service_views(&graph, &placement),
+            placement,
+            last_decisions,
+            last_failure,
+            scaling_loop: LoopView {
+                active: self.loop_active(name),
+                period_ms: u64::try_from(self.config.scaling_period.as_millis())
+                    .unwrap_or(u64::MAX),
+            },
+        })
+    }
+
+    /// Every graph, by name, with its placement.
+    pub async fn list(&self) -> Result<Vec<GraphSummary>, EngineError> {
+        let mut out = Vec::new();
+        for listed in self.store.list_graphs()? {
+            let name = listed.name().to_owned();
+            // Read again under the graph's lock: status and placement from the same write.
+            let (graph, placement) = {
+                let _read = self.locks.read(&name).await;
+                let Some(graph) = self.store.get_graph(&name)? else {
+                    continue;
+                };
+                (graph, self.store.get_placement(&name)?)
+            };
+            out.push(GraphSummary {
+                services: graph.spec.services.iter().map(|s| s.name.clone()).collect(),
+                status: graph.status,
+                placement,
+                created_at_ms: graph.created_at_ms,
+                updated_at_ms: graph.updated_at_ms,
+                name,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The decision history, newest first: graph `graph`'s, or everyone's.
+    pub fn decisions(
+        &self,
+        graph: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DecisionView>, EngineError> {
+        Ok(self
+            .store
+            .list_decisions(graph, limit)?
+            .iter()
+            .map(|d| DecisionView::from_stored(d, true))
+            .collect())
+    }
+}

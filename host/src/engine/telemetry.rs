@@ -1,0 +1,134 @@
+//! Where the scaling loop reads load from: a [`TelemetrySource`]. Until the simulated continuum
+//! backend is wired into `smo serve`, [`SineLoad`] makes a deterministic load from the clock.
+//!
+//! `SineLoad`: service `s` with scaling profile (alpha, beta) and `min` replicas receives
+//! `rps(t) = base * (1 + a * sin(2 pi t / P + phi_s))` requests/s, with
+//! `base = 1.5 * (alpha * max(min, 1) + beta)`, amplitude `a = 0.6`, period `P` (default 600 s),
+//! and a phase `phi_s` fixed by the service's name, so services peak at different times and the
+//! same instant always gives the same load. The prediction is `rps(t + horizon)`.
+
+use crate::graphs::GraphSpec;
+use crate::store::PlacementEntry;
+use smo_plugin_api::{RVec, ServiceLoad, Telemetry};
+use std::f64::consts::TAU;
+
+/// A source of telemetry for a graph's control loop.
+pub trait TelemetrySource: Send + Sync {
+    /// What is measured now (`now_s`: seconds since the Unix epoch) for the services of `graph`
+    /// placed as `placement`.
+    fn telemetry(&self, graph: &GraphSpec, placement: &[PlacementEntry], now_s: f64) -> Telemetry;
+}
+
+/// A deterministic sinusoidal load, see the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SineLoad {
+    /// Period of the load cycle, in seconds.
+    pub period_s: f64,
+    /// Relative amplitude (0..1).
+    pub amplitude: f64,
+    /// How far ahead the prediction looks, in seconds.
+    pub horizon_s: f64,
+}
+
+impl Default for SineLoad {
+    fn default() -> Self {
+        Self {
+            period_s: 600.0,
+            amplitude: 0.6,
+            horizon_s: 30.0,
+        }
+    }
+}
+
+/// A phase in [0, 2 pi) derived from `name` (FNV-1a), stable across runs and platforms.
+fn phase(name: &str) -> f64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % 10_000) as f64 / 10_000.0 * TAU
+}
+
+impl SineLoad {
+    /// Requests/s of a service with base rate `base` at time `t_s`.
+    pub fn rate(&self, service: &str, base: f64, t_s: f64) -> f64 {
+        let angle = TAU * t_s / self.period_s + phase(service);
+        (base * (1.0 + self.amplitude * angle.sin())).max(0.0)
+    }
+}
+
+impl TelemetrySource for SineLoad {
+    fn telemetry(&self, graph: &GraphSpec, placement: &[PlacementEntry], now_s: f64) -> Telemetry {
+        let loads = graph
+            .services
+            .iter()
+            .filter_map(|service| {
+                let replicas: u32 = placement
+                    .iter()
+                    .filter(|e| e.service == service.name)
+                    .map(|e| e.replicas)
+                    .sum();
+                if replicas == 0 {
+                    return None;
+                }
+                let profile = service.scaling;
+                let base =
+                    1.5 * (profile.alpha * f64::from(profile.min_replicas.max(1)) + profile.beta);
+                let current = self.rate(&service.name, base, now_s);
+                let served = profile.alpha * f64::from(replicas) + profile.beta;
+                Some(ServiceLoad {
+                    service: service.name.as_str().into(),
+                    current_rps: current,
+                    predicted_rps: self.rate(&service.name, base, now_s + self.horizon_s),
+                    cpu_utilisation: if served > 0.0 {
+                        (current / served).clamp(0.0, 1.0)
+                    } else {
+                        1.0
+                    },
+                    memory_utilisation: 0.5,
+                    response_time_ms: 0.0,
+                })
+            })
+            .collect::<Vec<_>>();
+        Telemetry {
+            // Whole seconds are enough for strategies; the float keeps sub-second loops smooth.
+            time_unix_s: now_s.floor() as i64,
+            loads: RVec::from(loads),
+            links: RVec::new(),
+            calls: RVec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_load_is_deterministic_and_bounded() {
+        let load = SineLoad::default();
+        for t in [0.0, 17.0, 299.5, 1e9] {
+            let a = load.rate("api", 100.0, t);
+            assert_eq!(a, load.rate("api", 100.0, t));
+            assert!((40.0 - 1e-9..=160.0 + 1e-9).contains(&a), "{a}");
+        }
+        assert_ne!(phase("api"), phase("db"));
+    }
+
+    #[test]
+    fn only_deployed_services_get_a_load() {
+        let spec = crate::graphs::parse_descriptor(include_str!(
+            "../../../tests/fixtures/hdag/brussels-demo.yaml"
+        ))
+        .expect("fixture");
+        let placement = vec![
+            PlacementEntry::new("noise-reduction", "c", 2),
+            PlacementEntry::new("image-compression-vo", "c", 0),
+        ];
+        let t = SineLoad::default().telemetry(&spec, &placement, 1000.0);
+        assert_eq!(t.loads.len(), 1);
+        assert_eq!(t.loads[0].service.as_str(), "noise-reduction");
+        assert_eq!(t.time_unix_s, 1000);
+    }
+}

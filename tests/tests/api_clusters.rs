@@ -1,0 +1,179 @@
+//! Clusters over HTTP: the seeded default inventory, register, update, energy profiles, and
+//! capacity accounting (`available` = capacity minus what running graphs use).
+
+mod api_support;
+
+use api_support::*;
+use serde_json::json;
+
+fn cluster_body(name: &str, cpu: f64) -> serde_json::Value {
+    json!({
+        "name": name,
+        "role": "edge",
+        "location": {"lat": 48.85, "lon": 2.35, "region": "fr-idf"},
+        "capacity": {"cpu": cpu, "memory_mib": 8192.0, "gpu": 0},
+        "energy": {"source": "wind", "pue": 1.2, "carbon_intensity_g_per_kwh": 20.0},
+        "labels": {"site": "paris"}
+    })
+}
+
+#[test]
+fn the_default_inventory_is_an_edge_a_gpu_cloud_and_a_cloud() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    let clusters = api.get("/v1/clusters").body;
+    let clusters = clusters["clusters"].as_array().expect("clusters");
+    assert_eq!(clusters.len(), 3);
+    assert!(clusters
+        .iter()
+        .any(|c| c["role"] == "edge" && c["capacity"]["gpu"] == 0));
+    assert!(clusters
+        .iter()
+        .any(|c| c["role"] == "cloud" && c["capacity"]["gpu"].as_u64() > Some(0)));
+    assert!(clusters
+        .iter()
+        .any(|c| c["role"] == "cloud" && c["capacity"]["gpu"] == 0));
+    for c in clusters {
+        assert_eq!(c["available"], c["capacity"], "nothing deployed yet");
+        assert!(c["energy"]["pue"].as_f64() >= Some(1.0));
+    }
+}
+
+#[test]
+fn register_update_and_energy_profile() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+
+    let reply = api.post_json("/v1/clusters", &cluster_body("edge-paris", 8.0));
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.header("location"), Some("/v1/clusters/edge-paris"));
+    assert_eq!(reply.body["energy"]["source"], "wind");
+    assert_eq!(reply.body["energy"]["pue"], 1.2);
+    assert_eq!(reply.body["labels"]["site"], "paris");
+    assert_eq!(
+        api.post_json("/v1/clusters", &cluster_body("edge-paris", 8.0))
+            .status,
+        409
+    );
+
+    // Update: capacity replaced, energy profile kept when not given.
+    let mut body = cluster_body("edge-paris", 12.0);
+    body.as_object_mut().expect("object").remove("energy");
+    let reply = api.put_json("/v1/clusters/edge-paris", &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["capacity"]["cpu"], 12.0);
+    assert_eq!(reply.body["energy"]["source"], "wind");
+    assert_eq!(
+        api.put_json("/v1/clusters/nowhere", &cluster_body("nowhere", 1.0))
+            .status,
+        404
+    );
+    let mismatch = api.put_json("/v1/clusters/edge-paris", &cluster_body("edge-lyon", 1.0));
+    assert_eq!(mismatch.status, 422);
+    assert_eq!(mismatch.body["field"], "name");
+
+    // Energy profile: every field of the issue, partial updates keep the rest.
+    let reply = api.put_json(
+        "/v1/clusters/edge-paris/energy_profile",
+        &json!({"source": "solar", "pue": 1.4, "carbon_intensity_g_per_kwh": 55.5,
+                "renewable_supply_kw": 7.5, "preferred_for_saving": true}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let energy = &reply.body["energy"];
+    assert_eq!(energy["source"], "solar");
+    assert_eq!(energy["pue"], 1.4);
+    assert_eq!(energy["carbon_intensity_g_per_kwh"], 55.5);
+    assert_eq!(energy["renewable_supply_kw"], 7.5);
+    assert_eq!(energy["preferred_for_saving"], true);
+    let reply = api.put_json(
+        "/v1/clusters/edge-paris/energy_profile",
+        &json!({"pue": 1.1}),
+    );
+    assert_eq!(reply.body["energy"]["source"], "solar");
+    assert_eq!(reply.body["energy"]["pue"], 1.1);
+
+    let bad = api.put_json(
+        "/v1/clusters/edge-paris/energy_profile",
+        &json!({"pue": 0.5}),
+    );
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.body["field"], "pue");
+    let bad = api.put_json(
+        "/v1/clusters/edge-paris/energy_profile",
+        &json!({"renewable_share": 2}),
+    );
+    assert_eq!(bad.body["field"], "renewable_share");
+    let bad = api.put_json(
+        "/v1/clusters/edge-paris/energy_profile",
+        &json!({"pue": "high"}),
+    );
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.body["field"], "pue");
+    let bad = api.put_json(
+        "/v1/clusters/edge-paris/energy_profile",
+        &json!({"colour": "green"}),
+    );
+    assert_eq!(bad.status, 422);
+    assert!(bad.body["detail"]
+        .as_str()
+        .expect("detail")
+        .contains("colour"));
+    assert_eq!(
+        api.get("/v1/clusters/edge-paris").body["energy"]["pue"],
+        1.1,
+        "refused updates change nothing"
+    );
+    assert_eq!(
+        api.put_json("/v1/clusters/nowhere/energy_profile", &json!({"pue": 1.1}))
+            .status,
+        404
+    );
+
+    // Survives a restart.
+    drop(api);
+    let api = start(&sandbox, "");
+    let cluster = api.get("/v1/clusters/edge-paris").body;
+    assert_eq!(cluster["energy"]["carbon_intensity_g_per_kwh"], 55.5);
+    assert_eq!(
+        api.get("/v1/clusters").body["clusters"]
+            .as_array()
+            .expect("list")
+            .len(),
+        4
+    );
+}
+
+#[test]
+fn available_capacity_is_capacity_minus_what_running_graphs_use() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    // One small cluster only has room for two one-CPU graphs.
+    for name in ["cloud-frankfurt", "cloud-gpu-stockholm", "edge-athens"] {
+        let mut body = api.get(&format!("/v1/clusters/{name}")).body;
+        body["capacity"]["cpu"] = json!(if name == "edge-athens" { 2.0 } else { 0.0 });
+        let body = json!({"role": body["role"], "capacity": body["capacity"]});
+        assert_eq!(
+            api.put_json(&format!("/v1/clusters/{name}"), &body).status,
+            200
+        );
+    }
+    api.deploy(&hello_named("one"));
+    let edge = api.get("/v1/clusters/edge-athens").body;
+    assert_eq!(edge["used"]["cpu"], 1.0);
+    assert_eq!(edge["available"]["cpu"], 1.0);
+    api.deploy(&hello_named("two"));
+    let third = api.post_yaml("/v1/graphs", &hello_named("three"));
+    assert_eq!(third.status, 409, "no room left: {}", third.body);
+    assert_eq!(third.body["error"], "placement_failed");
+    // Stopping a graph frees its share.
+    api.post_empty("/v1/graphs/one/stop");
+    assert_eq!(
+        api.get("/v1/clusters/edge-athens").body["available"]["cpu"],
+        1.0
+    );
+    api.deploy(&hello_named("three"));
+    // ... and the stopped graph cannot start while there is no room.
+    let start = api.post_empty("/v1/graphs/one/start");
+    assert_eq!(start.status, 409, "{}", start.body);
+    assert_eq!(api.get("/v1/graphs/one").body["status"], "stopped");
+}
