@@ -70,6 +70,13 @@ pub struct ServeArgs {
     /// Reload plugins when the plugin directory changes (debounced). Off by default.
     #[arg(long)]
     pub watch_plugins: bool,
+    /// Run on this scenario of the simulated continuum (its datacenters become the clusters,
+    /// with hourly energy data and request rates). Default: a built-in 3-cluster inventory.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Simulated seconds per wall-clock second with --scenario (default 1: real time).
+    #[arg(long)]
+    pub speed: Option<f64>,
     /// Turn bearer-token authentication of the REST API off (local development only; logged
     /// as a warning). Config key: `[auth] enabled = false`.
     #[arg(long)]

@@ -147,6 +147,29 @@ pub struct Config {
     pub auth: AuthSettings,
     /// `[engine]`: the per-graph control loops.
     pub engine: EngineSettings,
+    /// `[sim]`: the simulated continuum backend.
+    pub sim: SimSettings,
+}
+
+/// `[sim]`: run `smo serve` on a scenario of the simulated continuum.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimSettings {
+    /// A scenario file (see scenarios/README.md): its datacenters become the clusters, their
+    /// energy profiles follow its hourly data, its services' loads its rate series. Without one,
+    /// a built-in inventory of three clusters is used.
+    pub scenario: Option<PathBuf>,
+    /// Simulated seconds per wall-clock second (1 = real time).
+    pub speed: f64,
+}
+
+impl Default for SimSettings {
+    fn default() -> Self {
+        Self {
+            scenario: None,
+            speed: 1.0,
+        }
+    }
 }
 
 impl Default for Config {
@@ -160,6 +183,7 @@ impl Default for Config {
             defaults: DefaultSettings::default(),
             auth: AuthSettings::default(),
             engine: EngineSettings::default(),
+            sim: SimSettings::default(),
         }
     }
 }

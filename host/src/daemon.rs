@@ -7,11 +7,13 @@ use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::engine::inventory;
 use crate::engine::lifecycle::{Engine, EngineConfig};
-use crate::engine::telemetry::SineLoad;
+use crate::engine::sim_backend::SimContinuum;
+use crate::engine::telemetry::{SineLoad, TelemetrySource};
 use crate::plugins::dispatch::DefaultStrategies;
 use crate::plugins::{
     triggers, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
 };
+use crate::sim::scenario::Scenario;
 use crate::store::{Store, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -101,18 +103,40 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
     }
     let dispatcher = build_dispatcher(config, probe_exe).await?;
     let store = Arc::new(Store::open(&config.state_dir)?);
-    let seeded = inventory::seed_if_empty(&store)?;
-    if seeded > 0 {
-        tracing::info!(
-            clusters = seeded,
-            "seeded the default cluster inventory (edge, GPU cloud, cloud)"
-        );
-    }
+    let telemetry: Arc<dyn TelemetrySource> = match &config.sim.scenario {
+        Some(path) => {
+            let scenario = Scenario::load(path).map_err(|e| DaemonError::Other(e.to_string()))?;
+            let sim = Arc::new(
+                SimContinuum::new(scenario, config.sim.speed)
+                    .map_err(|e| DaemonError::Other(format!("{}: {e}", path.display())))?,
+            );
+            let clusters = sim.sync_clusters(&store)?;
+            tracing::info!(
+                scenario = %path.display(),
+                clusters,
+                speed = config.sim.speed,
+                "simulated continuum: clusters from the scenario"
+            );
+            // The task lives as long as the runtime: the daemon's whole life.
+            drop(Arc::clone(&sim).spawn_hourly_sync(Arc::clone(&store)));
+            sim
+        }
+        None => {
+            let seeded = inventory::seed_if_empty(&store)?;
+            if seeded > 0 {
+                tracing::info!(
+                    clusters = seeded,
+                    "seeded the default cluster inventory (edge, GPU cloud, cloud)"
+                );
+            }
+            Arc::new(SineLoad::default())
+        }
+    };
     let auth = Arc::new(Auth::from_config(&config.auth, &config.state_dir, &store)?);
     let engine = Engine::new(
         store,
         Arc::clone(&dispatcher),
-        Arc::new(SineLoad::default()),
+        telemetry,
         EngineConfig {
             scaling_period: Duration::from_millis(config.engine.scaling_period_ms),
             decision_history: config.engine.decision_history,

@@ -106,6 +106,12 @@ fn serve_config(args: ServeArgs, log_format: Option<LogFormat>) -> Result<Config
     if args.no_auth {
         config.auth.enabled = false;
     }
+    if let Some(scenario) = args.scenario {
+        config.sim.scenario = Some(scenario);
+    }
+    if let Some(speed) = args.speed {
+        config.sim.speed = speed;
+    }
     if let Some(f) = log_format {
         config.log_format = f;
     }

@@ -13,3 +13,4 @@ pub mod scaling;
 pub mod status;
 pub mod telemetry;
 pub mod offload;
+pub mod sim_backend;

@@ -1,0 +1,275 @@
+//! `smo serve --scenario FILE`: the simulated continuum as the daemon's backend. Clusters come
+//! from the scenario, their energy profiles follow its hourly data, and loads its rate series.
+//!
+//! Simulated time starts at the scenario's `start` when the daemon starts and runs `speed` times
+//! faster than the wall clock (1 = real time), wrapping around the scenario's horizon. Every
+//! simulated hour the clusters' energy profiles in the store are refreshed (carbon intensity,
+//! on-site renewable supply, grid renewable share, energy price), so strategies see them change.
+//! Services named in the scenario's workload get its request rates (per step, seeded noise);
+//! other services get the deterministic [`SineLoad`].
+
+use super::telemetry::{SineLoad, TelemetrySource};
+use crate::graphs::GraphSpec;
+use crate::sim::scenario::{DatacenterSpec, Role, Scenario};
+use crate::store::{PlacementEntry, Store};
+use smo_plugin_api::{
+    Cluster, ClusterRole, EnergyProfile, Label, Location, Prices, RVec, Resources, Telemetry,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Hourly environment of one datacenter, over the scenario's horizon.
+struct Hourly {
+    carbon: Vec<f64>,
+    renewable_kw: Vec<f64>,
+    grid_share: Vec<f64>,
+    energy_price: Vec<f64>,
+}
+
+/// The scenario-driven continuum behind `smo serve --scenario`.
+pub struct SimContinuum {
+    scenario: Scenario,
+    speed: f64,
+    origin: Instant,
+    hourly: Vec<Hourly>,
+    rates: HashMap<String, Vec<f64>>,
+    fallback: SineLoad,
+}
+
+impl SimContinuum {
+    /// Prepares the series of `scenario`; `speed` > 0 is simulated seconds per wall second.
+    pub fn new(scenario: Scenario, speed: f64) -> Result<Self, String> {
+        if !(speed.is_finite() && speed > 0.0) {
+            return Err(format!("speed must be a positive number, got {speed}"));
+        }
+        let hours = scenario.spec.hours as usize;
+        let mut hourly = Vec::new();
+        for (i, d) in scenario.spec.datacenters.iter().enumerate() {
+            let at = |e: String| format!("datacenters[{i}] ({}): {e}", d.name);
+            let series = |s: &Option<crate::sim::scenario::SeriesSpec>| match s {
+                Some(s) => scenario.series(s, hours).map_err(at),
+                None => Ok(vec![0.0; hours]),
+            };
+            let mut renewable_kw = vec![0.0; hours];
+            for r in &d.renewables {
+                let shape = scenario.series(&r.shape, hours).map_err(at)?;
+                for (h, cf) in shape.iter().enumerate() {
+                    renewable_kw[h] += r.kw * cf;
+                }
+            }
+            hourly.push(Hourly {
+                carbon: scenario.series(&d.carbon_intensity, hours).map_err(at)?,
+                renewable_kw,
+                grid_share: series(&d.grid_renewable_share)?,
+                energy_price: series(&d.prices.energy_kwh)?,
+            });
+        }
+        let rates = crate::sim::workload::service_rates(&scenario)?;
+        let rates = scenario
+            .spec
+            .workload
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .zip(rates)
+            .collect();
+        Ok(Self {
+            scenario,
+            speed,
+            origin: Instant::now(),
+            hourly,
+            rates,
+            fallback: SineLoad::default(),
+        })
+    }
+
+    /// Simulated seconds since the scenario's start, wrapped to its horizon.
+    pub fn elapsed_s(&self) -> f64 {
+        let horizon = f64::from(self.scenario.spec.hours.max(1)) * 3600.0;
+        (self.origin.elapsed().as_secs_f64() * self.speed) % horizon
+    }
+
+    /// The simulated hour (0-based) now.
+    pub fn hour(&self) -> usize {
+        (self.elapsed_s() / 3600.0) as usize
+    }
+
+    fn step(&self) -> usize {
+        (self.elapsed_s() / f64::from(self.scenario.step_s().max(1))) as usize
+    }
+
+    /// The scenario's datacenters as clusters, with the energy profile of simulated hour `hour`.
+    pub fn clusters_at(&self, hour: usize) -> Vec<Cluster> {
+        self.scenario
+            .spec
+            .datacenters
+            .iter()
+            .zip(&self.hourly)
+            .map(|(d, h)| cluster(d, h, hour.min(h.carbon.len().saturating_sub(1))))
+            .collect()
+    }
+
+    /// Writes the scenario's clusters for the current simulated hour into the store (other
+    /// registered clusters are left alone). Returns how many were written.
+    pub fn sync_clusters(&self, store: &Store) -> Result<usize, crate::store::StoreError> {
+        let clusters = self.clusters_at(self.hour());
+        for c in &clusters {
+            store.upsert_cluster(c.name.as_str(), c)?;
+        }
+        Ok(clusters.len())
+    }
+
+    /// Refreshes the clusters in the store at every simulated hour, until the task is dropped.
+    pub fn spawn_hourly_sync(self: Arc<Self>, store: Arc<Store>) -> tokio::task::JoinHandle<()> {
+        let period = Duration::from_secs_f64((3600.0 / self.speed).max(0.05));
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let hour = self.hour();
+                match self.sync_clusters(&store) {
+                    Ok(n) => tracing::debug!(
+                        hour,
+                        clusters = n,
+                        "simulated hour: energy profiles updated"
+                    ),
+                    Err(error) => tracing::warn!(%error, "cannot update simulated clusters"),
+                }
+            }
+        })
+    }
+}
+
+fn cluster(d: &DatacenterSpec, h: &Hourly, hour: usize) -> Cluster {
+    let mut capacity = Resources::default();
+    let (mut idle_w, mut peak_w) = (0.0, 0.0);
+    for s in &d.servers {
+        let n = f64::from(s.count);
+        capacity.cpu += s.cores * n;
+        capacity.memory_mib += s.memory_gib * 1024.0 * n;
+        capacity.gpu += s.gpus * s.count;
+        let curve = s.power_curve_w.as_deref().unwrap_or(&[]);
+        idle_w += n * s.idle_w.or(curve.first().copied()).unwrap_or(0.0);
+        peak_w += n * s.peak_w.or(curve.last().copied()).unwrap_or(0.0);
+    }
+    let kinds: Vec<&str> = d
+        .renewables
+        .iter()
+        .filter(|r| r.kw > 0.0)
+        .map(|r| r.kind.as_str())
+        .collect();
+    Cluster {
+        name: d.name.as_str().into(),
+        role: match d.role {
+            Role::Cloud => ClusterRole::Cloud,
+            Role::Edge => ClusterRole::Edge,
+            Role::Iot => ClusterRole::Iot,
+        },
+        location: Location {
+            lat: d.lat,
+            lon: d.lon,
+            region: d.region.as_str().into(),
+        },
+        capacity,
+        available: capacity,
+        energy: EnergyProfile {
+            source: match kinds.as_slice() {
+                [] => "grid".into(),
+                [one] => format!("grid+{one}").into(),
+                _ => "mixed".into(),
+            },
+            pue: d.pue,
+            carbon_intensity_g_per_kwh: h.carbon[hour],
+            renewable_supply_kw: h.renewable_kw[hour],
+            renewable_share: h.grid_share[hour],
+            idle_power_w: idle_w,
+            peak_power_w: peak_w,
+            preferred_for_saving: d.preferred_for_saving,
+        },
+        prices: Prices {
+            cpu_core_hour: d.prices.cpu_core_hour,
+            memory_gib_hour: d.prices.memory_gib_hour,
+            gpu_hour: d.prices.gpu_hour,
+            egress_gb: d.prices.egress_gb,
+            energy_kwh: h.energy_price[hour],
+        },
+        labels: d
+            .labels
+            .iter()
+            .map(|(k, v)| Label {
+                key: k.as_str().into(),
+                value: v.as_str().into(),
+            })
+            .collect::<RVec<_>>(),
+        extra: "{}".into(),
+    }
+}
+
+impl TelemetrySource for SimContinuum {
+    fn telemetry(&self, graph: &GraphSpec, placement: &[PlacementEntry], now_s: f64) -> Telemetry {
+        let mut telemetry = self.fallback.telemetry(graph, placement, now_s);
+        let step = self.step();
+        for load in telemetry.loads.iter_mut() {
+            if let Some(series) = self.rates.get(load.service.as_str()) {
+                if series.is_empty() {
+                    continue;
+                }
+                let now = series[step % series.len()];
+                let next = series[(step + 1) % series.len()];
+                // Keep utilisation consistent with the new rate.
+                if load.current_rps > 0.0 {
+                    load.cpu_utilisation *= now / load.current_rps;
+                }
+                load.current_rps = now;
+                load.predicted_rps = next;
+            }
+        }
+        telemetry.time_unix_s = self.scenario.start_unix() + self.elapsed_s() as i64;
+        telemetry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(name: &str) -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .join(name);
+        Scenario::load(&path).expect("scenario loads")
+    }
+
+    #[test]
+    fn clusters_follow_the_hourly_carbon_of_the_scenario() {
+        let sim = SimContinuum::new(scenario("eu-5dc-24h.yaml"), 1.0).unwrap();
+        let at0 = sim.clusters_at(0);
+        assert_eq!(at0.len(), 5);
+        let changed = (1..24).any(|h| {
+            sim.clusters_at(h).iter().zip(&at0).any(|(a, b)| {
+                a.energy.carbon_intensity_g_per_kwh != b.energy.carbon_intensity_g_per_kwh
+            })
+        });
+        assert!(changed, "hourly carbon intensity never changes");
+        for c in &at0 {
+            assert!(
+                c.capacity.cpu > 0.0 && c.capacity.memory_mib > 0.0,
+                "{}",
+                c.name
+            );
+            assert!(c.energy.peak_power_w >= c.energy.idle_power_w);
+            assert_eq!(c.available, c.capacity);
+        }
+    }
+
+    #[test]
+    fn scenario_services_get_the_scenario_rates() {
+        let sim = SimContinuum::new(scenario("brussels-demo.yaml"), 1.0).unwrap();
+        let rates = &sim.rates["noise-reduction"];
+        assert!(!rates.is_empty());
+        assert!(rates.iter().all(|r| *r >= 0.0));
+        assert!(SimContinuum::new(scenario("brussels-demo.yaml"), 0.0).is_err());
+    }
+}
