@@ -106,12 +106,23 @@ pub async fn dispatcher(
     ))
 }
 
-fn cluster(name: &str, role: ClusterRole, cpu: f64, mem: f64, gpu: u32, carbon: f64) -> Cluster {
+fn cluster(
+    (name, lat, lon): (&str, f64, f64),
+    role: ClusterRole,
+    cpu: f64,
+    mem: f64,
+    gpu: u32,
+    carbon: f64,
+) -> Cluster {
     let capacity = Resources::new(cpu, mem, gpu);
     Cluster {
         name: name.into(),
         role,
-        location: Location::default(),
+        location: Location {
+            lat,
+            lon,
+            region: String::new().into(),
+        },
         capacity,
         available: capacity,
         energy: EnergyProfile {
@@ -139,7 +150,8 @@ fn service(name: &str, cpu: f64, mem: f64, gpu: u32) -> Service {
     }
 }
 
-/// A small fixed input: three services (one needs a GPU) on three clusters.
+/// A small fixed input: three services (one needs a GPU) on three clusters (Paris, Frankfurt,
+/// Berlin).
 pub fn small_request() -> PlacementRequest {
     PlacementRequest {
         graph: Graph {
@@ -152,9 +164,9 @@ pub fn small_request() -> PlacementRequest {
             .into(),
         },
         clusters: vec![
-            cluster("edge-1", ClusterRole::Edge, 2.0, 4096.0, 0, 350.0),
-            cluster("cloud-gpu", ClusterRole::Cloud, 16.0, 65536.0, 2, 50.0),
-            cluster("cloud-2", ClusterRole::Cloud, 16.0, 65536.0, 0, 400.0),
+            cluster(("edge-1", 48.86, 2.35), ClusterRole::Edge, 2.0, 4096.0, 0, 350.0),
+            cluster(("cloud-gpu", 50.11, 8.68), ClusterRole::Cloud, 16.0, 65536.0, 2, 50.0),
+            cluster(("cloud-2", 52.52, 13.40), ClusterRole::Cloud, 16.0, 65536.0, 0, 400.0),
         ]
         .into(),
         current: ROption::RNone,

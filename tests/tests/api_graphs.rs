@@ -300,12 +300,15 @@ fn execute_strategy_is_a_dry_run_unless_applied_and_sees_energy_profiles() {
     // Applied, with `plugin:strategy` and parameters.
     let applied = api.post_json(
         "/v1/graphs/hello-world-graph/execute_strategy/ecmr:heuristic?apply=true",
-        &json!({"w": 1}),
+        &json!({"latency_threshold_ms": 50}),
     );
     assert_eq!(applied.status, 200, "{}", applied.body);
     assert_eq!(applied.body["applied"], true);
     assert!(applied.body["decision"]["id"].as_i64().is_some());
-    assert_eq!(applied.body["decision"]["inputs"]["params"]["w"], 1);
+    assert_eq!(
+        applied.body["decision"]["inputs"]["params"]["latency_threshold_ms"],
+        50
+    );
     let status = api.get("/v1/graphs/hello-world-graph").body;
     assert_eq!(placement(&status)[0].1, "edge-athens");
     assert_eq!(
@@ -330,7 +333,18 @@ fn execute_strategy_is_a_dry_run_unless_applied_and_sees_energy_profiles() {
     let status = api.deploy(&green);
     assert_eq!(status["strategies"]["placement"]["name"], "ecmr/heuristic");
     assert_eq!(status["strategies"]["placement"]["source"], "graph");
-    assert_eq!(status["strategies"]["placement"]["plugin_version"], "0.1.0");
+    let plugins = api.get("/v1/plugins").body;
+    let ecmr_version = plugins["plugins"]
+        .as_array()
+        .expect("plugins")
+        .iter()
+        .find(|p| p["name"] == "ecmr")
+        .expect("ecmr listed")["version"]
+        .clone();
+    assert_eq!(
+        status["strategies"]["placement"]["plugin_version"],
+        ecmr_version
+    );
     assert_eq!(placement(&status)[0].1, "edge-athens");
 }
 

@@ -154,6 +154,46 @@ impl Datacenter {
         self.servers.iter().map(|s| s.watts).sum()
     }
 
+    /// Per-server state as compact JSON, for strategies that choose servers themselves (ECMR's
+    /// MESF): `{"idle_on", "types": [{cores, memory_mib, gpus, curve_w}], "servers": [[kind,
+    /// used_cpu, used_memory_mib, used_gpu, busy_cores, watts]]}`.
+    pub fn detail_json(&self) -> String {
+        let types: Vec<String> = self
+            .types
+            .iter()
+            .map(|t| {
+                let curve = match &t.power {
+                    PowerModel::Linear { idle_w, peak_w } => vec![*idle_w, *peak_w],
+                    PowerModel::Piecewise { points_w } => points_w.clone(),
+                };
+                let curve: Vec<String> = curve.iter().map(|w| format!("{w}")).collect();
+                format!(
+                    "{{\"cores\":{},\"memory_mib\":{},\"gpus\":{},\"curve_w\":[{}]}}",
+                    t.cores,
+                    t.memory_mib,
+                    t.gpus,
+                    curve.join(",")
+                )
+            })
+            .collect();
+        let servers: Vec<String> = self
+            .servers
+            .iter()
+            .map(|s| {
+                format!(
+                    "[{},{},{},{},{},{}]",
+                    s.kind, s.used_cpu, s.used_memory_mib, s.used_gpu, s.busy_cores, s.watts
+                )
+            })
+            .collect();
+        format!(
+            "{{\"idle_on\":{},\"types\":[{}],\"servers\":[{}]}}",
+            self.idle_on,
+            types.join(","),
+            servers.join(",")
+        )
+    }
+
     /// Servers drawing power now.
     pub fn servers_on(&self) -> usize {
         self.servers.iter().filter(|s| s.watts > 0.0).count()

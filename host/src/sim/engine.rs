@@ -8,7 +8,7 @@ use super::continuum::Datacenter;
 use super::driver::{DriverError, StrategyDriver};
 use super::geo;
 use super::metrics::{self, Acc, StrategyRun};
-use super::scenario::{Role, Scenario, ScenarioError, StrategyDefaults};
+use super::scenario::{Role, Scenario, ScenarioError, StrategyDefaults, VmQueueSpec};
 use super::workload::{self, VmRequest};
 use indicatif::ProgressBar;
 use smo_plugin_api::{
@@ -165,17 +165,32 @@ struct Run<'a> {
     steps: usize,
     vms: Vec<VmRequest>,
     next_vm: usize,
+    /// VMs waiting in the `vm_queue` (id, step they arrived), and which VMs were placed.
+    vm_queue: Vec<(u32, usize)>,
+    vm_placed: Vec<bool>,
     releases: Vec<Vec<(u16, u32, u32)>>,
     running: u64,
     services: Vec<Svc>,
     rates: Vec<Vec<f64>>,
     scaling_every: usize,
     migration_every: usize,
+    /// Steps between periodic re-placements of the services (none by default).
+    replacement_every: Option<usize>,
     hours: Vec<Acc>,
     dc_acc: Vec<Acc>,
     pending_kwh: Vec<f64>,
     user_names: Vec<RString>,
     k: usize,
+    /// Per service: the step of a load step not yet answered by enough capacity.
+    load_step: Vec<Option<usize>>,
+    /// Per service, over the current scaling interval: peak demand, largest capacity, and
+    /// whether every step was covered.
+    alloc_interval: Vec<(f64, f64, bool)>,
+    /// Wall time of this step's scaling calls.
+    step_scale_time: Duration,
+    /// Per service: forecasts reported by the scaling strategy `(calls, Σ predicted,
+    /// Σ actual, Σ |error| / actual)`.
+    forecast_acc: Vec<(u64, f64, f64, f64)>,
 }
 
 impl<'a> Run<'a> {
@@ -288,6 +303,8 @@ impl<'a> Run<'a> {
             per_hour: (3600 / step_s).max(1) as usize,
             steps,
             releases: vec![Vec::new(); steps],
+            vm_queue: Vec::new(),
+            vm_placed: vec![false; vms.len()],
             vms,
             next_vm: 0,
             running: 0,
@@ -295,9 +312,17 @@ impl<'a> Run<'a> {
             rates,
             scaling_every: every(spec.strategies.scaling_every_minutes, spec.step_minutes),
             migration_every: every(spec.strategies.migration_every_minutes, 60),
+            replacement_every: spec
+                .strategies
+                .replacement_every_minutes
+                .map(|m| every(Some(m), m)),
             hours: vec![Acc::default(); hours],
             user_names,
             k: 0,
+            load_step: vec![None; spec.workload.services.len()],
+            alloc_interval: vec![(0.0, 0.0, true); spec.workload.services.len()],
+            step_scale_time: Duration::ZERO,
+            forecast_acc: vec![(0, 0.0, 0.0, 0.0); spec.workload.services.len()],
         })
     }
 
@@ -316,6 +341,7 @@ impl<'a> Run<'a> {
 
     fn step(&mut self, k: usize) -> Result<(), SimError> {
         self.k = k;
+        self.step_scale_time = Duration::ZERO;
         for (d, server, id) in std::mem::take(&mut self.releases[k]) {
             let vm = self.vms[id as usize];
             self.dcs[d as usize].release(server, &vm_demand(&vm), 1.0);
@@ -325,6 +351,8 @@ impl<'a> Run<'a> {
             if k == 0 {
                 let all: Vec<usize> = (0..self.services.len()).collect();
                 self.place_services(&all)?;
+            } else if self.replacement_every.is_some_and(|e| k % e == 0) {
+                self.replace_services()?;
             }
             if let Some(s) = self.strategy.scaling.clone() {
                 if k % self.scaling_every == 0 {
@@ -343,13 +371,45 @@ impl<'a> Run<'a> {
         while self.next_vm < self.vms.len() && u64::from(self.vms[self.next_vm].arrival_s) < end_s {
             self.next_vm += 1;
         }
-        if self.next_vm > first {
-            let batch: Vec<u32> = (first as u32..self.next_vm as u32).collect();
-            self.acc().vm.requests += batch.len() as u64;
+        let queued = std::mem::take(&mut self.vm_queue);
+        if self.next_vm > first || !queued.is_empty() {
+            let mut batch: Vec<u32> = queued.iter().map(|q| q.0).collect();
+            batch.extend(first as u32..self.next_vm as u32);
+            self.acc().vm.requests += (self.next_vm - first) as u64;
             self.place_vms(&batch, false)?;
+            if let Some(q) = self.sc.spec.vm_queue {
+                self.requeue(&batch, &queued, q);
+            }
         }
         self.account();
         Ok(())
+    }
+
+    /// Puts the VMs of `batch` that failed this step back in the queue while it has room and
+    /// they have waited less than `max_wait_minutes` (un-counting their failure); books the
+    /// wait of queued VMs that were placed.
+    fn requeue(&mut self, batch: &[u32], queued: &[(u32, usize)], q: VmQueueSpec) {
+        let since: HashMap<u32, usize> = queued.iter().copied().collect();
+        let (k, h) = (self.k, self.hour());
+        let step_min = f64::from(self.step_s) / 60.0;
+        for &id in batch {
+            let arrived = since.get(&id).copied();
+            let acc = &mut self.hours[h];
+            if self.vm_placed[id as usize] {
+                if let Some(a) = arrived {
+                    acc.vm_queue_placed += 1;
+                    acc.vm_queue_wait_s += (k - a) as f64 * f64::from(self.step_s);
+                }
+                continue;
+            }
+            let a = arrived.unwrap_or(k);
+            let waited_after_next = (k + 1 - a) as f64 * step_min;
+            if self.vm_queue.len() < q.capacity && waited_after_next <= q.max_wait_minutes {
+                self.vm_queue.push((id, a));
+                acc.vm.failed = acc.vm.failed.saturating_sub(1);
+                acc.vm_queued += u64::from(arrived.is_none());
+            }
+        }
     }
 
     // ---- strategy calls -------------------------------------------------------------------
@@ -437,13 +497,17 @@ impl<'a> Run<'a> {
             extra: format!(
                 "{{\"it_power_w\":{it_w:.3},\"facility_power_w\":{:.3},\"servers\":{},\
                  \"servers_on\":{},\"utilisation\":{:.6},\"largest_free_cpu\":{},\
-                 \"largest_free_memory_mib\":{}}}",
+                 \"largest_free_memory_mib\":{},\"server_detail\":{},\"processing_ms\":{},\
+                 \"slo_ms\":{}}}",
                 it_w * spec.pue,
                 dc.servers.len(),
                 dc.servers_on(),
                 dc.utilisation(),
                 slot.cpu,
                 slot.memory_mib,
+                dc.detail_json(),
+                spec.processing_ms,
+                self.sc.spec.slo_ms,
             )
             .into(),
         }
@@ -573,6 +637,7 @@ impl<'a> Run<'a> {
                 }
                 continue;
             };
+            self.vm_placed[id as usize] = true;
             let util = self.dcs[d].utilisation();
             let resp = self.net.user_lat[vm.user as usize][d]
                 + processing(self.sc.spec.datacenters[d].processing_ms, util);
@@ -863,6 +928,10 @@ impl<'a> Run<'a> {
                 extra: RString::new(),
             };
             let r = self.driver.scale(strategy, &req);
+            if let Ok((decision, took)) = &r {
+                self.step_scale_time += *took;
+                self.record_forecasts(&decision.extra, &req.telemetry.loads);
+            }
             let decision = match self.booked(strategy, r)? {
                 Ok(decision) => decision,
                 Err(DriverError::Infeasible(_)) => {
@@ -896,6 +965,101 @@ impl<'a> Run<'a> {
             self.replace_services()?;
         }
         Ok(())
+    }
+
+    /// Books the forecasts a scaling decision reports (`{"forecasts": [{"service",
+    /// "forecast_rps"}]}` in its `extra`) against the rates the request carried.
+    fn record_forecasts(&mut self, extra: &RString, loads: &RVec<ServiceLoad>) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(extra.as_str()) else {
+            return;
+        };
+        let Some(list) = v.get("forecasts").and_then(|f| f.as_array()) else {
+            return;
+        };
+        for f in list {
+            let (Some(name), Some(pred)) = (
+                f.get("service").and_then(|x| x.as_str()),
+                f.get("forecast_rps").and_then(|x| x.as_f64()),
+            ) else {
+                continue;
+            };
+            let (Some(i), Some(actual)) = (
+                self.service_index(name),
+                loads
+                    .iter()
+                    .find(|l| l.service.as_str() == name)
+                    .map(|l| l.current_rps),
+            ) else {
+                continue;
+            };
+            if actual > 0.0 {
+                let a = &mut self.forecast_acc[i];
+                *a = (
+                    a.0 + 1,
+                    a.1 + pred,
+                    a.2 + actual,
+                    a.3 + (pred - actual).abs() / actual,
+                );
+            }
+        }
+    }
+
+    /// Proactive allocation accuracy and elasticity of service `i` at this step, before its
+    /// requests are served: capacity `c = Σ max(α·r + β, 0)` against demand λ. An interval
+    /// (the period between two scaling calls) is accurate when every step's capacity covered
+    /// its demand and the largest capacity is at most 1.2 × the capacity of the fewest
+    /// replicas that cover the interval's peak demand.
+    fn allocation_check(&mut self, i: usize) {
+        let k = self.k;
+        let sp = &self.sc.spec.workload.services[i];
+        let lambda = self.rate(i, k);
+        let cap: f64 = self.services[i]
+            .instances
+            .iter()
+            .map(|x| (sp.alpha * x.servers.len() as f64 + sp.beta).max(0.0))
+            .sum();
+        let covered = cap + 1e-9 >= lambda;
+        let iv = &mut self.alloc_interval[i];
+        *iv = (iv.0.max(lambda), iv.1.max(cap), iv.2 && covered);
+        let closes = (k + 1) % self.scaling_every == 0 || k + 1 == self.steps;
+        let interval = closes.then(|| std::mem::replace(iv, (0.0, 0.0, true)));
+        let accurate = interval.map(|(peak, cap, covered)| {
+            let needed = if sp.alpha > 0.0 {
+                ((peak - sp.beta) / sp.alpha - 1e-9).ceil().max(0.0)
+            } else {
+                0.0
+            };
+            let needed = needed.max(f64::from(sp.min_replicas.max(1)));
+            let cap_needed = (sp.alpha * needed + sp.beta).max(peak);
+            covered && cap <= 1.2 * cap_needed + 1e-9
+        });
+        let rose = k > 0 && lambda > 1.2 * self.rate(i, k - 1);
+        let step_s = f64::from(self.step_s);
+        let scale_time = self.step_scale_time;
+        let pending = &mut self.load_step[i];
+        if rose && pending.is_none() {
+            *pending = Some(k);
+        }
+        let resolved = match *pending {
+            Some(k0) if covered => {
+                *pending = None;
+                Some((k - k0) as f64 * step_s)
+            }
+            _ => None,
+        };
+        let last = k + 1 == self.steps;
+        let unresolved = last && pending.is_some();
+        let acc = self.acc();
+        if let Some(accurate) = accurate {
+            acc.alloc_intervals += 1;
+            acc.alloc_accurate += u64::from(accurate);
+        }
+        if let Some(s) = resolved {
+            acc.elastic_events += 1;
+            acc.elastic_s_max = acc.elastic_s_max.max(s);
+            acc.elastic_decision_max = acc.elastic_decision_max.max(scale_time);
+        }
+        acc.elastic_unresolved += u64::from(unresolved);
     }
 
     fn replace_services(&mut self) -> Result<(), SimError> {
@@ -1091,6 +1255,7 @@ impl<'a> Run<'a> {
         let step_s = f64::from(self.step_s);
         let slo = self.sc.spec.slo_ms;
         for i in 0..self.services.len() {
+            self.allocation_check(i);
             let lambda = self.rate(i, k);
             let n = (lambda * step_s).round() as u64;
             let sp = &self.sc.spec.workload.services[i];
@@ -1140,8 +1305,19 @@ impl<'a> Run<'a> {
         let h = self.hour();
         let dt_h = f64::from(self.step_s) / 3600.0;
         let (mut used, mut cap) = (0.0, 0.0);
+        let booked = self
+            .sc
+            .spec
+            .energy_accounting_hours
+            .is_none_or(|n| h < n as usize);
         for d in 0..self.dcs.len() {
             let spec = &self.sc.spec.datacenters[d];
+            if !booked {
+                std::mem::take(&mut self.pending_kwh[d]);
+                used += self.dcs[d].used.cpu;
+                cap += self.dcs[d].capacity.cpu;
+                continue;
+            }
             let dc = &self.dcs[d];
             let it_kwh = dc.it_power_w() * dt_h / 1000.0 + std::mem::take(&mut self.pending_kwh[d]);
             let facility = it_kwh * spec.pue;
@@ -1172,14 +1348,33 @@ impl<'a> Run<'a> {
         self.hours[h].utilisation = if cap > 0.0 { used / cap } else { 0.0 };
     }
 
-    fn finish(self, strategy: &str) -> StrategyRun {
+    fn finish(mut self, strategy: &str) -> StrategyRun {
+        // VMs still queued at the end never ran: they fail in the last hour.
+        if let Some(last) = self.hours.last_mut() {
+            last.vm.failed += self.vm_queue.len() as u64;
+        }
         let names = self.sc.spec.datacenters.iter().map(|d| d.name.clone());
-        metrics::finish(
+        let forecasts: Vec<metrics::ServiceForecast> = self
+            .services
+            .iter()
+            .zip(&self.forecast_acc)
+            .filter(|(_, a)| a.0 > 0)
+            .map(|(s, a)| metrics::ServiceForecast {
+                service: s.name.to_string(),
+                calls: a.0,
+                mean_predicted_rps: a.1 / a.0 as f64,
+                mean_actual_rps: a.2 / a.0 as f64,
+                mape: a.3 / a.0 as f64,
+            })
+            .collect();
+        let mut run = metrics::finish(
             strategy,
             self.hours,
             names.zip(self.dc_acc).collect(),
             self.sc.start_unix(),
-        )
+        );
+        run.totals.forecasts = forecasts;
+        run
     }
 }
 
@@ -1344,6 +1539,52 @@ mod tests {
     }
 
     #[test]
+    fn seed_accounting_books_energy_only_before_the_given_hour() {
+        // Two hours, idle power always on, the VM arrives in hour 1 and hour 1 is not booked:
+        // 100 W x 1 h x 1.5 PUE = 0.15 kWh, and the VM still counts as served.
+        let yaml = minimal_yaml()
+            .replace("hours: 1", "hours: 2")
+            .replace(
+                "slo_ms: 100",
+                "slo_ms: 100\nidle_servers: on\nenergy_accounting_hours: 1",
+            )
+            .replace("arrival_s: 0", "arrival_s: 3600");
+        let r = run_yaml(&yaml, "test/first-fit");
+        close(r.totals.energy_kwh, 0.15);
+        assert_eq!((r.totals.requests, r.totals.served), (1, 1));
+        close(r.hourly[1].energy_kwh, 0.0);
+    }
+
+    #[test]
+    fn queued_vm_is_placed_when_its_server_frees() {
+        // Two 4-core VMs for one 4-core server: without a queue the second fails; with one it
+        // waits one 30-minute step, runs when the first has left, and nothing fails.
+        let two = minimal_yaml().replace("hours: 1", "hours: 2").replace(
+            "      - {arrival_s: 0, cpu: 2, memory_mib: 1024, duration_s: 1800}",
+            "      - {arrival_s: 0, cpu: 4, memory_mib: 1024, duration_s: 1800}\n      \
+             - {arrival_s: 0, cpu: 4, memory_mib: 1024, duration_s: 1800}",
+        );
+        let t = run_yaml(&two, "test/first-fit").totals;
+        assert_eq!((t.requests, t.served, t.failed), (2, 1, 1));
+        assert_eq!(t.vm_queued, None);
+        let queued = two.replace(
+            "slo_ms: 100",
+            "slo_ms: 100\nvm_queue: {capacity: 10, max_wait_minutes: 60}",
+        );
+        let t = run_yaml(&queued, "test/first-fit").totals;
+        assert_eq!((t.requests, t.served, t.failed), (2, 2, 0));
+        assert_eq!(t.vm_queued, Some(1));
+        assert_eq!(t.vm_mean_queue_wait_s, Some(1800.0));
+        // A queue of zero places behaves as no queue.
+        let none = two.replace(
+            "slo_ms: 100",
+            "slo_ms: 100\nvm_queue: {capacity: 0, max_wait_minutes: 60}",
+        );
+        let t = run_yaml(&none, "test/first-fit").totals;
+        assert_eq!((t.served, t.failed), (1, 1));
+    }
+
+    #[test]
     fn on_site_renewables_cover_part_of_the_facility_energy() {
         // 0.1 kW x 0.5 capacity factor x 0.5 h = 0.025 kWh per step; only step 0 uses energy.
         let yaml = minimal_yaml().replace(
@@ -1467,6 +1708,23 @@ workload:
         // 3 replicas at 25/30 load: 100 + 100 * 2.5/8 = 131.25 W for 1 h.
         close(t.it_energy_kwh, 0.13125);
         assert_eq!(t.strategy_calls, 1 + 2);
+    }
+
+    #[test]
+    fn allocation_accuracy_counts_covered_intervals_without_excess() {
+        // One replica (10 rps) never covers 25 rps; alpha/beta's 3 replicas (30 rps) do, with
+        // 30 <= 1.2 x 30 (the fewest replicas covering the peak).
+        let t = run_yaml(&service_yaml(""), "test/first-fit").totals;
+        assert_eq!(t.allocation_accuracy, Some(0.0));
+        assert_eq!(t.elasticity_unresolved, Some(0));
+        let t = run_yaml(
+            &service_yaml(", scaling: test/alpha-beta"),
+            "test/first-fit",
+        )
+        .totals;
+        assert_eq!(t.allocation_accuracy, Some(1.0));
+        assert_eq!(t.elasticity_events, Some(0));
+        assert!(t.forecasts.is_empty());
     }
 
     #[test]

@@ -65,6 +65,21 @@ pub(crate) struct Acc {
     pub placed_vms: u64,
     pub running_vms: u64,
     pub utilisation: f64,
+    /// Service scaling intervals, and those whose capacity covered demand with <= 20 %
+    /// over-provisioning.
+    pub alloc_intervals: u64,
+    pub alloc_accurate: u64,
+    /// Load steps (rate up > 20 % from one step to the next) answered, and not answered.
+    pub elastic_events: u64,
+    pub elastic_unresolved: u64,
+    /// Longest simulated time from a load step to enough capacity, s.
+    pub elastic_s_max: f64,
+    /// Longest scaling decision time of a step that answered a load step.
+    pub elastic_decision_max: Duration,
+    /// VMs that entered the VM queue, those later placed from it, and their total wait (s).
+    pub vm_queued: u64,
+    pub vm_queue_placed: u64,
+    pub vm_queue_wait_s: f64,
 }
 
 impl Acc {
@@ -89,6 +104,15 @@ impl Acc {
         self.decision += o.decision;
         self.decision_max = self.decision_max.max(o.decision_max);
         self.placed_vms += o.placed_vms;
+        self.alloc_intervals += o.alloc_intervals;
+        self.alloc_accurate += o.alloc_accurate;
+        self.elastic_events += o.elastic_events;
+        self.elastic_unresolved += o.elastic_unresolved;
+        self.elastic_s_max = self.elastic_s_max.max(o.elastic_s_max);
+        self.elastic_decision_max = self.elastic_decision_max.max(o.elastic_decision_max);
+        self.vm_queued += o.vm_queued;
+        self.vm_queue_placed += o.vm_queue_placed;
+        self.vm_queue_wait_s += o.vm_queue_wait_s;
     }
 
     pub fn record_call(&mut self, d: Duration) {
@@ -171,6 +195,9 @@ pub struct Timing {
     pub decision_time_ms: f64,
     pub decision_time_ms_mean: f64,
     pub decision_time_ms_max: f64,
+    /// Longest scaling decision time of a step that answered a load step (totals only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elasticity_decision_ms_max: Option<f64>,
 }
 
 /// One hour of a run.
@@ -250,8 +277,42 @@ pub struct Totals {
     /// Calls that failed (error, panic, timeout) rather than answering.
     pub strategy_errors: u64,
     pub strategy_calls: u64,
+    /// Proactive allocation accuracy: share of service scaling intervals whose provisioned
+    /// capacity covered demand at every step with at most 20 % over-provisioning against
+    /// the fewest replicas covering the interval's peak (`null` without services).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocation_accuracy: Option<f64>,
+    /// Load steps seen, and those never answered by enough capacity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elasticity_events: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elasticity_unresolved: Option<u64>,
+    /// Longest simulated control time from a load step to enough capacity, s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elasticity_s_max: Option<f64>,
+    /// Per service: the scaling strategy's reported forecasts against the measured rates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forecasts: Vec<ServiceForecast>,
+    /// VMs that waited in the VM queue (`vm_queue` scenarios only), and the mean wait in s of
+    /// those placed from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vm_queued: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vm_mean_queue_wait_s: Option<f64>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+}
+
+/// "Predicted vs actual" of one service: what the scaling strategy forecast for a call
+/// (`forecasts[].forecast_rps` in its decision's `extra`) against the rate measured then.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServiceForecast {
+    pub service: String,
+    pub calls: u64,
+    pub mean_predicted_rps: f64,
+    pub mean_actual_rps: f64,
+    /// Mean absolute percentage error.
+    pub mape: f64,
 }
 
 /// Totals of one datacenter.
@@ -309,6 +370,7 @@ fn timing(a: &Acc) -> Timing {
             0.0
         },
         decision_time_ms_max: ms(a.decision_max),
+        elasticity_decision_ms_max: None,
     }
 }
 
@@ -389,7 +451,20 @@ pub(crate) fn finish(
         invalid_decisions: total.invalid_decisions,
         strategy_errors: total.strategy_errors,
         strategy_calls: total.calls,
-        timing: Some(timing(&total)),
+        allocation_accuracy: (total.alloc_intervals > 0)
+            .then(|| ratio(total.alloc_accurate as f64, total.alloc_intervals as f64)),
+        elasticity_events: (total.alloc_intervals > 0).then_some(total.elastic_events),
+        elasticity_unresolved: (total.alloc_intervals > 0).then_some(total.elastic_unresolved),
+        elasticity_s_max: (total.elastic_events > 0).then_some(total.elastic_s_max),
+        forecasts: Vec::new(),
+        vm_queued: (total.vm_queued > 0).then_some(total.vm_queued),
+        vm_mean_queue_wait_s: (total.vm_queued > 0)
+            .then(|| ratio(total.vm_queue_wait_s, total.vm_queue_placed as f64)),
+        timing: Some(Timing {
+            elasticity_decision_ms_max: (total.elastic_events > 0)
+                .then(|| ms(total.elastic_decision_max)),
+            ..timing(&total)
+        }),
     };
     let datacenters = dcs
         .into_iter()

@@ -201,7 +201,50 @@ pub fn table(scenario: &Scenario, runs: &[StrategyRun], baseline: &str, timing: 
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    services_table(&mut out, runs, timing);
     out
+}
+
+/// Services only: proactive allocation accuracy, elasticity after load steps, and the
+/// scaling strategy's forecast error per service ("predicted vs actual").
+fn services_table(out: &mut String, runs: &[StrategyRun], timing: bool) {
+    if runs.iter().all(|r| r.totals.allocation_accuracy.is_none()) {
+        return;
+    }
+    out.push_str(
+        "services: alloc acc % = scaling intervals whose capacity covered demand with <= 20 % over-provisioning; \
+         elasticity = simulated s from a load step to enough capacity (+ decide ms)\n",
+    );
+    for r in runs {
+        let t = &r.totals;
+        let mut line = format!(
+            "  {:<40} alloc acc {:>6}  load steps {} ({} unanswered)  elasticity {} s",
+            r.strategy,
+            t.allocation_accuracy
+                .map_or("-".into(), |a| format!("{:.2}", a * 100.0)),
+            t.elasticity_events.unwrap_or(0),
+            t.elasticity_unresolved.unwrap_or(0),
+            t.elasticity_s_max.map_or("-".into(), |s| format!("{s:.0}")),
+        );
+        if timing {
+            if let Some(ms) = t.timing.as_ref().and_then(|x| x.elasticity_decision_ms_max) {
+                let _ = write!(line, " + {ms:.3} ms");
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+        for f in &t.forecasts {
+            let _ = writeln!(
+                out,
+                "    {:<20} predicted {:>9.2} rps  actual {:>9.2} rps  MAPE {:>6.2} %  ({} calls)",
+                f.service,
+                f.mean_predicted_rps,
+                f.mean_actual_rps,
+                f.mape * 100.0,
+                f.calls
+            );
+        }
+    }
 }
 
 static FONT: Once = Once::new();

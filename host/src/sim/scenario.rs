@@ -51,6 +51,14 @@ pub struct ScenarioSpec {
     pub idle_servers: IdleServers,
     #[serde(default)]
     pub server_selection: ServerSelection,
+    /// Seed-compatible accounting (the ECMR seed's quirk): energy, renewables, carbon and cost
+    /// are booked only for hours before this one; requests are still served and counted.
+    #[serde(default)]
+    pub energy_accounting_hours: Option<u32>,
+    /// A bounded queue for VMs no datacenter accepts, retried at every step (none by default:
+    /// such a VM fails at once).
+    #[serde(default)]
+    pub vm_queue: Option<VmQueueSpec>,
     #[serde(default)]
     pub strategies: StrategyDefaults,
     #[serde(default)]
@@ -60,6 +68,14 @@ pub struct ScenarioSpec {
     pub users: Vec<UserSpec>,
     pub datacenters: Vec<DatacenterSpec>,
     pub workload: WorkloadSpec,
+}
+
+/// The VM queue: at most `capacity` VMs wait, each at most `max_wait_minutes`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmQueueSpec {
+    pub capacity: usize,
+    pub max_wait_minutes: f64,
 }
 
 /// What a server with no VM does.
@@ -103,6 +119,10 @@ pub struct StrategyDefaults {
     /// Period of migration calls (default: 60).
     #[serde(default)]
     pub migration_every_minutes: Option<u32>,
+    /// Period of re-placement calls of the services' graph (placement strategy with
+    /// `current` set, as carbon and renewables change); default: only when scaling fails.
+    #[serde(default)]
+    pub replacement_every_minutes: Option<u32>,
 }
 
 /// Latency `base_ms + km * ms_per_km` between any two named places; per-link overrides.
@@ -678,6 +698,7 @@ impl Scenario {
         for (path, every) in [
             ("scaling_every_minutes", st.scaling_every_minutes),
             ("migration_every_minutes", st.migration_every_minutes),
+            ("replacement_every_minutes", st.replacement_every_minutes),
         ] {
             if let Some(m) = every {
                 if m == 0 || m % s.step_minutes.max(1) != 0 {

@@ -1,52 +1,34 @@
-//! ecmr: energy- and carbon-aware multi-datacenter placement (Miao et al. 2024).
-//! This first version places each service on the cleanest cluster with room; the paper's
-//! heuristic and MILP come with the ecmr issue.
+//! ecmr: energy- and carbon-aware multi-datacenter VM placement (Miao et al. 2024, CC BY 4.0).
+//! Three modes: the seed's weighted score, Algorithm 1 done right, and the exact MILP.
 
-use smo_plugin_api::prelude::*;
+pub mod dispatcher;
+pub mod heuristic;
+pub mod milp;
+pub mod objective;
+pub mod params;
+pub mod request;
+pub mod seed;
+pub mod site;
+pub mod strategy;
 
-/// Greedy: for each service, the cluster with the lowest carbon intensity that fits.
-pub struct Greenest;
-
-impl Placement for Greenest {
-    fn place(&self, request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
-        let mut order: Vec<&Cluster> = request.clusters.iter().collect();
-        order.sort_by(|a, b| {
-            a.energy
-                .carbon_intensity_g_per_kwh
-                .total_cmp(&b.energy.carbon_intensity_g_per_kwh)
-        });
-        let mut free = FreeCapacity::new(&request.clusters);
-        let mut decision = PlacementDecision::default();
-        for service in request.graph.services.iter() {
-            let cluster = order
-                .iter()
-                .find(|c| free.why_not(service, c).is_none())
-                .ok_or_else(|| {
-                    PluginError::infeasible(format!("no cluster can host `{}`", service.name))
-                })?;
-            free.reserve(service, cluster.name.as_str());
-            decision.placement.assignments.push(Assignment {
-                service: service.name.clone(),
-                cluster: cluster.name.clone(),
-                replicas: service.replicas.max(1),
-            });
-            decision.reasons.push(
-                format!(
-                    "{} -> {}: lowest carbon intensity with room ({:.0} g/kWh)",
-                    service.name, cluster.name, cluster.energy.carbon_intensity_g_per_kwh
-                )
-                .into(),
-            );
-        }
-        Ok(decision)
-    }
-}
+pub use strategy::{Greenest, Heuristic, Milp, Nearest, Seed};
 
 smo_plugin_api::export_plugin! {
     name: "ecmr",
     version: env!("CARGO_PKG_VERSION"),
     placement: {
-        "heuristic": "each service on the lowest-carbon cluster with room (first version)"
-            => |_params: &str| Ok(Greenest),
+        "heuristic": "Algorithm 1 of Miao et al. 2024: nearest green datacenter with renewable margin, MESF, latency threshold, fallback"
+            => |p: &str| params::parse(p).map(|params| Heuristic { params }),
+        "heuristic-paper": "Algorithm 1 with the paper's step-5 fallback (most free resources) instead of lowest carbon"
+            => |p: &str| params::parse::<params::HeuristicParams>(p).map(|mut params| {
+                params.fallback = params::Fallback::MostFree;
+                Heuristic { params }
+            }),
+        "milp": "the paper's model solved exactly per batch with HiGHS (weighted energy, carbon, latency)"
+            => |p: &str| params::parse(p).map(|params| Milp { params }),
+        "seed": "the seed implementation: grid RE% > 50 is green, weighted score, 0.1 ms/km, 100 ms"
+            => |p: &str| params::parse(p).map(|params| Seed { params }),
+        "nearest": "baseline: the nearest datacenter with a server with room (ECNR without renewables)"
+            => |_p: &str| Ok(Nearest),
     },
 }

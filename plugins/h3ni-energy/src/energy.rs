@@ -1,0 +1,219 @@
+//! What one cluster costs in power and carbon: marginal IT power of a demand (from the host's
+//! server detail when given, else peak W per core), on-site renewable headroom, SLO room.
+
+use serde::Deserialize;
+use smo_plugin_api::{Cluster, Resources, Telemetry};
+
+/// The optional members of `Cluster.extra` this plugin reads (all may be missing).
+#[derive(Debug, Default, Deserialize)]
+struct Extra {
+    #[serde(default)]
+    facility_power_w: Option<f64>,
+    #[serde(default)]
+    servers_on: Option<u64>,
+    #[serde(default)]
+    largest_free_cpu: Option<f64>,
+    #[serde(default)]
+    largest_free_memory_mib: Option<f64>,
+    #[serde(default)]
+    processing_ms: Option<f64>,
+    #[serde(default)]
+    slo_ms: Option<f64>,
+    #[serde(default)]
+    server_detail: Option<Detail>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Detail {
+    #[serde(default)]
+    idle_on: bool,
+    #[serde(default)]
+    types: Vec<ServerType>,
+    /// `[kind, used_cpu, used_memory_mib, used_gpu, busy_cores, watts]` per server.
+    #[serde(default)]
+    servers: Vec<[f64; 6]>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ServerType {
+    cores: f64,
+    memory_mib: f64,
+    #[serde(default)]
+    gpus: f64,
+    curve_w: Vec<f64>,
+}
+
+impl ServerType {
+    /// Power at utilisation `u` (0..1): linear through `[idle, peak]` or piecewise.
+    fn power(&self, u: f64) -> f64 {
+        let c = &self.curve_w;
+        match c.len() {
+            0 => 0.0,
+            1 => c[0],
+            n => {
+                let x = u.clamp(0.0, 1.0) * (n - 1) as f64;
+                let i = (x.floor() as usize).min(n - 2);
+                c[i] + (c[i + 1] - c[i]) * (x - i as f64)
+            }
+        }
+    }
+}
+
+/// One cluster as the optimiser sees it.
+#[derive(Debug, Clone)]
+pub struct ClusterModel {
+    pub name: String,
+    pub pue: f64,
+    pub carbon_g_per_kwh: f64,
+    /// Facility watts the on-site renewables can still cover now.
+    pub green_headroom_w: f64,
+    pub available: Resources,
+    pub capacity: Resources,
+    /// Free room of the emptiest server (a single replica must fit there).
+    pub slot_cpu: f64,
+    pub slot_memory_mib: f64,
+    /// Reserved-CPU share the SLO allows (or `max_utilisation`).
+    pub utilisation_cap: f64,
+    /// IT watts of switching the cluster on from nothing (0 when a server is on).
+    pub open_w: f64,
+    pub preferred: bool,
+    /// `(processing ms, SLO ms)` when the host gives them.
+    pub slo: Option<(f64, f64)>,
+    fallback_w_per_core: f64,
+    idle_on: bool,
+    types: Vec<ServerType>,
+    servers: Vec<[f64; 6]>,
+}
+
+impl ClusterModel {
+    pub fn new(c: &Cluster, max_utilisation: f64) -> Self {
+        let extra: Extra = serde_json::from_str(c.extra.as_str()).unwrap_or_default();
+        let detail = extra.server_detail.unwrap_or_default();
+        let facility_w = extra.facility_power_w.unwrap_or(0.0);
+        let servers_on = extra.servers_on.unwrap_or(1);
+        let open_w = if servers_on == 0 && !detail.idle_on {
+            detail
+                .types
+                .iter()
+                .map(|t| t.power(0.0))
+                .fold(f64::INFINITY, f64::min)
+        } else {
+            0.0
+        };
+        Self {
+            name: c.name.to_string(),
+            pue: c.energy.pue.max(1.0),
+            carbon_g_per_kwh: c.energy.carbon_intensity_g_per_kwh.max(0.0),
+            green_headroom_w: (c.energy.renewable_supply_kw * 1000.0 - facility_w).max(0.0),
+            available: c.available,
+            capacity: c.capacity,
+            slot_cpu: extra.largest_free_cpu.unwrap_or(c.available.cpu),
+            slot_memory_mib: extra
+                .largest_free_memory_mib
+                .unwrap_or(c.available.memory_mib),
+            utilisation_cap: max_utilisation,
+            open_w: if open_w.is_finite() { open_w } else { 0.0 },
+            preferred: c.energy.preferred_for_saving,
+            slo: extra.processing_ms.zip(extra.slo_ms),
+            fallback_w_per_core: if c.capacity.cpu > 0.0 {
+                c.energy.peak_power_w / c.capacity.cpu
+            } else {
+                0.0
+            },
+            idle_on: detail.idle_on,
+            types: detail.types,
+            servers: detail.servers,
+        }
+    }
+
+    /// Reserved CPU now.
+    pub fn used_cpu(&self) -> f64 {
+        (self.capacity.cpu - self.available.cpu).max(0.0)
+    }
+
+    /// Marginal IT watts of one replica of `d` at full load: the least increase over the
+    /// servers with room (as the host's least-power-increase selection does). The idle power
+    /// of a cluster with no server on is left to [`ClusterModel::open_w`].
+    pub fn replica_w(&self, d: &Resources) -> f64 {
+        self.replica_w_with(d, false)
+    }
+
+    /// As [`ClusterModel::replica_w`]; with `amortise`, switching a server on costs its
+    /// full-load watts per core (the idle power shared by the replicas that will fill it)
+    /// instead of its whole idle power.
+    pub fn replica_w_with(&self, d: &Resources, amortise: bool) -> f64 {
+        let mut best = f64::INFINITY;
+        for s in &self.servers {
+            let Some(t) = self.types.get(s[0] as usize) else {
+                continue;
+            };
+            let fits = t.cores - s[1] >= d.cpu - 1e-9
+                && t.memory_mib - s[2] >= d.memory_mib - 1e-9
+                && t.gpus - s[3] >= f64::from(d.gpu) - 1e-9;
+            if !fits || t.cores <= 0.0 {
+                continue;
+            }
+            let on = s[1] > 0.0 || self.idle_on;
+            let now = if on { s[5] } else { 0.0 };
+            let after = t.power((s[4] + d.cpu) / t.cores);
+            let mut dp = after - now;
+            if !on && amortise {
+                dp = t.power(1.0) / t.cores * d.cpu;
+            } else if !on && self.open_w > 0.0 {
+                dp -= t.power(0.0).min(self.open_w);
+            }
+            best = best.min(dp.max(0.0));
+        }
+        if best.is_finite() {
+            best
+        } else {
+            d.cpu * self.fallback_w_per_core
+        }
+    }
+
+    /// The largest reserved-CPU share allowed for a user at `latency_ms`, and whether the
+    /// cluster may serve that user at all.
+    pub fn cap_for(&self, latency_ms: f64, slo_margin: f64) -> Option<f64> {
+        match self.slo {
+            Some((proc_ms, slo_ms)) => {
+                let budget = slo_ms * slo_margin - latency_ms;
+                if budget <= proc_ms {
+                    return None;
+                }
+                Some((1.0 - proc_ms / budget).min(0.95))
+            }
+            None => Some(self.utilisation_cap),
+        }
+    }
+}
+
+/// Latency from the user population named `user` (a label value) to `cluster`, if known.
+pub fn latency(t: &Telemetry, user: &str, cluster: &str) -> Option<f64> {
+    t.links
+        .iter()
+        .find(|l| l.from.as_str() == user && l.to.as_str() == cluster)
+        .or_else(|| {
+            t.links
+                .iter()
+                .find(|l| l.from.as_str() == "users" && l.to.as_str() == cluster)
+        })
+        .map(|l| l.latency_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piecewise_curve_interpolates() {
+        let t = ServerType {
+            cores: 10.0,
+            memory_mib: 1.0,
+            gpus: 0.0,
+            curve_w: vec![10.0, 20.0, 40.0],
+        };
+        assert!((t.power(0.25) - 15.0).abs() < 1e-9);
+        assert!((t.power(0.75) - 30.0).abs() < 1e-9);
+        assert!((t.power(1.0) - 40.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,156 @@
+//! Parameters of the two strategies, with their defaults (JSON, unknown fields refused).
+//! Weights are per hour of running; the migration weight is per move (see the README).
+
+use serde::Deserialize;
+use smo_plugin_api::PluginError;
+
+/// `h3ni-energy/placement` parameters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlacementParams {
+    /// Cost of one facility Wh (per hour of running: W).
+    pub w_energy: f64,
+    /// Cost of one gram of CO2eq.
+    pub w_carbon: f64,
+    /// Cost of one ms of user latency per core placed.
+    pub w_latency: f64,
+    /// Cost of one Wh of migration energy (a move books `migration_wh_per_gib` per GiB).
+    pub w_migration: f64,
+    /// Migration energy per GiB of memory moved, Wh.
+    pub migration_wh_per_gib: f64,
+    /// Hours over which running costs are compared with one-off migration costs.
+    pub horizon_h: f64,
+    /// Hard cap on user latency (ms); `None`: only the SLO-derived cap applies.
+    pub max_latency_ms: Option<f64>,
+    /// Reserved-CPU share a cluster may reach when the host gives no SLO.
+    pub max_utilisation: f64,
+    /// Share of the SLO the planned response time may use (latency + inflated processing).
+    pub slo_margin: f64,
+    /// Above this many (service, cluster) pairs the greedy heuristic is used instead.
+    pub milp_max_pairs: usize,
+    /// HiGHS time limit, s (the best incumbent is kept, else greedy).
+    pub time_limit_s: f64,
+    /// HiGHS relative MIP gap.
+    pub mip_rel_gap: f64,
+    /// Prefer clusters the operator marked `preferred_for_saving` by this share of cost.
+    pub preferred_discount: f64,
+    /// Cost a server switched on at its full-load watts per core rather than its idle power.
+    pub amortise_idle: bool,
+}
+
+impl Default for PlacementParams {
+    fn default() -> Self {
+        Self {
+            w_energy: 1.0,
+            w_carbon: 0.3,
+            w_latency: 0.05,
+            w_migration: 1.0,
+            migration_wh_per_gib: 10.0,
+            horizon_h: 1.0,
+            max_latency_ms: None,
+            max_utilisation: 0.9,
+            slo_margin: 1.0,
+            milp_max_pairs: 4000,
+            time_limit_s: 1.0,
+            mip_rel_gap: 1e-3,
+            preferred_discount: 0.05,
+            amortise_idle: true,
+        }
+    }
+}
+
+/// `h3ni-energy/predictive` parameters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScalingParams {
+    /// Season of the Holt-Winters model, s (one day).
+    pub season_s: f64,
+    /// How far ahead to provision, s; `None`: until the next call (the observed call period).
+    pub horizon_s: Option<f64>,
+    /// Order of the linear autoregression.
+    pub ar_order: usize,
+    /// Observations the autoregression is fitted on.
+    pub ar_window: usize,
+    /// Holt-Winters smoothing: level, trend, season.
+    pub hw_alpha: f64,
+    pub hw_beta: f64,
+    pub hw_gamma: f64,
+    /// Recent one-step errors kept per model to choose the model and the margin.
+    pub error_window: usize,
+    /// Quantile of the recent relative under-forecasts used as the confidence margin.
+    pub margin_quantile: f64,
+    /// Bounds of the confidence margin (share of the forecast).
+    pub min_margin: f64,
+    pub max_margin: f64,
+    /// Observations kept per service (bounded memory).
+    pub max_history: usize,
+}
+
+impl Default for ScalingParams {
+    fn default() -> Self {
+        Self {
+            season_s: 86_400.0,
+            horizon_s: None,
+            ar_order: 3,
+            ar_window: 48,
+            hw_alpha: 0.5,
+            hw_beta: 0.01,
+            hw_gamma: 0.3,
+            error_window: 24,
+            margin_quantile: 0.95,
+            min_margin: 0.03,
+            max_margin: 0.15,
+            max_history: 4096,
+        }
+    }
+}
+
+/// Parses `params` (empty means defaults) and checks ranges.
+pub fn parse<T: for<'de> Deserialize<'de> + Default>(params: &str) -> Result<T, PluginError> {
+    if params.trim().is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_str(params).map_err(|e| PluginError::bad_parameters(e.to_string()))
+}
+
+impl PlacementParams {
+    pub fn check(self) -> Result<Self, PluginError> {
+        let bad = |f: &str| Err(PluginError::bad_parameters(format!("`{f}` out of range")));
+        if self.w_energy < 0.0 || self.w_carbon < 0.0 || self.w_latency < 0.0 {
+            return bad("w_energy/w_carbon/w_latency must be >= 0");
+        }
+        if self.w_migration < 0.0 || self.migration_wh_per_gib < 0.0 || self.horizon_h <= 0.0 {
+            return bad("w_migration, migration_wh_per_gib >= 0, horizon_h > 0");
+        }
+        if !(0.0..=1.0).contains(&self.max_utilisation) || !(0.0..=1.0).contains(&self.slo_margin) {
+            return bad("max_utilisation and slo_margin in 0..1");
+        }
+        if self.time_limit_s <= 0.0 || self.mip_rel_gap < 0.0 {
+            return bad("time_limit_s > 0, mip_rel_gap >= 0");
+        }
+        Ok(self)
+    }
+}
+
+impl ScalingParams {
+    pub fn check(self) -> Result<Self, PluginError> {
+        let bad = |f: &str| Err(PluginError::bad_parameters(format!("`{f}` out of range")));
+        if self.season_s <= 0.0 || self.ar_order == 0 || self.ar_window <= self.ar_order + 1 {
+            return bad("season_s > 0, ar_order >= 1, ar_window > ar_order + 1");
+        }
+        for (n, v) in [
+            ("hw_alpha", self.hw_alpha),
+            ("hw_beta", self.hw_beta),
+            ("hw_gamma", self.hw_gamma),
+            ("margin_quantile", self.margin_quantile),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(n);
+            }
+        }
+        if self.min_margin < 0.0 || self.max_margin < self.min_margin || self.error_window == 0 {
+            return bad("0 <= min_margin <= max_margin, error_window >= 1");
+        }
+        Ok(self)
+    }
+}
