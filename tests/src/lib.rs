@@ -164,9 +164,30 @@ pub fn small_request() -> PlacementRequest {
             .into(),
         },
         clusters: vec![
-            cluster(("edge-1", 48.86, 2.35), ClusterRole::Edge, 2.0, 4096.0, 0, 350.0),
-            cluster(("cloud-gpu", 50.11, 8.68), ClusterRole::Cloud, 16.0, 65536.0, 2, 50.0),
-            cluster(("cloud-2", 52.52, 13.40), ClusterRole::Cloud, 16.0, 65536.0, 0, 400.0),
+            cluster(
+                ("edge-1", 48.86, 2.35),
+                ClusterRole::Edge,
+                2.0,
+                4096.0,
+                0,
+                350.0,
+            ),
+            cluster(
+                ("cloud-gpu", 50.11, 8.68),
+                ClusterRole::Cloud,
+                16.0,
+                65536.0,
+                2,
+                50.0,
+            ),
+            cluster(
+                ("cloud-2", 52.52, 13.40),
+                ClusterRole::Cloud,
+                16.0,
+                65536.0,
+                0,
+                400.0,
+            ),
         ]
         .into(),
         current: ROption::RNone,

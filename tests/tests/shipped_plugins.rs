@@ -144,7 +144,11 @@ async fn migration_strategy_answers_and_unknown_names_are_explained() {
     assert_eq!(record.error, None);
     assert_eq!(record.fallback_reason, None);
     let moves = record.decision.expect("a decision").moves;
-    assert!(!moves.is_empty(), "an offload was asked for: {:?}", record.reasons);
+    assert!(
+        !moves.is_empty(),
+        "an offload was asked for: {:?}",
+        record.reasons
+    );
     for m in moves.iter() {
         assert_eq!(m.to.as_str(), "edge-1", "{m:?}");
         assert!(!m.reason.is_empty());

@@ -31,7 +31,9 @@ impl Placement for MostFree {
                     let fb = free.free(&b.name).map_or(0.0, |r| r.cpu);
                     fa.total_cmp(&fb)
                 })
-                .ok_or_else(|| PluginError::infeasible(format!("no cluster fits {}", service.name)))?;
+                .ok_or_else(|| {
+                    PluginError::infeasible(format!("no cluster fits {}", service.name))
+                })?;
             free.reserve(service, &best.name);
             decision.placement.assignments.push(Assignment {
                 service: service.name.clone(),
