@@ -6,21 +6,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
-echo "== building smo and the strategy plugins (release; the first build compiles HiGHS, a few minutes)" >&2
-cargo build --release --locked -p smo -p smo-plugin-default-lp -p smo-plugin-ecmr \
+echo "== building smo and the strategy plugins (the first build compiles HiGHS, a few minutes)" >&2
+cargo build --locked -p smo -p smo-plugin-default-lp -p smo-plugin-ecmr \
   -p smo-plugin-h3ni-energy -p smo-plugin-sbmp-gma
 mkdir -p out/plugins out/state
 for lib in default_lp ecmr h3ni_energy sbmp_gma; do
   # install by rename, as an operator would
-  install -m 0644 "target/release/libsmo_${lib}.so" "out/plugins/.${lib}.tmp"
+  install -m 0644 "target/debug/libsmo_${lib}.so" "out/plugins/.${lib}.tmp"
   mv "out/plugins/.${lib}.tmp" "out/plugins/${lib}.so"
 done
 scenario=${1:-scenarios/eu-5dc-24h.yaml}
 name=$(basename "$scenario" .yaml)
-strategies=(--strategy default-lp/placement --strategy ecmr/heuristic --strategy h3ni-energy/placement)
+strategies=(--strategy default-lp/placement --strategy ecmr/nearest --strategy ecmr/heuristic
+            --strategy h3ni-energy/placement)
 echo "== smo simulate $scenario" >&2
-./target/release/smo simulate "$scenario" --plugin-dir out/plugins --state-dir out/state \
+./target/debug/smo simulate "$scenario" --plugin-dir out/plugins --state-dir out/state \
   "${strategies[@]}" --plot "out/${name}.png"
-./target/release/smo simulate "$scenario" --plugin-dir out/plugins --state-dir out/state \
+./target/debug/smo simulate "$scenario" --plugin-dir out/plugins --state-dir out/state \
   "${strategies[@]}" --json --no-progress > "out/${name}.json"
 echo "== wrote out/${name}.png and out/${name}.json" >&2
