@@ -10,6 +10,7 @@ use super::geo;
 use super::metrics::{self, Acc, StrategyRun};
 use super::scenario::{Role, Scenario, ScenarioError, StrategyDefaults, VmQueueSpec};
 use super::workload::{self, VmRequest};
+use crate::engine::offload::{Action, ActionOutcome, Observation, OffloadMachine};
 use indicatif::ProgressBar;
 use smo_plugin_api::{
     Assignment, CallRate, Cluster, ClusterRole, Dependency, DependencyKind, EnergyProfile, Graph,
@@ -191,6 +192,11 @@ struct Run<'a> {
     /// Per service: forecasts reported by the scaling strategy `(calls, Σ predicted,
     /// Σ actual, Σ |error| / actual)`.
     forecast_acc: Vec<(u64, f64, f64, f64)>,
+    /// With `strategies.offload_policy`: the run's offload machine, the steps between its
+    /// observations, and its actions.
+    offload: Option<OffloadMachine>,
+    offload_every: usize,
+    offload_events: Vec<metrics::OffloadEvent>,
 }
 
 impl<'a> Run<'a> {
@@ -275,6 +281,19 @@ impl<'a> Run<'a> {
         let every = |m: Option<u32>, default: u32| {
             (m.unwrap_or(default) / spec.step_minutes.max(1)).max(1) as usize
         };
+        let offload = match &spec.strategies.offload_policy {
+            Some(p) => Some(
+                OffloadMachine::new(
+                    spec.workload.graph.as_deref().unwrap_or("services"),
+                    p.clone(),
+                )
+                .map_err(|e| bad(format!("strategies.offload_policy: {e}")))?,
+            ),
+            None => None,
+        };
+        let offload_every = spec.strategies.offload_policy.as_ref().map_or(1, |p| {
+            (p.query_period_s / f64::from(step_s)).round().max(1.0) as usize
+        });
         let user_names = if spec.users.len() == 1 {
             vec![RString::from("users")]
         } else {
@@ -323,6 +342,9 @@ impl<'a> Run<'a> {
             alloc_interval: vec![(0.0, 0.0, true); spec.workload.services.len()],
             step_scale_time: Duration::ZERO,
             forecast_acc: vec![(0, 0.0, 0.0, 0.0); spec.workload.services.len()],
+            offload,
+            offload_every,
+            offload_events: Vec::new(),
         })
     }
 
@@ -360,8 +382,12 @@ impl<'a> Run<'a> {
                 }
             }
             if let Some(m) = self.strategy.migration.clone() {
-                if k % self.migration_every == 0 {
-                    self.migrate_services(&m)?;
+                if self.offload.is_some() {
+                    if k % self.offload_every == 0 {
+                        self.offload_step(&m)?;
+                    }
+                } else if k % self.migration_every == 0 {
+                    self.migrate_services(&m, RString::new())?;
                 }
             }
             self.serve_requests();
@@ -1078,7 +1104,81 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn migrate_services(&mut self, strategy: &str) -> Result<(), SimError> {
+    fn is_edge(&self, d: usize) -> bool {
+        self.sc.spec.datacenters[d].role == Role::Edge
+    }
+
+    /// One observation of the offload machine at this step: the users' mean delay over the
+    /// services' copies (each copy's response time of the last served step, weighted by the
+    /// requests it took; NaN before any traffic). When the machine acts, the migration
+    /// strategy is called with `extra = action.request_extra_json()` (the machine asks for
+    /// `delay − target`, the target being the middle of the band), its moves are applied and
+    /// the machine is told the outcome at once (a simulated move takes effect in the step).
+    fn offload_step(&mut self, strategy: &str) -> Result<(), SimError> {
+        let (mut w, mut sum) = (0.0, 0.0);
+        let (mut can_offload, mut can_unoffload) = (false, false);
+        for s in &self.services {
+            let mut at_edge = false;
+            for inst in &s.instances {
+                w += inst.routed_rps;
+                sum += inst.routed_rps * inst.response_ms;
+                at_edge |= self.is_edge(inst.dc);
+            }
+            can_offload |= !at_edge;
+            can_unoffload |= at_edge;
+        }
+        let obs = Observation {
+            delay_ms: if w > 0.0 { sum / w } else { f64::NAN },
+            autoscaler_active: false,
+            can_offload,
+            can_unoffload,
+        };
+        let at_s = self.k as f64 * f64::from(self.step_s);
+        let now = Duration::from_secs_f64(at_s);
+        let Some(machine) = self.offload.as_mut() else {
+            return Ok(());
+        };
+        let Some(action) = machine.step(now, &obs) else {
+            return Ok(());
+        };
+        let moved = self.migrate_services(strategy, action.request_extra_json().into())?;
+        let outcome = match moved {
+            Some((to, from)) if to + from > 0 => ActionOutcome::Applied {
+                moves: (to + from) as usize,
+            },
+            Some(_) => ActionOutcome::NoChange {
+                reason: "no move applied".into(),
+            },
+            None => ActionOutcome::Failed {
+                error: "the migration strategy failed or found nothing feasible".into(),
+            },
+        };
+        if let Some(machine) = self.offload.as_mut() {
+            machine.finish(now, outcome);
+        }
+        let (to_edge, from_edge) = moved.unwrap_or((0, 0));
+        self.offload_events.push(metrics::OffloadEvent {
+            hour: self.hour() as u32,
+            at_s,
+            action: match action {
+                Action::Offload { .. } => "offload".into(),
+                Action::Unoffload { .. } => "unoffload".into(),
+            },
+            measured_delay_ms: obs.delay_ms,
+            required_decrease_ms: action.required_decrease_ms(),
+            moves_to_edge: to_edge,
+            moves_from_edge: from_edge,
+        });
+        Ok(())
+    }
+
+    /// Calls the migration strategy with `extra` and applies its moves; returns the moves
+    /// applied onto and off edge datacenters (`None` when the call failed or was infeasible).
+    fn migrate_services(
+        &mut self,
+        strategy: &str,
+        extra: RString,
+    ) -> Result<Option<(u64, u64)>, SimError> {
         let mut telemetry = self.telemetry(self.loads(), true);
         let k = self.k;
         for (i, (s, sp)) in self
@@ -1116,17 +1216,18 @@ impl<'a> Run<'a> {
             clusters: self.clusters(false),
             current: self.placement(),
             telemetry,
-            extra: RString::new(),
+            extra,
         };
         let r = self.driver.migrate(strategy, &req);
         let decision = match self.booked(strategy, r)? {
             Ok(d) => d,
-            Err(DriverError::Infeasible(_)) => return Ok(()),
+            Err(DriverError::Infeasible(_)) => return Ok(None),
             Err(_) => {
                 self.acc().strategy_errors += 1;
-                return Ok(());
+                return Ok(None);
             }
         };
+        let (mut to_edge, mut from_edge) = (0, 0);
         for mv in decision.moves.iter() {
             let s = self.service_index(mv.service.as_str());
             let from = self.dc_index.get(mv.from.as_str()).copied();
@@ -1138,9 +1239,12 @@ impl<'a> Run<'a> {
             };
             if !self.apply_move(s, from, to, mv.replicas) {
                 self.acc().invalid_decisions += 1;
+                continue;
             }
+            to_edge += u64::from(to.is_some_and(|t| self.is_edge(t)));
+            from_edge += u64::from(from.is_some_and(|f| self.is_edge(f)));
         }
-        Ok(())
+        Ok(Some((to_edge, from_edge)))
     }
 
     /// One move of a migration decision; `false` when it cannot be applied.
@@ -1374,6 +1478,10 @@ impl<'a> Run<'a> {
             self.sc.start_unix(),
         );
         run.totals.forecasts = forecasts;
+        if let Some(m) = &self.offload {
+            run.totals.offload_transitions = Some(m.transitions().count() as u64);
+            run.totals.offload_actions = Some(std::mem::take(&mut self.offload_events));
+        }
         run
     }
 }
@@ -1745,6 +1853,30 @@ workload:
             "nothing left in the cloud"
         );
         close(r.datacenters[1].energy_kwh, 0.1125 + 0.02);
+    }
+
+    #[test]
+    fn an_offload_policy_calls_migration_only_when_the_machine_acts() {
+        let policy = |off: f64| {
+            format!(
+                ", migration: test/to-edge, offload_policy: {{offloadDelayMs: {off}, \
+                 unoffloadDelayMs: 0.5, stabilityWindowS: 0, queryPeriodS: 1800}}"
+            )
+        };
+        // Step 0 has no traffic yet (no observation); at step 1 the delay is above 1 ms.
+        let t = run_yaml(&service_yaml(&policy(1.0)), "test/first-fit").totals;
+        assert_eq!(t.migrations, 1);
+        let acts = t.offload_actions.expect("offload actions");
+        assert_eq!(acts.len(), 1, "{acts:?}");
+        assert_eq!(acts[0].action, "offload");
+        assert_eq!((acts[0].moves_to_edge, acts[0].moves_from_edge), (1, 0));
+        assert!(acts[0].required_decrease_ms > 0.0);
+        assert_eq!(acts[0].at_s, 1800.0);
+        assert_eq!(t.offload_transitions, Some(3));
+        // Below the threshold the machine never acts: nothing moves.
+        let t = run_yaml(&service_yaml(&policy(1000.0)), "test/first-fit").totals;
+        assert_eq!(t.migrations, 0);
+        assert_eq!(t.offload_actions.map(|a| a.len()), Some(0));
     }
 
     #[test]

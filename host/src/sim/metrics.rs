@@ -299,8 +299,31 @@ pub struct Totals {
     pub vm_queued: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vm_mean_queue_wait_s: Option<f64>,
+    /// Runs with `strategies.offload_policy`: the offload machine's transitions and its
+    /// actions (each one migration call), in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offload_transitions: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offload_actions: Option<Vec<OffloadEvent>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+}
+
+/// One action of the simulated offload machine and what came of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OffloadEvent {
+    /// Simulated hour (0-based) and seconds from the start.
+    pub hour: u32,
+    pub at_s: f64,
+    /// `offload` or `unoffload`.
+    pub action: String,
+    /// The mean user delay observed, and the signed change asked (`requiredDecreaseMs`).
+    pub measured_delay_ms: f64,
+    pub required_decrease_ms: f64,
+    /// Moves applied that add or move a copy onto an edge datacenter, or remove or move one
+    /// off it.
+    pub moves_to_edge: u64,
+    pub moves_from_edge: u64,
 }
 
 /// "Predicted vs actual" of one service: what the scaling strategy forecast for a call
@@ -460,6 +483,8 @@ pub(crate) fn finish(
         vm_queued: (total.vm_queued > 0).then_some(total.vm_queued),
         vm_mean_queue_wait_s: (total.vm_queued > 0)
             .then(|| ratio(total.vm_queue_wait_s, total.vm_queue_placed as f64)),
+        offload_transitions: None,
+        offload_actions: None,
         timing: Some(Timing {
             elasticity_decision_ms_max: (total.elastic_events > 0)
                 .then(|| ms(total.elastic_decision_max)),

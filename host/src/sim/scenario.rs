@@ -123,6 +123,13 @@ pub struct StrategyDefaults {
     /// `current` set, as carbon and renewables change); default: only when scaling fails.
     #[serde(default)]
     pub replacement_every_minutes: Option<u32>,
+    /// Drive the migration strategy through the offload state machine
+    /// (`crate::engine::offload`): the host observes the users' mean delay every
+    /// `queryPeriodS` and calls the strategy only when the machine acts, with
+    /// `extra = {"requiredDecreaseMs": ±x}`. Without it, the strategy is called every
+    /// `migration_every_minutes` with an empty `extra`.
+    #[serde(default)]
+    pub offload_policy: Option<crate::engine::offload::OffloadPolicy>,
 }
 
 /// Latency `base_ms + km * ms_per_km` between any two named places; per-link overrides.
@@ -693,6 +700,11 @@ impl Scenario {
         for (path, name) in [("scaling", &st.scaling), ("migration", &st.migration)] {
             if name.as_deref().is_some_and(|n| !valid_strategy_name(n)) {
                 e.add(format!("strategies.{path}"), "must be `plugin/strategy`");
+            }
+        }
+        if let Some(p) = &st.offload_policy {
+            if let Err(err) = p.validate() {
+                e.add("strategies.offload_policy".into(), &err.to_string());
             }
         }
         for (path, every) in [
