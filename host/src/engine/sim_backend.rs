@@ -10,6 +10,7 @@
 
 use super::telemetry::{SineLoad, TelemetrySource};
 use crate::graphs::GraphSpec;
+use crate::sim::environment::Environment;
 use crate::sim::scenario::{DatacenterSpec, Role, Scenario};
 use crate::store::{PlacementEntry, Store};
 use smo_plugin_api::{
@@ -19,20 +20,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Hourly environment of one datacenter, over the scenario's horizon.
-struct Hourly {
-    carbon: Vec<f64>,
-    renewable_kw: Vec<f64>,
-    grid_share: Vec<f64>,
-    energy_price: Vec<f64>,
-}
-
 /// The scenario-driven continuum behind `smo serve --scenario`.
 pub struct SimContinuum {
     scenario: Scenario,
     speed: f64,
     origin: Instant,
-    hourly: Vec<Hourly>,
+    env: Environment,
     rates: HashMap<String, Vec<f64>>,
     fallback: SineLoad,
 }
@@ -43,28 +36,7 @@ impl SimContinuum {
         if !(speed.is_finite() && speed > 0.0) {
             return Err(format!("speed must be a positive number, got {speed}"));
         }
-        let hours = scenario.spec.hours as usize;
-        let mut hourly = Vec::new();
-        for (i, d) in scenario.spec.datacenters.iter().enumerate() {
-            let at = |e: String| format!("datacenters[{i}] ({}): {e}", d.name);
-            let series = |s: &Option<crate::sim::scenario::SeriesSpec>| match s {
-                Some(s) => scenario.series(s, hours).map_err(at),
-                None => Ok(vec![0.0; hours]),
-            };
-            let mut renewable_kw = vec![0.0; hours];
-            for r in &d.renewables {
-                let shape = scenario.series(&r.shape, hours).map_err(at)?;
-                for (h, cf) in shape.iter().enumerate() {
-                    renewable_kw[h] += r.kw * cf;
-                }
-            }
-            hourly.push(Hourly {
-                carbon: scenario.series(&d.carbon_intensity, hours).map_err(at)?,
-                renewable_kw,
-                grid_share: series(&d.grid_renewable_share)?,
-                energy_price: series(&d.prices.energy_kwh)?,
-            });
-        }
+        let env = Environment::new(&scenario)?;
         let rates = crate::sim::workload::service_rates(&scenario)?;
         let rates = scenario
             .spec
@@ -78,7 +50,7 @@ impl SimContinuum {
             scenario,
             speed,
             origin: Instant::now(),
-            hourly,
+            env,
             rates,
             fallback: SineLoad::default(),
         })
@@ -105,8 +77,11 @@ impl SimContinuum {
             .spec
             .datacenters
             .iter()
-            .zip(&self.hourly)
-            .map(|(d, h)| cluster(d, h, hour.min(h.carbon.len().saturating_sub(1))))
+            .enumerate()
+            .map(|(i, d)| {
+                let last = self.env.ci[i].len().saturating_sub(1);
+                cluster(d, &self.env, i, hour.min(last))
+            })
             .collect()
     }
 
@@ -142,7 +117,7 @@ impl SimContinuum {
     }
 }
 
-fn cluster(d: &DatacenterSpec, h: &Hourly, hour: usize) -> Cluster {
+fn cluster(d: &DatacenterSpec, env: &Environment, i: usize, hour: usize) -> Cluster {
     let mut capacity = Resources::default();
     let (mut idle_w, mut peak_w) = (0.0, 0.0);
     for s in &d.servers {
@@ -154,12 +129,6 @@ fn cluster(d: &DatacenterSpec, h: &Hourly, hour: usize) -> Cluster {
         idle_w += n * s.idle_w.or(curve.first().copied()).unwrap_or(0.0);
         peak_w += n * s.peak_w.or(curve.last().copied()).unwrap_or(0.0);
     }
-    let kinds: Vec<&str> = d
-        .renewables
-        .iter()
-        .filter(|r| r.kw > 0.0)
-        .map(|r| r.kind.as_str())
-        .collect();
     Cluster {
         name: d.name.as_str().into(),
         role: match d.role {
@@ -175,15 +144,11 @@ fn cluster(d: &DatacenterSpec, h: &Hourly, hour: usize) -> Cluster {
         capacity,
         available: capacity,
         energy: EnergyProfile {
-            source: match kinds.as_slice() {
-                [] => "grid".into(),
-                [one] => format!("grid+{one}").into(),
-                _ => "mixed".into(),
-            },
+            source: env.source[i].clone(),
             pue: d.pue,
-            carbon_intensity_g_per_kwh: h.carbon[hour],
-            renewable_supply_kw: h.renewable_kw[hour],
-            renewable_share: h.grid_share[hour],
+            carbon_intensity_g_per_kwh: env.ci[i][hour],
+            renewable_supply_kw: env.renew_kw[i][hour],
+            renewable_share: env.grid_share[i][hour],
             idle_power_w: idle_w,
             peak_power_w: peak_w,
             preferred_for_saving: d.preferred_for_saving,
@@ -193,7 +158,7 @@ fn cluster(d: &DatacenterSpec, h: &Hourly, hour: usize) -> Cluster {
             memory_gib_hour: d.prices.memory_gib_hour,
             gpu_hour: d.prices.gpu_hour,
             egress_gb: d.prices.egress_gb,
-            energy_kwh: h.energy_price[hour],
+            energy_kwh: env.price[i][hour],
         },
         labels: d
             .labels

@@ -6,6 +6,7 @@
 
 use super::continuum::Datacenter;
 use super::driver::{DriverError, StrategyDriver};
+use super::environment::Environment;
 use super::geo;
 use super::metrics::{self, Acc, StrategyRun};
 use super::scenario::{Role, Scenario, ScenarioError, StrategyDefaults, VmQueueSpec};
@@ -115,14 +116,6 @@ pub fn simulate(
 }
 
 /// Hourly environment of every datacenter: `[dc][hour]`.
-struct Env {
-    ci: Vec<Vec<f64>>,
-    grid_share: Vec<Vec<f64>>,
-    renew_kw: Vec<Vec<f64>>,
-    price: Vec<Vec<f64>>,
-    source: Vec<RString>,
-}
-
 /// Latency and bandwidth between places.
 struct Net {
     /// `[user][dc]`, ms.
@@ -159,7 +152,7 @@ struct Run<'a> {
     dcs: Vec<Datacenter>,
     dc_index: HashMap<String, usize>,
     idle_peak: Vec<(f64, f64)>,
-    env: Env,
+    env: Environment,
     net: Net,
     step_s: u32,
     per_hour: usize,
@@ -213,49 +206,9 @@ impl<'a> Run<'a> {
                 errors: vec![e],
             })
         };
-        let mut env = Env {
-            ci: vec![],
-            grid_share: vec![],
-            renew_kw: vec![],
-            price: vec![],
-            source: vec![],
-        };
+        let env = Environment::new(sc).map_err(bad)?;
         let mut dcs = Vec::new();
-        for (i, d) in spec.datacenters.iter().enumerate() {
-            let p = format!("datacenters[{i}]");
-            env.ci.push(
-                sc.series(&d.carbon_intensity, hours)
-                    .map_err(|e| bad(format!("{p}.carbon_intensity: {e}")))?,
-            );
-            env.grid_share.push(match &d.grid_renewable_share {
-                Some(s) => sc.series(s, hours).map_err(|e| bad(format!("{p}: {e}")))?,
-                None => vec![0.0; hours],
-            });
-            env.price.push(match &d.prices.energy_kwh {
-                Some(s) => sc.series(s, hours).map_err(|e| bad(format!("{p}: {e}")))?,
-                None => vec![0.0; hours],
-            });
-            let mut kw = vec![0.0; hours];
-            for r in &d.renewables {
-                let shape = sc
-                    .series(&r.shape, hours)
-                    .map_err(|e| bad(format!("{p}: {e}")))?;
-                for (h, cf) in shape.iter().enumerate() {
-                    kw[h] += r.kw * cf;
-                }
-            }
-            env.renew_kw.push(kw);
-            let kinds: Vec<&str> = d
-                .renewables
-                .iter()
-                .filter(|r| r.kw > 0.0)
-                .map(|r| r.kind.as_str())
-                .collect();
-            env.source.push(match kinds.as_slice() {
-                [] => "grid".into(),
-                [one] => format!("grid+{one}").into(),
-                _ => "mixed".into(),
-            });
+        for d in &spec.datacenters {
             dcs.push(Datacenter::new(d, spec.idle_servers, spec.server_selection));
         }
         let net = network(sc);

@@ -12,6 +12,7 @@ pub mod continuum;
 pub mod data;
 pub mod driver;
 pub mod engine;
+pub mod environment;
 pub mod geo;
 pub mod metrics;
 pub mod power;
