@@ -1,7 +1,7 @@
 //! `default-lp/placement`: upstream SMO's naive first-fit initial placement, pre-check fixed;
 //! its re-placement is the min-migration integer program of `replacement`.
 
-use crate::instance::{describe, Instance};
+use crate::instance::{describe, nothing_to_place, Instance};
 use crate::params::Params;
 use crate::replacement;
 use crate::report::{extra, Rejections};
@@ -46,16 +46,9 @@ pub fn first_fit(
     request: &PlacementRequest,
     params: &Params,
 ) -> Result<PlacementDecision, PluginError> {
-    let inst = Instance::new(request)?;
-    let mut decision = PlacementDecision::default();
-    decision
-        .reasons
-        .extend(inst.notes.iter().map(|n| RString::from(n.as_str())));
+    let (inst, mut decision) = Instance::with_decision(request)?;
     if inst.services.is_empty() {
-        decision
-            .reasons
-            .push("the graph has no services: nothing to place".into());
-        return Ok(decision);
+        return Ok(nothing_to_place(decision, None));
     }
     inst.precheck()?;
 

@@ -82,6 +82,18 @@ fn finite_non_negative(value: f64) -> bool {
 }
 
 impl<'a> Instance<'a> {
+    /// Validates and indexes `request`, and starts the decision with the instance's notes.
+    pub fn with_decision(
+        request: &'a PlacementRequest,
+    ) -> Result<(Self, PlacementDecision), PluginError> {
+        let inst = Self::new(request)?;
+        let mut decision = PlacementDecision::default();
+        decision
+            .reasons
+            .extend(inst.notes.iter().map(|n| RString::from(n.as_str())));
+        Ok((inst, decision))
+    }
+
     /// Validates and indexes `request`.
     pub fn new(request: &'a PlacementRequest) -> Result<Self, PluginError> {
         let graph = request.graph.name.as_str();
@@ -360,6 +372,20 @@ fn find(parent: &mut [usize], mut x: usize) -> usize {
         x = parent[x];
     }
     x
+}
+
+/// The answer for a graph without services: `decision` says so (with `objective`, if any).
+pub fn nothing_to_place(
+    mut decision: PlacementDecision,
+    objective: Option<f64>,
+) -> PlacementDecision {
+    decision
+        .reasons
+        .push("the graph has no services: nothing to place".into());
+    if let Some(value) = objective {
+        decision.objective = ROption::RSome(value);
+    }
+    decision
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! hourly price to 0..1 (the sum over units of their dearest candidate cluster).
 
 use crate::assignment::AssignmentModel;
-use crate::instance::{describe, Instance};
+use crate::instance::{describe, nothing_to_place, Instance};
 use crate::params::Params;
 use crate::replacement;
 use crate::report::{extra, Rejections};
@@ -70,17 +70,9 @@ pub fn balanced(
     request: &PlacementRequest,
     params: &Params,
 ) -> Result<PlacementDecision, PluginError> {
-    let inst = Instance::new(request)?;
-    let mut decision = PlacementDecision::default();
-    decision
-        .reasons
-        .extend(inst.notes.iter().map(|n| RString::from(n.as_str())));
+    let (inst, mut decision) = Instance::with_decision(request)?;
     if inst.services.is_empty() {
-        decision
-            .reasons
-            .push("the graph has no services: nothing to place".into());
-        decision.objective = ROption::RSome(0.0);
-        return Ok(decision);
+        return Ok(nothing_to_place(decision, Some(0.0)));
     }
     inst.precheck().map_err(|e| {
         PluginError::infeasible(format!("milp placement infeasible: {}", e.message))

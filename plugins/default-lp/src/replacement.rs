@@ -7,7 +7,7 @@
 //! kept as it is, and otherwise exactly the minimum number of services moves.
 
 use crate::assignment::{Assigned, AssignmentModel};
-use crate::instance::{Current, Instance};
+use crate::instance::{nothing_to_place, Current, Instance};
 use crate::params::{Params, ReplaceScope};
 use crate::report::{extra, Rejections};
 use crate::scope::Scope;
@@ -29,17 +29,9 @@ pub fn replace(
     request: &PlacementRequest,
     params: &Params,
 ) -> Result<PlacementDecision, PluginError> {
-    let inst = Instance::new(request)?;
-    let mut decision = PlacementDecision::default();
-    decision
-        .reasons
-        .extend(inst.notes.iter().map(|n| RString::from(n.as_str())));
+    let (inst, decision) = Instance::with_decision(request)?;
     if inst.services.is_empty() {
-        decision
-            .reasons
-            .push("the graph has no services: nothing to place".into());
-        decision.objective = ROption::RSome(0.0);
-        return Ok(decision);
+        return Ok(nothing_to_place(decision, Some(0.0)));
     }
     inst.precheck()
         .map_err(|e| PluginError::infeasible(format!("re-placement infeasible: {}", e.message)))?;
