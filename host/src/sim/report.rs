@@ -54,6 +54,7 @@ pub fn json(scenario: &Scenario, runs: &[StrategyRun], baseline: &str, timing: b
     s
 }
 
+/// The CSV columns: the strategy, then [`super::metrics::Totals`] keys in this order.
 const CSV_COLUMNS: [&str; 19] = [
     "strategy",
     "energy_kwh",
@@ -76,6 +77,13 @@ const CSV_COLUMNS: [&str; 19] = [
     "strategy_calls",
 ];
 
+/// The extra columns with `timing` (keys of [`super::metrics::Timing`], flattened in totals).
+const CSV_TIMING_COLUMNS: [&str; 3] = [
+    "decision_time_ms",
+    "decision_time_ms_mean",
+    "decision_time_ms_max",
+];
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -84,42 +92,34 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// One row of totals per strategy (with the timing columns when `timing`).
+/// One CSV cell from a JSON value: numbers as JSON writes them, `null` or absent as empty.
+fn csv_cell(value: Option<&serde_json::Value>) -> String {
+    match value {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => csv_field(s),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// One row of totals per strategy (with the timing columns when `timing`). The cells are
+/// read from the totals' JSON form by column name, so the CSV and the JSON cannot disagree.
 pub fn csv(runs: &[StrategyRun], timing: bool) -> String {
+    let timing_columns: &[&str] = if timing { &CSV_TIMING_COLUMNS } else { &[] };
     let mut out = CSV_COLUMNS.join(",");
-    if timing {
-        out.push_str(",decision_time_ms,decision_time_ms_mean,decision_time_ms_max");
+    for c in timing_columns {
+        out.push(',');
+        out.push_str(c);
     }
     out.push('\n');
     for r in runs {
-        let t = &r.totals;
-        let mut row = vec![
-            csv_field(&r.strategy),
-            t.energy_kwh.to_string(),
-            t.it_energy_kwh.to_string(),
-            t.carbon_kg.to_string(),
-            t.renewable_share.to_string(),
-            t.carbon_reduction.map_or(String::new(), |x| x.to_string()),
-            t.failure_rate.to_string(),
-            t.mean_response_ms.to_string(),
-            t.p95_response_ms.to_string(),
-            t.slo_violations.to_string(),
-            t.migrations.to_string(),
-            t.cost.to_string(),
-            t.energy_per_request_wh.to_string(),
-            t.requests.to_string(),
-            t.served.to_string(),
-            t.failed.to_string(),
-            t.invalid_decisions.to_string(),
-            t.strategy_errors.to_string(),
-            t.strategy_calls.to_string(),
-        ];
-        if timing {
-            let tm = t.timing.clone().unwrap_or_default();
-            row.push(tm.decision_time_ms.to_string());
-            row.push(tm.decision_time_ms_mean.to_string());
-            row.push(tm.decision_time_ms_max.to_string());
-        }
+        let totals = serde_json::to_value(&r.totals).unwrap_or_default();
+        let mut row = vec![csv_field(&r.strategy)];
+        row.extend(
+            CSV_COLUMNS[1..]
+                .iter()
+                .chain(timing_columns)
+                .map(|c| csv_cell(totals.get(c))),
+        );
         out.push_str(&row.join(","));
         out.push('\n');
     }
@@ -414,20 +414,8 @@ mod tests {
         assert_eq!(doc["seed"], 42);
         let strategies = doc["strategies"].as_array().unwrap();
         assert_eq!(strategies.len(), 3);
-        for key in [
-            "energy_kwh",
-            "carbon_kg",
-            "renewable_share",
-            "failure_rate",
-            "mean_response_ms",
-            "p95_response_ms",
-            "slo_violations",
-            "migrations",
-            "cost",
-            "energy_per_request_wh",
-            "carbon_reduction",
-            "decision_time_ms",
-        ] {
+        // Every CSV column is a key of the totals (the CSV reads its cells by name).
+        for key in CSV_COLUMNS[1..].iter().chain(&CSV_TIMING_COLUMNS) {
             assert!(
                 strategies[0]["totals"].get(key).is_some(),
                 "missing totals.{key}"

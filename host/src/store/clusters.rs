@@ -72,17 +72,10 @@ impl Store {
 
     /// All clusters, by name.
     pub fn list_clusters<T: DeserializeOwned>(&self) -> Result<Vec<StoredCluster<T>>, StoreError> {
-        let operation = || "list clusters".to_owned();
-        let conn = self.lock();
-        let mut statement = conn
-            .prepare(&format!("{SELECT} ORDER BY name"))
-            .during(operation)?;
-        let rows = statement
-            .query_map([], from_row)
-            .during(operation)?
-            .collect::<Result<Vec<_>, _>>()
-            .during(operation)?;
-        rows.into_iter().collect()
+        let sql = format!("{SELECT} ORDER BY name");
+        super::query_all(&self.lock(), &sql, [], from_row, || "list clusters".to_owned())?
+            .into_iter()
+            .collect()
     }
 
     /// Deletes cluster `name`; returns whether there was one. Placements naming it are left to

@@ -162,18 +162,10 @@ impl Store {
             None => "list decisions".to_owned(),
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let conn = self.lock();
-        let mut statement = conn
-            .prepare(&format!(
-                "{SELECT} WHERE ?1 IS NULL OR graph = ?1 ORDER BY id DESC LIMIT ?2"
-            ))
-            .during(operation)?;
-        let rows = statement
-            .query_map(params![graph, limit], from_row)
-            .during(operation)?
-            .collect::<Result<Vec<_>, _>>()
-            .during(operation)?;
-        rows.into_iter().collect()
+        let sql = format!("{SELECT} WHERE ?1 IS NULL OR graph = ?1 ORDER BY id DESC LIMIT ?2");
+        super::query_all(&self.lock(), &sql, params![graph, limit], from_row, operation)?
+            .into_iter()
+            .collect()
     }
 
     /// The newest decision of `kind` for graph `graph`, if any (for the graph's status).

@@ -89,11 +89,7 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .during(operation)?;
-        let exists = tx
-            .query_row("SELECT 1 FROM graphs WHERE name = ?1", [name], |_| Ok(()))
-            .optional()
-            .during(operation)?
-            .is_some();
+        let exists = super::graph_exists(&tx, name, operation)?;
         if exists && !replace {
             return Err(StoreError::GraphExists(name.to_owned()));
         }
@@ -130,17 +126,10 @@ impl Store {
 
     /// All graphs, by name.
     pub fn list_graphs(&self) -> Result<Vec<StoredGraph>, StoreError> {
-        let operation = || "list graphs".to_owned();
-        let conn = self.lock();
-        let mut statement = conn
-            .prepare(&format!("{SELECT} ORDER BY name"))
-            .during(operation)?;
-        let rows = statement
-            .query_map([], from_row)
-            .during(operation)?
-            .collect::<Result<Vec<_>, _>>()
-            .during(operation)?;
-        rows.into_iter().collect()
+        let sql = format!("{SELECT} ORDER BY name");
+        super::query_all(&self.lock(), &sql, [], from_row, || "list graphs".to_owned())?
+            .into_iter()
+            .collect()
     }
 
     /// Sets the status of graph `name`; [`StoreError::GraphNotFound`] if there is none.

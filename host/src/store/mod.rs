@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::Connection;
+use error::SqlContext;
+use rusqlite::{Connection, OptionalExtension};
 
 pub use clusters::StoredCluster;
 pub use decisions::{Decision, DecisionKind, DecisionRecord, Outcome};
@@ -126,6 +127,36 @@ impl Store {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Runs `sql` with `params` and maps every row with `map`, naming `operation` on failure.
+pub(crate) fn query_all<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    operation: impl Fn() -> String,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = conn.prepare(sql).during(&operation)?;
+    let rows = statement
+        .query_map(params, map)
+        .during(&operation)?
+        .collect::<Result<Vec<_>, _>>()
+        .during(&operation)?;
+    Ok(rows)
+}
+
+/// Whether graph `name` is stored (inside a transaction or not), naming `operation` on failure.
+pub(crate) fn graph_exists(
+    conn: &Connection,
+    name: &str,
+    operation: impl FnOnce() -> String,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row("SELECT 1 FROM graphs WHERE name = ?1", [name], |_| Ok(()))
+        .optional()
+        .during(operation)?
+        .is_some())
 }
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).

@@ -1,7 +1,7 @@
 //! Placements in the store: for each graph, which service runs how many replicas on which
 //! cluster. A placement is replaced as a whole, atomically; a service may be on several clusters.
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use smo_plugin_api::{Assignment, Placement, RString};
 
@@ -60,12 +60,7 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .during(operation)?;
-        let exists = tx
-            .query_row("SELECT 1 FROM graphs WHERE name = ?1", [graph], |_| Ok(()))
-            .optional()
-            .during(operation)?
-            .is_some();
-        if !exists {
+        if !super::graph_exists(&tx, graph, operation)? {
             return Err(StoreError::GraphNotFound(graph.to_owned()));
         }
         tx.execute("DELETE FROM placements WHERE graph = ?1", [graph])
@@ -105,31 +100,21 @@ impl Store {
     pub fn get_placement(&self, graph: &str) -> Result<Vec<PlacementEntry>, StoreError> {
         let operation = || format!("get the placement of graph {graph:?}");
         let conn = self.lock();
-        let exists = conn
-            .query_row("SELECT 1 FROM graphs WHERE name = ?1", [graph], |_| Ok(()))
-            .optional()
-            .during(operation)?
-            .is_some();
-        if !exists {
+        if !super::graph_exists(&conn, graph, operation)? {
             return Err(StoreError::GraphNotFound(graph.to_owned()));
         }
-        let mut statement = conn
-            .prepare(
-                "SELECT service, cluster, replicas FROM placements
-                 WHERE graph = ?1 ORDER BY position",
-            )
-            .during(operation)?;
-        let entries = statement
-            .query_map([graph], |row| {
+        super::query_all(
+            &conn,
+            "SELECT service, cluster, replicas FROM placements WHERE graph = ?1 ORDER BY position",
+            [graph],
+            |row| {
                 Ok(PlacementEntry {
                     service: row.get(0)?,
                     cluster: row.get(1)?,
                     replicas: row.get(2)?,
                 })
-            })
-            .during(operation)?
-            .collect::<Result<Vec<_>, _>>()
-            .during(operation)?;
-        Ok(entries)
+            },
+            operation,
+        )
     }
 }

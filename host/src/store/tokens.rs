@@ -72,19 +72,13 @@ impl Store {
 
     /// All tokens, oldest first.
     pub fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
-        let operation = || "list API tokens".to_owned();
-        let conn = self.lock();
-        let mut statement = conn
-            .prepare(
-                "SELECT hash, scope, created_at_ms FROM api_tokens ORDER BY created_at_ms, hash",
-            )
-            .during(operation)?;
-        let tokens = statement
-            .query_map([], from_row)
-            .during(operation)?
-            .collect::<Result<Vec<_>, _>>()
-            .during(operation)?;
-        Ok(tokens)
+        super::query_all(
+            &self.lock(),
+            "SELECT hash, scope, created_at_ms FROM api_tokens ORDER BY created_at_ms, hash",
+            [],
+            from_row,
+            || "list API tokens".to_owned(),
+        )
     }
 
     /// Deletes the token with this hash; returns whether there was one.
