@@ -73,9 +73,11 @@ impl Store {
     /// All clusters, by name.
     pub fn list_clusters<T: DeserializeOwned>(&self) -> Result<Vec<StoredCluster<T>>, StoreError> {
         let sql = format!("{SELECT} ORDER BY name");
-        super::query_all(&self.lock(), &sql, [], from_row, || "list clusters".to_owned())?
-            .into_iter()
-            .collect()
+        super::query_all(&self.lock(), &sql, [], from_row, || {
+            "list clusters".to_owned()
+        })?
+        .into_iter()
+        .collect()
     }
 
     /// Deletes cluster `name`; returns whether there was one. Placements naming it are left to

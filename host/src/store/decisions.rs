@@ -163,9 +163,15 @@ impl Store {
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let sql = format!("{SELECT} WHERE ?1 IS NULL OR graph = ?1 ORDER BY id DESC LIMIT ?2");
-        super::query_all(&self.lock(), &sql, params![graph, limit], from_row, operation)?
-            .into_iter()
-            .collect()
+        super::query_all(
+            &self.lock(),
+            &sql,
+            params![graph, limit],
+            from_row,
+            operation,
+        )?
+        .into_iter()
+        .collect()
     }
 
     /// The newest decision of `kind` for graph `graph`, if any (for the graph's status).

@@ -127,9 +127,11 @@ impl Store {
     /// All graphs, by name.
     pub fn list_graphs(&self) -> Result<Vec<StoredGraph>, StoreError> {
         let sql = format!("{SELECT} ORDER BY name");
-        super::query_all(&self.lock(), &sql, [], from_row, || "list graphs".to_owned())?
-            .into_iter()
-            .collect()
+        super::query_all(&self.lock(), &sql, [], from_row, || {
+            "list graphs".to_owned()
+        })?
+        .into_iter()
+        .collect()
     }
 
     /// Sets the status of graph `name`; [`StoreError::GraphNotFound`] if there is none.
