@@ -7,38 +7,13 @@ use crate::replacement;
 use crate::report::{extra, Rejections};
 use smo_plugin_api::prelude::*;
 
-/// First-fit: units (services, or groups that must be co-located) in descriptor order, each on
-/// the first cluster in inventory order with enough free CPU, memory and GPUs.
-#[derive(Debug, Clone)]
-pub struct FirstFit {
-    params: Params,
-}
-
-impl FirstFit {
-    pub fn new(params: &str) -> Result<Self, PluginError> {
-        Ok(Self {
-            params: Params::for_strategy("placement", params)?,
-        })
-    }
-
-    pub fn with_params(params: Params) -> Self {
-        Self { params }
-    }
-}
-
-impl Placement for FirstFit {
-    fn place(&self, request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
-        first_fit(request, &self.params)
-    }
-
-    fn replace(&self, request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
-        if request.current.is_some() {
-            replacement::replace(request, &self.params)
-        } else {
-            first_fit(request, &self.params)
-        }
-    }
-}
+replacement::placement_with_min_migration!(
+    /// First-fit: units (services, or groups that must be co-located) in descriptor order,
+    /// each on the first cluster in inventory order with enough free CPU, memory and GPUs.
+    FirstFit,
+    "placement",
+    first_fit
+);
 
 /// Upstream's `calculate_naive_placement`, generalised to memory, GPUs, allowed clusters and
 /// required co-location, with the pre-check comparing against the largest cluster.

@@ -16,37 +16,12 @@ use smo_plugin_api::prelude::*;
 /// Weight of the tie-break (mean share of free capacity), divided by the number of clusters.
 const TIE_BREAK: f64 = 1e-3;
 
-/// The optimising initial placement; re-placement is the min-migration program.
-#[derive(Debug, Clone)]
-pub struct MilpPlacement {
-    params: Params,
-}
-
-impl MilpPlacement {
-    pub fn new(params: &str) -> Result<Self, PluginError> {
-        Ok(Self {
-            params: Params::for_strategy("milp", params)?,
-        })
-    }
-
-    pub fn with_params(params: Params) -> Self {
-        Self { params }
-    }
-}
-
-impl Placement for MilpPlacement {
-    fn place(&self, request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
-        balanced(request, &self.params)
-    }
-
-    fn replace(&self, request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
-        if request.current.is_some() {
-            replacement::replace(request, &self.params)
-        } else {
-            balanced(request, &self.params)
-        }
-    }
-}
+replacement::placement_with_min_migration!(
+    /// The optimising initial placement; re-placement is the min-migration program.
+    MilpPlacement,
+    "milp",
+    balanced
+);
 
 /// Hourly price of unit `total` on `cluster`.
 fn price(total: &Resources, cluster: &Cluster) -> f64 {

@@ -14,6 +14,49 @@ use crate::scope::Scope;
 use crate::solver::{SolveError, SolveOptions};
 use smo_plugin_api::prelude::*;
 
+/// Declares a placement strategy `$name` whose initial placement is `$initial` and whose
+/// re-placement (a request with a current placement) is the min-migration program [`replace`].
+/// `$strategy` names its parameter section.
+macro_rules! placement_with_min_migration {
+    ($(#[$doc:meta])* $name:ident, $strategy:literal, $initial:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            params: $crate::params::Params,
+        }
+
+        impl $name {
+            pub fn new(params: &str) -> Result<Self, PluginError> {
+                Ok(Self {
+                    params: $crate::params::Params::for_strategy($strategy, params)?,
+                })
+            }
+
+            pub fn with_params(params: $crate::params::Params) -> Self {
+                Self { params }
+            }
+        }
+
+        impl Placement for $name {
+            fn place(&self, request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
+                $initial(request, &self.params)
+            }
+
+            fn replace(
+                &self,
+                request: &PlacementRequest,
+            ) -> Result<PlacementDecision, PluginError> {
+                if request.current.is_some() {
+                    $crate::replacement::replace(request, &self.params)
+                } else {
+                    $initial(request, &self.params)
+                }
+            }
+        }
+    };
+}
+pub(crate) use placement_with_min_migration;
+
 /// Solver options from the parameters.
 pub fn solve_options(params: &Params) -> SolveOptions {
     SolveOptions {
