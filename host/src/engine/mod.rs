@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod locks;
 pub mod offload;
 pub mod placing;
+pub mod prometheus;
 pub mod record;
 pub mod scaling;
 pub mod sim_backend;
