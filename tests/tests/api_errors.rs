@@ -134,6 +134,13 @@ fn endpoints() -> Vec<Endpoint> {
             Body::None,
         ),
         ep(
+            "GET",
+            "/v1/graphs/{name}/offload",
+            "/v1/graphs/hello-world-graph/offload",
+            Some("/v1/graphs/ghost/offload"),
+            Body::None,
+        ),
+        ep(
             "POST",
             "/v1/graphs/{name}/placement",
             "/v1/graphs/hello-world-graph/placement",

@@ -1,10 +1,11 @@
 //! Handlers for graphs: deploy (POST), update (PUT), list, status, delete, start/stop,
-//! re-place now, `execute_strategy`, and the decision history.
+//! re-place now, `execute_strategy`, the offload loop, and the decision history.
 
 use super::body;
 use super::error::{from_query_rejection, ApiError};
 use super::AppState;
 use crate::engine::lifecycle::DeployMode;
+use crate::engine::offload_loop::OffloadAnswer;
 use crate::engine::record::{Cause, DecisionView};
 use crate::engine::status::{GraphSummary, GraphView};
 use crate::plugins::StrategyName;
@@ -89,6 +90,15 @@ pub async fn get(
     Path(name): Path<String>,
 ) -> Result<Json<GraphView>, ApiError> {
     Ok(Json(state.engine.status(&name).await?))
+}
+
+/// `GET /v1/graphs/{name}/offload`: the offload loop's state, policy, last observation,
+/// recent transitions and last action (`{"enabled": false}` without an `offloadPolicy`).
+pub async fn offload(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<OffloadAnswer>, ApiError> {
+    Ok(Json(state.engine.offload_status(&name).await?))
 }
 
 /// `DELETE /v1/graphs/{name}`: 204.

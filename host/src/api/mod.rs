@@ -2,7 +2,7 @@
 //! health, the OpenAPI document, and upstream's `/project/{p}/graphs` and `/alerts`.
 //! Errors are JSON objects `{error, detail, field}` with the matching status code.
 //!
-//! Every route is declared once in [`routes`], which records (method, path) as it builds the
+//! Every route is declared once in [`Routes`], which records (method, path) as it builds the
 //! router, so a test can check that the checked-in `openapi.json` lists exactly these routes.
 //! `/healthz` and `/v1/openapi.json` are open; everything else goes through [`auth::require`].
 
@@ -94,6 +94,7 @@ fn protected_routes() -> Routes {
         .post("/v1/graphs/{name}/start", graphs::start)
         .post("/v1/graphs/{name}/stop", graphs::stop)
         .post("/v1/graphs/{name}/placement", graphs::replace)
+        .get("/v1/graphs/{name}/offload", graphs::offload)
         .post(
             "/v1/graphs/{name}/execute_strategy/{strategy}",
             graphs::execute_strategy,

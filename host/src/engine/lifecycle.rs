@@ -10,6 +10,8 @@
 use super::error::EngineError;
 use super::inventory::{self, UsageCache, RUNNING, STOPPED};
 use super::locks::GraphLocks;
+use super::offload_loop::OffloadLoops;
+use super::offload_telemetry::StoreTelemetry;
 use super::placing::{Ask, Placed};
 use super::record::{Cause, DecisionView};
 use super::scaling::Loops;
@@ -85,6 +87,8 @@ pub struct Engine {
     /// Held while deciding and applying anything that uses capacity (see the module docs).
     pub(crate) decision_lock: tokio::sync::Mutex<()>,
     pub(crate) loops: Loops,
+    /// The offload loops of running graphs with an `offloadPolicy`.
+    pub(crate) offload: OffloadLoops,
     /// What running graphs use, kept between decisions (see [`UsageCache`]).
     pub(crate) usage: UsageCache,
     appended: AtomicU64,
@@ -100,7 +104,12 @@ impl Engine {
         telemetry: Arc<dyn TelemetrySource>,
         config: EngineConfig,
     ) -> Arc<Self> {
+        let offload = OffloadLoops::new(Box::new(StoreTelemetry::new(
+            Arc::clone(&store),
+            Arc::clone(&telemetry),
+        )));
         Arc::new(Self {
+            offload,
             store,
             dispatcher,
             telemetry,
@@ -462,6 +471,7 @@ impl Engine {
             self.store.delete_graph(name)?
         };
         self.stop_loop(name);
+        self.forget_offload_loop(name);
         if !deleted {
             return Err(EngineError::GraphNotFound(name.to_owned()));
         }

@@ -26,6 +26,8 @@ pub enum Cause {
     Resume,
     /// A round of the scaling loop.
     ScalingLoop,
+    /// An action of the offload loop (its state machine asked the migration strategy).
+    OffloadLoop,
 }
 
 impl Cause {
@@ -39,6 +41,7 @@ impl Cause {
             Cause::Infeasible => "infeasible",
             Cause::Resume => "resume",
             Cause::ScalingLoop => "scaling_loop",
+            Cause::OffloadLoop => "offload_loop",
         }
     }
 }
@@ -107,7 +110,7 @@ pub struct DecisionView {
     pub graph: String,
     pub kind: DecisionKind,
     /// What asked for it: deploy, update, replace, start, execute_strategy, infeasible,
-    /// resume or scaling_loop.
+    /// resume, scaling_loop or offload_loop.
     pub trigger: Option<String>,
     /// The strategy the graph asked for.
     pub requested: Option<String>,

@@ -72,20 +72,24 @@ impl Loops {
 
 impl Engine {
     /// Starts graph `name`'s scaling loop unless it is already running.
+    /// Also starts, updates or ends its offload loop to match its `offloadPolicy`.
     pub(crate) fn ensure_loop(self: &Arc<Self>, name: &str) {
-        let mut handles = self.loops.lock();
-        if handles.get(name).is_some_and(|h| !h.task.is_finished()) {
-            return;
+        {
+            let mut handles = self.loops.lock();
+            if handles.get(name).is_none_or(|h| h.task.is_finished()) {
+                let (stop, stopped) = watch::channel(false);
+                let trigger = Trigger::new(self.config.scaling_period, stopped);
+                let task = tokio::spawn(run(Arc::downgrade(self), name.to_owned(), trigger));
+                handles.insert(name.to_owned(), LoopHandle { stop, task });
+                tracing::debug!(graph = %name, "scaling loop started");
+            }
         }
-        let (stop, stopped) = watch::channel(false);
-        let trigger = Trigger::new(self.config.scaling_period, stopped);
-        let task = tokio::spawn(run(Arc::downgrade(self), name.to_owned(), trigger));
-        handles.insert(name.to_owned(), LoopHandle { stop, task });
-        tracing::debug!(graph = %name, "scaling loop started");
+        self.ensure_offload_loop(name);
     }
 
-    /// Ends graph `name`'s loop (a round in progress finishes first).
+    /// Ends graph `name`'s loops (a round in progress finishes first).
     pub(crate) fn stop_loop(&self, name: &str) {
+        self.stop_offload_loop(name);
         if let Some(handle) = self.loops.lock().remove(name) {
             // The receiver may be gone if the loop already ended by itself: nothing to do.
             let _ = handle.stop.send(true);
@@ -113,9 +117,9 @@ impl Engine {
         let spec = &graph.spec;
         let entries = self.store.get_placement(name)?;
         let clusters = self.decision_clusters(&decided, name)?;
-        let telemetry = self
-            .telemetry
-            .telemetry(spec, &entries, now_ms() as f64 / 1e3);
+        let telemetry =
+            self.telemetry
+                .telemetry_with_delay(spec, &entries, &clusters, self.telemetry.now_s());
         let strategy = graph_strategy(spec, StrategyKind::SCALING);
         let params = spec.parameters_json(StrategyKind::SCALING);
         let plugin_graph = plugin_graph(spec, &entries);
@@ -182,6 +186,7 @@ impl Engine {
         if updated != entries {
             let _write = self.write_lock(name).await;
             self.store.set_placement(name, &updated)?;
+            self.offload.mark_scaled(name);
             tracing::info!(graph = %name, "replicas scaled");
         }
         if !infeasible.is_empty() {

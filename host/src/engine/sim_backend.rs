@@ -6,15 +6,20 @@
 //! simulated hour the clusters' energy profiles in the store are refreshed (carbon intensity,
 //! on-site renewable supply, grid renewable share, energy price), so strategies see them change.
 //! Services named in the scenario's workload get its request rates (per step, seeded noise);
-//! other services get the deterministic [`SineLoad`].
+//! other services get the deterministic [`SineLoad`]. The users' delay is the simulator's model
+//! ([`crate::sim::delay`]) with the scenario's users, network and per-service processing times.
 
 use super::telemetry::{SineLoad, TelemetrySource};
+use super::user_delay::{self, UserDelay};
 use crate::graphs::GraphSpec;
+use crate::sim::delay;
+use crate::sim::engine::{network, Net};
 use crate::sim::environment::Environment;
+use crate::sim::geo;
 use crate::sim::scenario::{DatacenterSpec, Role, Scenario};
 use crate::store::{PlacementEntry, Store};
 use smo_plugin_api::{
-    Cluster, ClusterRole, EnergyProfile, Label, Location, Prices, RVec, Resources, Telemetry,
+    Cluster, ClusterRole, EnergyProfile, Label, Link, Location, Prices, RVec, Resources, Telemetry,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +32,7 @@ pub struct SimContinuum {
     origin: Instant,
     env: Environment,
     rates: HashMap<String, Vec<f64>>,
+    net: Net,
     fallback: SineLoad,
 }
 
@@ -46,12 +52,14 @@ impl SimContinuum {
             .map(|s| s.name.clone())
             .zip(rates)
             .collect();
+        let net = network(&scenario);
         Ok(Self {
             scenario,
             speed,
             origin: Instant::now(),
             env,
             rates,
+            net,
             fallback: SineLoad::default(),
         })
     }
@@ -60,6 +68,28 @@ impl SimContinuum {
     pub fn elapsed_s(&self) -> f64 {
         let horizon = f64::from(self.scenario.spec.hours.max(1)) * 3600.0;
         (self.origin.elapsed().as_secs_f64() * self.speed) % horizon
+    }
+
+    /// The scenario's current request rate of `service`, if the scenario names it.
+    fn scenario_rate(&self, service: &str) -> Option<f64> {
+        let series = self.rates.get(service).filter(|s| !s.is_empty())?;
+        Some(series[self.step() % series.len()])
+    }
+
+    /// One-way latency from user population `user` to `cluster` (ms): the simulator's for a
+    /// scenario datacenter, else the scenario's distance model from the coordinates.
+    fn latency_ms(&self, user: usize, cluster: &Cluster) -> f64 {
+        let spec = &self.scenario.spec;
+        if let Some(d) = spec
+            .datacenters
+            .iter()
+            .position(|d| d.name == cluster.name.as_str())
+        {
+            return self.net.user_lat[user][d];
+        }
+        let u = &spec.users[user];
+        let km = geo::distance_km((u.lat, u.lon), (cluster.location.lat, cluster.location.lon));
+        geo::latency_ms(km, spec.network.ms_per_km, spec.network.base_ms)
     }
 
     /// The simulated hour (0-based) now.
@@ -173,6 +203,89 @@ fn cluster(d: &DatacenterSpec, env: &Environment, i: usize, hour: usize) -> Clus
 }
 
 impl TelemetrySource for SimContinuum {
+    fn user_delay(
+        &self,
+        graph: &GraphSpec,
+        placement: &[PlacementEntry],
+        clusters: &[Cluster],
+        now_s: f64,
+    ) -> UserDelay {
+        let spec = &self.scenario.spec;
+        if spec.users.is_empty() {
+            return user_delay::sine_model(&self.fallback, graph, placement, clusters, now_s);
+        }
+        let step_s = f64::from(self.scenario.step_s());
+        let per_service = graph
+            .services
+            .iter()
+            .filter_map(|service| {
+                let named = spec
+                    .workload
+                    .services
+                    .iter()
+                    .find(|s| s.name == service.name);
+                let user = named
+                    .and_then(|s| s.user.as_ref())
+                    .and_then(|u| spec.users.iter().position(|x| &x.name == u))
+                    .unwrap_or(0);
+                let copies =
+                    user_delay::copies(service, placement, clusters, |c| self.latency_ms(user, c));
+                if copies.is_empty() {
+                    return None;
+                }
+                let processing =
+                    named.map_or_else(|| user_delay::processing_ms(service), |s| s.processing_ms);
+                let rps = self
+                    .scenario_rate(&service.name)
+                    .unwrap_or_else(|| self.fallback.service_rate(service, now_s));
+                let requests = (rps * step_s).round() as u64;
+                let (served, _) = delay::route(requests, step_s, processing, &copies);
+                Some((service.name.clone(), served))
+            })
+            .collect();
+        UserDelay::from_served(per_service)
+    }
+
+    /// Simulated time, not wrapped at the horizon (so the offload machine's clock never goes
+    /// back).
+    fn now_s(&self) -> f64 {
+        self.scenario.start_unix() as f64 + self.origin.elapsed().as_secs_f64() * self.speed
+    }
+
+    fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    /// The simulator's links: users to datacenters and between datacenters (one-way latency,
+    /// the scenario's bandwidths); clusters outside the scenario by the default model.
+    fn links(&self, clusters: &[Cluster]) -> RVec<Link> {
+        let known = |name: &str| {
+            self.scenario
+                .spec
+                .datacenters
+                .iter()
+                .any(|d| d.name == name)
+        };
+        let mut links = self.net.user_links.clone();
+        links.extend(self.net.dc_links.iter().cloned());
+        links.extend(
+            user_delay::links(clusters)
+                .into_iter()
+                .filter(|l| !(known(l.from.as_str()) && known(l.to.as_str()))),
+        );
+        links
+    }
+
+    fn response_bytes(&self, service: &str) -> f64 {
+        self.scenario
+            .spec
+            .workload
+            .services
+            .iter()
+            .find(|s| s.name == service)
+            .map_or(20.0 * 1024.0, |s| s.response_kb * 1024.0)
+    }
+
     fn telemetry(&self, graph: &GraphSpec, placement: &[PlacementEntry], now_s: f64) -> Telemetry {
         let mut telemetry = self.fallback.telemetry(graph, placement, now_s);
         let step = self.step();

@@ -7,6 +7,7 @@
 use super::error::EngineError;
 use super::inventory::RUNNING;
 use super::lifecycle::Engine;
+use super::offload_loop::OffloadView;
 use super::placing::graph_strategy;
 use super::record::DecisionView;
 use crate::plugins::StrategyName;
@@ -105,6 +106,9 @@ pub struct GraphView {
     /// The newest of the last decisions that failed or fell back, if any: why it failed.
     pub last_failure: Option<DecisionView>,
     pub scaling_loop: LoopView,
+    /// The offload loop (state machine, recent transitions, last action) of a graph with an
+    /// `offloadPolicy`; `None` without one.
+    pub offload_loop: Option<OffloadView>,
 }
 
 /// One line of `GET /v1/graphs`.
@@ -271,6 +275,11 @@ impl Engine {
                 active: self.loop_active(name),
                 period_ms: u64::try_from(self.config.scaling_period.as_millis())
                     .unwrap_or(u64::MAX),
+            },
+            offload_loop: if graph.spec.offload_policy.is_some() {
+                self.offload_view(name)
+            } else {
+                None
             },
         })
     }

@@ -1,5 +1,5 @@
-//! Where the scaling loop reads load from: a [`TelemetrySource`]. Until the simulated continuum
-//! backend is wired into `smo serve`, [`SineLoad`] makes a deterministic load from the clock.
+//! Where the control loops read load and user delay from: a [`TelemetrySource`]. Without a
+//! scenario, [`SineLoad`] makes a deterministic load from the clock (delay: [`user_delay`]).
 //!
 //! `SineLoad`: service `s` with scaling profile (alpha, beta) and `min` replicas receives
 //! `rps(t) = base * (1 + a * sin(2 pi t / P + phi_s))` requests/s, with
@@ -7,16 +7,70 @@
 //! and a phase `phi_s` fixed by the service's name, so services peak at different times and the
 //! same instant always gives the same load. The prediction is `rps(t + horizon)`.
 
-use crate::graphs::GraphSpec;
+use super::user_delay::{self, UserDelay};
+use crate::graphs::{GraphSpec, ServiceSpec};
 use crate::store::PlacementEntry;
-use smo_plugin_api::{RVec, ServiceLoad, Telemetry};
+use smo_plugin_api::{Cluster, Link, RVec, ServiceLoad, Telemetry};
 use std::f64::consts::TAU;
 
-/// A source of telemetry for a graph's control loop.
+/// A source of telemetry for a graph's control loops.
 pub trait TelemetrySource: Send + Sync {
     /// What is measured now (`now_s`: seconds since the Unix epoch) for the services of `graph`
     /// placed as `placement`.
     fn telemetry(&self, graph: &GraphSpec, placement: &[PlacementEntry], now_s: f64) -> Telemetry;
+
+    /// The users' mean delay of `graph` placed as `placement` on `clusters` at `now_s`
+    /// (unknown by default).
+    fn user_delay(
+        &self,
+        _graph: &GraphSpec,
+        _placement: &[PlacementEntry],
+        _clusters: &[Cluster],
+        _now_s: f64,
+    ) -> UserDelay {
+        UserDelay::default()
+    }
+
+    /// [`Self::telemetry`] with each service's `response_time_ms` set from
+    /// [`Self::user_delay`] (left at 0 when unknown).
+    fn telemetry_with_delay(
+        &self,
+        graph: &GraphSpec,
+        placement: &[PlacementEntry],
+        clusters: &[Cluster],
+        now_s: f64,
+    ) -> Telemetry {
+        let mut telemetry = self.telemetry(graph, placement, now_s);
+        let delay = self.user_delay(graph, placement, clusters, now_s);
+        for load in telemetry.loads.iter_mut() {
+            if let Some(ms) = delay.of(load.service.as_str()) {
+                load.response_time_ms = ms;
+            }
+        }
+        telemetry
+    }
+
+    /// The telemetry clock now (s since the Unix epoch): the wall clock by default.
+    fn now_s(&self) -> f64 {
+        crate::store::now_ms() as f64 / 1e3
+    }
+
+    /// Telemetry seconds per wall-clock second (1 by default).
+    fn speed(&self) -> f64 {
+        1.0
+    }
+
+    /// Links between `clusters` for a migration strategy: RTT from the coordinates by default
+    /// ([`user_delay::links`]).
+    fn links(&self, clusters: &[Cluster]) -> RVec<Link> {
+        user_delay::links(clusters)
+    }
+
+    /// The mean response size of `service` (bytes), for the call rates a migration strategy
+    /// is given; 20 kB by default.
+    fn response_bytes(&self, _service: &str) -> f64 {
+        20.0 * 1024.0
+    }
 }
 
 /// A deterministic sinusoidal load, see the module documentation.
@@ -51,6 +105,13 @@ fn phase(name: &str) -> f64 {
 }
 
 impl SineLoad {
+    /// Requests/s of `service` at `t_s`, from its scaling profile (see the module docs).
+    pub fn service_rate(&self, service: &ServiceSpec, t_s: f64) -> f64 {
+        let profile = service.scaling;
+        let base = 1.5 * (profile.alpha * f64::from(profile.min_replicas.max(1)) + profile.beta);
+        self.rate(&service.name, base, t_s)
+    }
+
     /// Requests/s of a service with base rate `base` at time `t_s`.
     pub fn rate(&self, service: &str, base: f64, t_s: f64) -> f64 {
         let angle = TAU * t_s / self.period_s + phase(service);
@@ -59,6 +120,16 @@ impl SineLoad {
 }
 
 impl TelemetrySource for SineLoad {
+    fn user_delay(
+        &self,
+        graph: &GraphSpec,
+        placement: &[PlacementEntry],
+        clusters: &[Cluster],
+        now_s: f64,
+    ) -> UserDelay {
+        user_delay::sine_model(self, graph, placement, clusters, now_s)
+    }
+
     fn telemetry(&self, graph: &GraphSpec, placement: &[PlacementEntry], now_s: f64) -> Telemetry {
         let loads = graph
             .services
@@ -73,14 +144,12 @@ impl TelemetrySource for SineLoad {
                     return None;
                 }
                 let profile = service.scaling;
-                let base =
-                    1.5 * (profile.alpha * f64::from(profile.min_replicas.max(1)) + profile.beta);
-                let current = self.rate(&service.name, base, now_s);
+                let current = self.service_rate(service, now_s);
                 let served = profile.alpha * f64::from(replicas) + profile.beta;
                 Some(ServiceLoad {
                     service: service.name.as_str().into(),
                     current_rps: current,
-                    predicted_rps: self.rate(&service.name, base, now_s + self.horizon_s),
+                    predicted_rps: self.service_rate(service, now_s + self.horizon_s),
                     cpu_utilisation: if served > 0.0 {
                         (current / served).clamp(0.0, 1.0)
                     } else {

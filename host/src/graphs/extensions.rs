@@ -11,7 +11,8 @@
 //!       placement: {w_dep: 1, w_re: 1}
 //!       scaling: {w_util: 0.4, w_trans: 0.4}
 //!     offloadPolicy: {offloadDelayMs: 250, unoffloadDelayMs: 150, stabilityWindowS: 120,
-//!                     queryPeriodS: 120, cooldownS: 120}
+//!                     queryPeriodS: 120, cooldownS: 120,        # optional from here
+//!                     maxDecreaseMs: 80, maxIncreaseMs: 80, actionTimeoutS: 600}
 //!   services:
 //!     - id: api
 //!       deployment:
@@ -137,34 +138,7 @@ impl StrategyParameters {
     }
 }
 
-/// `offloadPolicy`: when to offload from cloud to edge and back (see research/gma-sbmp.md).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct OffloadPolicy {
-    /// Offload when the mean ingress delay is above this (ms). Default 250.
-    pub offload_delay_ms: f64,
-    /// Unoffload when the mean ingress delay is below this (ms); below `offload_delay_ms`.
-    /// Default 150.
-    pub unoffload_delay_ms: f64,
-    /// How long an alarm must persist before acting (s). Default 120.
-    pub stability_window_s: f64,
-    /// Range window of the telemetry queries (s). Default 120.
-    pub query_period_s: f64,
-    /// Minimum time between two actions (s). Default 120.
-    pub cooldown_s: f64,
-}
-
-impl Default for OffloadPolicy {
-    fn default() -> Self {
-        Self {
-            offload_delay_ms: 250.0,
-            unoffload_delay_ms: 150.0,
-            stability_window_s: 120.0,
-            query_period_s: 120.0,
-            cooldown_s: 120.0,
-        }
-    }
-}
+pub use super::offload_policy::OffloadPolicy;
 
 /// Graph-level extensions, read from `hdaGraphIntent`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -301,6 +275,22 @@ fn positive_number(
     }
 }
 
+/// A number that must be greater than 0, or `None` when absent (or wrong).
+fn opt_positive(
+    map: &Map<String, Value>,
+    key: &str,
+    path: &FieldPath,
+    errors: &mut Errors,
+) -> Option<f64> {
+    let value = opt_number(map, key, path, errors)?;
+    if value > 0.0 {
+        Some(value)
+    } else {
+        errors.push(&path.key(key), format!("{value} must be greater than 0"));
+        None
+    }
+}
+
 fn read_offload_policy(
     map: &Map<String, Value>,
     path: &FieldPath,
@@ -314,6 +304,9 @@ fn read_offload_policy(
             "stabilityWindowS",
             "queryPeriodS",
             "cooldownS",
+            "maxDecreaseMs",
+            "maxIncreaseMs",
+            "actionTimeoutS",
         ],
         path,
         errors,
@@ -343,6 +336,15 @@ fn read_offload_policy(
         ),
         query_period_s: positive_number(map, "queryPeriodS", defaults.query_period_s, path, errors),
         cooldown_s: positive_number(map, "cooldownS", defaults.cooldown_s, path, errors),
+        max_decrease_ms: opt_positive(map, "maxDecreaseMs", path, errors),
+        max_increase_ms: opt_positive(map, "maxIncreaseMs", path, errors),
+        action_timeout_s: positive_number(
+            map,
+            "actionTimeoutS",
+            defaults.action_timeout_s,
+            path,
+            errors,
+        ),
     };
     if policy.unoffload_delay_ms >= policy.offload_delay_ms {
         errors.push(

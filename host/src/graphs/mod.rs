@@ -11,6 +11,7 @@ pub mod descriptor;
 pub mod extensions;
 pub mod intent;
 pub mod model;
+pub mod offload_policy;
 mod read;
 pub mod source;
 pub mod validate;

@@ -209,8 +209,16 @@ impl GraphSpec {
                 .unwrap_or_else(|| "(host default)".to_owned());
             lines.push(format!("  {} strategy: {name}", kind.name()));
         }
-        if self.offload_policy.is_some() {
-            lines.push("  offload policy: set".to_owned());
+        if let Some(p) = &self.offload_policy {
+            lines.push(format!(
+                "  offload policy: offload above {} ms, unoffload below {} ms, held {} s, \
+                 query window {} s, cool-down {} s",
+                p.offload_delay_ms,
+                p.unoffload_delay_ms,
+                p.stability_window_s,
+                p.query_period_s,
+                p.cooldown_s
+            ));
         }
         lines.join("\n")
     }

@@ -5,6 +5,7 @@
 //! one that overfills a datacenter, counts as an invalid decision and a failed request.
 
 use super::continuum::Datacenter;
+use super::delay;
 use super::driver::{DriverError, StrategyDriver};
 use super::environment::Environment;
 use super::geo;
@@ -117,14 +118,14 @@ pub fn simulate(
 
 /// Hourly environment of every datacenter: `[dc][hour]`.
 /// Latency and bandwidth between places.
-struct Net {
+pub(crate) struct Net {
     /// `[user][dc]`, ms.
-    user_lat: Vec<Vec<f64>>,
+    pub(crate) user_lat: Vec<Vec<f64>>,
     /// `[dc][dc]`, Mbit/s.
     dc_bw: Vec<Vec<f64>>,
     /// Users to clusters, and clusters to clusters, as strategies see them.
-    user_links: RVec<Link>,
-    dc_links: RVec<Link>,
+    pub(crate) user_links: RVec<Link>,
+    pub(crate) dc_links: RVec<Link>,
 }
 
 /// A deployed copy of a service on one datacenter.
@@ -236,11 +237,8 @@ impl<'a> Run<'a> {
         };
         let offload = match &spec.strategies.offload_policy {
             Some(p) => Some(
-                OffloadMachine::new(
-                    spec.workload.graph.as_deref().unwrap_or("services"),
-                    p.clone(),
-                )
-                .map_err(|e| bad(format!("strategies.offload_policy: {e}")))?,
+                OffloadMachine::new(spec.workload.graph.as_deref().unwrap_or("services"), *p)
+                    .map_err(|e| bad(format!("strategies.offload_policy: {e}")))?,
             ),
             None => None,
         };
@@ -1317,27 +1315,19 @@ impl<'a> Run<'a> {
             let n = (lambda * step_s).round() as u64;
             let sp = &self.sc.spec.workload.services[i];
             let user = self.services[i].user;
-            let mut order: Vec<usize> = (0..self.services[i].instances.len()).collect();
-            order.sort_by(|a, b| {
-                let la = self.net.user_lat[user][self.services[i].instances[*a].dc];
-                let lb = self.net.user_lat[user][self.services[i].instances[*b].dc];
-                la.total_cmp(&lb)
-            });
-            let mut left = n;
+            let copies: Vec<delay::Copy> = self.services[i]
+                .instances
+                .iter()
+                .map(|inst| delay::Copy {
+                    latency_ms: self.net.user_lat[user][inst.dc],
+                    capacity_rps: sp.alpha * inst.servers.len() as f64 + sp.beta,
+                })
+                .collect();
+            let (served, left) = delay::route(n, step_s, sp.processing_ms, &copies);
             let acc = &mut self.hours[h];
             acc.svc.requests += n;
-            for j in order {
-                let inst = &mut self.services[i].instances[j];
-                let r = inst.servers.len() as f64;
-                let cap_rps = (sp.alpha * r + sp.beta).max(0.0);
-                let take = left.min((cap_rps * step_s).floor() as u64);
-                left -= take;
-                let rho = if cap_rps > 0.0 {
-                    (take as f64 / step_s / cap_rps).min(1.0)
-                } else {
-                    0.0
-                };
-                let resp = self.net.user_lat[user][inst.dc] + processing(sp.processing_ms, rho);
+            for (inst, s) in self.services[i].instances.iter_mut().zip(&served) {
+                let (take, rho, resp) = (s.taken, s.rho, s.response_ms);
                 if take > 0 {
                     acc.svc.samples.push((resp, take as f64));
                     if resp > slo {
@@ -1443,12 +1433,9 @@ fn vm_demand(vm: &VmRequest) -> Resources {
     Resources::new(vm.cpu, vm.memory_mib, vm.gpu)
 }
 
-/// Processing time at utilisation `u`: `ms / (1 - min(u, 0.95))` (an M/M/1-style inflation).
-pub fn processing(ms: f64, u: f64) -> f64 {
-    ms / (1.0 - u.clamp(0.0, 0.95))
-}
+pub use super::delay::processing;
 
-fn network(sc: &Scenario) -> Net {
+pub(crate) fn network(sc: &Scenario) -> Net {
     let spec = &sc.spec;
     let n = &spec.network;
     let link = |a: &str, b: &str| {

@@ -10,6 +10,7 @@
 pub mod command;
 pub mod continuum;
 pub mod data;
+pub mod delay;
 pub mod driver;
 pub mod engine;
 pub mod environment;

@@ -129,7 +129,7 @@ pub struct StrategyDefaults {
     /// `extra = {"requiredDecreaseMs": ±x}`. Without it, the strategy is called every
     /// `migration_every_minutes` with an empty `extra`.
     #[serde(default)]
-    pub offload_policy: Option<crate::engine::offload::OffloadPolicy>,
+    pub offload_policy: Option<crate::graphs::OffloadPolicy>,
 }
 
 /// Latency `base_ms + km * ms_per_km` between any two named places; per-link overrides.

@@ -1,0 +1,535 @@
+//! The per-graph offload loop of `smo serve`: for a running graph with an `offloadPolicy`, every
+//! observation period it observes, steps the graph's [`OffloadMachine`], and acts when asked.
+//!
+//! A round: read the graph (gone, stopped, or without a policy: the loop ends), take an
+//! [`Observation`](super::offload::Observation) from the engine's [`OffloadTelemetry`] (the
+//! autoscaler flag is set when the scaling loop changed the graph's replicas since the previous
+//! round), step the machine. On an [`Action`], under the decision lock: ask the graph's
+//! migration strategy through the dispatcher (`request.extra = action.request_extra_json()`),
+//! record the decision (trigger `offload_loop`), apply its moves to the placement
+//! ([`super::offload_apply`]) and report the outcome to the machine (a strategy error, panic or
+//! timeout is a `failed` outcome). Time is the telemetry's clock ([`TelemetrySource::now_s`]),
+//! so a sped-up scenario speeds the loop up. One telemetry object serves every loop, observed
+//! in a blocking task (a Prometheus source may block on HTTP).
+
+use super::error::EngineError;
+use super::inventory::RUNNING;
+use super::lifecycle::Engine;
+use super::offload::{Action, ActionOutcome, OffloadMachine, OffloadStatus, OffloadTelemetry};
+use super::offload_apply::apply_moves;
+use super::placing::{graph_strategy, plugin_graph};
+use super::record::{self, Cause};
+use super::scaling::{Round, Trigger};
+use super::telemetry::TelemetrySource;
+use super::user_delay;
+use crate::graphs::{GraphSpec, OffloadPolicy};
+use crate::store::{now_ms, PlacementEntry};
+use serde::Serialize;
+use serde_json::json;
+use smo_plugin_api::{CallRate, Cluster, MigrationRequest, RVec, StrategyKind, Telemetry};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+/// The shortest wall-clock period between two rounds.
+const MIN_PERIOD: Duration = Duration::from_millis(5);
+
+/// The telemetry the loops observe through, shared and replaceable.
+pub type SharedOffloadTelemetry = Arc<Mutex<Box<dyn OffloadTelemetry + Send>>>;
+
+/// What the last action did, for the status.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionReport {
+    /// On the telemetry clock (s).
+    pub at_s: f64,
+    pub action: Action,
+    /// The strategy that answered (after any fallback), or the one asked for.
+    pub strategy: Option<String>,
+    /// The decision's id in the history.
+    pub decision_id: Option<i64>,
+    /// The moves applied, one line each.
+    pub applied: Vec<String>,
+    /// The moves rejected, with why.
+    pub rejected: Vec<String>,
+    pub outcome: ActionOutcome,
+}
+
+/// `GET /v1/graphs/{name}/offload`: `enabled` (the graph has an `offloadPolicy`) and, when
+/// it has, its loop.
+#[derive(Debug, Clone, Serialize)]
+pub struct OffloadAnswer {
+    pub enabled: bool,
+    #[serde(flatten)]
+    pub offload: Option<OffloadView>,
+}
+
+/// An offload loop, as `offload_loop` in the graph's status and in [`OffloadAnswer`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OffloadView {
+    /// Whether the loop runs now.
+    pub active: bool,
+    /// The state's name (camping, offloadAlarm, unoffloadAlarm, offloading, unoffloading,
+    /// waitingForAutoscaler, cooldown).
+    pub state_name: &'static str,
+    /// Wall-clock period of the rounds (ms).
+    pub period_ms: u64,
+    #[serde(flatten)]
+    pub machine: OffloadStatus,
+    pub last_action_report: Option<ActionReport>,
+    /// Observations that failed, and the last failure.
+    pub telemetry_errors: u64,
+    pub last_telemetry_error: Option<String>,
+}
+
+/// One graph's machine and what the status shows next to it.
+struct Shared {
+    machine: OffloadMachine,
+    period: Duration,
+    last_action: Option<ActionReport>,
+    telemetry_errors: u64,
+    last_telemetry_error: Option<String>,
+    /// The scaling loop's activity count seen at the previous round.
+    scale_seen: u64,
+}
+
+struct Entry {
+    shared: Arc<Mutex<Shared>>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// The offload loops, by graph name, and what they share.
+pub struct OffloadLoops {
+    entries: Mutex<HashMap<String, Entry>>,
+    telemetry: Mutex<SharedOffloadTelemetry>,
+    /// How many times the scaling loop changed each graph's replicas.
+    scaled: Mutex<HashMap<String, u64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl OffloadLoops {
+    pub fn new(telemetry: Box<dyn OffloadTelemetry + Send>) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            telemetry: Mutex::new(Arc::new(Mutex::new(telemetry))),
+            scaled: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Replaces the telemetry the loops observe through (e.g. Prometheus).
+    pub fn set_telemetry(&self, telemetry: Box<dyn OffloadTelemetry + Send>) {
+        *lock(&self.telemetry) = Arc::new(Mutex::new(telemetry));
+    }
+
+    /// Notes that the scaling loop changed graph `name`'s replicas.
+    pub fn mark_scaled(&self, name: &str) {
+        *lock(&self.scaled).entry(name.to_owned()).or_default() += 1;
+    }
+
+    fn scaled(&self, name: &str) -> u64 {
+        lock(&self.scaled).get(name).copied().unwrap_or(0)
+    }
+
+    fn shared(&self, name: &str) -> Option<Arc<Mutex<Shared>>> {
+        lock(&self.entries).get(name).map(|e| Arc::clone(&e.shared))
+    }
+}
+
+/// The wall-clock period of a policy's rounds at telemetry speed `speed`.
+fn period(policy: &OffloadPolicy, speed: f64) -> Duration {
+    let speed = if speed.is_finite() && speed > 0.0 {
+        speed
+    } else {
+        1.0
+    };
+    Duration::from_secs_f64(policy.observe_every_s() / speed).max(MIN_PERIOD)
+}
+
+fn telemetry_now(source: &dyn TelemetrySource) -> Duration {
+    Duration::from_secs_f64(source.now_s().max(0.0))
+}
+
+impl Engine {
+    /// Starts, updates or ends graph `name`'s offload loop to match its stored spec: a running
+    /// graph with an `offloadPolicy` gets one (a changed policy goes to its machine).
+    pub(crate) fn ensure_offload_loop(self: &Arc<Self>, name: &str) {
+        let policy = match self.store.get_graph(name) {
+            Ok(Some(g)) if g.status == RUNNING => g.spec.offload_policy,
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(graph = %name, error = %e, "cannot read the graph for its offload loop");
+                return;
+            }
+        };
+        let Some(policy) = policy else {
+            self.stop_offload_loop(name);
+            return;
+        };
+        let now = telemetry_now(self.telemetry.as_ref());
+        let wanted = period(&policy, self.telemetry.speed());
+        let mut entries = lock(&self.offload.entries);
+        let shared = match entries.get(name) {
+            Some(entry) => {
+                let same = {
+                    let mut shared = lock(&entry.shared);
+                    let same = *shared.machine.policy() == policy;
+                    if !same {
+                        if let Err(e) = shared.machine.set_policy(now, policy) {
+                            tracing::warn!(graph = %name, error = %e, "offload policy refused");
+                        }
+                        shared.period = wanted;
+                    }
+                    same
+                };
+                if same && !entry.task.is_finished() && !*entry.stop.borrow() {
+                    return;
+                }
+                let _ = entry.stop.send(true);
+                Arc::clone(&entry.shared)
+            }
+            None => match OffloadMachine::new(name, policy) {
+                Ok(machine) => Arc::new(Mutex::new(Shared {
+                    machine,
+                    period: wanted,
+                    last_action: None,
+                    telemetry_errors: 0,
+                    last_telemetry_error: None,
+                    scale_seen: self.offload.scaled(name),
+                })),
+                Err(e) => {
+                    tracing::warn!(graph = %name, error = %e, "offload policy refused: no offload loop");
+                    return;
+                }
+            },
+        };
+        let (stop, stopped) = watch::channel(false);
+        let trigger = Trigger::new(wanted, stopped);
+        let task = tokio::spawn(run(Arc::downgrade(self), name.to_owned(), trigger));
+        entries.insert(name.to_owned(), Entry { shared, stop, task });
+        tracing::info!(graph = %name, period_ms = wanted.as_millis() as u64, "offload loop started");
+    }
+
+    /// Ends graph `name`'s offload loop (its machine stays for the status until deleted).
+    pub(crate) fn stop_offload_loop(&self, name: &str) {
+        if let Some(entry) = lock(&self.offload.entries).get(name) {
+            if entry.stop.send(true).is_ok() {
+                tracing::info!(graph = %name, "offload loop stopped");
+            }
+        }
+    }
+
+    /// Ends graph `name`'s offload loop and forgets its machine.
+    pub(crate) fn forget_offload_loop(&self, name: &str) {
+        if let Some(entry) = lock(&self.offload.entries).remove(name) {
+            let _ = entry.stop.send(true);
+            tracing::info!(graph = %name, "offload loop removed");
+        }
+    }
+
+    /// Replaces the telemetry the offload loops observe through.
+    pub fn set_offload_telemetry(&self, telemetry: Box<dyn OffloadTelemetry + Send>) {
+        self.offload.set_telemetry(telemetry);
+    }
+
+    /// The offload loop of graph `name`, if it has (had) one.
+    pub fn offload_view(&self, name: &str) -> Option<OffloadView> {
+        let entries = lock(&self.offload.entries);
+        let entry = entries.get(name)?;
+        let active = !entry.task.is_finished() && !*entry.stop.borrow();
+        let shared = lock(&entry.shared);
+        Some(OffloadView {
+            active,
+            state_name: shared.machine.state().name(),
+            period_ms: u64::try_from(shared.period.as_millis()).unwrap_or(u64::MAX),
+            machine: shared.machine.status(),
+            last_action_report: shared.last_action.clone(),
+            telemetry_errors: shared.telemetry_errors,
+            last_telemetry_error: shared.last_telemetry_error.clone(),
+        })
+    }
+
+    /// `GET /v1/graphs/{name}/offload`: the loop of graph `name` (404 when the graph does not
+    /// exist; `enabled: false` alone when it has no `offloadPolicy`); a loop that never ran
+    /// shows a fresh machine.
+    pub async fn offload_status(&self, name: &str) -> Result<OffloadAnswer, EngineError> {
+        let graph = {
+            let _read = self.locks.read(name).await;
+            self.store
+                .get_graph(name)?
+                .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?
+        };
+        let Some(policy) = graph.spec.offload_policy else {
+            return Ok(OffloadAnswer {
+                enabled: false,
+                offload: None,
+            });
+        };
+        if let Some(view) = self.offload_view(name) {
+            return Ok(OffloadAnswer {
+                enabled: true,
+                offload: Some(view),
+            });
+        }
+        let machine = OffloadMachine::new(name, policy)
+            .map_err(|e| EngineError::invalid("hdaGraphIntent.offloadPolicy", e.to_string()))?;
+        let view = OffloadView {
+            active: false,
+            state_name: machine.state().name(),
+            period_ms: u64::try_from(period(&policy, self.telemetry.speed()).as_millis())
+                .unwrap_or(u64::MAX),
+            machine: machine.status(),
+            last_action_report: None,
+            telemetry_errors: 0,
+            last_telemetry_error: None,
+        };
+        Ok(OffloadAnswer {
+            enabled: true,
+            offload: Some(view),
+        })
+    }
+
+    /// One round of graph `name`'s offload loop (see the module documentation).
+    pub async fn offload_round(&self, name: &str) -> Result<Round, EngineError> {
+        let Some(graph) = self.store.get_graph(name)? else {
+            return Ok(Round::Stop);
+        };
+        if graph.status != RUNNING || graph.spec.offload_policy.is_none() {
+            return Ok(Round::Stop);
+        }
+        let Some(shared) = self.offload.shared(name) else {
+            return Ok(Round::Stop);
+        };
+        let now = telemetry_now(self.telemetry.as_ref());
+        let telemetry = Arc::clone(&*lock(&self.offload.telemetry));
+        let graph_name = name.to_owned();
+        let observed =
+            tokio::task::spawn_blocking(move || lock(&telemetry).observe(&graph_name, now))
+                .await
+                .map_err(|e| super::offload::TelemetryError {
+                    graph: name.to_owned(),
+                    message: format!("the telemetry task failed: {e}"),
+                })
+                .and_then(|r| r);
+        let mut obs = match observed {
+            Ok(obs) => obs,
+            Err(e) => {
+                tracing::warn!(graph = %name, error = %e, "offload observation failed");
+                let mut shared = lock(&shared);
+                shared.telemetry_errors += 1;
+                shared.last_telemetry_error = Some(e.to_string());
+                return Ok(Round::Continue);
+            }
+        };
+        let action = {
+            let mut shared = lock(&shared);
+            let scaled = self.offload.scaled(name);
+            obs.autoscaler_active |= scaled != shared.scale_seen;
+            shared.scale_seen = scaled;
+            tracing::debug!(graph = %name, delay_ms = obs.delay_ms, state = shared.machine.state().name(), "offload observation");
+            shared.machine.step(now, &obs)
+        };
+        let Some(action) = action else {
+            return Ok(Round::Continue);
+        };
+        let span = tracing::info_span!("offload_action", graph = %name, action = ?action);
+        let report = self.offload_act(name, action, now).instrument(span).await;
+        let done = telemetry_now(self.telemetry.as_ref()).max(now);
+        match &report.outcome {
+            ActionOutcome::Failed { error } => {
+                tracing::warn!(graph = %name, %error, "offload action failed")
+            }
+            outcome => {
+                tracing::info!(graph = %name, ?outcome, applied = ?report.applied, "offload action done")
+            }
+        }
+        let mut shared = lock(&shared);
+        shared.machine.finish(done, report.outcome.clone());
+        shared.last_action = Some(report);
+        Ok(Round::Continue)
+    }
+
+    /// Asks the migration strategy for `action` and applies its moves; never fails (a failure
+    /// is the report's outcome).
+    async fn offload_act(&self, name: &str, action: Action, now: Duration) -> ActionReport {
+        let mut report = ActionReport {
+            at_s: now.as_secs_f64(),
+            action,
+            strategy: None,
+            decision_id: None,
+            applied: Vec::new(),
+            rejected: Vec::new(),
+            outcome: ActionOutcome::NoChange {
+                reason: String::new(),
+            },
+        };
+        report.outcome = match self.offload_call(name, action, now, &mut report).await {
+            Ok(outcome) => outcome,
+            Err(error) => ActionOutcome::Failed { error },
+        };
+        report
+    }
+
+    async fn offload_call(
+        &self,
+        name: &str,
+        action: Action,
+        now: Duration,
+        report: &mut ActionReport,
+    ) -> Result<ActionOutcome, String> {
+        let decided = self.decision_lock.lock().await;
+        let graph = self
+            .store
+            .get_graph(name)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("graph `{name}` is gone"))?;
+        let spec = &graph.spec;
+        let entries = self.store.get_placement(name).map_err(|e| e.to_string())?;
+        let clusters = self
+            .decision_clusters(&decided, name)
+            .map_err(|e| e.to_string())?;
+        let strategy = graph_strategy(spec, StrategyKind::MIGRATION);
+        if strategy.is_none() && self.dispatcher.defaults().migration.is_none() {
+            return Err(
+                "no migration strategy: name one with hdaGraphIntent.migrationStrategy".into(),
+            );
+        }
+        report.strategy = strategy.as_ref().map(ToString::to_string);
+        let params = spec.parameters_json(StrategyKind::MIGRATION);
+        let deployed: Vec<PlacementEntry> =
+            entries.iter().filter(|e| e.replicas > 0).cloned().collect();
+        let request = MigrationRequest {
+            graph: plugin_graph(spec, &entries),
+            clusters: RVec::from(clusters.clone()),
+            current: PlacementEntry::to_plugin(&deployed),
+            telemetry: self.migration_telemetry(spec, &deployed, &clusters, now),
+            extra: action.request_extra_json().into(),
+        };
+        let inputs = json!({
+            "action": action,
+            "placement": deployed,
+            "loads": request.telemetry.loads,
+            "params": serde_json::from_str::<serde_json::Value>(&params).unwrap_or_default(),
+        });
+        let started_at_ms = now_ms();
+        let made = self
+            .dispatcher
+            .migrate(strategy.as_ref(), &params, Arc::new(request))
+            .await;
+        if !made.strategy.is_empty() {
+            report.strategy = Some(made.strategy.clone());
+        }
+        report.decision_id = Some(
+            self.record(&record::to_store(
+                name,
+                &made,
+                started_at_ms,
+                Cause::OffloadLoop,
+                inputs,
+            ))
+            .map_err(|e| e.to_string())?,
+        );
+        if let Some(error) = &made.error {
+            return Err(error.clone());
+        }
+        let decision = made
+            .decision
+            .ok_or_else(|| "the strategy returned no decision".to_owned())?;
+        let moves: Vec<_> = decision.moves.iter().cloned().collect();
+        let applied = apply_moves(spec, &clusters, &entries, &moves);
+        report.applied = applied.applied.clone();
+        report.rejected = applied.rejected.clone();
+        if applied.applied.is_empty() {
+            let reason = applied
+                .rejected
+                .first()
+                .cloned()
+                .or_else(|| decision.reasons.iter().last().map(ToString::to_string))
+                .unwrap_or_else(|| "the strategy proposed no move".into());
+            return Ok(ActionOutcome::NoChange { reason });
+        }
+        {
+            let _write = self.write_lock(name).await;
+            self.store
+                .set_placement(name, &applied.entries)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(ActionOutcome::Applied {
+            moves: applied.applied.len(),
+        })
+    }
+
+    /// What a migration strategy is given: loads with their users' delay, links between the
+    /// clusters, and the users' calls to each service (and each service's to its dependencies).
+    fn migration_telemetry(
+        &self,
+        spec: &GraphSpec,
+        placement: &[PlacementEntry],
+        clusters: &[Cluster],
+        now: Duration,
+    ) -> Telemetry {
+        let source = self.telemetry.as_ref();
+        let mut telemetry =
+            source.telemetry_with_delay(spec, placement, clusters, now.as_secs_f64());
+        telemetry.links = source.links(clusters);
+        let rate = |service: &str| {
+            telemetry
+                .loads
+                .iter()
+                .find(|l| l.service.as_str() == service)
+                .map_or(0.0, |l| l.current_rps)
+        };
+        let mut calls = Vec::new();
+        for service in &spec.services {
+            let rps = rate(&service.name);
+            if rps <= 0.0 {
+                continue;
+            }
+            calls.push(CallRate {
+                from: user_delay::USERS.into(),
+                to: service.name.as_str().into(),
+                rps,
+                mean_response_bytes: source.response_bytes(&service.name),
+            });
+            for dep in service
+                .dependencies
+                .required
+                .iter()
+                .chain(&service.dependencies.preferred)
+            {
+                calls.push(CallRate {
+                    from: service.name.as_str().into(),
+                    to: dep.as_str().into(),
+                    rps,
+                    mean_response_bytes: source.response_bytes(dep),
+                });
+            }
+        }
+        telemetry.calls = RVec::from(calls);
+        telemetry
+    }
+}
+
+/// The runner: one round per trigger, until the trigger stops or the graph no longer needs it.
+async fn run(engine: Weak<Engine>, name: String, mut trigger: Trigger) {
+    while trigger.next().await {
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        match engine.offload_round(&name).await {
+            Ok(Round::Continue) => {}
+            Ok(Round::Stop) => {
+                tracing::info!(graph = %name, "offload loop ended");
+                return;
+            }
+            Err(e) => tracing::warn!(graph = %name, error = %e, "offload round failed"),
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The offload state machine (`smo_host::engine::offload`) closed around the real `sbmp-gma`
+//! plugin on a model-in-the-loop continuum: the app's user delay is 50 ms of processing plus
+//! SBMP's own network-delay prediction for the current edge set and load (read from the
+//! decision's `extra.before`), so the loop can be checked without the simulator.
+
+use serde_json::Value;
+use smo_host::engine::offload::{ActionOutcome, Observation, OffloadMachine, OffloadPolicy};
+use smo_host::plugins::{Dispatcher, StrategyName};
+use smo_plugin_api::*;
+use smo_tests::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// SplitMix64, as the plugin's synthetic apps use it (so the app is the same for a seed).
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.next_f64()
+    }
+    fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() as u128 * n as u128) >> 64) as usize
+    }
+}
+
+fn cluster(name: &str, role: ClusterRole, cpu: f64, mem: f64) -> Cluster {
+    Cluster {
+        name: name.into(),
+        role,
+        location: Location::default(),
+        capacity: Resources::new(1e6, 1e9, 0),
+        available: Resources::new(1e6, 1e9, 0),
+        energy: EnergyProfile::default(),
+        prices: Prices {
+            cpu_core_hour: cpu,
+            memory_gib_hour: mem,
+            gpu_hour: 0.0,
+            egress_gb: 0.02,
+            energy_kwh: 0.0,
+        },
+        labels: RVec::new(),
+        extra: "{}".into(),
+    }
+}
+
+/// A random DAG application of `n` services (preferential attachment, seeded), everything in
+/// the cloud, with the telemetry it would produce at `lambda` user requests/s (80 ms RTT,
+/// 1 Gbit/s): the research setup the plugin's own tests use.
+fn app(n: usize, seed: u64, lambda: f64) -> MigrationRequest {
+    let mut rng = Rng(seed);
+    let name = |i: usize| format!("s{i}");
+    let mut pool: Vec<usize> = vec![0];
+    let mut parents: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+    for (i, p) in parents.iter_mut().enumerate().skip(1) {
+        let count = if rng.next_f64() < 0.3 { 2 } else { 1 };
+        for _ in 0..count {
+            let c = pool[rng.below(pool.len())];
+            if p.iter().all(|(q, _)| *q != c) {
+                p.push((c, rng.uniform(0.1, 0.5)));
+                pool.push(c);
+            }
+        }
+        pool.push(i);
+    }
+    let mut rate = vec![0.0; n];
+    rate[0] = lambda;
+    let mut calls = vec![CallRate {
+        from: "users".into(),
+        to: name(0).into(),
+        rps: lambda,
+        mean_response_bytes: 2e6,
+    }];
+    for i in 1..n {
+        let bytes = rng.uniform(0.5e6, 3.5e6);
+        for &(p, f) in &parents[i] {
+            rate[i] += rate[p] * f;
+            calls.push(CallRate {
+                from: name(p).into(),
+                to: name(i).into(),
+                rps: rate[p] * f,
+                mean_response_bytes: bytes,
+            });
+        }
+    }
+    let (mut services, mut loads, mut assignments) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, &r) in rate.iter().enumerate() {
+        let cpu = rng.uniform(5.0, 40.0) * lambda / 10.0;
+        let replicas = ((cpu / 0.6).ceil() as u32).max(1);
+        services.push(Service {
+            name: name(i).into(),
+            demand: Resources::new(1.0, 0.0, 0),
+            replicas,
+            scaling: ScalingProfile {
+                alpha: 10.0,
+                beta: 0.0,
+                min_replicas: 1,
+                max_replicas: 10_000,
+            },
+            dependencies: RVec::new(),
+            allowed_clusters: RVec::new(),
+            labels: RVec::new(),
+            extra: "{}".into(),
+        });
+        loads.push(ServiceLoad {
+            service: name(i).into(),
+            current_rps: r,
+            predicted_rps: r,
+            cpu_utilisation: cpu / f64::from(replicas),
+            memory_utilisation: 0.0,
+            response_time_ms: 0.0,
+        });
+        assignments.push(Assignment {
+            service: name(i).into(),
+            cluster: "cloud".into(),
+            replicas,
+        });
+    }
+    let link = |from: &str, to: &str| Link {
+        from: from.into(),
+        to: to.into(),
+        latency_ms: 80.0,
+        bandwidth_mbps: 1000.0,
+    };
+    MigrationRequest {
+        graph: Graph {
+            name: format!("synth-{n}-{seed}").into(),
+            services: services.into(),
+        },
+        clusters: vec![
+            cluster("cloud", ClusterRole::Cloud, 0.0208, 0.0104),
+            cluster("edge", ClusterRole::Edge, 0.028, 0.014),
+        ]
+        .into(),
+        current: Placement {
+            assignments: assignments.into(),
+        },
+        telemetry: Telemetry {
+            time_unix_s: 0,
+            loads: loads.into(),
+            links: vec![link("cloud", "edge"), link("edge", "cloud")].into(),
+            calls: calls.into(),
+        },
+        extra: "{}".into(),
+    }
+}
+
+/// The continuum: the app at the current load with the services at the edge.
+struct ModelContinuum {
+    services: usize,
+    lambda: f64,
+    edge: BTreeMap<String, u32>,
+    dispatcher: Arc<Dispatcher>,
+}
+
+impl ModelContinuum {
+    fn request(&self, extra: &str) -> MigrationRequest {
+        let mut req = app(self.services, 7, self.lambda);
+        let mut assignments: Vec<Assignment> = req.current.assignments.iter().cloned().collect();
+        for (s, r) in &self.edge {
+            assignments.push(Assignment {
+                service: s.as_str().into(),
+                cluster: "edge".into(),
+                replicas: *r,
+            });
+        }
+        req.current.assignments = assignments.into();
+        req.extra = extra.into();
+        req
+    }
+
+    async fn plan(&self, extra: &str) -> MigrationDecision {
+        let name = StrategyName::parse("sbmp-gma/offload").expect("name");
+        let made = self
+            .dispatcher
+            .migrate(Some(&name), "{}", Arc::new(self.request(extra)))
+            .await;
+        assert_eq!(made.error, None);
+        made.decision.expect("a decision")
+    }
+
+    /// (user delay ms, predicted cost per hour) now.
+    async fn measure(&self) -> (f64, f64) {
+        let d = self.plan("{}").await;
+        let extra: Value = serde_json::from_str(d.extra.as_str()).expect("extra is JSON");
+        let before = &extra["before"];
+        (
+            50.0 + before["delayMs"].as_f64().expect("delayMs"),
+            before["cost"]["total"].as_f64().expect("cost"),
+        )
+    }
+
+    fn apply(&mut self, d: &MigrationDecision) -> usize {
+        for m in d.moves.iter() {
+            if m.to.as_str() == "edge" {
+                self.edge.insert(m.service.to_string(), m.replicas);
+            } else if m.from.as_str() == "edge" {
+                self.edge.remove(m.service.as_str());
+            }
+        }
+        d.moves.len()
+    }
+}
+
+/// Runs the loop for `secs` seconds from `t0`, observing every 15 s; returns actions taken.
+async fn drive(m: &mut OffloadMachine, c: &mut ModelContinuum, t0: u64, secs: u64) -> usize {
+    let mut actions = 0;
+    let mut t = t0;
+    while t < t0 + secs {
+        let now = Duration::from_secs(t);
+        let (delay, _) = c.measure().await;
+        let obs = Observation {
+            can_offload: c.edge.len() < c.services,
+            can_unoffload: !c.edge.is_empty(),
+            ..Observation::delay(delay)
+        };
+        if let Some(a) = m.step(now, &obs) {
+            actions += 1;
+            let d = c.plan(&a.request_extra_json()).await;
+            let moves = c.apply(&d);
+            let outcome = if moves > 0 {
+                ActionOutcome::Applied { moves }
+            } else {
+                ActionOutcome::NoChange {
+                    reason: d.reasons.last().map(|r| r.to_string()).unwrap_or_default(),
+                }
+            };
+            m.finish(now, outcome);
+        }
+        t += 15;
+    }
+    actions
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_loop_on_the_model_continuum() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
+    let dispatcher = dispatcher(sandbox.registry_config(), Duration::from_secs(30), 3).await;
+    let policy = OffloadPolicy {
+        offload_delay_ms: 180.0,
+        unoffload_delay_ms: 130.0,
+        stability_window_s: 60.0,
+        query_period_s: 60.0,
+        cooldown_s: 60.0,
+        ..OffloadPolicy::default()
+    };
+    let mut m = OffloadMachine::new("loop", policy).expect("policy");
+    let mut c = ModelContinuum {
+        services: 20,
+        lambda: 50.0,
+        edge: BTreeMap::new(),
+        dispatcher,
+    };
+
+    // Busy: 50 req/s, everything in the cloud, the delay is above the offload threshold.
+    let (d0, _) = c.measure().await;
+    assert!(d0 > 180.0, "{d0}");
+    let offloads = drive(&mut m, &mut c, 0, 3600).await;
+    let (d1, _) = c.measure().await;
+    assert!(offloads >= 1 && !c.edge.is_empty());
+    assert!(
+        (130.0..=180.0).contains(&d1),
+        "delay {d1} after {offloads} actions"
+    );
+    let offloaded = c.edge.len();
+
+    // Quiet: 10 req/s; the delay falls below the unoffload threshold, services come back.
+    c.lambda = 10.0;
+    let (d2, cost2) = c.measure().await;
+    assert!(d2 < 130.0, "{d2}");
+    let unoffloads = drive(&mut m, &mut c, 3600, 3600).await;
+    let (d3, cost3) = c.measure().await;
+    assert!(unoffloads >= 1);
+    assert!(c.edge.len() < offloaded, "{} vs {offloaded}", c.edge.len());
+    assert!(cost3 < cost2, "cost {cost3} vs {cost2}");
+    assert!(d3 <= 180.0, "{d3}");
+    println!(
+        "closed loop: {d0:.1} ms -> {d1:.1} ms with {offloaded} services at the edge after {offloads} actions; \
+         at low load {d2:.1} ms, cost {cost2:.2} -> {cost3:.2} $/h with {} at the edge after {unoffloads} actions",
+        c.edge.len()
+    );
+    assert!(m.transitions().count() >= 4);
+}

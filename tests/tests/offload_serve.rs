@@ -1,0 +1,294 @@
+//! The offload loop in `smo serve`: a graph with an `offloadPolicy` gets its state machine
+//! stepped on the daemon's user-delay telemetry, and its migration strategy (the real
+//! `sbmp-gma` plugin, or a panicking fixture) called when the machine acts.
+
+use serde_json::Value;
+use smo_tests::*;
+use std::time::Duration;
+
+fn scenario(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A graph of `services` (name, memory) with 2 fixed replicas each (alpha 50), pinned to
+/// `pinned` when given, with `intent` lines added under `hdaGraphIntent`.
+fn descriptor(id: &str, services: &[(&str, &str)], pinned: Option<&str>, intent: &str) -> String {
+    let mut doc = format!(
+        "hdaGraph:\n  imVersion: 0.4.0\n  id: {id}\n  version: \"1.0.0\"\n  designer: smo tests\n  \
+         description: offload loop test\n  hdaGraphIntent:\n{static_}{intent}    security:\n      \
+         enabled: False\n    highAvailability:\n      enabled: False\n    highPerformance:\n      \
+         enabled: False\n    energyEfficiency:\n      enabled: False\n  services:\n",
+        static_ = if pinned.is_some() {
+            "    useStaticPlacement: True\n"
+        } else {
+            ""
+        },
+    );
+    for (name, ram) in services {
+        doc.push_str(&format!(
+            "    - id: {name}\n      deployment:\n        trigger:\n          auto:\n            \
+             dependencies: []\n        intent:\n          network:\n            deviceProximity:\n              \
+             enabled: False\n            latencies: []\n          compute:\n            cpu: \"2\"\n            \
+             ram: \"{ram}\"\n            storage: \"small\"\n            gpu:\n              enabled: False\n          \
+             coLocation: []\n          connectionPoints: []\n          metrics: []\n          \
+             scaling: {{alpha: 50, beta: 0, minReplicas: 2, maxReplicas: 2}}\n      artifact:\n        \
+             ociImage: \"oci://registry.example/shop/{name}\"\n        ociConfig:\n          type: App\n          \
+             implementer: HELM\n        ociRun:\n          name: HELM\n          version: v3\n        \
+             valuesOverwrite:{affinity}\n",
+            affinity = match pinned {
+                Some(c) => format!("\n          clustersAffinity: [{c}]"),
+                None => " {}".to_owned(),
+            }
+        ));
+    }
+    doc
+}
+
+fn send_yaml(method: &str, url: &str, body: &str) -> (u16, Value) {
+    let agent = http();
+    let response = match method {
+        "PUT" => agent
+            .put(url)
+            .header("content-type", "application/yaml")
+            .send(body.as_bytes()),
+        _ => agent
+            .post(url)
+            .header("content-type", "application/yaml")
+            .send(body.as_bytes()),
+    }
+    .expect("request");
+    let status = response.status().as_u16();
+    (status, response.into_body().read_json().expect("JSON body"))
+}
+
+/// The offload view, and the graph's placement as (service, cluster, replicas).
+fn offload(daemon: &Daemon, graph: &str) -> (Value, Vec<(String, String, u64)>) {
+    let (status, view) = get_json(&daemon.url(&format!("/v1/graphs/{graph}")));
+    assert_eq!(status, 200, "{view}");
+    let placement = view["placement"]
+        .as_array()
+        .expect("placement")
+        .iter()
+        .map(|e| {
+            (
+                e["service"].as_str().unwrap_or_default().to_owned(),
+                e["cluster"].as_str().unwrap_or_default().to_owned(),
+                e["replicas"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    (view["offload_loop"].clone(), placement)
+}
+
+fn states(view: &Value) -> Vec<String> {
+    view["transitions"]
+        .as_array()
+        .map(|ts| {
+            ts.iter()
+                .map(|t| t["to"]["state"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn at_edge(placement: &[(String, String, u64)]) -> usize {
+    placement
+        .iter()
+        .filter(|(_, c, r)| c == "milan-edge" && *r > 0)
+        .count()
+}
+
+fn delay(view: &Value) -> Option<f64> {
+    view["lastObservation"][1]["delayMs"].as_f64()
+}
+
+#[test]
+fn the_offload_loop_moves_services_to_the_edge_and_back_in_smo_serve() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_default_lp", "default-lp.so");
+    sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
+    let config = sandbox.root.path().join("fast.toml");
+    std::fs::write(&config, "[engine]\nscaling_period_ms = 200\n").unwrap();
+    // One simulated hour per wall-clock second: the demo's day in 24 s. The offload policy is
+    // the demo's (band 25..50 ms, W 30 min, cool-down 30 min, query window 5 min).
+    let daemon = Daemon::start(
+        &sandbox,
+        &[
+            "--no-auth",
+            "--config",
+            &config.display().to_string(),
+            "--scenario",
+            &scenario("offload-demo.yaml"),
+            "--speed",
+            "3600",
+        ],
+    );
+    let services = [("frontend", "1Gi"), ("catalog", "2Gi"), ("cart", "1Gi")];
+    let intent = "    migrationStrategy: sbmp-gma/offload\n    offloadPolicy: {offloadDelayMs: 50, \
+                  unoffloadDelayMs: 25, stabilityWindowS: 1800, queryPeriodS: 300, cooldownS: 1800}\n";
+    // Deployed pinned to the cloud (the placement strategy would take the edge, first in
+    // inventory order), then released: the update keeps the placement, and the services may
+    // now move.
+    let pinned = descriptor("shop", &services, Some("stockholm-cloud"), intent);
+    let (status, body) = send_yaml("POST", &daemon.url("/v1/graphs"), &pinned);
+    assert_eq!(status, 201, "{body}");
+    let free = descriptor("shop", &services, None, intent);
+    let (status, body) = send_yaml("PUT", &daemon.url("/v1/graphs/shop"), &free);
+    assert_eq!(status, 200, "{body}");
+    let (view, placement) = offload(&daemon, "shop");
+    assert_eq!(at_edge(&placement), 0, "{placement:?}");
+    assert_eq!(view["active"], true, "{view}");
+    let (status, direct) = get_json(&daemon.url("/v1/graphs/shop/offload"));
+    assert_eq!(status, 200, "{direct}");
+    assert_eq!(direct["enabled"], true, "{direct}");
+    assert_eq!(direct["policy"]["offloadDelayMs"], 50.0);
+
+    // Midday: the cloud copies saturate, the alarm holds for W, the machine offloads once.
+    let mut peak_edge = 0;
+    let mut seen = (Value::Null, Vec::new());
+    let offloaded = eventually(Duration::from_secs(20), || {
+        seen = offload(&daemon, "shop");
+        peak_edge = peak_edge.max(at_edge(&seen.1));
+        seen.0["lastActionReport"]["outcome"]["outcome"] == "applied" && at_edge(&seen.1) > 0
+    });
+    assert!(offloaded, "no service moved to the edge: {}", seen.0);
+    let (view, _) = &seen;
+    let names = states(view);
+    let alarm = names.iter().position(|s| s == "offloadAlarm");
+    let acting = names.iter().position(|s| s == "offloading");
+    assert!(
+        alarm.is_some() && acting.is_some() && alarm < acting,
+        "{names:?}"
+    );
+    assert_eq!(
+        view["transitions"][0]["from"]["state"], "camping",
+        "{names:?}"
+    );
+    assert_eq!(view["lastActionReport"]["action"]["action"], "offload");
+    assert!(view["lastActionReport"]["decisionId"].is_i64(), "{view}");
+    // One action per alarm: every offloading follows its own alarm.
+    let alarms = names.iter().filter(|s| *s == "offloadAlarm").count();
+    let actions = names.iter().filter(|s| *s == "offloading").count();
+    assert!(actions >= 1 && actions <= alarms, "{names:?}");
+
+    // With copies at the edge the delay comes back within the band.
+    let mut last = None;
+    let in_band = eventually(Duration::from_secs(15), || {
+        let (view, placement) = offload(&daemon, "shop");
+        peak_edge = peak_edge.max(at_edge(&placement));
+        last = delay(&view);
+        at_edge(&placement) > 0 && last.is_some_and(|d| (25.0..=50.0).contains(&d))
+    });
+    assert!(
+        in_band,
+        "delay never in the band with services at the edge: {last:?}"
+    );
+
+    // Evening: the delay falls below 25 ms, the machine unoffloads, services move back.
+    let mut seen = (Value::Null, Vec::new());
+    let back = eventually(Duration::from_secs(20), || {
+        seen = offload(&daemon, "shop");
+        peak_edge = peak_edge.max(at_edge(&seen.1));
+        let report = &seen.0["lastActionReport"];
+        report["action"]["action"] == "unoffload"
+            && report["outcome"]["outcome"] == "applied"
+            && at_edge(&seen.1) < peak_edge
+    });
+    assert!(back, "no service moved back: {} {:?}", seen.0, seen.1);
+    assert!(states(&seen.0).iter().any(|s| s == "unoffloadAlarm"));
+    // The decisions are in the history with their trigger.
+    let (_, history) = get_json(&daemon.url("/v1/decisions?graph=shop&limit=1000"));
+    let migrations: Vec<&Value> = history["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .filter(|d| d["kind"] == "migration")
+        .collect();
+    assert!(migrations.len() >= 2, "{migrations:?}");
+    assert!(migrations.iter().all(|d| d["trigger"] == "offload_loop"));
+    assert!(migrations
+        .iter()
+        .all(|d| d["strategy"] == "sbmp-gma/offload"));
+    // Deleting the graph ends its loop.
+    let response = http()
+        .delete(&daemon.url("/v1/graphs/shop"))
+        .call()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    let (status, _) = get_json(&daemon.url("/v1/graphs/shop/offload"));
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn a_panicking_offload_strategy_is_a_failed_outcome_and_the_loop_resumes_after_a_restart() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_default_lp", "default-lp.so");
+    sandbox.install("smo_fixture_panicky", "panicky.so");
+    // The built-in inventory and load model; a band so low that the delay is always above it,
+    // observed every second (wall clock), acting after 1 s.
+    let intent =
+        "    migrationStrategy: panicky/boom-migration\n    offloadPolicy: {offloadDelayMs: 2, \
+                  unoffloadDelayMs: 1, stabilityWindowS: 1, queryPeriodS: 4, cooldownS: 1}\n";
+    let graph = descriptor(
+        "boom",
+        &[("api", "1Gi"), ("db", "1Gi")],
+        Some("cloud-frankfurt"),
+        intent,
+    );
+    let failed = |daemon: &Daemon| {
+        let (status, view) = get_json(&daemon.url("/v1/graphs/boom/offload"));
+        assert_eq!(status, 200, "{view}");
+        view
+    };
+    let is_failed = |view: &Value| view["lastActionReport"]["outcome"]["outcome"] == "failed";
+    {
+        let daemon = Daemon::start(&sandbox, &["--no-auth"]);
+        let (status, body) = send_yaml("POST", &daemon.url("/v1/graphs"), &graph);
+        assert_eq!(status, 201, "{body}");
+        let mut view = Value::Null;
+        assert!(
+            eventually(Duration::from_secs(20), || {
+                view = failed(&daemon);
+                is_failed(&view)
+            }),
+            "no failed outcome: {view}"
+        );
+        let error = view["lastActionReport"]["outcome"]["error"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(error.contains("panicked"), "{view}");
+        assert_eq!(view["lastOutcome"][1]["outcome"], "failed", "{view}");
+        // The delay is reported, the daemon is up, the loop goes on.
+        assert!(delay(&view).is_some_and(|d| d > 2.0), "{view}");
+        let (status, _) = get_json(&daemon.url("/healthz"));
+        assert_eq!(status, 200);
+        let (_, graph_view) = get_json(&daemon.url("/v1/graphs/boom"));
+        assert_eq!(graph_view["offload_loop"]["active"], true, "{graph_view}");
+        assert_eq!(
+            graph_view["last_decisions"]["migration"]["outcome"], "error",
+            "{graph_view}"
+        );
+    }
+    // After a restart the running graph's offload loop starts again (from camping).
+    let daemon = Daemon::start(&sandbox, &["--no-auth"]);
+    let mut view = Value::Null;
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            view = failed(&daemon);
+            view["active"] == true && is_failed(&view)
+        }),
+        "the loop did not resume: {view}"
+    );
+    // A graph without a policy has no offload loop.
+    let plain = descriptor("plain", &[("web", "1Gi")], None, "");
+    let (status, body) = send_yaml("POST", &daemon.url("/v1/graphs"), &plain);
+    assert_eq!(status, 201, "{body}");
+    assert!(body["offload_loop"].is_null(), "{body}");
+    let (status, body) = get_json(&daemon.url("/v1/graphs/plain/offload"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, serde_json::json!({"enabled": false}));
+}
