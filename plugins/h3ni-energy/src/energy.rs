@@ -12,6 +12,8 @@ struct Extra {
     #[serde(default)]
     servers_on: Option<u64>,
     #[serde(default)]
+    utilisation: Option<f64>,
+    #[serde(default)]
     largest_free_cpu: Option<f64>,
     #[serde(default)]
     largest_free_memory_mib: Option<f64>,
@@ -59,6 +61,16 @@ impl ServerType {
     }
 }
 
+/// One server's state while a plan books replicas on it.
+#[derive(Debug, Clone)]
+pub struct ServerState {
+    /// Free CPU, memory, GPUs.
+    pub room: Resources,
+    kind: usize,
+    busy_cores: f64,
+    watts: f64,
+}
+
 /// One cluster as the optimiser sees it.
 #[derive(Debug, Clone)]
 pub struct ClusterModel {
@@ -79,6 +91,9 @@ pub struct ClusterModel {
     pub preferred: bool,
     /// `(processing ms, SLO ms)` when the host gives them.
     pub slo: Option<(f64, f64)>,
+    /// Reserved CPU share as the host reports it (right even when `available` is only the
+    /// emptiest server's room, as on a retry).
+    reported_utilisation: Option<f64>,
     fallback_w_per_core: f64,
     idle_on: bool,
     types: Vec<ServerType>,
@@ -115,6 +130,7 @@ impl ClusterModel {
             open_w: if open_w.is_finite() { open_w } else { 0.0 },
             preferred: c.energy.preferred_for_saving,
             slo: extra.processing_ms.zip(extra.slo_ms),
+            reported_utilisation: extra.utilisation,
             fallback_w_per_core: if c.capacity.cpu > 0.0 {
                 c.energy.peak_power_w / c.capacity.cpu
             } else {
@@ -126,9 +142,78 @@ impl ClusterModel {
         }
     }
 
-    /// Reserved CPU now.
+    /// Every server's state (free room, busy cores, watts), from the host's server detail;
+    /// empty when the host gives none.
+    pub fn server_states(&self) -> Vec<ServerState> {
+        self.servers
+            .iter()
+            .filter_map(|s| {
+                let kind = s[0] as usize;
+                let t = self.types.get(kind)?;
+                Some(ServerState {
+                    room: Resources::new(
+                        (t.cores - s[1]).max(0.0),
+                        (t.memory_mib - s[2]).max(0.0),
+                        (t.gpus - s[3]).max(0.0) as u32,
+                    ),
+                    kind,
+                    busy_cores: s[4],
+                    watts: s[5],
+                })
+            })
+            .collect()
+    }
+
+    /// Free room of each server (see [`ClusterModel::server_states`]).
+    pub fn server_room(&self) -> Vec<Resources> {
+        self.server_states().into_iter().map(|s| s.room).collect()
+    }
+
+    /// The server the host's least-power-increase choice gives one replica of `d` at full
+    /// load (the first of equals), among `states`; `None` when none has room.
+    pub fn pick_server(&self, states: &[ServerState], d: &Resources) -> Option<usize> {
+        let mut best: Option<(usize, f64)> = None;
+        for (i, s) in states.iter().enumerate() {
+            let Some(t) = self.types.get(s.kind) else {
+                continue;
+            };
+            if !fits(&s.room, d) || t.cores <= 0.0 {
+                continue;
+            }
+            let delta = t.power((s.busy_cores + d.cpu) / t.cores) - s.watts;
+            if best.is_none_or(|(_, b)| delta < b - 1e-9) {
+                best = Some((i, delta));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    /// Books one replica of `d` at full load on `state`.
+    pub fn book(&self, state: &mut ServerState, d: &Resources) {
+        state.room = state.room.minus(d);
+        state.busy_cores += d.cpu;
+        if let Some(t) = self.types.get(state.kind).filter(|t| t.cores > 0.0) {
+            state.watts = t.power(state.busy_cores / t.cores);
+        }
+    }
+
+    /// Whether one replica of `d` fits a single server now: any server of the detail, else
+    /// the emptiest server the host reports (which may not be the one with most memory).
+    pub fn fits_a_server(&self, d: &Resources) -> bool {
+        let room = self.server_room();
+        if room.is_empty() {
+            return d.cpu <= self.slot_cpu + 1e-9 && d.memory_mib <= self.slot_memory_mib + 1e-9;
+        }
+        room.iter().any(|r| fits(r, d))
+    }
+
+    /// Reserved CPU now: the host's reported utilisation when given (on a retry `available`
+    /// is only the emptiest server's room, so capacity - available would overstate it).
     pub fn used_cpu(&self) -> f64 {
-        (self.capacity.cpu - self.available.cpu).max(0.0)
+        match self.reported_utilisation {
+            Some(u) => (u * self.capacity.cpu).clamp(0.0, self.capacity.cpu),
+            None => (self.capacity.cpu - self.available.cpu).max(0.0),
+        }
     }
 
     /// Marginal IT watts of one replica of `d` at full load: the least increase over the
@@ -185,6 +270,11 @@ impl ClusterModel {
             None => Some(self.utilisation_cap),
         }
     }
+}
+
+/// `d` fits in `room` (with a small tolerance for float sums).
+pub fn fits(room: &Resources, d: &Resources) -> bool {
+    room.cpu + 1e-9 >= d.cpu && room.memory_mib + 1e-9 >= d.memory_mib && room.gpu >= d.gpu
 }
 
 /// Latency from the user population named `user` (a label value) to `cluster`, if known.

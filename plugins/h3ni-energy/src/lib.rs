@@ -3,9 +3,11 @@
 
 pub mod energy;
 pub mod forecast;
+pub mod packing;
 pub mod params;
 pub mod placement;
 pub mod predictive;
+pub mod reserve;
 
 pub use placement::EnergyPlacement;
 pub use predictive::Predictive;

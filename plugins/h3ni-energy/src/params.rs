@@ -36,6 +36,9 @@ pub struct PlacementParams {
     pub preferred_discount: f64,
     /// Cost a server switched on at its full-load watts per core rather than its idle power.
     pub amortise_idle: bool,
+    /// Share of a placed scalable service's growth (up to `max_replicas`) held free on its
+    /// cluster for it: other requests (VM batches) do not plan on that room.
+    pub growth_reserve: f64,
 }
 
 impl Default for PlacementParams {
@@ -55,6 +58,7 @@ impl Default for PlacementParams {
             mip_rel_gap: 1e-3,
             preferred_discount: 0.05,
             amortise_idle: true,
+            growth_reserve: 1.0,
         }
     }
 }
@@ -124,6 +128,9 @@ impl PlacementParams {
         }
         if !(0.0..=1.0).contains(&self.max_utilisation) || !(0.0..=1.0).contains(&self.slo_margin) {
             return bad("max_utilisation and slo_margin in 0..1");
+        }
+        if !(0.0..=1.0).contains(&self.growth_reserve) {
+            return bad("growth_reserve in 0..1");
         }
         if self.time_limit_s <= 0.0 || self.mip_rel_gap < 0.0 {
             return bad("time_limit_s > 0, mip_rel_gap >= 0");

@@ -2,8 +2,14 @@
 //! carbon (on-site renewables first), latency and migrations, with a greedy fallback.
 
 use crate::energy::{latency, ClusterModel};
+use crate::packing::Slots;
 use crate::params::PlacementParams;
+use crate::reserve::Reservations;
 use highs::{Col, HighsModelStatus, RowProblem, Sense};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+mod repair;
 
 /// Objective price of leaving a service unplaced, per (1 + its cores).
 const UNPLACED: f64 = 1e6;
@@ -42,12 +48,39 @@ struct Instance {
 /// The energy- and carbon-aware placement strategy.
 pub struct EnergyPlacement {
     params: PlacementParams,
+    reservations: Mutex<Reservations>,
 }
 
 impl EnergyPlacement {
     pub fn new(params: PlacementParams) -> Self {
-        Self { params }
+        Self {
+            params,
+            reservations: Mutex::new(Reservations::default()),
+        }
     }
+
+    fn reservations(&self) -> std::sync::MutexGuard<'_, Reservations> {
+        self.reservations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The replicas a scalable service needs for its measured or predicted rate (the larger),
+/// from its alpha/beta profile, within `max_replicas`; 0 without a profile or a load. A
+/// re-placement is asked for when scaling could not fit, so the services are placed with
+/// the room they need, not only the replicas that fitted.
+fn needed_replicas(s: &Service, t: &Telemetry) -> u32 {
+    let p = &s.scaling;
+    let Some(load) = t.loads.iter().find(|l| l.service == s.name) else {
+        return 0;
+    };
+    let rate = load.current_rps.max(load.predicted_rps);
+    if p.alpha <= 0.0 || !rate.is_finite() || rate <= 0.0 {
+        return 0;
+    }
+    let r = ((rate - p.beta) / p.alpha - 1e-9).ceil().max(1.0);
+    (r.min(f64::from(u32::MAX)) as u32).min(p.max_replicas.max(1))
 }
 
 fn user_of(s: &Service) -> &str {
@@ -58,7 +91,12 @@ fn user_of(s: &Service) -> &str {
 }
 
 impl Instance {
-    fn build(req: &PlacementRequest, p: &PlacementParams) -> Self {
+    /// The instance of `req`; `held` is room other graphs were promised, per cluster name.
+    fn build(
+        req: &PlacementRequest,
+        p: &PlacementParams,
+        held: &HashMap<String, Resources>,
+    ) -> Self {
         let clusters: Vec<ClusterModel> = req
             .clusters
             .iter()
@@ -86,6 +124,7 @@ impl Instance {
             } else {
                 s.replicas.max(1)
             };
+            let replicas = replicas.max(needed_replicas(s, &req.telemetry));
             items.push(Item {
                 name: s.name.clone(),
                 replica: s.demand,
@@ -96,21 +135,23 @@ impl Instance {
         }
         let mut room = Vec::with_capacity(clusters.len());
         for (j, c) in clusters.iter().enumerate() {
+            // The cap of the request's nearest users (each service's own cap is checked per
+            // pair): a cluster no user reaches within the SLO gets no room.
             let lat = req
-                .telemetry
-                .links
+                .graph
+                .services
                 .iter()
-                .filter(|l| l.to.as_str() == c.name && l.from.as_str().starts_with("users"))
-                .map(|l| l.latency_ms)
+                .filter_map(|s| latency(&req.telemetry, user_of(s), &c.name))
                 .fold(f64::INFINITY, f64::min);
             let lat = if lat.is_finite() { lat } else { 0.0 };
             let cap = c.cap_for(lat, p.slo_margin).unwrap_or(0.0);
             let used = (c.used_cpu() - own[j].cpu).max(0.0);
-            let cpu = (c.available.cpu + own[j].cpu).min(cap * c.capacity.cpu - used);
+            let hold = held.get(&c.name).copied().unwrap_or_default();
+            let cpu = (c.available.cpu + own[j].cpu).min(cap * c.capacity.cpu - used) - hold.cpu;
             room.push(Resources::new(
                 cpu.max(0.0),
-                c.available.memory_mib + own[j].memory_mib,
-                c.available.gpu + own[j].gpu,
+                (c.available.memory_mib + own[j].memory_mib - hold.memory_mib).max(0.0),
+                (c.available.gpu + own[j].gpu).saturating_sub(hold.gpu),
             ));
         }
         let mut inst = Instance {
@@ -154,12 +195,9 @@ impl Instance {
             return Err("needs a GPU, the cluster has none".into());
         }
         let staying = it.current == Some(j);
-        if !staying
-            && (it.replica.cpu > c.slot_cpu + 1e-9
-                || it.replica.memory_mib > c.slot_memory_mib + 1e-9)
-        {
+        if !staying && !c.fits_a_server(&it.replica) {
             return Err(format!(
-                "one replica needs {:.2} CPU / {:.0} MiB, the emptiest server has {:.2} / {:.0}",
+                "one replica needs {:.2} CPU / {:.0} MiB, no server has that free (emptiest: {:.2} / {:.0})",
                 it.replica.cpu, it.replica.memory_mib, c.slot_cpu, c.slot_memory_mib
             ));
         }
@@ -375,6 +413,7 @@ impl Instance {
                 .total_cmp(&self.items[*a].total.cpu)
         });
         let mut room = self.room.clone();
+        let mut slots = Slots::new(&self.clusters);
         let mut headroom: Vec<f64> = self.clusters.iter().map(|c| c.green_headroom_w).collect();
         let mut opened: Vec<bool> = self.clusters.iter().map(|c| c.open_w <= 0.0).collect();
         let mut choice = vec![None; self.items.len()];
@@ -384,7 +423,10 @@ impl Instance {
             let mut best: Option<(f64, usize)> = None;
             for q in self.pairs.iter().filter(|q| q.item == i) {
                 let j = q.cluster;
-                if !room[j].fits(&it.total) {
+                let staying = it.current == Some(j);
+                if !room[j].fits(&it.total)
+                    || (!staying && !slots.fits(j, &it.replica, it.replicas))
+                {
                     continue;
                 }
                 let mut w = q.facility_w;
@@ -411,6 +453,9 @@ impl Instance {
                 };
                 headroom[j] = (headroom[j] - q_w - open_w).max(0.0);
                 opened[j] = true;
+                if it.current != Some(j) {
+                    slots.take(j, &it.replica, it.replicas);
+                }
                 room[j] = room[j].minus(&it.total);
                 choice[i] = Some(j);
                 total += cost;
@@ -420,64 +465,14 @@ impl Instance {
     }
 }
 
-impl Instance {
-    /// Items the optimiser left out go, cheapest first, to any cluster with room (CPU,
-    /// memory, GPU, one server slot, allowed clusters), ignoring the SLO caps: a slower
-    /// answer beats a failure. Returns how many were placed this way.
-    fn place_relaxed(
-        &self,
-        req: &PlacementRequest,
-        p: &PlacementParams,
-        choice: &mut [Option<usize>],
-    ) -> usize {
-        let mut free: Vec<Resources> = self.clusters.iter().map(|c| c.available).collect();
-        for (i, c) in choice.iter().enumerate() {
-            if let Some(j) = *c {
-                if self.items[i].current != Some(j) {
-                    free[j] = free[j].minus(&self.items[i].total);
-                }
-            }
-        }
-        let mut placed = 0;
-        for (i, s) in req.graph.services.iter().enumerate() {
-            if choice[i].is_some() {
-                continue;
-            }
-            let it = &self.items[i];
-            let best = (0..self.clusters.len())
-                .filter(|&j| {
-                    let c = &self.clusters[j];
-                    (s.allowed_clusters.is_empty()
-                        || s.allowed_clusters.iter().any(|a| a.as_str() == c.name))
-                        && (it.total.gpu == 0 || c.capacity.gpu > 0)
-                        && free[j].fits(&it.total)
-                        && it.replica.cpu <= c.slot_cpu + 1e-9
-                        && it.replica.memory_mib <= c.slot_memory_mib + 1e-9
-                })
-                .map(|j| {
-                    let c = &self.clusters[j];
-                    let w = c.replica_w(&it.replica) * f64::from(it.replicas) * c.pue;
-                    let lat = latency(&req.telemetry, user_of(s), &c.name).unwrap_or(0.0);
-                    (
-                        w * (p.w_energy + self.carbon_per_w(p, j)) + p.w_latency * lat,
-                        j,
-                    )
-                })
-                .min_by(|a, b| a.0.total_cmp(&b.0));
-            if let Some((_, j)) = best {
-                free[j] = free[j].minus(&it.total);
-                choice[i] = Some(j);
-                placed += 1;
-            }
-        }
-        placed
-    }
-}
-
 impl Placement for EnergyPlacement {
     fn place(&self, req: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
         let p = &self.params;
-        let inst = Instance::build(req, p);
+        let time_s = req.telemetry.time_unix_s;
+        let held = self
+            .reservations()
+            .held_for_others(req.graph.name.as_str(), time_s);
+        let inst = Instance::build(req, p, &held);
         let (greedy, _) = inst.solve_greedy(p);
         let greedy_objective = inst.objective(p, &greedy);
         let (choice, objective, how) = if inst.pairs.len() > p.milp_max_pairs {
@@ -501,7 +496,14 @@ impl Placement for EnergyPlacement {
         };
         let mut choice = choice;
         let mut d = PlacementDecision::default();
-        let relaxed = inst.place_relaxed(req, p, &mut choice);
+        let (mut slots, repacked) = inst.repair(p, &mut choice);
+        if repacked > 0 {
+            d.reasons.push(
+                format!("{repacked} service(s) moved to another cluster: the batch's larger replicas took their server room")
+                    .into(),
+            );
+        }
+        let relaxed = inst.place_relaxed(req, p, &mut choice, &mut slots);
         if relaxed > 0 {
             d.reasons.push(
                 format!("{relaxed} service(s) placed past their SLO utilisation cap (no room within it)")
@@ -549,6 +551,8 @@ impl Placement for EnergyPlacement {
         d.reasons.push(format!("solved by {how}").into());
         d.rejections = inst.rejections.into_iter().take(200).collect();
         d.objective = ROption::RSome(objective);
+        self.reservations().record(req, &d, p.growth_reserve);
+
         Ok(d)
     }
 }
@@ -591,7 +595,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn request(clusters: Vec<Cluster>, services: Vec<Service>) -> PlacementRequest {
+    pub fn request(clusters: Vec<Cluster>, services: Vec<Service>) -> PlacementRequest {
         PlacementRequest {
             graph: Graph {
                 name: "g".into(),
@@ -605,7 +609,7 @@ pub(crate) mod tests {
     }
 
     /// Carbon weighed like energy (1 per g, 1 per Wh), to keep the arithmetic by hand simple.
-    fn params() -> PlacementParams {
+    pub fn params() -> PlacementParams {
         PlacementParams {
             w_carbon: 1.0,
             ..PlacementParams::default()
@@ -722,5 +726,45 @@ pub(crate) mod tests {
         // The 9.29-core cap leaves one out of the MILP; it is placed past the cap, not dropped.
         assert_eq!(d.placement.assignments.len(), 3);
         assert!(d.reasons.iter().any(|r| r.contains("past their SLO")));
+    }
+
+    #[test]
+    fn a_re_placement_sizes_services_for_their_load_and_moves_them_where_it_fits() {
+        // `s` runs 1 replica on the cheap 4-core cluster; its load (35 rps, 10 rps a replica)
+        // needs 4 replicas = 4 cores, over the 3.6 cores the 90 % cap leaves there: it moves
+        // to the big cluster with 4 replicas (the 10 Wh migration is the only way to serve).
+        let mut svc = service("s", 1.0);
+        svc.scaling = ScalingProfile {
+            alpha: 10.0,
+            beta: 0.0,
+            min_replicas: 1,
+            max_replicas: 5,
+        };
+        let mut small = cluster("small", 4.0, 1.0, 10.0, 0.0);
+        small.available.cpu = 3.0;
+        let big = cluster("big", 16.0, 1.5, 300.0, 0.0);
+        let mut req = request(vec![small, big], vec![svc]);
+        req.current = ROption::RSome(smo_plugin_api::Placement {
+            assignments: vec![Assignment {
+                service: "s".into(),
+                cluster: "small".into(),
+                replicas: 1,
+            }]
+            .into(),
+        });
+        let d = EnergyPlacement::new(params()).place(&req).expect("placed");
+        assert_eq!(d.placement.assignments.len(), 1);
+        assert_eq!(d.placement.assignments[0].cluster.as_str(), "small");
+        req.telemetry.loads.push(ServiceLoad {
+            service: "s".into(),
+            current_rps: 35.0,
+            predicted_rps: 30.0,
+            cpu_utilisation: 1.0,
+            memory_utilisation: 0.0,
+            response_time_ms: 0.0,
+        });
+        let d = EnergyPlacement::new(params()).place(&req).expect("placed");
+        let a = &d.placement.assignments[0];
+        assert_eq!((a.cluster.as_str(), a.replicas), ("big", 4));
     }
 }

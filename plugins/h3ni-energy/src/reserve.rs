@@ -1,0 +1,142 @@
+//! Room promised to scalable service graphs (a share of their growth up to `max_replicas`),
+//! held back from other requests (VM batches) so that the services can scale where placed.
+
+use smo_plugin_api::{PlacementDecision, PlacementRequest, Resources};
+use std::collections::HashMap;
+
+/// Per graph, the room held on each cluster; forgotten when time goes back (a new run).
+#[derive(Debug, Default)]
+pub struct Reservations {
+    last_time_s: i64,
+    by_graph: HashMap<String, Vec<(String, Resources)>>,
+}
+
+impl Reservations {
+    /// Starts over when `time_s` is before the last call seen (a new simulation run).
+    fn clock(&mut self, time_s: i64) {
+        if time_s < self.last_time_s {
+            self.by_graph.clear();
+        }
+        self.last_time_s = time_s;
+    }
+
+    /// Room held for graphs other than `graph`, per cluster name.
+    pub fn held_for_others(&mut self, graph: &str, time_s: i64) -> HashMap<String, Resources> {
+        self.clock(time_s);
+        let mut held: HashMap<String, Resources> = HashMap::new();
+        for (g, list) in &self.by_graph {
+            if g == graph {
+                continue;
+            }
+            for (cluster, r) in list {
+                let h = held.entry(cluster.clone()).or_default();
+                h.cpu += r.cpu;
+                h.memory_mib += r.memory_mib;
+                h.gpu += r.gpu;
+            }
+        }
+        held
+    }
+
+    /// Records what `decision` promises to the scalable services of `req` (those that may
+    /// grow: alpha > 0 and fewer replicas than `max_replicas`): `share` of their growth.
+    /// A graph without such services holds nothing (VM batches).
+    pub fn record(&mut self, req: &PlacementRequest, decision: &PlacementDecision, share: f64) {
+        self.clock(req.telemetry.time_unix_s);
+        let mut list: Vec<(String, Resources)> = Vec::new();
+        for a in decision.placement.assignments.iter() {
+            let Some(s) = req.graph.services.iter().find(|s| s.name == a.service) else {
+                continue;
+            };
+            let growth = s.scaling.max_replicas.saturating_sub(a.replicas);
+            if s.scaling.alpha <= 0.0 || growth == 0 || share <= 0.0 {
+                continue;
+            }
+            let n = f64::from(growth) * share;
+            let add = Resources::new(
+                s.demand.cpu * n,
+                s.demand.memory_mib * n,
+                (f64::from(s.demand.gpu) * n).ceil() as u32,
+            );
+            match list
+                .iter_mut()
+                .find(|(c, _)| c.as_str() == a.cluster.as_str())
+            {
+                Some((_, r)) => {
+                    r.cpu += add.cpu;
+                    r.memory_mib += add.memory_mib;
+                    r.gpu += add.gpu;
+                }
+                None => list.push((a.cluster.to_string(), add)),
+            }
+        }
+        let graph = req.graph.name.to_string();
+        if list.is_empty() {
+            self.by_graph.remove(&graph);
+        } else {
+            self.by_graph.insert(graph, list);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::params::PlacementParams;
+    use crate::placement::tests::{cluster, params, request, service};
+    use crate::EnergyPlacement;
+    use smo_plugin_api::prelude::*;
+
+    /// A scalable `web` (2 cores a replica, up to 5) on `edge` at time 100, then a batch of
+    /// four 3-core VMs at `vm_time` with `edge` 2 cores used by web.
+    fn run(vm_time: i64) -> (PlacementDecision, PlacementDecision) {
+        let strategy = EnergyPlacement::new(PlacementParams {
+            growth_reserve: 0.5,
+            ..params()
+        });
+        let edge = cluster("edge", 16.0, 1.0, 10.0, 0.0);
+        let cloud = cluster("cloud", 64.0, 1.5, 300.0, 0.0);
+        let mut web = service("web", 2.0);
+        web.scaling = ScalingProfile {
+            alpha: 10.0,
+            beta: 0.0,
+            min_replicas: 1,
+            max_replicas: 5,
+        };
+        let mut req = request(vec![edge.clone(), cloud.clone()], vec![web]);
+        req.graph.name = "shop".into();
+        req.telemetry.time_unix_s = 100;
+        let placed = strategy.place(&req).expect("web placed");
+        let mut edge = edge;
+        edge.available.cpu -= 2.0;
+        let vms: Vec<Service> = (0..4).map(|i| service(&format!("vm-{i}"), 3.0)).collect();
+        let mut batch = request(vec![edge, cloud], vms);
+        batch.graph.name = "vms".into();
+        batch.telemetry.time_unix_s = vm_time;
+        (placed, strategy.place(&batch).expect("VMs placed"))
+    }
+
+    fn on(d: &PlacementDecision, c: &str) -> usize {
+        d.placement
+            .assignments
+            .iter()
+            .filter(|a| a.cluster.as_str() == c)
+            .count()
+    }
+
+    #[test]
+    fn a_scalable_service_keeps_room_to_grow_where_it_runs() {
+        // web may grow by 4 replicas (8 cores); half of that (4 cores) is held on edge. Edge
+        // room for the VMs: 0.9 x 16 - 2 - 4 = 8.4 cores: two 3-core VMs, the others go to
+        // the cloud (without the hold, 12.4 cores: all four would fit the cheaper edge).
+        let (web, vms) = run(200);
+        assert_eq!(web.placement.cluster_of("web"), Some("edge"));
+        assert_eq!((on(&vms, "edge"), on(&vms, "cloud")), (2, 2));
+    }
+
+    #[test]
+    fn the_hold_is_forgotten_when_time_goes_back() {
+        // A call before the last one seen starts a new run: nothing is held any more.
+        let (_, vms) = run(50);
+        assert_eq!(on(&vms, "edge"), 4);
+    }
+}
