@@ -183,10 +183,7 @@ mod tests {
     use super::*;
 
     fn spec() -> GraphSpec {
-        crate::graphs::parse_descriptor(include_str!(
-            "../../../tests/fixtures/hdag/brussels-demo.yaml"
-        ))
-        .expect("fixture")
+        crate::graphs::brussels_demo_spec()
     }
 
     fn mv(service: &str, from: &str, to: &str, replicas: u32) -> Move {

@@ -265,10 +265,7 @@ mod tests {
     use smo_plugin_api::{Assignment, Placement};
 
     fn spec() -> GraphSpec {
-        crate::graphs::parse_descriptor(include_str!(
-            "../../../tests/fixtures/hdag/brussels-demo.yaml"
-        ))
-        .expect("fixture")
+        crate::graphs::brussels_demo_spec()
     }
 
     fn decision(rows: &[(&str, &str, u32)]) -> PlacementDecision {

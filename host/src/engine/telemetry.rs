@@ -187,10 +187,7 @@ mod tests {
 
     #[test]
     fn only_deployed_services_get_a_load() {
-        let spec = crate::graphs::parse_descriptor(include_str!(
-            "../../../tests/fixtures/hdag/brussels-demo.yaml"
-        ))
-        .expect("fixture");
+        let spec = crate::graphs::brussels_demo_spec();
         let placement = vec![
             PlacementEntry::new("noise-reduction", "c", 2),
             PlacementEntry::new("image-compression-vo", "c", 0),

@@ -163,10 +163,7 @@ mod tests {
     use super::*;
 
     fn spec() -> GraphSpec {
-        crate::graphs::parse_descriptor(include_str!(
-            "../../../tests/fixtures/hdag/brussels-demo.yaml"
-        ))
-        .expect("fixture")
+        crate::graphs::brussels_demo_spec()
     }
 
     #[test]

@@ -63,3 +63,12 @@ pub fn validate_file(path: impl AsRef<Path>) -> Result<GraphSpec, ValidationErro
 
 #[cfg(test)]
 mod tests;
+
+/// The upstream `brussels-demo` descriptor, parsed: the fixture of the host's unit tests.
+#[cfg(test)]
+pub(crate) fn brussels_demo_spec() -> GraphSpec {
+    parse_descriptor(include_str!(
+        "../../../tests/fixtures/hdag/brussels-demo.yaml"
+    ))
+    .expect("the brussels-demo fixture parses")
+}
