@@ -55,7 +55,8 @@ pub struct SimulateCommand {
 /// Options of `smo serve`. Each also exists as a key of the TOML config file; flags win.
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
-    /// TOML config file (keys: plugin_dir, state_dir, listen, log_format, [plugins], [defaults]).
+    /// TOML config file (keys: plugin_dir, state_dir, listen, log_format, [plugins], [defaults],
+    /// [auth], [engine], [sim], [telemetry]).
     #[arg(long, short)]
     pub config: Option<PathBuf>,
     /// Directory scanned for strategy plugins (*.so). Default /var/lib/smo/plugins.
@@ -81,6 +82,10 @@ pub struct ServeArgs {
     /// as a warning). Config key: `[auth] enabled = false`.
     #[arg(long)]
     pub no_auth: bool,
+    /// Base URL of the Prometheus server of `[telemetry] source = "prometheus"` (overrides
+    /// `[telemetry.prometheus] url`; the source itself is still chosen in the config file).
+    #[arg(long, env = "SMO_TELEMETRY_URL")]
+    pub telemetry_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

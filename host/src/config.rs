@@ -1,7 +1,10 @@
 //! Daemon configuration: a TOML file with the same keys as the `smo serve` flags.
 //! Flags override the file; unknown keys are errors that name the key and its line.
 
+use crate::engine::offload::PromQueries;
+use crate::engine::prometheus::{GraphTelemetry, PrometheusConfig};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -149,6 +152,8 @@ pub struct Config {
     pub engine: EngineSettings,
     /// `[sim]`: the simulated continuum backend.
     pub sim: SimSettings,
+    /// `[telemetry]`: where the offload loops' observations come from.
+    pub telemetry: TelemetrySettings,
 }
 
 /// `[sim]`: run `smo serve` on a scenario of the simulated continuum.
@@ -172,6 +177,239 @@ impl Default for SimSettings {
     }
 }
 
+/// Where the offload loops' observations come from (`[telemetry] source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TelemetrySourceKind {
+    /// The daemon's own delay model (the simulated continuum, or the no-scenario model).
+    Builtin,
+    /// A real Prometheus with Istio metrics (`[telemetry.prometheus]`).
+    Prometheus,
+}
+
+/// `[telemetry]`: the source of the offload loops' observations.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `"builtin"` (default) or `"prometheus"`.
+    pub source: String,
+    /// `[telemetry.prometheus]`: the server and each graph's queries.
+    pub prometheus: PrometheusSettings,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            source: "builtin".into(),
+            prometheus: PrometheusSettings::default(),
+        }
+    }
+}
+
+impl TelemetrySettings {
+    /// The parsed `source`; the error names `telemetry.source`.
+    pub fn source_kind(&self) -> Result<TelemetrySourceKind, ConfigError> {
+        match self.source.as_str() {
+            "builtin" => Ok(TelemetrySourceKind::Builtin),
+            "prometheus" => Ok(TelemetrySourceKind::Prometheus),
+            other => Err(ConfigError::Invalid {
+                field: "telemetry.source".into(),
+                message: format!("unknown source `{other}` (expected `builtin` or `prometheus`)"),
+            }),
+        }
+    }
+
+    /// Checks the source and, when it is `prometheus` or the section is filled in anyway,
+    /// `[telemetry.prometheus]`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let kind = self.source_kind()?;
+        if kind == TelemetrySourceKind::Prometheus
+            || self.prometheus != PrometheusSettings::default()
+        {
+            self.prometheus.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// `[telemetry.prometheus]`: a Prometheus server scraping Istio and cAdvisor metrics.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrometheusSettings {
+    /// Base URL, `http://` or `https://` (e.g. `http://prometheus.istio-system:9090`).
+    pub url: String,
+    /// Timeout of one query, whole exchange (ms).
+    pub timeout_ms: u64,
+    /// `[telemetry.prometheus.graphs.<graph>]`: the queries of each graph, by graph name.
+    pub graphs: BTreeMap<String, PromGraphSettings>,
+}
+
+impl Default for PrometheusSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            timeout_ms: 5000,
+            graphs: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[telemetry.prometheus.graphs.<graph>]`: where one graph's metrics are (research note §5).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PromGraphSettings {
+    /// The application's namespace.
+    pub namespace: String,
+    /// Its services, as the Istio `app` label (`destination_app` / `source_app`).
+    pub services: Vec<String>,
+    /// Value of the `cluster` label in the cloud area (empty: series without the label).
+    #[serde(default)]
+    pub cloud_cluster: String,
+    /// Value of the `cluster` label in the edge area.
+    #[serde(default)]
+    pub edge_cluster: String,
+    /// The edge ingress gateway's `app` label and namespace.
+    pub ingress_app: String,
+    pub ingress_namespace: String,
+    /// Regex on the ingress `instance` (pod IP) identifying the edge area.
+    #[serde(default = "match_all")]
+    pub edge_pod_cidr_regex: String,
+    /// Pod-name regexes of the services' workloads (one a service, in order, pairs them).
+    #[serde(default)]
+    pub pod_regexes: Vec<String>,
+    /// The range window of the rates (s).
+    #[serde(default = "default_window_s")]
+    pub window_s: u64,
+    /// Pod-name regexes per service, when `pod_regexes` does not pair one to one.
+    #[serde(default)]
+    pub service_pods: BTreeMap<String, Vec<String>>,
+    /// A quantile of the user delay to read in full refreshes too (e.g. 0.9).
+    #[serde(default)]
+    pub delay_quantile: Option<f64>,
+}
+
+fn match_all() -> String {
+    ".*".into()
+}
+
+fn default_window_s() -> u64 {
+    60
+}
+
+impl PrometheusSettings {
+    /// Checks the URL, the timeout and every graph; errors name the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: String, message: String| Err(ConfigError::Invalid { field, message });
+        if let Err(message) = check_url(&self.url) {
+            return invalid("telemetry.prometheus.url".into(), message);
+        }
+        if self.timeout_ms == 0 {
+            return invalid(
+                "telemetry.prometheus.timeout_ms".into(),
+                "must be > 0".into(),
+            );
+        }
+        for (name, g) in &self.graphs {
+            let field = |key: &str| format!("telemetry.prometheus.graphs.{name}.{key}");
+            for (key, value) in [
+                ("namespace", &g.namespace),
+                ("ingress_app", &g.ingress_app),
+                ("ingress_namespace", &g.ingress_namespace),
+            ] {
+                if value.trim().is_empty() {
+                    return invalid(field(key), "must not be empty".into());
+                }
+            }
+            if g.services.is_empty() {
+                return invalid(field("services"), "lists no service".into());
+            }
+            if let Some(i) = g.services.iter().position(|s| s.trim().is_empty()) {
+                return invalid(field("services"), format!("entry {i} is empty"));
+            }
+            if g.window_s == 0 {
+                return invalid(field("window_s"), "must be > 0 (seconds)".into());
+            }
+            if let Some(unknown) = g.service_pods.keys().find(|s| !g.services.contains(s)) {
+                return invalid(
+                    field("service_pods"),
+                    format!("`{unknown}` is not one of the graph's services"),
+                );
+            }
+            if let Some(q) = g.delay_quantile {
+                if !(q > 0.0 && q < 1.0) {
+                    return invalid(
+                        field("delay_quantile"),
+                        format!("{q} is not strictly between 0 and 1"),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration of [`crate::engine::prometheus::PrometheusTelemetry`].
+    pub fn to_prometheus_config(&self) -> PrometheusConfig {
+        PrometheusConfig {
+            url: self.url.clone(),
+            timeout_ms: self.timeout_ms,
+            graphs: self
+                .graphs
+                .iter()
+                .map(|(name, g)| (name.clone(), g.to_graph_telemetry()))
+                .collect(),
+        }
+    }
+}
+
+impl PromGraphSettings {
+    fn to_graph_telemetry(&self) -> GraphTelemetry {
+        GraphTelemetry {
+            queries: PromQueries {
+                namespace: self.namespace.clone(),
+                services: self.services.clone(),
+                cloud_cluster: self.cloud_cluster.clone(),
+                edge_cluster: self.edge_cluster.clone(),
+                ingress_app: self.ingress_app.clone(),
+                ingress_namespace: self.ingress_namespace.clone(),
+                edge_pod_cidr_regex: self.edge_pod_cidr_regex.clone(),
+                pod_regexes: self.pod_regexes.clone(),
+                window_s: self.window_s,
+            },
+            service_pods: self.service_pods.clone(),
+            delay_quantile: self.delay_quantile,
+        }
+    }
+}
+
+/// `Ok` for an `http://` or `https://` URL with a host; else why not.
+fn check_url(url: &str) -> Result<(), String> {
+    if url.is_empty() {
+        return Err(
+            "required with source = \"prometheus\" (e.g. \"http://127.0.0.1:9090\")".into(),
+        );
+    }
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => {
+            return Err(format!(
+                "`{url}`: scheme `{other}` is not supported (use http:// or https://)"
+            ))
+        }
+        None => return Err(format!("`{url}` has no scheme (use http:// or https://)")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("`{url}` names no host"));
+    }
+    if uri.query().is_some() {
+        return Err(format!(
+            "`{url}` has a query string; give the server's base URL"
+        ));
+    }
+    Ok(())
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -184,6 +422,7 @@ impl Default for Config {
             auth: AuthSettings::default(),
             engine: EngineSettings::default(),
             sim: SimSettings::default(),
+            telemetry: TelemetrySettings::default(),
         }
     }
 }
@@ -234,7 +473,7 @@ impl Config {
                 }
             }
         }
-        Ok(())
+        self.telemetry.validate()
     }
 }
 
@@ -272,5 +511,171 @@ mod tests {
         c.defaults.scaling = "nonsense".into();
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("defaults.scaling"), "{e}");
+    }
+    /// The `[telemetry]` part of the configuration documentation, verbatim.
+    const TELEMETRY_EXAMPLE: &str = r#"
+[telemetry]
+source = "prometheus"           # or "builtin" (default): the daemon's own delay model
+
+[telemetry.prometheus]
+url        = "http://prometheus.istio-system:9090"   # http:// or https://
+timeout_ms = 5000               # deadline of one query
+
+[telemetry.prometheus.graphs.shop]       # one table per graph, by graph name
+namespace           = "shop"             # the application's namespace
+services            = ["frontend", "cart", "db"]   # Istio `app` labels
+cloud_cluster       = "cloud"            # `cluster` label of each area ("" = no label)
+edge_cluster        = "edge1"
+ingress_app         = "istio-ingressgateway"       # the edge ingress gateway's `app` label
+ingress_namespace   = "istio-system"               # and namespace
+edge_pod_cidr_regex = "^10\\.244\\..*"   # ingress `instance` (pod IP) regex of the edge (default ".*")
+pod_regexes         = ["frontend-.*", "cart-.*", "db-.*"]   # one a service, in order
+window_s            = 60                 # rate window, seconds (default 60)
+# service_pods = { frontend = ["frontend-.*", "web-.*"] }   # instead of pod_regexes' order
+# delay_quantile = 0.9                   # also read this quantile of the delay in full refreshes
+"#;
+
+    #[test]
+    fn telemetry_defaults_to_builtin() {
+        let c = Config::default();
+        assert_eq!(
+            c.telemetry.source_kind().unwrap(),
+            TelemetrySourceKind::Builtin
+        );
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn the_documented_telemetry_example_converts_to_a_prometheus_config() {
+        let c = Config::from_toml(TELEMETRY_EXAMPLE).unwrap();
+        c.validate().unwrap();
+        assert_eq!(
+            c.telemetry.source_kind().unwrap(),
+            TelemetrySourceKind::Prometheus
+        );
+        let p = c.telemetry.prometheus.to_prometheus_config();
+        assert_eq!(p.url, "http://prometheus.istio-system:9090");
+        assert_eq!(p.timeout_ms, 5000);
+        let g = &p.graphs["shop"];
+        assert_eq!(g.queries.services, ["frontend", "cart", "db"]);
+        assert_eq!(g.queries.cloud_cluster, "cloud");
+        assert_eq!(g.queries.edge_cluster, "edge1");
+        assert_eq!(g.queries.ingress_app, "istio-ingressgateway");
+        assert_eq!(g.queries.ingress_namespace, "istio-system");
+        assert_eq!(g.queries.edge_pod_cidr_regex, "^10\\.244\\..*");
+        assert_eq!(g.queries.pod_regexes.len(), 3);
+        assert_eq!(g.queries.window_s, 60);
+        assert!(g.service_pods.is_empty());
+        assert_eq!(g.delay_quantile, None);
+    }
+
+    #[test]
+    fn graph_keys_have_defaults_and_optional_ones_map() {
+        let c = Config::from_toml(
+            "[telemetry]\nsource = \"prometheus\"\n[telemetry.prometheus]\nurl = \"https://p/\"\n\
+             [telemetry.prometheus.graphs.g]\nnamespace = \"n\"\nservices = [\"a\"]\n\
+             ingress_app = \"gw\"\ningress_namespace = \"gwns\"\n\
+             service_pods = { a = [\"a-.*\"] }\ndelay_quantile = 0.9\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let p = c.telemetry.prometheus.to_prometheus_config();
+        let g = &p.graphs["g"];
+        assert_eq!(g.queries.edge_pod_cidr_regex, ".*");
+        assert_eq!(g.queries.window_s, 60);
+        assert_eq!(g.queries.edge_cluster, "");
+        assert_eq!(g.service_pods["a"], ["a-.*"]);
+        assert_eq!(g.delay_quantile, Some(0.9));
+    }
+
+    /// A valid Prometheus configuration with `edit` applied to its TOML text.
+    fn prometheus_toml(edit: impl Fn(&str) -> String) -> String {
+        edit(
+            "[telemetry]\nsource = \"prometheus\"\n[telemetry.prometheus]\nurl = \"http://127.0.0.1:9090\"\n\
+             [telemetry.prometheus.graphs.shop]\nnamespace = \"shop\"\nservices = [\"a\", \"b\"]\n\
+             ingress_app = \"gw\"\ningress_namespace = \"gwns\"\nwindow_s = 5\n",
+        )
+    }
+
+    #[test]
+    fn bad_telemetry_settings_are_named() {
+        let cases: [(&str, &str, &str); 10] = [
+            (
+                "source = \"prometheus\"",
+                "source = \"carrier-pigeon\"",
+                "telemetry.source",
+            ),
+            (
+                "http://127.0.0.1:9090",
+                "ftp://127.0.0.1:9090",
+                "telemetry.prometheus.url",
+            ),
+            (
+                "http://127.0.0.1:9090",
+                "127.0.0.1:9090",
+                "telemetry.prometheus.url",
+            ),
+            (
+                "url = \"http://127.0.0.1:9090\"",
+                "timeout_ms = 1000",
+                "telemetry.prometheus.url",
+            ),
+            (
+                "url = \"http://127.0.0.1:9090\"",
+                "url = \"http://h\"\ntimeout_ms = 0",
+                "telemetry.prometheus.timeout_ms",
+            ),
+            (
+                "window_s = 5",
+                "window_s = 0",
+                "telemetry.prometheus.graphs.shop.window_s",
+            ),
+            (
+                "[\"a\", \"b\"]",
+                "[]",
+                "telemetry.prometheus.graphs.shop.services",
+            ),
+            (
+                "namespace = \"shop\"",
+                "namespace = \"\"",
+                "telemetry.prometheus.graphs.shop.namespace",
+            ),
+            (
+                "window_s = 5",
+                "delay_quantile = 1.5",
+                "telemetry.prometheus.graphs.shop.delay_quantile",
+            ),
+            (
+                "window_s = 5",
+                "service_pods = { c = [\"c-.*\"] }",
+                "telemetry.prometheus.graphs.shop.service_pods",
+            ),
+        ];
+        Config::from_toml(&prometheus_toml(str::to_owned))
+            .unwrap()
+            .validate()
+            .unwrap();
+        for (from, to, field) in cases {
+            let text = prometheus_toml(|t| t.replacen(from, to, 1));
+            assert_ne!(text, prometheus_toml(str::to_owned), "{from}");
+            let c = Config::from_toml(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let e = c.validate().expect_err(&text).to_string();
+            assert!(e.contains(&format!("config: {field}: ")), "{field}: {e}");
+        }
+        // A key that does not exist is a parse error naming it.
+        let e = Config::from_toml(&prometheus_toml(|t| t.replace("window_s", "windows_s")))
+            .unwrap_err();
+        assert!(e.contains("windows_s"), "{e}");
+    }
+
+    #[test]
+    fn a_prometheus_section_is_checked_even_with_the_builtin_source() {
+        let c = Config::from_toml(&prometheus_toml(|t| {
+            t.replace("source = \"prometheus\"", "source = \"builtin\"")
+                .replace("window_s = 5", "window_s = 0")
+        }))
+        .unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("window_s"), "{e}");
     }
 }

@@ -4,9 +4,10 @@
 
 use crate::api::auth::{Auth, AuthError};
 use crate::api::{self, AppState};
-use crate::config::Config;
+use crate::config::{Config, TelemetrySourceKind};
 use crate::engine::inventory;
 use crate::engine::lifecycle::{Engine, EngineConfig};
+use crate::engine::prometheus::PrometheusTelemetry;
 use crate::engine::sim_backend::SimContinuum;
 use crate::engine::telemetry::{SineLoad, TelemetrySource};
 use crate::plugins::dispatch::DefaultStrategies;
@@ -142,6 +143,7 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             decision_history: config.engine.decision_history,
         },
     );
+    install_offload_telemetry(config, &engine)?;
     let resumed = engine.resume().await?;
     if resumed.loops > 0 {
         tracing::info!(
@@ -160,6 +162,47 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
         engine,
         dispatcher,
     })
+}
+
+/// Makes the offload loops observe through the configured `[telemetry] source`, before any
+/// loop starts. With `prometheus`, a graph absent from `[telemetry.prometheus.graphs]` is not
+/// given the built-in model instead: each of its rounds fails with a telemetry error naming the
+/// graph (logged, counted in its offload status as `telemetryErrors` / `lastTelemetryError`),
+/// and its machine is not stepped, so a misconfigured graph never acts on simulated delays.
+fn install_offload_telemetry(config: &Config, engine: &Engine) -> Result<(), DaemonError> {
+    let settings = &config.telemetry;
+    let _span = tracing::info_span!("offload_telemetry", source = %settings.source).entered();
+    match settings.source_kind()? {
+        TelemetrySourceKind::Builtin => {
+            if settings.prometheus != Default::default() {
+                tracing::warn!(
+                    "[telemetry.prometheus] is configured but telemetry.source is \"builtin\": \
+                     the offload loops use the built-in delay model"
+                );
+            }
+        }
+        TelemetrySourceKind::Prometheus => {
+            let prometheus = &settings.prometheus;
+            let graphs: Vec<&str> = prometheus.graphs.keys().map(String::as_str).collect();
+            if graphs.is_empty() {
+                tracing::warn!(
+                    url = %prometheus.url,
+                    "telemetry.source is \"prometheus\" but no [telemetry.prometheus.graphs.<graph>] \
+                     is configured: every offload loop will report a telemetry error"
+                );
+            }
+            tracing::info!(
+                url = %prometheus.url,
+                timeout_ms = prometheus.timeout_ms,
+                graphs = ?graphs,
+                "offload loops observe through Prometheus"
+            );
+            engine.set_offload_telemetry(Box::new(PrometheusTelemetry::new(
+                prometheus.to_prometheus_config(),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Runs the daemon until it is told to stop.

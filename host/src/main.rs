@@ -115,6 +115,9 @@ fn serve_config(args: ServeArgs, log_format: Option<LogFormat>) -> Result<Config
     if let Some(f) = log_format {
         config.log_format = f;
     }
+    if let Some(url) = args.telemetry_url {
+        config.telemetry.prometheus.url = url;
+    }
     Ok(config)
 }
 

@@ -287,3 +287,45 @@ pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
     }
     condition()
 }
+
+/// Runs `smo serve` on `sandbox` with extra flags, expecting it to exit within `limit` (it is
+/// killed and the test fails otherwise); returns its exit status and its stderr.
+pub fn serve_expecting_exit(
+    sandbox: &Sandbox,
+    extra: &[&str],
+    limit: Duration,
+) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(smo_bin())
+        .arg("serve")
+        .arg("--plugin-dir")
+        .arg(sandbox.plugin_dir())
+        .arg("--state-dir")
+        .arg(sandbox.state_dir())
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("smo serve starts");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for smo serve") {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("smo serve {extra:?} still runs after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status, reader.join().expect("stderr reader"))
+}
