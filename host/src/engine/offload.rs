@@ -534,6 +534,12 @@ fn regex_escape(s: &str) -> String {
     out
 }
 
+/// `s` (a regex as configured) inside a double-quoted PromQL string: `\` and `"` escaped, so
+/// that `^10\.244\..*` reaches Prometheus as that regex.
+fn promql_string(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 impl PromQueries {
     fn w(&self) -> String {
         format!("{}s", self.window_s.max(1))
@@ -560,7 +566,8 @@ impl PromQueries {
         let edge = if with_edge_filters {
             format!(
                 "cluster=\"{}\",instance=~\"{}\",",
-                self.edge_cluster, self.edge_pod_cidr_regex
+                self.edge_cluster,
+                promql_string(&self.edge_pod_cidr_regex)
             )
         } else {
             String::new()
@@ -677,7 +684,7 @@ impl PromQueries {
         format!(
             "cluster=\"{cluster}\",namespace=\"{}\",pod=~\"{}\",container!=\"istio-proxy\",container!=\"\"",
             self.namespace,
-            self.pod_regexes.join("|")
+            promql_string(&self.pod_regexes.join("|"))
         )
     }
 
@@ -710,11 +717,45 @@ impl PromQueries {
     }
 }
 
-/// Where observations come from: the simulated continuum now, Prometheus/Istio (with
+/// Where observations come from: the simulated continuum, Prometheus/Istio (with
 /// [`PromQueries`]) and the Kubernetes autoscaling API later.
 pub trait OffloadTelemetry {
     /// The light observation of one graph at `now`.
     fn observe(&mut self, graph: &str, now: Duration) -> Result<Observation, TelemetryError>;
+
+    /// What the migration strategy of an action on `graph` is given: `base` (the host's own
+    /// telemetry: simulated loads, calls from the descriptor's dependencies, links from the
+    /// clusters' coordinates) with what this source measures put in its place, and members to
+    /// add to `request.extra`. The default changes nothing. An error fails the action: the
+    /// strategy is not asked on inputs the source could not measure.
+    fn migration_inputs(
+        &mut self,
+        graph: &str,
+        base: smo_plugin_api::Telemetry,
+    ) -> Result<MigrationInputs, TelemetryError> {
+        let _ = graph;
+        Ok(MigrationInputs::from(base))
+    }
+}
+
+/// The telemetry side of an offload action's `MigrationRequest`
+/// ([`OffloadTelemetry::migration_inputs`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MigrationInputs {
+    /// `request.telemetry`.
+    pub telemetry: smo_plugin_api::Telemetry,
+    /// Members added to `request.extra` (next to the action's `requiredDecreaseMs`), e.g. the
+    /// measured `usage` and `meResourceScaling` that `sbmp-gma/offload` reads.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<smo_plugin_api::Telemetry> for MigrationInputs {
+    fn from(telemetry: smo_plugin_api::Telemetry) -> Self {
+        Self {
+            telemetry,
+            extra: serde_json::Map::new(),
+        }
+    }
 }
 
 /// A telemetry source could not answer.
@@ -933,6 +974,14 @@ mod tests {
         assert!(d.contains("destination_app=~\"s0|s1\""));
         assert!(d.contains("[120s]"));
         assert!(q.user_rate().contains("instance=~\"^11.244.*\""));
+        // Configured regexes are escaped for the PromQL string they go in.
+        let mut escaped = q.clone();
+        escaped.edge_pod_cidr_regex = "^10\\.244\\..*".into();
+        escaped.pod_regexes = vec!["web-\\w+".into()];
+        assert!(escaped
+            .user_rate()
+            .contains(r#"instance=~"^10\\.244\\..*""#));
+        assert!(escaped.cpu_usage(true).contains(r#"pod=~"web-\\w+""#));
         assert!(!q.user_rate_all_edges().contains("cluster="));
         assert!(q
             .call_rates()

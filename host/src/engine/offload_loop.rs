@@ -5,17 +5,29 @@
 //! [`Observation`](super::offload::Observation) from the engine's [`OffloadTelemetry`] (the
 //! autoscaler flag is set when the scaling loop changed the graph's replicas since the previous
 //! round), step the machine. On an [`Action`], under the decision lock: ask the graph's
-//! migration strategy through the dispatcher (`request.extra = action.request_extra_json()`),
-//! record the decision (trigger `offload_loop`), apply its moves to the placement
-//! ([`super::offload_apply`]) and report the outcome to the machine (a strategy error, panic or
-//! timeout is a `failed` outcome). Time is the telemetry's clock ([`TelemetrySource::now_s`]),
-//! so a sped-up scenario speeds the loop up. One telemetry object serves every loop, observed
-//! in a blocking task (a Prometheus source may block on HTTP).
+//! migration strategy through the dispatcher, record the decision (trigger `offload_loop`; its
+//! inputs hold the `loads`, `calls` and `extra` the strategy was given), apply its moves to the
+//! placement ([`super::offload_apply`]) and report the outcome to the machine (a strategy error,
+//! panic or timeout is a `failed` outcome). Time is the telemetry's clock
+//! ([`TelemetrySource::now_s`]), so a sped-up scenario speeds the loop up. One telemetry object
+//! serves every loop, asked in a blocking task (a Prometheus source may block on HTTP).
+//!
+//! The request's telemetry starts from the host's own figures ([`TelemetrySource`]: simulated
+//! loads, calls from the descriptor's dependencies, links from the clusters' coordinates), which
+//! the offload telemetry may replace by its measurements
+//! ([`OffloadTelemetry::migration_inputs`]; the Prometheus source puts in the measured rates,
+//! call graph, response sizes and delay, and adds the measured CPU and memory to `request.extra`
+//! next to `requiredDecreaseMs`). When it cannot measure them the action fails with its error
+//! (outcome `failed`, in the last action report and the machine's log; no decision is recorded
+//! since no strategy was asked), rather than deciding on simulated figures.
 
 use super::error::EngineError;
 use super::inventory::RUNNING;
 use super::lifecycle::Engine;
-use super::offload::{Action, ActionOutcome, OffloadMachine, OffloadStatus, OffloadTelemetry};
+use super::offload::{
+    Action, ActionOutcome, MigrationInputs, OffloadMachine, OffloadStatus, OffloadTelemetry,
+    TelemetryError,
+};
 use super::offload_apply::apply_moves;
 use super::placing::{graph_strategy, plugin_graph};
 use super::record::{self, Cause};
@@ -313,7 +325,7 @@ impl Engine {
         let observed =
             tokio::task::spawn_blocking(move || lock(&telemetry).observe(&graph_name, now))
                 .await
-                .map_err(|e| super::offload::TelemetryError {
+                .map_err(|e| TelemetryError {
                     graph: name.to_owned(),
                     message: format!("the telemetry task failed: {e}"),
                 })
@@ -405,17 +417,25 @@ impl Engine {
         let params = spec.parameters_json(StrategyKind::MIGRATION);
         let deployed: Vec<PlacementEntry> =
             entries.iter().filter(|e| e.replicas > 0).cloned().collect();
+        let base = self.migration_telemetry(spec, &deployed, &clusters, now);
+        let measured = self
+            .measured_inputs(name, base)
+            .await
+            .map_err(|e| format!("no migration inputs: {e}"))?;
+        let extra = request_extra(action, measured.extra);
         let request = MigrationRequest {
             graph: plugin_graph(spec, &entries),
             clusters: RVec::from(clusters.clone()),
             current: PlacementEntry::to_plugin(&deployed),
-            telemetry: self.migration_telemetry(spec, &deployed, &clusters, now),
-            extra: action.request_extra_json().into(),
+            telemetry: measured.telemetry,
+            extra: serde_json::Value::Object(extra.clone()).to_string().into(),
         };
         let inputs = json!({
             "action": action,
             "placement": deployed,
             "loads": request.telemetry.loads,
+            "calls": request.telemetry.calls,
+            "extra": extra,
             "params": serde_json::from_str::<serde_json::Value>(&params).unwrap_or_default(),
         });
         let started_at_ms = now_ms();
@@ -466,8 +486,33 @@ impl Engine {
         })
     }
 
-    /// What a migration strategy is given: loads with their users' delay, links between the
-    /// clusters, and the users' calls to each service (and each service's to its dependencies).
+    /// `base` as the offload telemetry measures it
+    /// ([`OffloadTelemetry::migration_inputs`]), asked in a blocking task through the handle
+    /// the observations use (a Prometheus source makes HTTP queries).
+    async fn measured_inputs(
+        &self,
+        name: &str,
+        base: Telemetry,
+    ) -> Result<MigrationInputs, TelemetryError> {
+        let telemetry = Arc::clone(&*lock(&self.offload.telemetry));
+        let graph_name = name.to_owned();
+        let span = tracing::debug_span!("offload_migration_inputs", graph = %name);
+        tokio::task::spawn_blocking(move || {
+            let _span = span.entered();
+            lock(&telemetry).migration_inputs(&graph_name, base)
+        })
+        .await
+        .map_err(|e| TelemetryError {
+            graph: name.to_owned(),
+            message: format!("the telemetry task failed: {e}"),
+        })
+        .and_then(|r| r)
+    }
+
+    /// The host's own figures for a migration strategy (the base of
+    /// [`OffloadTelemetry::migration_inputs`]): loads with their users' delay, links between
+    /// the clusters, and the users' calls to each service (and each service's to its
+    /// dependencies, at the service's own rate).
     fn migration_telemetry(
         &self,
         spec: &GraphSpec,
@@ -517,6 +562,20 @@ impl Engine {
     }
 }
 
+/// `request.extra` of an action: the telemetry's members, then the action's (its
+/// `requiredDecreaseMs` wins over a telemetry member of that name).
+fn request_extra(
+    action: Action,
+    mut extra: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    if let Ok(serde_json::Value::Object(own)) =
+        serde_json::from_str::<serde_json::Value>(&action.request_extra_json())
+    {
+        extra.extend(own);
+    }
+    extra
+}
+
 /// The runner: one round per trigger, until the trigger stops or the graph no longer needs it.
 async fn run(engine: Weak<Engine>, name: String, mut trigger: Trigger) {
     while trigger.next().await {
@@ -531,5 +590,32 @@ async fn run(engine: Weak<Engine>, name: String, mut trigger: Trigger) {
             }
             Err(e) => tracing::warn!(graph = %name, error = %e, "offload round failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_actions_extra_members_win_over_the_telemetrys() {
+        let action = Action::Offload {
+            required_decrease_ms: 12.5,
+            measured_delay_ms: 87.5,
+            target_delay_ms: 75.0,
+        };
+        let mut telemetry = serde_json::Map::new();
+        telemetry.insert("meResourceScaling".into(), json!(0.5));
+        telemetry.insert("requiredDecreaseMs".into(), json!(-1.0));
+        let extra = request_extra(action, telemetry);
+        assert_eq!(
+            serde_json::Value::Object(extra),
+            json!({"meResourceScaling": 0.5, "requiredDecreaseMs": 12.5})
+        );
+        let extra = request_extra(action, serde_json::Map::new());
+        assert_eq!(
+            serde_json::Value::Object(extra).to_string(),
+            action.request_extra_json()
+        );
     }
 }
