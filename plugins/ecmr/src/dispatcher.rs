@@ -116,6 +116,7 @@ impl Dispatcher {
         c.latency_rejections += counters.latency_rejections;
         c.res_rejections += counters.res_rejections;
         c.fallback += counters.fallback;
+        c.moved += counters.moved;
         for ((vm, arrived), o) in waiting.into_iter().zip(&out) {
             match o {
                 Outcome::Placed {

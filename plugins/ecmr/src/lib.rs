@@ -6,6 +6,7 @@ pub mod heuristic;
 pub mod milp;
 pub mod objective;
 pub mod params;
+pub mod repair;
 pub mod request;
 pub mod seed;
 pub mod site;
@@ -17,13 +18,10 @@ smo_plugin_api::export_plugin! {
     name: "ecmr",
     version: env!("CARGO_PKG_VERSION"),
     placement: {
-        "heuristic": "Algorithm 1 of Miao et al. 2024: nearest green datacenter with renewable margin, MESF, latency threshold, fallback"
+        "heuristic": "Algorithm 1 of Miao et al. 2024 (green tier, MESF, margin check, latency threshold, fallback), choosing by the MILP's objective, plus a local-improvement pass"
             => |p: &str| params::parse(p).map(|params| Heuristic { params }),
-        "heuristic-paper": "Algorithm 1 with the paper's step-5 fallback (most free resources) instead of lowest carbon"
-            => |p: &str| params::parse::<params::HeuristicParams>(p).map(|mut params| {
-                params.fallback = params::Fallback::MostFree;
-                Heuristic { params }
-            }),
+        "heuristic-paper": "Algorithm 1 as printed: first acceptable datacenter, most-free fallback, no improvement pass"
+            => |p: &str| params::parse::<params::HeuristicParams>(p).map(|params| Heuristic { params: params.paper() }),
         "milp": "the paper's model solved exactly per batch with HiGHS (weighted energy, carbon, latency)"
             => |p: &str| params::parse(p).map(|params| Milp { params }),
         "seed": "the seed implementation: grid RE% > 50 is green, weighted score, 0.1 ms/km, 100 ms"

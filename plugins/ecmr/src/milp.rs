@@ -1,32 +1,42 @@
 //! `ecmr/milp`: the paper's model (eqs. 1-5, 10, 19-20, 28) solved exactly per batch with HiGHS,
-//! linearised with server-on binaries z, brown-power variables b and a weighted objective.
+//! linearised with server-on binaries z (or pooled counts), brown-power variables b, weights.
 
-use crate::objective::{brown_now_w, is_off, linear};
+use crate::objective::{is_off, linear};
 use crate::params::MilpParams;
 use crate::request::Batch;
 use highs::{HighsModelStatus, HighsSolutionStatus, RowProblem, Sense};
 use smo_plugin_api::{ErrorKind, PluginError};
 
+mod pool;
+mod warm;
+
+use pool::{add_pool, Pool};
+use warm::{warm_start, Cols};
+
 /// The solved batch: (site, server) per VM or `None`, and how it was obtained.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MilpSolution {
     pub assign: Vec<Option<(usize, usize)>>,
+    /// VMs of pooled off servers that first-fit could not put on one server of their pool.
+    pub pool_overflow: usize,
     pub status: String,
     pub columns: usize,
     pub rows: usize,
 }
 
-/// Candidate servers of a site for a batch: every switched-on server, plus per server type the
-/// first `n` switched-off ones (no batch of n VMs needs more; the rest are symmetric copies).
-fn candidates(batch: &Batch, j: usize) -> Vec<usize> {
+/// Candidate servers of site `j` for a batch: every switched-on server, plus per server type
+/// the first [`off_bound`] switched-off ones (the rest are identical copies).
+fn candidates(batch: &Batch, j: usize, p: &MilpParams) -> Vec<usize> {
     let site = &batch.sites[j];
-    let n = batch.vms.len();
+    let bound: Vec<usize> = (0..site.types.len())
+        .map(|k| off_bound(batch, j, k, p))
+        .collect();
     let mut off_per_type = vec![0usize; site.types.len()];
     let mut out = Vec::new();
     for i in 0..site.servers.len() {
         let k = site.servers[i].kind;
         if is_off(site, i) {
-            if off_per_type[k] < n {
+            if off_per_type[k] < bound[k] {
                 off_per_type[k] += 1;
                 out.push(i);
             }
@@ -37,18 +47,66 @@ fn candidates(batch: &Batch, j: usize) -> Vec<usize> {
     out
 }
 
+/// How many switched-off servers of type `k` at site `j` an optimal solution needs at most.
+/// Two newly switched-on servers of one type whose VMs fit on one can be merged without raising
+/// the objective (one idle power less, same slope, brown power not higher), so some optimum has
+/// at most one such server with CPU, memory and GPUs all at most half used: the others number
+/// fewer than 2·ΣCPU/cores + 2·Σmemory/memory (+ GPUs) over the VMs that fit; and never more
+/// than the VMs that fit.
+pub fn off_bound(batch: &Batch, j: usize, k: usize, p: &MilpParams) -> usize {
+    let t = &batch.sites[j].types[k];
+    let (mut n, mut cpu, mut mem, mut gpu) = (0usize, 0.0, 0.0, 0.0);
+    for (r, vm) in batch.vms.iter().enumerate() {
+        let d = vm.demand;
+        let fits =
+            d.cpu <= t.cores + 1e-9 && d.memory_mib <= t.memory_mib + 1e-9 && d.gpu <= t.gpus;
+        if fits && batch.latency(r, j) < p.latency_threshold_ms {
+            n += 1;
+            cpu += d.cpu;
+            mem += d.memory_mib;
+            gpu += f64::from(d.gpu);
+        }
+    }
+    if n == 0 {
+        return 0;
+    }
+    let half = |x: f64, cap: f64| {
+        if cap > 1e-9 {
+            (2.0 * x / cap).ceil() as usize
+        } else {
+            n
+        }
+    };
+    let gpus = if gpu > 0.0 {
+        half(gpu, f64::from(t.gpus))
+    } else {
+        0
+    };
+    n.min(half(cpu, t.cores) + half(mem, t.memory_mib) + gpus + 1)
+}
+
 /// Solves the batch. VMs no feasible server accepts are left unplaced at `unplaced_penalty`.
+/// With `warm_start`, the heuristic's placement of the same batch is HiGHS's first incumbent.
 pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError> {
     let w = &p.weights;
     let mut pb = RowProblem::default();
     let n = batch.vms.len();
     // y columns per VM: (site, server, col); per server its y terms (for capacity and power).
     let mut per_vm: Vec<Vec<(usize, usize, highs::Col)>> = vec![Vec::new(); n];
+    // Per site: the switched-off candidates (server, z column) and the brown column b.
+    let mut z_cols: Vec<Vec<(usize, highs::Col)>> = vec![Vec::new(); batch.sites.len()];
+    let mut b_cols: Vec<Option<highs::Col>> = vec![None; batch.sites.len()];
+    let mut pools: Vec<Pool> = Vec::new();
     for j in 0..batch.sites.len() {
         let site = &batch.sites[j];
         let mut power_terms = Vec::new();
         let mut prev_off: Option<(usize, highs::Col)> = None;
-        for i in candidates(batch, j) {
+        let mut pooled: Vec<Vec<usize>> = vec![Vec::new(); site.types.len()];
+        for i in candidates(batch, j, p) {
+            if p.pool_off_servers && is_off(site, i) {
+                pooled[site.servers[i].kind].push(i);
+                continue;
+            }
             let s = &site.servers[i];
             let t = &site.types[s.kind];
             let (idle, slope) = linear(t);
@@ -72,19 +130,21 @@ pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError>
             if ys.is_empty() {
                 continue;
             }
-            // Capacity (eqs. 2-4): CPU and memory of the server.
-            let cpu: Vec<_> = ys.iter().map(|(y, d)| (*y, d.cpu)).collect();
-            pb.add_row(..=(t.cores - s.used_cpu).max(0.0), &cpu);
-            let mem: Vec<_> = ys.iter().map(|(y, d)| (*y, d.memory_mib)).collect();
-            pb.add_row(..=(t.memory_mib - s.used_memory_mib).max(0.0), &mem);
+            let cpu_room = (t.cores - s.used_cpu).max(0.0);
+            let mem_room = (t.memory_mib - s.used_memory_mib).max(0.0);
+            let mut cpu: Vec<_> = ys.iter().map(|(y, d)| (*y, d.cpu)).collect();
+            let mut mem: Vec<_> = ys.iter().map(|(y, d)| (*y, d.memory_mib)).collect();
             if is_off(site, i) {
-                // z_i >= y_ri: switching the server on costs its idle power.
+                // Switching the server on costs its idle power. Capacity (eqs. 2-4) only when
+                // on: Σ cpu·y <= cores·z, which also forces z = 1 under any y = 1 (the
+                // per-VM rows z >= y_ri tighten the relaxation but made HiGHS slower here).
                 let z =
                     pb.add_integer_column(w.energy * site.pue * idle / w.energy_ref_w, 0.0..=1.0);
-                for (y, _) in &ys {
-                    pb.add_row(0.0.., [(z, 1.0), (*y, -1.0)]);
-                }
                 power_terms.push((z, site.pue * idle));
+                cpu.push((z, -cpu_room));
+                mem.push((z, -mem_room));
+                pb.add_row(..=0.0, &cpu);
+                pb.add_row(..=0.0, &mem);
                 // Symmetry breaking among identical off servers: switch them on in order.
                 if let Some((k, prev)) = prev_off {
                     if k == s.kind {
@@ -92,6 +152,19 @@ pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError>
                     }
                 }
                 prev_off = Some((s.kind, z));
+                z_cols[j].push((i, z));
+            } else {
+                // Capacity (eqs. 2-4): CPU and memory of the server.
+                pb.add_row(..=cpu_room, &cpu);
+                pb.add_row(..=mem_room, &mem);
+            }
+        }
+        for (k, servers) in pooled.into_iter().enumerate() {
+            if let Some(pool) = add_pool(&mut pb, batch, j, k, servers, p, &mut power_terms) {
+                for (r, x) in &pool.xs {
+                    per_vm[*r].push((j, pool.servers[0], *x));
+                }
+                pools.push(pool);
             }
         }
         if power_terms.is_empty() {
@@ -105,15 +178,27 @@ pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError>
         let mut row = vec![(b, 1.0)];
         row.extend(power_terms.iter().map(|(c, v)| (*c, -v)));
         pb.add_row((site.facility_w() - site.renewable_w).., &row);
-        let _ = brown_now_w(site);
+        b_cols[j] = Some(b);
     }
     // Eq. 1 as "at most once", with an unplaced slack at a penalty.
+    let mut f_cols = Vec::with_capacity(n);
     for ys in &per_vm {
         let f = pb.add_column(w.unplaced_penalty, 0.0..=1.0);
         let mut row = vec![(f, 1.0)];
         row.extend(ys.iter().map(|(_, _, y)| (*y, 1.0)));
         pb.add_row(1.0..=1.0, &row);
+        f_cols.push(f);
     }
+    let start = p.warm_start.then(|| {
+        let cols = Cols {
+            per_vm: &per_vm,
+            z: &z_cols,
+            pools: &pools,
+            b: &b_cols,
+            f: &f_cols,
+        };
+        warm_start(batch, p, &cols, pb.num_cols())
+    });
     let (columns, rows) = (pb.num_cols(), pb.num_rows());
     let mut model = pb
         .try_optimise(Sense::Minimise)
@@ -130,6 +215,10 @@ pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError>
     model
         .try_set_option("threads", 1)
         .map_err(|e| PluginError::internal(format!("HiGHS option threads: {e:?}")))?;
+    if let Some(cols) = &start {
+        // A start HiGHS cannot use is not an error: it solves from scratch.
+        let _ = model.try_set_solution(Some(cols), None, None, None);
+    }
     let solved = model
         .try_solve()
         .map_err(|e| PluginError::internal(format!("HiGHS failed: {e:?}")))?;
@@ -154,7 +243,7 @@ pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError>
         }
     };
     let values = solved.get_solution().columns().to_vec();
-    let assign = per_vm
+    let mut assign: Vec<Option<(usize, usize)>> = per_vm
         .iter()
         .map(|ys| {
             ys.iter()
@@ -162,8 +251,13 @@ pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError>
                 .map(|(j, i, _)| (*j, *i))
         })
         .collect();
+    let pool_overflow = pools
+        .iter()
+        .map(|pool| pool.unpack(batch, &values, &mut assign))
+        .sum();
     Ok(MilpSolution {
         assign,
+        pool_overflow,
         status,
         columns,
         rows,

@@ -41,7 +41,7 @@ pub fn evaluate(batch: &Batch, assign: &[Option<(usize, usize)>], w: &Weights) -
                 if let Some(x) = added.get_mut(*j).and_then(|v| v.get_mut(*i)) {
                     *x += batch.vms[r].demand.cpu;
                 }
-                total += w.latency * batch.latency(r, *j) / w.latency_ref_ms;
+                total += latency_term(batch.latency(r, *j), w);
             }
             None => total += w.unplaced_penalty,
         }
@@ -55,11 +55,52 @@ pub fn evaluate(batch: &Batch, assign: &[Option<(usize, usize)>], w: &Weights) -
             let (idle, slope) = linear(&site.types[site.servers[i].kind]);
             dp += slope * a + if is_off(site, i) { idle } else { 0.0 };
         }
-        let dp_fac = dp * site.pue;
-        let brown_after = (site.facility_w() + dp_fac - site.renewable_w).max(0.0);
-        let brown_inc = brown_after - brown_now_w(site);
-        total += w.energy * dp_fac / w.energy_ref_w
-            + w.carbon * site.carbon_g_per_kwh * brown_inc / 1000.0 / w.carbon_ref_g_per_h;
+        total += energy_carbon(site, dp * site.pue, w);
     }
     total
+}
+
+/// Linear IT power increase (eq. 5) of `cpu` cores on server `i` of `site` as it is now.
+pub fn linear_delta_w(site: &Site, i: usize, cpu: f64) -> f64 {
+    let (idle, slope) = linear(&site.types[site.servers[i].kind]);
+    slope * cpu + if is_off(site, i) { idle } else { 0.0 }
+}
+
+/// Energy and carbon terms of adding `added_facility_w` to `site` (its state before the batch):
+/// the per-datacenter part of [`evaluate`], so a batch's objective is the sum over datacenters.
+pub fn energy_carbon(site: &Site, added_facility_w: f64, w: &Weights) -> f64 {
+    Base::of(site).cost(added_facility_w, w)
+}
+
+/// What the energy and carbon terms need of a datacenter's state before the batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Base {
+    pub facility_w: f64,
+    pub renewable_w: f64,
+    pub carbon_g_per_kwh: f64,
+}
+
+impl Base {
+    pub fn of(site: &Site) -> Base {
+        Base {
+            facility_w: site.facility_w(),
+            renewable_w: site.renewable_w,
+            carbon_g_per_kwh: site.carbon_g_per_kwh,
+        }
+    }
+
+    /// Energy and carbon terms of adding `added_facility_w` (eqs. 10, 19-20 as power).
+    pub fn cost(&self, added_facility_w: f64, w: &Weights) -> f64 {
+        let brown_now = (self.facility_w - self.renewable_w).max(0.0);
+        let brown_after = (self.facility_w + added_facility_w - self.renewable_w).max(0.0);
+        w.energy * added_facility_w / w.energy_ref_w
+            + w.carbon * self.carbon_g_per_kwh * (brown_after - brown_now)
+                / 1000.0
+                / w.carbon_ref_g_per_h
+    }
+}
+
+/// The latency term of one VM at `latency_ms`.
+pub fn latency_term(latency_ms: f64, w: &Weights) -> f64 {
+    w.latency * latency_ms / w.latency_ref_ms
 }

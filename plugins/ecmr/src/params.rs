@@ -17,16 +17,45 @@ pub enum Fallback {
     LowestCarbon,
 }
 
+/// How Algorithm 1 picks among the datacenters a tier (green, then fallback) accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    /// The first in the tier's order (nearest green; the `fallback` order): the paper's rule.
+    First,
+    /// The one whose MESF server adds least to the batch's weighted objective (the MILP's).
+    #[default]
+    Objective,
+}
+
 /// `ecmr/heuristic`: Algorithm 1.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HeuristicParams {
     /// `T_thre`: a datacenter at or beyond this latency from the VM's users is never chosen.
     pub latency_threshold_ms: f64,
-    /// Fallback order when no green datacenter fits.
+    /// Fallback order when no green datacenter fits (with `choice: first`, the order tried).
     pub fallback: Fallback,
     /// Apply the renewable-margin check (`RES_margin > E_r`) to green datacenters.
     pub res_margin_check: bool,
+    /// How a tier's candidate is chosen.
+    pub choice: Choice,
+    /// Try green datacenters (with margin) before the fallback tier; `false` makes every
+    /// datacenter within the threshold one tier.
+    pub green_first: bool,
+    /// Local-improvement passes over the batch: move a VM to another datacenter when that lowers
+    /// the weighted objective (0 = none, the paper's algorithm).
+    pub improve_passes: usize,
+    /// Also try exchanging two VMs between datacenters in each pass (quadratic in the batch).
+    pub improve_swaps: bool,
+    /// Larger batches (a queue backlog) keep the greedy pass: the improvement pass costs
+    /// about the square of the batch in MESF replays.
+    pub improve_max_vms: usize,
+    /// Process (and list) a batch's VMs by decreasing memory, then CPU, instead of in arrival
+    /// order, so the large ones find a server before small ones fragment it.
+    pub largest_first: bool,
+    /// The objective that `choice: objective` and the improvement pass minimise.
+    pub weights: Weights,
     /// Queue length of the stateful dispatcher ([`crate::dispatcher`]); 0 = fail at once.
     pub queue_capacity: usize,
     /// A queued VM that waited this long fails.
@@ -39,6 +68,13 @@ impl Default for HeuristicParams {
             latency_threshold_ms: 35.0,
             fallback: Fallback::default(),
             res_margin_check: true,
+            choice: Choice::default(),
+            green_first: true,
+            improve_passes: 2,
+            improve_swaps: false,
+            improve_max_vms: 50,
+            largest_first: true,
+            weights: Weights::default(),
             queue_capacity: 1000,
             max_queue_wait_s: 3600.0,
         }
@@ -90,6 +126,15 @@ pub struct MilpParams {
     pub compare_heuristic: bool,
     /// Larger batches are solved in consecutive chunks of this many VMs (state carried over).
     pub max_batch: usize,
+    /// Give HiGHS the heuristic's placement as a starting incumbent.
+    pub warm_start: bool,
+    /// Model each type's switched-off servers at a site as one pool with an integer count
+    /// instead of one binary per server: far fewer columns, but packing within the pool is
+    /// relaxed to its total CPU, memory and GPUs (the host re-packs by MESF anyway).
+    pub pool_off_servers: bool,
+    /// Replay the host's one-at-a-time MESF packing on the solution and move (or leave out) the
+    /// VMs it cannot pack where the MILP put them, so that every emitted assignment is applied.
+    pub repair: bool,
 }
 
 impl Default for MilpParams {
@@ -102,6 +147,9 @@ impl Default for MilpParams {
             accept_incumbent: true,
             compare_heuristic: true,
             max_batch: 50,
+            warm_start: true,
+            pool_off_servers: true,
+            repair: true,
         }
     }
 }
@@ -140,4 +188,18 @@ impl Default for Weights {
 pub fn parse<T: for<'de> Deserialize<'de>>(json: &str) -> Result<T, PluginError> {
     let json = if json.trim().is_empty() { "{}" } else { json };
     serde_json::from_str(json).map_err(|e| PluginError::bad_parameters(e.to_string()))
+}
+
+impl HeuristicParams {
+    /// The paper's literal Algorithm 1: first acceptable datacenter, most-free fallback, no
+    /// improvement pass (`ecmr/heuristic-paper`).
+    pub fn paper(self) -> Self {
+        Self {
+            fallback: Fallback::MostFree,
+            choice: Choice::First,
+            improve_passes: 0,
+            largest_first: false,
+            ..self
+        }
+    }
 }

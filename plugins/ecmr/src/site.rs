@@ -203,9 +203,21 @@ impl Site {
 
     /// MESF: the server with room whose IT power rises least, ties to the first, with that
     /// increase in W. The simulator's `least_power_increase` applies the same rule.
+    /// Switched-off servers of a type already seen are skipped: they are identical copies, so
+    /// their increase is the same and the tie goes to the first anyway.
     pub fn mesf(&self, d: &Resources) -> Option<(usize, f64)> {
         let mut best: Option<(usize, f64)> = None;
+        let mut off_seen = 0u64;
         for (i, s) in self.servers.iter().enumerate() {
+            let off =
+                !self.idle_on && s.watts <= 0.0 && s.used_cpu <= EPS && s.used_memory_mib <= EPS;
+            if off && s.kind < 64 {
+                let bit = 1u64 << s.kind;
+                if off_seen & bit != 0 {
+                    continue;
+                }
+                off_seen |= bit;
+            }
             if !self.fits(s, d) {
                 continue;
             }

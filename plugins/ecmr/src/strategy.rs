@@ -5,6 +5,7 @@ use crate::heuristic::{self, Outcome};
 use crate::milp;
 use crate::objective::{evaluate, Choices};
 use crate::params::{HeuristicParams, MilpParams, SeedParams};
+use crate::repair::{self, Fix};
 use crate::request::Batch;
 use crate::seed;
 use smo_plugin_api::prelude::*;
@@ -32,9 +33,11 @@ fn reject(decision: &mut PlacementDecision, batch: &Batch, r: usize, why: &str) 
     });
 }
 
-fn outcomes_to_decision(batch: &Batch, out: &[Outcome]) -> PlacementDecision {
+/// The decision, listing the VMs in `order` (the host packs them one at a time in that order).
+fn outcomes_to_decision(batch: &Batch, out: &[Outcome], order: &[usize]) -> PlacementDecision {
     let mut d = PlacementDecision::default();
-    for (r, o) in out.iter().enumerate() {
+    for &r in order {
+        let o = &out[r];
         match o {
             Outcome::Placed {
                 site,
@@ -43,7 +46,7 @@ fn outcomes_to_decision(batch: &Batch, out: &[Outcome]) -> PlacementDecision {
                 ..
             } => {
                 let why = if *green {
-                    format!("nearest green datacenter with margin (+{delta_facility_w:.1} W, MESF)")
+                    format!("green datacenter with margin (+{delta_facility_w:.1} W, MESF)")
                 } else {
                     format!("fallback, no green datacenter fits (+{delta_facility_w:.1} W, MESF)")
                 };
@@ -69,12 +72,14 @@ impl Placement for Heuristic {
     fn place(&self, request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
         let mut batch = Batch::from_request(request);
         let before = batch.clone();
+        let order = heuristic::order(&batch, &self.params);
         let (out, c) = heuristic::dispatch(&mut batch, &self.params);
-        let mut d = outcomes_to_decision(&before, &out);
+        let mut d = outcomes_to_decision(&before, &out, &order);
         d.extra = serde_json::json!({
             "latency_rejections": c.latency_rejections,
             "res_rejections": c.res_rejections,
             "fallback": c.fallback,
+            "moved": c.moved,
         })
         .to_string()
         .into();
@@ -102,7 +107,8 @@ impl Placement for Nearest {
         let mut batch = Batch::from_request(request);
         let before = batch.clone();
         let out = heuristic::nearest(&mut batch);
-        Ok(outcomes_to_decision(&before, &out))
+        let order: Vec<usize> = (0..out.len()).collect();
+        Ok(outcomes_to_decision(&before, &out, &order))
     }
 }
 
@@ -153,18 +159,37 @@ impl Placement for Milp {
                 sites: batch.sites.clone(),
                 latency_ms: batch.latency_ms[start..end].to_vec(),
             };
-            let (assign, info) = self.solve_chunk(&sub)?;
+            let (fixes, info) = self.solve_chunk(&sub)?;
             total += info["objective"].as_f64().unwrap_or(0.0);
-            for (k, a) in assign.iter().enumerate() {
+            let status = info["status"].as_str().unwrap_or("").to_string();
+            for (k, fix) in fixes.iter().enumerate() {
                 let r = start + k;
-                match a {
-                    Some((j, i)) => {
-                        let demand = batch.vms[r].demand;
-                        batch.sites[*j].reserve(*i, &demand);
-                        let why = format!("MILP {}", info["status"].as_str().unwrap_or(""));
-                        assign_vm(&mut d, &before, r, *j, why);
+                if let Some((j, i)) = fix.placed() {
+                    let demand = batch.vms[r].demand;
+                    batch.sites[j].reserve(i, &demand);
+                }
+                let name = |j: usize| before.sites[j].name.clone();
+                match fix {
+                    Fix::Kept { site, .. } => {
+                        assign_vm(&mut d, &before, r, *site, format!("MILP {status}"))
                     }
-                    None => reject(&mut d, &before, r, "MILP left it unplaced"),
+                    Fix::Moved { wanted, site, .. } => {
+                        let why = format!(
+                            "MILP {status}; repaired: one-at-a-time MESF finds no server at {}, \
+                             lowest-objective datacenter with one",
+                            name(*wanted)
+                        );
+                        assign_vm(&mut d, &before, r, *site, why)
+                    }
+                    Fix::Dropped { wanted } => {
+                        let why = format!(
+                            "MILP put it at {}, where one-at-a-time MESF finds no server, and no \
+                             other datacenter within the threshold has one",
+                            name(*wanted)
+                        );
+                        reject(&mut d, &before, r, &why)
+                    }
+                    Fix::Unplaced => reject(&mut d, &before, r, "MILP left it unplaced"),
                 }
             }
             chunks.push(info);
@@ -177,37 +202,57 @@ impl Placement for Milp {
 }
 
 impl Milp {
-    /// Solves one chunk; with `compare_heuristic`, also the heuristic's objective and gap.
-    fn solve_chunk(&self, batch: &Batch) -> Result<(Choices, serde_json::Value), PluginError> {
+    /// Solves one chunk and, with `repair`, replays the host's packing on it; with
+    /// `compare_heuristic`, also the heuristic's objective and gap.
+    fn solve_chunk(&self, batch: &Batch) -> Result<(Vec<Fix>, serde_json::Value), PluginError> {
         let started = Instant::now();
         let sol = milp::solve(batch, &self.params)?;
         let milp_s = started.elapsed().as_secs_f64();
         let w = &self.params.weights;
         let obj = evaluate(batch, &sol.assign, w);
+        let fixes = if self.params.repair {
+            repair::replay(batch, &sol.assign, self.params.latency_threshold_ms, w)
+        } else {
+            sol.assign
+                .iter()
+                .map(|a| match a {
+                    Some((site, server)) => Fix::Kept {
+                        site: *site,
+                        server: *server,
+                    },
+                    None => Fix::Unplaced,
+                })
+                .collect()
+        };
+        let applied: Choices = fixes.iter().map(Fix::placed).collect();
+        let applied_obj = evaluate(batch, &applied, w);
+        let moved = fixes
+            .iter()
+            .filter(|f| matches!(f, Fix::Moved { .. }))
+            .count();
+        let dropped = fixes
+            .iter()
+            .filter(|f| matches!(f, Fix::Dropped { .. }))
+            .count();
         let mut info = serde_json::json!({
             "vms": batch.vms.len(), "status": sol.status, "columns": sol.columns,
-            "rows": sol.rows, "objective": obj, "seconds": milp_s,
+            "rows": sol.rows, "objective": obj, "applied_objective": applied_obj,
+            "repair_moved": moved, "repair_dropped": dropped, "seconds": milp_s,
+            "pool_overflow": sol.pool_overflow,
         });
         if self.params.compare_heuristic {
             let hp = HeuristicParams {
                 latency_threshold_ms: self.params.latency_threshold_ms,
+                weights: *w,
                 ..HeuristicParams::default()
             };
-            let mut hb = batch.clone();
-            let started = Instant::now();
-            let (out, _) = heuristic::dispatch(&mut hb, &hp);
-            let heur_s = started.elapsed().as_secs_f64();
-            let ha: Vec<_> = out
-                .iter()
-                .map(|o| match o {
-                    Outcome::Placed { site, server, .. } => Some((*site, *server)),
-                    Outcome::Unplaced => None,
-                })
-                .collect();
+            let (ha, heur_s) = heuristic_choices(batch, &hp);
             let hobj = evaluate(batch, &ha, w);
+            let pobj = evaluate(batch, &heuristic_choices(batch, &hp.clone().paper()).0, w);
             let gap = (hobj - obj) / obj.abs().max(1e-9);
             info["heuristic_objective"] = hobj.into();
             info["heuristic_seconds"] = heur_s.into();
+            info["paper_objective"] = pobj.into();
             info["gap"] = gap.into();
             if let Ok(path) = std::env::var("SMO_ECMR_GAP_LOG") {
                 if let Ok(mut f) = std::fs::OpenOptions::new()
@@ -217,13 +262,32 @@ impl Milp {
                 {
                     let _ = writeln!(
                         f,
-                        "{},{obj:.6},{hobj:.6},{gap:.6},{milp_s:.6},{heur_s:.6},{}",
+                        "{},{obj:.6},{hobj:.6},{gap:.6},{milp_s:.6},{heur_s:.6},{},{pobj:.6},\
+                         {applied_obj:.6},{moved},{dropped},{}",
                         batch.vms.len(),
-                        sol.status
+                        sol.status.replace(',', ";"),
+                        sol.pool_overflow
                     );
                 }
             }
         }
-        Ok((sol.assign, info))
+        Ok((fixes, info))
     }
+}
+
+/// The heuristic's (site, server) per VM of `batch`, run on a copy of its state, and the
+/// seconds it took.
+fn heuristic_choices(batch: &Batch, p: &HeuristicParams) -> (Choices, f64) {
+    let mut hb = batch.clone();
+    let started = Instant::now();
+    let (out, _) = heuristic::dispatch(&mut hb, p);
+    let secs = started.elapsed().as_secs_f64();
+    let choices = out
+        .iter()
+        .map(|o| match o {
+            Outcome::Placed { site, server, .. } => Some((*site, *server)),
+            Outcome::Unplaced => None,
+        })
+        .collect();
+    (choices, secs)
 }

@@ -5,67 +5,23 @@ use smo_ecmr::dispatcher::Dispatcher;
 use smo_ecmr::heuristic::{dispatch, Outcome};
 use smo_ecmr::milp;
 use smo_ecmr::objective::evaluate;
-use smo_ecmr::params::{self, HeuristicParams, MilpParams, SeedParams};
-use smo_ecmr::request::{Batch, Vm};
-use smo_ecmr::site::{Server, ServerType, Site};
+use smo_ecmr::params::{self, Choice, HeuristicParams, MilpParams, SeedParams};
+use smo_ecmr::site::{Server, ServerType};
 use smo_plugin_api::Resources;
 
-/// A linear 16-core server type: 50 W idle, 210 W peak (10 W per core).
-fn linear16() -> ServerType {
-    ServerType {
-        cores: 16.0,
-        memory_mib: 65536.0,
-        gpus: 0,
-        curve_w: vec![50.0, 210.0],
-    }
-}
-
-fn site(name: &str, servers: usize, renewable_w: f64, carbon: f64) -> Site {
-    let t = linear16();
-    Site {
-        name: name.into(),
-        lat: 0.0,
-        lon: 0.0,
-        pue: 1.0,
-        carbon_g_per_kwh: carbon,
-        grid_renewable_share: 0.0,
-        renewable_w,
-        idle_on: false,
-        capacity: Resources::new(t.cores * servers as f64, t.memory_mib * servers as f64, 0),
-        free: Resources::new(t.cores * servers as f64, t.memory_mib * servers as f64, 0),
-        types: vec![t],
-        servers: vec![Server::default(); servers],
-        idle_w: 50.0 * servers as f64,
-        peak_w: 210.0 * servers as f64,
-    }
-}
-
-fn vm(name: &str, cpu: f64, duration_s: f64) -> Vm {
-    Vm {
-        name: name.into(),
-        demand: Resources::new(cpu, 1024.0, 0),
-        user: "u".into(),
-        duration_s,
-    }
-}
-
-fn batch(vms: Vec<Vm>, sites: Vec<Site>, latency: &[f64]) -> Batch {
-    let latency_ms = vms
-        .iter()
-        .map(|_| latency.iter().map(|l| Some(*l)).collect())
-        .collect();
-    Batch {
-        vms,
-        sites,
-        latency_ms,
-    }
-}
+mod common;
+use common::{batch, site, vm};
 
 #[test]
 fn green_datacenter_without_enough_margin_is_rejected() {
     // A is green (100 W supply, 0 W drawn) but a 4-core VM switches a server on: 50 + 40 = 90 W
-    // at PUE 1.0 fits; an 8-core VM needs 50 + 80 = 130 W > 100 W margin: rejected, goes to B.
-    let p = HeuristicParams::default();
+    // at PUE 1.0 fits; an 8-core VM needs 50 + 80 = 130 W > 100 W margin: rejected, goes to B
+    // (the paper's choice: the first fallback datacenter, here the lowest-carbon one).
+    let p = HeuristicParams {
+        choice: Choice::First,
+        improve_passes: 0,
+        ..HeuristicParams::default()
+    };
     let mut b = batch(
         vec![vm("big", 8.0, 60.0)],
         vec![site("a", 2, 100.0, 300.0), site("b", 2, 0.0, 100.0)],
