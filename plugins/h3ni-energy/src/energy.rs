@@ -197,6 +197,29 @@ impl ClusterModel {
         }
     }
 
+    /// IT watts charged for booking one replica of `d` at full load on `state`: the rise of
+    /// the server's draw; with `amortise`, a server switched on is charged its idle power
+    /// times the replica's dominant share of the server (cores, memory or GPUs), the rest of
+    /// the idle power being left to the replicas that will fill it.
+    pub fn booking_w(&self, state: &ServerState, d: &Resources, amortise: bool) -> f64 {
+        let Some(t) = self.types.get(state.kind).filter(|t| t.cores > 0.0) else {
+            return d.cpu * self.fallback_w_per_core;
+        };
+        let mut delta = t.power((state.busy_cores + d.cpu) / t.cores) - state.watts;
+        let off = state.watts <= 0.0 && !self.idle_on;
+        if off && amortise {
+            let mut share = d.cpu / t.cores;
+            if t.memory_mib > 0.0 {
+                share = share.max(d.memory_mib / t.memory_mib);
+            }
+            if t.gpus > 0.0 {
+                share = share.max(f64::from(d.gpu) / t.gpus);
+            }
+            delta -= t.power(0.0) * (1.0 - share.clamp(0.0, 1.0));
+        }
+        delta.max(0.0)
+    }
+
     /// Whether one replica of `d` fits a single server now: any server of the detail, else
     /// the emptiest server the host reports (which may not be the one with most memory).
     pub fn fits_a_server(&self, d: &Resources) -> bool {

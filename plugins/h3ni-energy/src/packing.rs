@@ -44,6 +44,29 @@ impl Slots {
         Some(Some(states))
     }
 
+    /// IT watts of `n` replicas of `d` on cluster `j` booked where the host would put them
+    /// (each [`ClusterModel::booking_w`]), given what is booked already; `None` when they do
+    /// not all fit. Without server detail: the cluster's static marginal power.
+    pub fn marginal_w(&self, j: usize, d: &Resources, n: u32, amortise: bool) -> Option<f64> {
+        let model = self.models.get(j)?;
+        let Some(Some(servers)) = self.clusters.get(j) else {
+            return Some(model.replica_w_with(d, amortise) * f64::from(n));
+        };
+        let mut states = servers.clone();
+        let mut w = 0.0;
+        for _ in 0..n {
+            let k = model.pick_server(&states, d)?;
+            w += model.booking_w(&states[k], d, amortise);
+            model.book(&mut states[k], d);
+        }
+        Some(w)
+    }
+
+    /// Whether the host gave server detail for cluster `j`.
+    pub fn detailed(&self, j: usize) -> bool {
+        matches!(self.clusters.get(j), Some(Some(_)))
+    }
+
     /// Whether `n` replicas of `d` fit the servers of cluster `j` now.
     pub fn fits(&self, j: usize, d: &Resources, n: u32) -> bool {
         self.plan(j, d, n).is_some()

@@ -39,6 +39,11 @@ pub struct PlacementParams {
     /// Share of a placed scalable service's growth (up to `max_replicas`) held free on its
     /// cluster for it: other requests (VM batches) do not plan on that room.
     pub growth_reserve: f64,
+    /// Cost each replica at the power of the server the host would book it on, given the
+    /// batch's earlier replicas (else one static marginal power per cluster).
+    pub slot_costs: bool,
+    /// Cap on the expected running hours (`duration_s`) by which a batch is ordered.
+    pub max_duration_h: f64,
 }
 
 impl Default for PlacementParams {
@@ -59,6 +64,8 @@ impl Default for PlacementParams {
             preferred_discount: 0.05,
             amortise_idle: true,
             growth_reserve: 1.0,
+            slot_costs: true,
+            max_duration_h: 24.0,
         }
     }
 }

@@ -2,13 +2,13 @@
 //! carbon (on-site renewables first), latency and migrations, with a greedy fallback.
 
 use crate::energy::{latency, ClusterModel};
-use crate::packing::Slots;
 use crate::params::PlacementParams;
 use crate::reserve::Reservations;
 use highs::{Col, HighsModelStatus, RowProblem, Sense};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+mod greedy;
 mod repair;
 
 /// Objective price of leaving a service unplaced, per (1 + its cores).
@@ -23,6 +23,9 @@ struct Item {
     replicas: u32,
     total: Resources,
     current: Option<usize>,
+    /// Hours the item is expected to run (`duration_s` in its `extra`, as the simulator
+    /// gives for VMs), capped by `max_duration_h`; 1 when unknown.
+    hours: f64,
 }
 
 /// One feasible (item, cluster) pair and its running cost per hour.
@@ -83,6 +86,20 @@ fn needed_replicas(s: &Service, t: &Telemetry) -> u32 {
     (r.min(f64::from(u32::MAX)) as u32).min(p.max_replicas.max(1))
 }
 
+/// The hours `s` is expected to run, from `duration_s` in its `extra` (1 when unknown).
+fn expected_hours(s: &Service, p: &PlacementParams) -> f64 {
+    #[derive(serde::Deserialize)]
+    struct Extra {
+        duration_s: f64,
+    }
+    match serde_json::from_str::<Extra>(s.extra.as_str()) {
+        Ok(e) if e.duration_s.is_finite() && e.duration_s > 0.0 => {
+            (e.duration_s / 3600.0).min(p.max_duration_h)
+        }
+        _ => 1.0,
+    }
+}
+
 fn user_of(s: &Service) -> &str {
     s.labels
         .iter()
@@ -131,6 +148,7 @@ impl Instance {
                 replicas,
                 total: s.demand.times(replicas),
                 current,
+                hours: expected_hours(s, p),
             });
         }
         let mut room = Vec::with_capacity(clusters.len());
@@ -263,29 +281,6 @@ impl Instance {
         (w, open)
     }
 
-    /// The MILP's objective for a choice (unplaced items at the slack's price).
-    fn objective(&self, p: &PlacementParams, choice: &[Option<usize>]) -> f64 {
-        let (w, open) = self.power(choice);
-        let mut total = 0.0;
-        for (i, c) in choice.iter().enumerate() {
-            total += match c {
-                Some(j) => self
-                    .pairs
-                    .iter()
-                    .find(|q| q.item == i && q.cluster == *j)
-                    .map_or(0.0, |q| q.cost),
-                None => UNPLACED * (1.0 + self.items[i].total.cpu),
-            };
-        }
-        for j in 0..self.clusters.len() {
-            if open[j] && self.clusters[j].open_w > 0.0 {
-                total += self.open_cost(p, j);
-            }
-            total += (w[j] - self.clusters[j].green_headroom_w).max(0.0) * self.carbon_per_w(p, j);
-        }
-        total
-    }
-
     /// The MILP, started from `hint` (a feasible choice); `None` when HiGHS gives no usable
     /// solution.
     fn solve_milp(
@@ -401,68 +396,6 @@ impl Instance {
         }
         Some((choice, solved.objective_value()))
     }
-
-    /// Largest first, each on the cheapest cluster with room left (renewables used up as
-    /// they are taken).
-    fn solve_greedy(&self, p: &PlacementParams) -> (Vec<Option<usize>>, f64) {
-        let mut order: Vec<usize> = (0..self.items.len()).collect();
-        order.sort_by(|a, b| {
-            self.items[*b]
-                .total
-                .cpu
-                .total_cmp(&self.items[*a].total.cpu)
-        });
-        let mut room = self.room.clone();
-        let mut slots = Slots::new(&self.clusters);
-        let mut headroom: Vec<f64> = self.clusters.iter().map(|c| c.green_headroom_w).collect();
-        let mut opened: Vec<bool> = self.clusters.iter().map(|c| c.open_w <= 0.0).collect();
-        let mut choice = vec![None; self.items.len()];
-        let mut total = 0.0;
-        for i in order {
-            let it = &self.items[i];
-            let mut best: Option<(f64, usize)> = None;
-            for q in self.pairs.iter().filter(|q| q.item == i) {
-                let j = q.cluster;
-                let staying = it.current == Some(j);
-                if !room[j].fits(&it.total)
-                    || (!staying && !slots.fits(j, &it.replica, it.replicas))
-                {
-                    continue;
-                }
-                let mut w = q.facility_w;
-                let mut cost = q.cost;
-                if !opened[j] {
-                    w += self.clusters[j].open_w * self.clusters[j].pue;
-                    cost += self.open_cost(p, j);
-                }
-                cost += (w - headroom[j]).max(0.0) * self.carbon_per_w(p, j);
-                if best.is_none_or(|(b, _)| cost < b) {
-                    best = Some((cost, j));
-                }
-            }
-            if let Some((cost, j)) = best {
-                let q_w = self
-                    .pairs
-                    .iter()
-                    .find(|q| q.item == i && q.cluster == j)
-                    .map_or(0.0, |q| q.facility_w);
-                let open_w = if opened[j] {
-                    0.0
-                } else {
-                    self.clusters[j].open_w * self.clusters[j].pue
-                };
-                headroom[j] = (headroom[j] - q_w - open_w).max(0.0);
-                opened[j] = true;
-                if it.current != Some(j) {
-                    slots.take(j, &it.replica, it.replicas);
-                }
-                room[j] = room[j].minus(&it.total);
-                choice[i] = Some(j);
-                total += cost;
-            }
-        }
-        (choice, total)
-    }
 }
 
 impl Placement for EnergyPlacement {
@@ -474,7 +407,7 @@ impl Placement for EnergyPlacement {
             .held_for_others(req.graph.name.as_str(), time_s);
         let inst = Instance::build(req, p, &held);
         let (greedy, _) = inst.solve_greedy(p);
-        let greedy_objective = inst.objective(p, &greedy);
+        let greedy_objective = inst.replay_cost(p, &greedy);
         let (choice, objective, how) = if inst.pairs.len() > p.milp_max_pairs {
             (
                 greedy,
@@ -482,7 +415,10 @@ impl Placement for EnergyPlacement {
                 "greedy (instance above milp_max_pairs)",
             )
         } else {
-            match inst.solve_milp(p, &greedy) {
+            match inst.solve_milp(p, &greedy).map(|(c, _)| {
+                let o = inst.replay_cost(p, &c);
+                (c, o)
+            }) {
                 Some((c, o)) if o <= greedy_objective + 1e-6 * greedy_objective.abs() => {
                     (c, o, "MILP (HiGHS)")
                 }
@@ -510,9 +446,9 @@ impl Placement for EnergyPlacement {
                     .into(),
             );
         }
-        for (i, c) in choice.iter().enumerate() {
+        for i in inst.order() {
             let it = &inst.items[i];
-            let Some(j) = *c else {
+            let Some(j) = choice[i] else {
                 d.reasons.push(
                     format!("{}: no cluster has room within its constraints", it.name).into(),
                 );
