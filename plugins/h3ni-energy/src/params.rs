@@ -18,7 +18,8 @@ pub struct PlacementParams {
     pub w_migration: f64,
     /// Migration energy per GiB of memory moved, Wh.
     pub migration_wh_per_gib: f64,
-    /// Hours over which running costs are compared with one-off migration costs.
+    /// Hours a move must pay back within: its one-off migration cost is spread over them
+    /// and weighed against the hourly running costs.
     pub horizon_h: f64,
     /// Hard cap on user latency (ms); `None`: only the SLO-derived cap applies.
     pub max_latency_ms: Option<f64>,
@@ -54,7 +55,7 @@ impl Default for PlacementParams {
             w_latency: 0.05,
             w_migration: 1.0,
             migration_wh_per_gib: 10.0,
-            horizon_h: 1.0,
+            horizon_h: 4.0,
             max_latency_ms: None,
             max_utilisation: 0.9,
             slo_margin: 1.0,

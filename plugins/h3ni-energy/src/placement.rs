@@ -239,10 +239,11 @@ impl Instance {
         } else {
             1.0
         };
-        let mut cost =
-            p.horizon_h * (p.w_energy * facility_w * discount + p.w_latency * lat * it.total.cpu);
+        // Running costs per hour; a move's one-off cost is spread over `horizon_h` hours.
+        let mut cost = p.w_energy * facility_w * discount + p.w_latency * lat * it.total.cpu;
         if it.current.is_some() && !staying {
-            cost += p.w_migration * p.migration_wh_per_gib * it.total.memory_mib / 1024.0;
+            cost +=
+                p.w_migration * p.migration_wh_per_gib * it.total.memory_mib / 1024.0 / p.horizon_h;
         }
         Ok(Pair {
             item: i,
@@ -252,14 +253,14 @@ impl Instance {
         })
     }
 
-    /// Carbon cost of one facility watt over the horizon on cluster `j` (brown power).
+    /// Carbon cost of one facility watt for an hour on cluster `j` (brown power).
     fn carbon_per_w(&self, p: &PlacementParams, j: usize) -> f64 {
-        p.horizon_h * p.w_carbon * self.clusters[j].carbon_g_per_kwh / 1000.0
+        p.w_carbon * self.clusters[j].carbon_g_per_kwh / 1000.0
     }
 
     fn open_cost(&self, p: &PlacementParams, j: usize) -> f64 {
         let c = &self.clusters[j];
-        p.horizon_h * p.w_energy * c.open_w * c.pue
+        p.w_energy * c.open_w * c.pue
     }
 
     /// Facility watts per cluster of a choice, including switching empty clusters on.
@@ -605,15 +606,23 @@ pub(crate) mod tests {
             }]
             .into(),
         });
-        // Moving 1 GiB costs 10 Wh once, the saving is 2.8 per hour: stays for a 1 h horizon...
-        assert_eq!(place(&req), vec![("a".into(), "green".into())]);
-        // ...and moves when the saving is counted over 6 hours (16.8 > 10).
+        // Moving 1 GiB costs 10 Wh once, the saving is 2.8 per hour: stays for a 1 h horizon
+        // (10 / 1 h = 10 > 2.8 per hour)...
         let p = PlacementParams {
-            horizon_h: 6.0,
+            horizon_h: 1.0,
             ..params()
         };
         let d = EnergyPlacement::new(p).place(&req).expect("placed");
-        assert_eq!(d.placement.cluster_of("a"), Some("grey"));
+        assert_eq!(d.placement.cluster_of("a"), Some("green"));
+        // ...and moves with the default 4 h, over which the move costs 2.5 per hour (< 2.8).
+        assert_eq!(place(&req), vec![("a".into(), "grey".into())]);
+        // Over 3 h it would cost 3.33 per hour (> 2.8): stays.
+        let p = PlacementParams {
+            horizon_h: 3.0,
+            ..params()
+        };
+        let d = EnergyPlacement::new(p).place(&req).expect("placed");
+        assert_eq!(d.placement.cluster_of("a"), Some("green"));
     }
 
     #[test]

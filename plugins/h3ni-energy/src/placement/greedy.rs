@@ -7,14 +7,14 @@ use crate::params::PlacementParams;
 use smo_plugin_api::Resources;
 
 impl Instance {
-    /// Energy-cost weight of one facility watt on cluster `j` over the horizon.
+    /// Energy-cost weight of one facility watt for an hour on cluster `j`.
     fn energy_weight(&self, p: &PlacementParams, j: usize) -> f64 {
         let discount = if self.clusters[j].preferred {
             1.0 - p.preferred_discount
         } else {
             1.0
         };
-        p.horizon_h * p.w_energy * discount
+        p.w_energy * discount
     }
 
     /// Cost and facility watts of putting item `i` on cluster `j` after what `plan` booked:
