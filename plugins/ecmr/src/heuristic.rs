@@ -42,9 +42,10 @@ struct Running {
 
 impl Running {
     /// Marginal energy and carbon terms of `facility_w` more at site `j`.
-    fn marginal(&self, j: usize, facility_w: f64, w: &Weights) -> f64 {
+    fn marginal(&self, j: usize, facility_w: f64, w: &Weights, credit: f64) -> f64 {
         let b = &self.base[j];
-        b.cost(self.added_w[j] + facility_w, w) - b.cost(self.added_w[j], w)
+        b.cost_with_credit(self.added_w[j] + facility_w, w, credit)
+            - b.cost_with_credit(self.added_w[j], w, credit)
     }
 }
 
@@ -76,10 +77,11 @@ pub fn dispatch(batch: &mut Batch, p: &HeuristicParams) -> (Vec<Outcome>, Counte
 
 /// The order the batch is processed in, which is also the order the decision must list it in
 /// (the host packs one VM at a time in that order): arrival order, or with `largest_first`
-/// by decreasing memory then CPU (ties in arrival order).
+/// by decreasing memory then CPU (ties in arrival order). A batch of more than
+/// `largest_first_max_vms` (a queue backlog, oldest first) keeps the arrival order.
 pub fn order(batch: &Batch, p: &HeuristicParams) -> Vec<usize> {
     let mut order: Vec<usize> = (0..batch.vms.len()).collect();
-    if p.largest_first {
+    if p.largest_first && batch.vms.len() <= p.largest_first_max_vms {
         let vms = &batch.vms;
         order.sort_by(|&a, &b| {
             let (da, db) = (vms[a].demand, vms[b].demand);
@@ -145,8 +147,12 @@ fn pick(
             let mut best: Option<(f64, Candidate)> = None;
             for &(j, i, dw) in cands {
                 let site = &batch.sites[j];
-                let v = run.marginal(j, linear_delta_w(site, i, cpu) * site.pue, &p.weights)
-                    + latency_term(batch.latency(r, j), &p.weights);
+                let v = run.marginal(
+                    j,
+                    linear_delta_w(site, i, cpu) * site.pue,
+                    &p.weights,
+                    p.renewable_credit,
+                ) + latency_term(batch.latency(r, j), &p.weights);
                 if best.is_none_or(|(b, _)| v < b - 1e-12) {
                     best = Some((v, (j, i, dw)));
                 }

@@ -20,6 +20,8 @@ smo_plugin_api::export_plugin! {
     placement: {
         "heuristic": "Algorithm 1 of Miao et al. 2024 (green tier, MESF, margin check, latency threshold, fallback), choosing by the MILP's objective, plus a local-improvement pass"
             => |p: &str| params::parse(p).map(|params| Heuristic { params }),
+        "heuristic-grid": "ecmr/heuristic valuing every watt at its grid's intensity (renewable_credit 0): a VM outlives the slot whose on-site margin it was placed by"
+            => |p: &str| params::parse::<params::HeuristicParams>(p).map(|params| Heuristic { params: params.grid() }),
         "heuristic-paper": "Algorithm 1 as printed: first acceptable datacenter, most-free fallback, no improvement pass"
             => |p: &str| params::parse::<params::HeuristicParams>(p).map(|params| Heuristic { params: params.paper() }),
         "milp": "the paper's model solved exactly per batch with HiGHS (weighted energy, carbon, latency)"

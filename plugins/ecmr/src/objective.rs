@@ -91,12 +91,19 @@ impl Base {
 
     /// Energy and carbon terms of adding `added_facility_w` (eqs. 10, 19-20 as power).
     pub fn cost(&self, added_facility_w: f64, w: &Weights) -> f64 {
+        self.cost_with_credit(added_facility_w, w, 1.0)
+    }
+
+    /// [`Base::cost`] where only a share `credit` (0..=1) of the power the on-site supply covers
+    /// now counts as carbon-free; the rest is charged at the grid's intensity, as if the supply
+    /// were gone (`credit` 1 = eq. 20; 0 = every watt at the grid's intensity).
+    pub fn cost_with_credit(&self, added_facility_w: f64, w: &Weights, credit: f64) -> f64 {
         let brown_now = (self.facility_w - self.renewable_w).max(0.0);
         let brown_after = (self.facility_w + added_facility_w - self.renewable_w).max(0.0);
+        let c = credit.clamp(0.0, 1.0);
+        let charged = c * (brown_after - brown_now) + (1.0 - c) * added_facility_w;
         w.energy * added_facility_w / w.energy_ref_w
-            + w.carbon * self.carbon_g_per_kwh * (brown_after - brown_now)
-                / 1000.0
-                / w.carbon_ref_g_per_h
+            + w.carbon * self.carbon_g_per_kwh * charged / 1000.0 / w.carbon_ref_g_per_h
     }
 }
 

@@ -48,14 +48,24 @@ pub struct HeuristicParams {
     pub improve_passes: usize,
     /// Also try exchanging two VMs between datacenters in each pass (quadratic in the batch).
     pub improve_swaps: bool,
+    /// Batches of at least this many VMs get the exchanges even without `improve_swaps`: single
+    /// moves leave the largest gap to the optimum there, and such batches are rare.
+    pub improve_swaps_from_vms: usize,
     /// Larger batches (a queue backlog) keep the greedy pass: the improvement pass costs
     /// about the square of the batch in MESF replays.
     pub improve_max_vms: usize,
     /// Process (and list) a batch's VMs by decreasing memory, then CPU, instead of in arrival
     /// order, so the large ones find a server before small ones fragment it.
     pub largest_first: bool,
+    /// Larger batches (a queue backlog: the simulator puts the queued VMs first, oldest first)
+    /// keep the arrival order, so new large VMs do not overtake queued ones about to time out.
+    pub largest_first_max_vms: usize,
     /// The objective that `choice: objective` and the improvement pass minimise.
     pub weights: Weights,
+    /// Share of the power a datacenter's on-site supply covers *now* that the heuristic counts
+    /// as carbon-free; the rest is charged at its grid's intensity (a VM outlives the slot its
+    /// margin was measured in). 1 = eq. 20 as the MILP has it.
+    pub renewable_credit: f64,
     /// Queue length of the stateful dispatcher ([`crate::dispatcher`]); 0 = fail at once.
     pub queue_capacity: usize,
     /// A queued VM that waited this long fails.
@@ -72,9 +82,12 @@ impl Default for HeuristicParams {
             green_first: true,
             improve_passes: 2,
             improve_swaps: false,
+            improve_swaps_from_vms: 21,
             improve_max_vms: 50,
             largest_first: true,
+            largest_first_max_vms: 50,
             weights: Weights::default(),
+            renewable_credit: 1.0,
             queue_capacity: 1000,
             max_queue_wait_s: 3600.0,
         }
@@ -191,6 +204,15 @@ pub fn parse<T: for<'de> Deserialize<'de>>(json: &str) -> Result<T, PluginError>
 }
 
 impl HeuristicParams {
+    /// `ecmr/heuristic-grid`: on-site supply earns no carbon credit in the objective (the green
+    /// tier and the margin check still use it).
+    pub fn grid(self) -> Self {
+        Self {
+            renewable_credit: 0.0,
+            ..self
+        }
+    }
+
     /// The paper's literal Algorithm 1: first acceptable datacenter, most-free fallback, no
     /// improvement pass (`ecmr/heuristic-paper`).
     pub fn paper(self) -> Self {

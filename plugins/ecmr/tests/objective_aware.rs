@@ -333,3 +333,101 @@ fn repair_moves_or_drops_what_one_at_a_time_mesf_cannot_pack() {
     let fixes = replay(&b, &sol.assign, 35.0, &w);
     assert!(fixes.iter().all(|f| f.placed().is_some()));
 }
+
+#[test]
+fn a_queue_backlog_keeps_arrival_order() {
+    // Three VMs, the big one last: largest first sorts them, unless the batch is larger than
+    // `largest_first_max_vms` (a queue backlog, oldest first), which keeps arrival order.
+    let b = batch(
+        vec![
+            vm("s1", 2.0, 60.0),
+            vm("s2", 1.0, 60.0),
+            vm("big", 8.0, 60.0),
+        ],
+        vec![site("a", 2, 0.0, 100.0)],
+        &[2.0],
+    );
+    let sorted = HeuristicParams {
+        largest_first_max_vms: 3,
+        ..HeuristicParams::default()
+    };
+    // Memory ties (1 GiB each): by CPU, 8 > 2 > 1.
+    assert_eq!(smo_ecmr::heuristic::order(&b, &sorted), vec![2, 0, 1]);
+    let backlog = HeuristicParams {
+        largest_first_max_vms: 2,
+        ..HeuristicParams::default()
+    };
+    assert_eq!(smo_ecmr::heuristic::order(&b, &backlog), vec![0, 1, 2]);
+}
+
+#[test]
+fn large_batches_get_exchanges_without_improve_swaps() {
+    // The exchange case above: with `improve_swaps: false`, a batch of 2 VMs gets the
+    // exchange when `improve_swaps_from_vms` is 2, not when it is 3.
+    let mk = || {
+        batch(
+            vec![vm("v1", 8.0, 60.0), vm("v2", 12.0, 60.0)],
+            vec![
+                site_of("a", linear_type(16.0, 50.0, 5.0), &[4.0], 0.0, 100.0),
+                site("b", 2, 0.0, 100.0),
+            ],
+            &[2.0, 2.0],
+        )
+    };
+    let p = |from| HeuristicParams {
+        largest_first: false,
+        improve_swaps: false,
+        improve_swaps_from_vms: from,
+        ..HeuristicParams::default()
+    };
+    let (out, _) = dispatch(&mut mk(), &p(3));
+    assert_eq!(sites_of(&out), vec![Some(0), Some(1)]);
+    let (out, c) = dispatch(&mut mk(), &p(2));
+    assert_eq!(sites_of(&out), vec![Some(1), Some(0)]);
+    assert_eq!(c.moved, 2);
+}
+
+#[test]
+fn renewable_credit_charges_covered_power_at_the_grid_intensity() {
+    // 1,000 W drawn, 1,500 W supply, 400 g/kWh; 800 W more: 500 W covered, 300 W brown.
+    // Energy 0.2·800/100 = 1.6. Credit 1: carbon 0.7·400·300/1000/10 = 8.4. Credit 0: all
+    // 800 W, 22.4. Credit 0.5: 0.5·300 + 0.5·800 = 550 W, 15.4.
+    let b = smo_ecmr::objective::Base {
+        facility_w: 1000.0,
+        renewable_w: 1500.0,
+        carbon_g_per_kwh: 400.0,
+    };
+    let w = Weights::default();
+    assert!((b.cost(800.0, &w) - 10.0).abs() < 1e-9);
+    assert!((b.cost_with_credit(800.0, &w, 1.0) - 10.0).abs() < 1e-9);
+    assert!((b.cost_with_credit(800.0, &w, 0.0) - 24.0).abs() < 1e-9);
+    assert!((b.cost_with_credit(800.0, &w, 0.5) - 17.0).abs() < 1e-9);
+}
+
+#[test]
+fn without_credit_the_green_tier_prefers_the_cleaner_grid() {
+    // Two green sites (1,000 W supply each), A at 0 ms on a 400 g/kWh grid, B at 10 ms on a
+    // 20 g/kWh one; a 4-core VM switches a server on: 50 + 40 = 90 W either way.
+    // Credit 1: A 0.2·90/100 = 0.18, B 0.18 + 0.1·10/100 = 0.19: A.
+    // Credit 0: A 0.18 + 0.7·400·90/1000/10 = 2.70, B 0.19 + 0.7·20·90/1000/10 = 0.316: B.
+    let mk = || {
+        batch(
+            vec![vm("v", 4.0, 3600.0)],
+            vec![site("a", 2, 1000.0, 400.0), site("b", 2, 1000.0, 20.0)],
+            &[0.0, 10.0],
+        )
+    };
+    let (out, c) = dispatch(&mut mk(), &greedy_only());
+    assert_eq!(c.fallback, 0);
+    assert_eq!(sites_of(&out), vec![Some(0)]);
+    let grid = greedy_only().grid();
+    assert_eq!(grid.renewable_credit, 0.0);
+    let (out, c) = dispatch(&mut mk(), &grid);
+    assert_eq!(c.fallback, 0);
+    assert_eq!(sites_of(&out), vec![Some(1)]);
+    // With the improvement pass (the default) the answers are the same.
+    let (out, _) = dispatch(&mut mk(), &HeuristicParams::default());
+    assert_eq!(sites_of(&out), vec![Some(0)]);
+    let (out, _) = dispatch(&mut mk(), &HeuristicParams::default().grid());
+    assert_eq!(sites_of(&out), vec![Some(1)]);
+}

@@ -43,7 +43,7 @@ impl Ctx<'_> {
             added += linear_delta_w(s, i, d.cpu) * s.pue;
             s.reserve(i, &d);
         }
-        Some(self.base[j].cost(added, &self.p.weights))
+        Some(self.base[j].cost_with_credit(added, &self.p.weights, self.p.renewable_credit))
     }
 
     /// Replays site `j`'s `members` into its end state (see [`Ctx::estimate`]).
@@ -70,7 +70,11 @@ impl Ctx<'_> {
         let (i, _) = s.mesf(&d)?;
         let add = linear_delta_w(s, i, d.cpu) * s.pue;
         Some(
-            self.base[j].cost(self.end_added_w[j] + add, &self.p.weights) - cost_now
+            self.base[j].cost_with_credit(
+                self.end_added_w[j] + add,
+                &self.p.weights,
+                self.p.renewable_credit,
+            ) - cost_now
                 + self.vm_term(r, Some(j)),
         )
     }
@@ -213,8 +217,8 @@ fn swaps(ctx: &mut Ctx, st: &mut State) -> bool {
     improved
 }
 
-/// Improves `out` (from the greedy pass) by single-VM moves (and, with `improve_swaps`,
-/// exchanges), at most `p.improve_passes` sweeps, then replays MESF from `start` so
+/// Improves `out` (from the greedy pass) by single-VM moves (and, with `improve_swaps` or in
+/// a batch of at least `improve_swaps_from_vms`, exchanges), at most `p.improve_passes` sweeps, then replays MESF from `start` so
 /// `batch.sites` and every outcome's server are what the host will do. A change is kept only
 /// when every VM still fits under one-at-a-time MESF.
 pub fn run(
@@ -261,9 +265,10 @@ pub fn run(
             members,
             cost,
         };
+        let swap = p.improve_swaps || st.at.len() >= p.improve_swaps_from_vms;
         for _ in 0..p.improve_passes {
             let mut improved = moves(&mut ctx, &mut st);
-            if p.improve_swaps {
+            if swap {
                 improved |= swaps(&mut ctx, &mut st);
             }
             if !improved {
