@@ -197,6 +197,39 @@ pub fn small_request() -> PlacementRequest {
 }
 
 /// A `smo serve` process on 127.0.0.1 with a free port, killed when dropped.
+/// `smo serve` on `sandbox`'s plugin and state directories, on a free loopback port, with
+/// `extra` flags and `RUST_LOG=warn`.
+fn serve_command(sandbox: &Sandbox, extra: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(smo_bin());
+    command
+        .arg("serve")
+        .arg("--plugin-dir")
+        .arg(sandbox.plugin_dir())
+        .arg("--state-dir")
+        .arg(sandbox.state_dir())
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "warn");
+    command
+}
+
+/// A graph's placement from its status document (`GET /v1/graphs/{name}`), as
+/// (service, cluster, replicas) in the order the daemon lists it.
+pub fn placement_of(view: &serde_json::Value) -> Vec<(String, String, u64)> {
+    view["placement"]
+        .as_array()
+        .expect("placement")
+        .iter()
+        .map(|e| {
+            (
+                e["service"].as_str().unwrap_or_default().to_owned(),
+                e["cluster"].as_str().unwrap_or_default().to_owned(),
+                e["replicas"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 pub struct Daemon {
     pub child: std::process::Child,
     pub addr: String,
@@ -206,15 +239,7 @@ impl Daemon {
     /// Starts `smo serve` on `sandbox` with extra flags and waits for its address line.
     pub fn start(sandbox: &Sandbox, extra: &[&str]) -> Self {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(smo_bin())
-            .arg("serve")
-            .arg("--plugin-dir")
-            .arg(sandbox.plugin_dir())
-            .arg("--state-dir")
-            .arg(sandbox.state_dir())
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env("RUST_LOG", "warn")
+        let mut child = serve_command(sandbox, extra)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
@@ -296,15 +321,7 @@ pub fn serve_expecting_exit(
     limit: Duration,
 ) -> (std::process::ExitStatus, String) {
     use std::io::Read;
-    let mut child = std::process::Command::new(smo_bin())
-        .arg("serve")
-        .arg("--plugin-dir")
-        .arg(sandbox.plugin_dir())
-        .arg("--state-dir")
-        .arg(sandbox.state_dir())
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("RUST_LOG", "warn")
+    let mut child = serve_command(sandbox, extra)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

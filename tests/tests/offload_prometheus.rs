@@ -185,18 +185,7 @@ fn the_offload_loop_observes_the_delay_of_a_real_prometheus() {
 fn placement(daemon: &Daemon, graph: &str) -> Vec<(String, String, u64)> {
     let (status, view) = get_json(&daemon.url(&format!("/v1/graphs/{graph}")));
     assert_eq!(status, 200, "{view}");
-    let mut out: Vec<(String, String, u64)> = view["placement"]
-        .as_array()
-        .expect("placement")
-        .iter()
-        .map(|e| {
-            (
-                e["service"].as_str().unwrap_or_default().to_owned(),
-                e["cluster"].as_str().unwrap_or_default().to_owned(),
-                e["replicas"].as_u64().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let mut out = placement_of(&view);
     out.sort();
     out
 }

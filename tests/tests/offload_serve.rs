@@ -69,19 +69,7 @@ fn send_yaml(method: &str, url: &str, body: &str) -> (u16, Value) {
 fn offload(daemon: &Daemon, graph: &str) -> (Value, Vec<(String, String, u64)>) {
     let (status, view) = get_json(&daemon.url(&format!("/v1/graphs/{graph}")));
     assert_eq!(status, 200, "{view}");
-    let placement = view["placement"]
-        .as_array()
-        .expect("placement")
-        .iter()
-        .map(|e| {
-            (
-                e["service"].as_str().unwrap_or_default().to_owned(),
-                e["cluster"].as_str().unwrap_or_default().to_owned(),
-                e["replicas"].as_u64().unwrap_or_default(),
-            )
-        })
-        .collect();
-    (view["offload_loop"].clone(), placement)
+    (view["offload_loop"].clone(), placement_of(&view))
 }
 
 fn states(view: &Value) -> Vec<String> {
