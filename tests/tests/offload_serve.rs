@@ -280,3 +280,120 @@ fn a_panicking_offload_strategy_is_a_failed_outcome_and_the_loop_resumes_after_a
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, serde_json::json!({"enabled": false}));
 }
+
+#[test]
+fn an_active_autoscaler_blocks_offload_action_until_it_settles() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_default_lp", "default-lp.so");
+    sandbox.install("smo_fixture_panicky", "panicky.so");
+    let config = sandbox.root.path().join("fast.toml");
+    std::fs::write(&config, "[engine]\nscaling_period_ms = 100\n").unwrap();
+    let daemon = Daemon::start(
+        &sandbox,
+        &["--no-auth", "--config", &config.display().to_string()],
+    );
+    // The delay is always above the 2 ms threshold (observed every second, acting after 1 s),
+    // but `panicky/flap` changes the replicas on every scaling round (every 100 ms).
+    let graph = |scaling: &str| {
+        let intent = format!(
+            "    scalingStrategy: panicky/{scaling}\n    migrationStrategy: panicky/boom-migration\n    \
+             offloadPolicy: {{offloadDelayMs: 2, unoffloadDelayMs: 1, stabilityWindowS: 1, \
+             queryPeriodS: 4, cooldownS: 60}}\n"
+        );
+        descriptor(
+            "flappy",
+            &[("api", "1Gi"), ("db", "1Gi")],
+            Some("cloud-frankfurt"),
+            &intent,
+        )
+        .replace("minReplicas: 2", "minReplicas: 1")
+    };
+    let (status, body) = send_yaml("POST", &daemon.url("/v1/graphs"), &graph("flap"));
+    assert_eq!(status, 201, "{body}");
+    let view = || {
+        let (status, view) = get_json(&daemon.url("/v1/graphs/flappy/offload"));
+        assert_eq!(status, 200, "{view}");
+        view
+    };
+    let observed_at = |view: &Value| view["lastObservation"][0].as_f64();
+    let decisions = || {
+        let (status, history) = get_json(&daemon.url("/v1/decisions?graph=flappy&limit=1000"));
+        assert_eq!(status, 200, "{history}");
+        history["decisions"].as_array().expect("decisions").clone()
+    };
+    let by_offload_loop = |ds: &[Value]| {
+        ds.iter()
+            .filter(|d| d["trigger"] == "offload_loop" || d["kind"] == "migration")
+            .count()
+    };
+
+    // The first round sees the scaling loop's changes and waits.
+    let mut seen = Value::Null;
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            seen = view();
+            seen["stateName"] == "waitingForAutoscaler"
+        }),
+        "the machine never waited for the autoscaler: {seen}"
+    );
+    let since = observed_at(&seen).expect("an observation");
+    // For four more rounds (the window W is 1 s) the machine keeps waiting and never acts,
+    // though the delay stays above the threshold, while the scaling loop keeps deciding.
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            seen = view();
+            assert_eq!(seen["stateName"], "waitingForAutoscaler", "{seen}");
+            assert_eq!(seen["actions"], 0, "{seen}");
+            assert!(seen["lastActionReport"].is_null(), "{seen}");
+            observed_at(&seen).is_some_and(|t| t >= since + 4.0)
+        }),
+        "the offload loop stopped observing: {seen}"
+    );
+    let observation = &seen["lastObservation"][1];
+    assert_eq!(observation["autoscalerActive"], true, "{seen}");
+    assert!(delay(&seen).is_some_and(|d| d > 2.0), "{seen}");
+    assert_eq!(
+        states(&seen),
+        ["waitingForAutoscaler"],
+        "{}",
+        seen["transitions"]
+    );
+    assert_eq!(
+        seen["transitions"][0]["reason"], "an autoscaler is acting",
+        "{seen}"
+    );
+    let history = decisions();
+    let scalings: Vec<&Value> = history
+        .iter()
+        .filter(|d| d["kind"] == "scaling" && d["trigger"] == "scaling_loop")
+        .collect();
+    assert!(scalings.len() >= 10, "{history:?}");
+    assert_eq!(by_offload_loop(&history), 0, "{history:?}");
+
+    // The autoscaler settles (`panicky/hold` keeps the replicas): the machine camps, raises
+    // its alarm and acts (the migration strategy panics: a failed outcome, recorded).
+    let (status, body) = send_yaml("PUT", &daemon.url("/v1/graphs/flappy"), &graph("hold"));
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            seen = view();
+            seen["lastActionReport"]["outcome"]["outcome"] == "failed"
+        }),
+        "the machine never acted once the autoscaler settled: {seen}"
+    );
+    let names = states(&seen);
+    let settled = names.iter().position(|s| s == "camping");
+    let acting = names.iter().position(|s| s == "offloading");
+    assert!(
+        names[0] == "waitingForAutoscaler" && settled.is_some() && settled < acting,
+        "{names:?}"
+    );
+    assert_eq!(seen["lastActionReport"]["action"]["action"], "offload");
+    let history = decisions();
+    let migrations: Vec<&Value> = history
+        .iter()
+        .filter(|d| d["trigger"] == "offload_loop")
+        .collect();
+    assert_eq!(migrations.len(), 1, "{history:?}");
+    assert_eq!(migrations[0]["kind"], "migration");
+}
