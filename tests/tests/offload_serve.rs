@@ -233,6 +233,7 @@ fn a_panicking_offload_strategy_is_a_failed_outcome_and_the_loop_resumes_after_a
         view
     };
     let is_failed = |view: &Value| view["lastActionReport"]["outcome"]["outcome"] == "failed";
+    let before_restart: Vec<Value>;
     {
         let daemon = Daemon::start(&sandbox, &["--no-auth"]);
         let (status, body) = send_yaml("POST", &daemon.url("/v1/graphs"), &graph);
@@ -260,8 +261,17 @@ fn a_panicking_offload_strategy_is_a_failed_outcome_and_the_loop_resumes_after_a
             graph_view["last_decisions"]["migration"]["outcome"], "error",
             "{graph_view}"
         );
+        before_restart = failed(&daemon)["transitions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            before_restart.len() >= 3,
+            "alarm, offloading, cooldown: {before_restart:?}"
+        );
     }
-    // After a restart the running graph's offload loop starts again (from camping).
+    // After a restart the running graph's offload loop starts again (from camping), and the
+    // transitions recorded before the restart are still listed, before a "resumed" one.
     let daemon = Daemon::start(&sandbox, &["--no-auth"]);
     let mut view = Value::Null;
     assert!(
@@ -271,6 +281,25 @@ fn a_panicking_offload_strategy_is_a_failed_outcome_and_the_loop_resumes_after_a
         }),
         "the loop did not resume: {view}"
     );
+    let after_restart = view["transitions"].as_array().cloned().unwrap_or_default();
+    assert!(
+        after_restart.len() > before_restart.len(),
+        "{before_restart:?} then {view}"
+    );
+    assert_eq!(
+        after_restart[..before_restart.len()],
+        before_restart[..],
+        "the transitions before the restart are kept: {view}"
+    );
+    let resumed = after_restart[before_restart.len()..]
+        .iter()
+        .find(|t| {
+            t["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("resumed after restart"))
+        })
+        .unwrap_or_else(|| panic!("no resumed transition: {view}"));
+    assert_eq!(resumed["to"]["state"], "camping", "{view}");
     // A graph without a policy has no offload loop.
     let plain = descriptor("plain", &[("web", "1Gi")], None, "");
     let (status, body) = send_yaml("POST", &daemon.url("/v1/graphs"), &plain);

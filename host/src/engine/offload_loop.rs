@@ -20,13 +20,22 @@
 //! next to `requiredDecreaseMs`). When it cannot measure them the action fails with its error
 //! (outcome `failed`, in the last action report and the machine's log; no decision is recorded
 //! since no strategy was asked), rather than deciding on simulated figures.
+//!
+//! Every transition of a machine is also appended to the store
+//! ([`Store::append_offload_transition`](crate::store::Store::append_offload_transition); a
+//! store error is logged, never fatal), and the status lists the persisted transitions (the
+//! newest [`TRANSITION_LOG_LEN`]), so the log survives a restart. The machine's *state* does
+//! not: after a restart the loop starts again from camping, and when the graph has earlier
+//! history a transition "resumed after restart" (from the last persisted state to camping) is
+//! recorded. Its `atS` is on the new daemon's telemetry clock, which may differ from the clock
+//! of the transitions before it.
 
 use super::error::EngineError;
 use super::inventory::RUNNING;
 use super::lifecycle::Engine;
 use super::offload::{
-    Action, ActionOutcome, MigrationInputs, OffloadMachine, OffloadStatus, OffloadTelemetry,
-    TelemetryError,
+    Action, ActionOutcome, MigrationInputs, OffloadMachine, OffloadState, OffloadStatus,
+    OffloadTelemetry, TelemetryError, Transition, TRANSITION_LOG_LEN,
 };
 use super::offload_apply::apply_moves;
 use super::placing::{graph_strategy, plugin_graph};
@@ -35,7 +44,7 @@ use super::scaling::{Round, Trigger};
 use super::telemetry::TelemetrySource;
 use super::user_delay;
 use crate::graphs::{GraphSpec, OffloadPolicy};
-use crate::store::{now_ms, PlacementEntry};
+use crate::store::{now_ms, OffloadTransitionRecord, PlacementEntry, StoredOffloadTransition};
 use serde::Serialize;
 use serde_json::json;
 use smo_plugin_api::{CallRate, Cluster, MigrationRequest, RVec, StrategyKind, Telemetry};
@@ -169,6 +178,51 @@ fn telemetry_now(source: &dyn TelemetrySource) -> Duration {
     Duration::from_secs_f64(source.now_s().max(0.0))
 }
 
+/// The reason of the transition recorded when a loop starts on a graph with earlier history.
+const RESUMED_REASON: &str =
+    "resumed after restart: the state restarts from camping (the telemetry clock may differ)";
+
+/// Where a machine's log ended, to find the transitions added since.
+struct LogMark(Option<Transition>);
+
+impl LogMark {
+    fn of(machine: &OffloadMachine) -> Self {
+        Self(machine.transitions().last().cloned())
+    }
+
+    /// The transitions `machine` logged after the mark, oldest first. The log is bounded, so
+    /// they are found after the last copy of the marked transition (a call adds a few at most).
+    fn added(&self, machine: &OffloadMachine) -> Vec<Transition> {
+        let log: Vec<&Transition> = machine.transitions().collect();
+        let start = match &self.0 {
+            None => 0,
+            Some(last) => log.iter().rposition(|t| *t == last).map_or(0, |i| i + 1),
+        };
+        log[start..].iter().map(|t| (*t).clone()).collect()
+    }
+}
+
+/// A transition as the store keeps it.
+fn to_record(graph: &str, t: &Transition) -> Result<OffloadTransitionRecord, serde_json::Error> {
+    Ok(OffloadTransitionRecord {
+        graph: graph.to_owned(),
+        at_s: t.at_s,
+        from: serde_json::to_value(t.from)?,
+        to: serde_json::to_value(t.to)?,
+        reason: t.reason.clone(),
+    })
+}
+
+/// A stored transition as the machine logs it.
+fn from_stored(stored: StoredOffloadTransition) -> Result<Transition, serde_json::Error> {
+    Ok(Transition {
+        at_s: stored.record.at_s,
+        from: serde_json::from_value(stored.record.from)?,
+        to: serde_json::from_value(stored.record.to)?,
+        reason: stored.record.reason,
+    })
+}
+
 impl Engine {
     /// Starts, updates or ends graph `name`'s offload loop to match its stored spec: a running
     /// graph with an `offloadPolicy` gets one (a changed policy goes to its machine).
@@ -194,10 +248,12 @@ impl Engine {
                     let mut shared = lock(&entry.shared);
                     let same = *shared.machine.policy() == policy;
                     if !same {
+                        let mark = LogMark::of(&shared.machine);
                         if let Err(e) = shared.machine.set_policy(now, policy) {
                             tracing::warn!(graph = %name, error = %e, "offload policy refused");
                         }
                         shared.period = wanted;
+                        self.persist_transitions(name, &mark.added(&shared.machine));
                     }
                     same
                 };
@@ -208,14 +264,17 @@ impl Engine {
                 Arc::clone(&entry.shared)
             }
             None => match OffloadMachine::new(name, policy) {
-                Ok(machine) => Arc::new(Mutex::new(Shared {
-                    machine,
-                    period: wanted,
-                    last_action: None,
-                    telemetry_errors: 0,
-                    last_telemetry_error: None,
-                    scale_seen: self.offload.scaled(name),
-                })),
+                Ok(machine) => {
+                    self.record_resumed(name, now);
+                    Arc::new(Mutex::new(Shared {
+                        machine,
+                        period: wanted,
+                        last_action: None,
+                        telemetry_errors: 0,
+                        last_telemetry_error: None,
+                        scale_seen: self.offload.scaled(name),
+                    }))
+                }
                 Err(e) => {
                     tracing::warn!(graph = %name, error = %e, "offload policy refused: no offload loop");
                     return;
@@ -227,6 +286,77 @@ impl Engine {
         let task = tokio::spawn(run(Arc::downgrade(self), name.to_owned(), trigger));
         entries.insert(name.to_owned(), Entry { shared, stop, task });
         tracing::info!(graph = %name, period_ms = wanted.as_millis() as u64, "offload loop started");
+    }
+
+    /// Appends `transitions` of graph `name` to the store; an error is logged, not returned.
+    fn persist_transitions(&self, name: &str, transitions: &[Transition]) {
+        for t in transitions {
+            let appended = to_record(name, t).map_err(|e| e.to_string()).and_then(|r| {
+                self.store
+                    .append_offload_transition(&r)
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(error) = appended {
+                tracing::warn!(graph = %name, %error, "cannot persist an offload transition");
+            }
+        }
+    }
+
+    /// When graph `name` has persisted transitions (an earlier daemon ran its loop), records
+    /// that its loop resumed from camping at `now`, coming from the last persisted state.
+    fn record_resumed(&self, name: &str, now: Duration) {
+        let last = match self.store.list_offload_transitions(name, 1) {
+            Ok(mut listed) => listed.pop(),
+            Err(error) => {
+                tracing::warn!(graph = %name, %error, "cannot read the offload transitions");
+                return;
+            }
+        };
+        let Some(last) = last else {
+            return;
+        };
+        let to = match serde_json::to_value(OffloadState::Camping) {
+            Ok(to) => to,
+            Err(error) => {
+                tracing::warn!(graph = %name, %error, "cannot encode the camping state");
+                return;
+            }
+        };
+        let record = OffloadTransitionRecord {
+            graph: name.to_owned(),
+            at_s: now.as_secs_f64(),
+            from: last.record.to,
+            to,
+            reason: RESUMED_REASON.to_owned(),
+        };
+        match self.store.append_offload_transition(&record) {
+            Ok(_) => tracing::info!(graph = %name, "offload loop resumed from camping"),
+            Err(error) => {
+                tracing::warn!(graph = %name, %error, "cannot persist an offload transition")
+            }
+        }
+    }
+
+    /// Graph `name`'s persisted transitions (the newest [`TRANSITION_LOG_LEN`], oldest first),
+    /// or `None` (logged) when the store cannot give them.
+    fn persisted_transitions(&self, name: &str) -> Option<Vec<Transition>> {
+        let listed = match self
+            .store
+            .list_offload_transitions(name, TRANSITION_LOG_LEN)
+        {
+            Ok(listed) => listed,
+            Err(error) => {
+                tracing::warn!(graph = %name, %error, "cannot read the offload transitions");
+                return None;
+            }
+        };
+        match listed.into_iter().map(from_stored).collect() {
+            Ok(transitions) => Some(transitions),
+            Err(error) => {
+                tracing::warn!(graph = %name, %error, "a stored offload transition is unreadable");
+                None
+            }
+        }
     }
 
     /// Ends graph `name`'s offload loop (its machine stays for the status until deleted).
@@ -251,8 +381,18 @@ impl Engine {
         self.offload.set_telemetry(telemetry);
     }
 
-    /// The offload loop of graph `name`, if it has (had) one.
+    /// The offload loop of graph `name`, if it has (had) one; its transitions are the
+    /// persisted ones (the machine's own log if the store cannot give them).
     pub fn offload_view(&self, name: &str) -> Option<OffloadView> {
+        let mut view = self.memory_offload_view(name)?;
+        if let Some(transitions) = self.persisted_transitions(name) {
+            view.machine.transitions = transitions;
+        }
+        Some(view)
+    }
+
+    /// The offload loop of graph `name` as held in memory.
+    fn memory_offload_view(&self, name: &str) -> Option<OffloadView> {
         let entries = lock(&self.offload.entries);
         let entry = entries.get(name)?;
         let active = !entry.task.is_finished() && !*entry.stop.borrow();
@@ -270,7 +410,7 @@ impl Engine {
 
     /// `GET /v1/graphs/{name}/offload`: the loop of graph `name` (404 when the graph does not
     /// exist; `enabled: false` alone when it has no `offloadPolicy`); a loop that never ran
-    /// shows a fresh machine.
+    /// shows a fresh machine, with the persisted transitions.
     pub async fn offload_status(&self, name: &str) -> Result<OffloadAnswer, EngineError> {
         let graph = {
             let _read = self.locks.read(name).await;
@@ -292,12 +432,16 @@ impl Engine {
         }
         let machine = OffloadMachine::new(name, policy)
             .map_err(|e| EngineError::invalid("hdaGraphIntent.offloadPolicy", e.to_string()))?;
+        let mut status = machine.status();
+        if let Some(transitions) = self.persisted_transitions(name) {
+            status.transitions = transitions;
+        }
         let view = OffloadView {
             active: false,
             state_name: machine.state().name(),
             period_ms: u64::try_from(period(&policy, self.telemetry.speed()).as_millis())
                 .unwrap_or(u64::MAX),
-            machine: machine.status(),
+            machine: status,
             last_action_report: None,
             telemetry_errors: 0,
             last_telemetry_error: None,
@@ -340,14 +484,17 @@ impl Engine {
                 return Ok(Round::Continue);
             }
         };
-        let action = {
+        let (action, added) = {
             let mut shared = lock(&shared);
             let scaled = self.offload.scaled(name);
             obs.autoscaler_active |= scaled != shared.scale_seen;
             shared.scale_seen = scaled;
             tracing::debug!(graph = %name, delay_ms = obs.delay_ms, state = shared.machine.state().name(), "offload observation");
-            shared.machine.step(now, &obs)
+            let mark = LogMark::of(&shared.machine);
+            let action = shared.machine.step(now, &obs);
+            (action, mark.added(&shared.machine))
         };
+        self.persist_transitions(name, &added);
         let Some(action) = action else {
             return Ok(Round::Continue);
         };
@@ -362,9 +509,14 @@ impl Engine {
                 tracing::info!(graph = %name, ?outcome, applied = ?report.applied, "offload action done")
             }
         }
-        let mut shared = lock(&shared);
-        shared.machine.finish(done, report.outcome.clone());
-        shared.last_action = Some(report);
+        let added = {
+            let mut shared = lock(&shared);
+            let mark = LogMark::of(&shared.machine);
+            shared.machine.finish(done, report.outcome.clone());
+            shared.last_action = Some(report);
+            mark.added(&shared.machine)
+        };
+        self.persist_transitions(name, &added);
         Ok(Round::Continue)
     }
 

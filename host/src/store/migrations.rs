@@ -60,8 +60,24 @@ CREATE TABLE api_tokens (
 ) STRICT;
 "#;
 
+/// Version 2: the offload machines' transition log (see [`super::offload_transitions`]).
+const V2: &str = r#"
+-- No foreign key to graphs: like decisions, the history of a deleted graph is kept.
+CREATE TABLE offload_transitions (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    graph          TEXT NOT NULL CHECK (length(graph) > 0),
+    at_s           REAL NOT NULL,
+    from_state     TEXT NOT NULL CHECK (json_valid(from_state)),
+    to_state       TEXT NOT NULL CHECK (json_valid(to_state)),
+    reason         TEXT NOT NULL,
+    recorded_at_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX offload_transitions_by_graph ON offload_transitions (graph, id DESC);
+"#;
+
 /// The migrations, in order: `MIGRATIONS[i]` brings the schema to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -125,12 +141,13 @@ mod tests {
         let tables: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
-                 AND name IN ('graphs', 'clusters', 'placements', 'decisions', 'api_tokens')",
+                 AND name IN ('graphs', 'clusters', 'placements', 'decisions', 'api_tokens', \
+                 'offload_transitions')",
                 [],
                 |row| row.get(0),
             )
             .expect("count");
-        assert_eq!(tables, 5);
+        assert_eq!(tables, 6);
     }
 
     #[test]

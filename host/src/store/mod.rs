@@ -10,14 +10,16 @@
 //! Data is keyed by names, as in the plugin API. Times are milliseconds since the Unix epoch.
 //! The tables, one module each: [`graphs`] (descriptor text, validated spec JSON, status),
 //! [`clusters`] (the cluster as JSON, energy profile included), [`placements`] (graph, service,
-//! cluster, replicas), [`decisions`] (every strategy call, newest first) and [`tokens`] (hashed
-//! API tokens).
+//! cluster, replicas), [`decisions`] (every strategy call, newest first), [`offload_transitions`]
+//! (each graph's offload machine transitions, bounded per graph) and [`tokens`] (hashed API
+//! tokens).
 
 pub mod clusters;
 pub mod decisions;
 mod error;
 pub mod graphs;
 pub mod migrations;
+pub mod offload_transitions;
 pub mod placements;
 pub mod tokens;
 
@@ -33,6 +35,9 @@ pub use decisions::{Decision, DecisionKind, DecisionRecord, Outcome};
 pub use error::StoreError;
 pub use graphs::StoredGraph;
 pub use migrations::SCHEMA_VERSION;
+pub use offload_transitions::{
+    OffloadTransitionRecord, StoredOffloadTransition, OFFLOAD_TRANSITIONS_KEPT,
+};
 pub use placements::PlacementEntry;
 pub use tokens::{hash_token, ApiToken};
 

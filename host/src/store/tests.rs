@@ -434,3 +434,124 @@ fn the_store_is_shared_across_threads() {
     }
     assert_eq!(store.list_decisions(None, 100).expect("list").len(), 4);
 }
+
+fn transition(graph: &str, at_s: f64) -> OffloadTransitionRecord {
+    OffloadTransitionRecord {
+        graph: graph.to_owned(),
+        at_s,
+        from: json!({"state": "camping"}),
+        to: json!({"state": "offloadAlarm", "sinceS": at_s}),
+        reason: format!("delay high at {at_s}"),
+    }
+}
+
+#[test]
+fn offload_transitions_are_listed_oldest_first_and_bounded_per_graph() {
+    let store = Store::open_in_memory().expect("open");
+    for i in 0..5 {
+        store
+            .append_offload_transition(&transition("shop", f64::from(i)))
+            .expect("append");
+        store
+            .append_offload_transition(&transition("other", f64::from(100 + i)))
+            .expect("append other");
+    }
+    let shop = store.list_offload_transitions("shop", 3).expect("list");
+    let times: Vec<f64> = shop.iter().map(|t| t.record.at_s).collect();
+    assert_eq!(times, [2.0, 3.0, 4.0], "the newest three, oldest first");
+    assert!(shop.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(shop[0].record, transition("shop", 2.0));
+    assert!(shop[0].recorded_at_ms > 0);
+    let json = serde_json::to_value(&shop[0]).expect("json");
+    assert_eq!(json["atS"], 2.0);
+    assert_eq!(json["to"]["state"], "offloadAlarm");
+    assert!(json["id"].is_i64());
+    assert!(store
+        .list_offload_transitions("nobody", 10)
+        .expect("none")
+        .is_empty());
+
+    // Retention: each graph keeps its newest OFFLOAD_TRANSITIONS_KEPT, the others untouched.
+    for i in 5..(OFFLOAD_TRANSITIONS_KEPT + 10) {
+        let at = f64::from(u32::try_from(i).expect("small"));
+        store
+            .append_offload_transition(&transition("shop", at))
+            .expect("append");
+    }
+    let shop = store
+        .list_offload_transitions("shop", usize::MAX)
+        .expect("all");
+    assert_eq!(shop.len(), OFFLOAD_TRANSITIONS_KEPT);
+    assert_eq!(shop[0].record.at_s, 10.0);
+    assert_eq!(
+        shop.last().map(|t| t.record.at_s),
+        Some(f64::from(
+            u32::try_from(OFFLOAD_TRANSITIONS_KEPT + 9).expect("small")
+        ))
+    );
+    assert_eq!(
+        store
+            .list_offload_transitions("other", usize::MAX)
+            .expect("other")
+            .len(),
+        5
+    );
+
+    // A nameless graph is refused and changes nothing.
+    assert!(store
+        .append_offload_transition(&transition("", 1.0))
+        .is_err());
+    assert!(store
+        .list_offload_transitions("", 10)
+        .expect("empty")
+        .is_empty());
+
+    // The log of a deleted graph is kept, as decisions are.
+    store
+        .create_graph(&spec(SHOP_V1), "running")
+        .expect("create");
+    assert!(store.delete_graph("shop").expect("delete"));
+    assert_eq!(
+        store
+            .list_offload_transitions("shop", usize::MAX)
+            .expect("kept")
+            .len(),
+        OFFLOAD_TRANSITIONS_KEPT
+    );
+}
+
+#[test]
+fn a_version_1_database_migrates_forward_keeping_its_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(DATABASE_FILE);
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open v1");
+        conn.execute_batch(migrations::MIGRATIONS[0])
+            .expect("schema v1");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version 1");
+        conn.execute(
+            "INSERT INTO decisions (graph, kind, strategy, plugin_version, started_at_ms,
+                 duration_ms, outcome, reasons, inputs, output)
+             VALUES ('shop', 'placement', 'ecmr/heuristic', '0.1.0', 7, 1.0, 'ok', '[]', '{}', '{}')",
+            [],
+        )
+        .expect("a v1 decision");
+    }
+    let store = Store::open_file(&path).expect("migrate");
+    assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 2);
+    let decisions = store.list_decisions(Some("shop"), 10).expect("decisions");
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].record.started_at_ms, 7);
+    store
+        .append_offload_transition(&transition("shop", 1.0))
+        .expect("the new table");
+    assert_eq!(
+        store
+            .list_offload_transitions("shop", 10)
+            .expect("list")
+            .len(),
+        1
+    );
+}
