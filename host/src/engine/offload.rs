@@ -203,6 +203,8 @@ pub struct OffloadMachine {
     policy: OffloadPolicy,
     state: OffloadState,
     log: VecDeque<Transition>,
+    /// Transitions made since the machine was created (the log keeps only the newest).
+    logged: u64,
     last_observation: Option<(f64, Observation)>,
     last_action: Option<(f64, Action)>,
     last_outcome: Option<(f64, ActionOutcome)>,
@@ -222,6 +224,7 @@ impl OffloadMachine {
             policy,
             state: OffloadState::Camping,
             log: VecDeque::new(),
+            logged: 0,
             last_observation: None,
             last_action: None,
             last_outcome: None,
@@ -235,6 +238,18 @@ impl OffloadMachine {
 
     pub fn policy(&self) -> &OffloadPolicy {
         &self.policy
+    }
+
+    /// How many transitions the machine has made since it was created.
+    pub fn transitions_logged(&self) -> u64 {
+        self.logged
+    }
+
+    /// The transitions made after the first `count` ([`Self::transitions_logged`] read
+    /// earlier), oldest first; those already dropped from the bounded log are not returned.
+    pub fn transitions_after(&self, count: u64) -> impl Iterator<Item = &Transition> {
+        let new = usize::try_from(self.logged.saturating_sub(count)).unwrap_or(usize::MAX);
+        self.log.iter().skip(self.log.len().saturating_sub(new))
     }
 
     /// The logged transitions, oldest first.
@@ -296,6 +311,7 @@ impl OffloadMachine {
             to,
             reason,
         });
+        self.logged += 1;
         self.state = to;
     }
 
@@ -927,6 +943,14 @@ mod tests {
         assert_eq!(log[0].from, OffloadState::Camping);
         assert!(log[1].reason.contains("offload"), "{}", log[1].reason);
         assert_eq!(log[2].reason, "no change: x");
+        assert_eq!(m.transitions_logged(), 3);
+        // After a mark, exactly the later transitions, even when one repeats an earlier one.
+        let mark = m.transitions_logged();
+        assert_eq!(m.transitions_after(mark).count(), 0);
+        assert_eq!(
+            m.transitions_after(1).cloned().collect::<Vec<_>>(),
+            log[1..]
+        );
         let status = m.status();
         assert_eq!(status.actions, 1);
         assert!(status.last_outcome.is_some());
@@ -935,6 +959,11 @@ mod tests {
             m.step(s(1000 + 30 * k), &Observation::delay(d));
         }
         assert_eq!(m.transitions().count(), TRANSITION_LOG_LEN);
+        let made = m.transitions_logged();
+        assert!(made > TRANSITION_LOG_LEN as u64, "{made}");
+        // A mark older than the bounded log gives the whole log, never more.
+        assert_eq!(m.transitions_after(0).count(), TRANSITION_LOG_LEN);
+        assert_eq!(m.transitions_after(made - 2).count(), 2);
     }
 
     #[test]

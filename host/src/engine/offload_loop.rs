@@ -183,22 +183,16 @@ const RESUMED_REASON: &str =
     "resumed after restart: the state restarts from camping (the telemetry clock may differ)";
 
 /// Where a machine's log ended, to find the transitions added since.
-struct LogMark(Option<Transition>);
+struct LogMark(u64);
 
 impl LogMark {
     fn of(machine: &OffloadMachine) -> Self {
-        Self(machine.transitions().last().cloned())
+        Self(machine.transitions_logged())
     }
 
-    /// The transitions `machine` logged after the mark, oldest first. The log is bounded, so
-    /// they are found after the last copy of the marked transition (a call adds a few at most).
+    /// The transitions `machine` made after the mark, oldest first.
     fn added(&self, machine: &OffloadMachine) -> Vec<Transition> {
-        let log: Vec<&Transition> = machine.transitions().collect();
-        let start = match &self.0 {
-            None => 0,
-            Some(last) => log.iter().rposition(|t| *t == last).map_or(0, |i| i + 1),
-        };
-        log[start..].iter().map(|t| (*t).clone()).collect()
+        machine.transitions_after(self.0).cloned().collect()
     }
 }
 
