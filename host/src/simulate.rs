@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::plugins::{CallError, Dispatcher, StrategyName};
 use crate::sim::command::{self, SimulateArgs};
 use crate::sim::driver::{DriverError, StrategyDriver};
+use crate::sim::strategy_params;
 use smo_plugin_api::{
     MigrationDecision, MigrationRequest, PlacementDecision, PlacementRequest, ScalingDecision,
     ScalingRequest,
@@ -30,13 +31,15 @@ impl PluginDriver {
 
     fn timed<T, F, Fut>(&self, strategy: &str, call: F) -> Result<(T, Duration), DriverError>
     where
-        F: FnOnce(StrategyName) -> Fut,
+        F: FnOnce(StrategyName, String) -> Fut,
         Fut: Future<Output = Result<(T, String), CallError>>,
     {
-        let name = StrategyName::parse(strategy)
-            .map_err(|e| DriverError::UnknownStrategy(e.to_string()))?;
+        let (name, params) =
+            strategy_params::split(strategy).map_err(DriverError::UnknownStrategy)?;
+        let name =
+            StrategyName::parse(name).map_err(|e| DriverError::UnknownStrategy(e.to_string()))?;
         let started = Instant::now();
-        let result = self.runtime.block_on(call(name));
+        let result = self.runtime.block_on(call(name, params));
         let elapsed = started.elapsed();
         match result {
             Ok((decision, _version)) => Ok((decision, elapsed)),
@@ -45,6 +48,9 @@ impl PluginDriver {
             }
             Err(CallError::Failed { kind, message, .. }) if kind == "infeasible" => {
                 Err(DriverError::Infeasible(message))
+            }
+            Err(CallError::Failed { kind, message, .. }) if kind == "bad_parameters" => {
+                Err(DriverError::BadParameters(message))
             }
             Err(other) => Err(DriverError::Failed(other.to_string())),
         }
@@ -58,8 +64,8 @@ impl StrategyDriver for PluginDriver {
         request: &PlacementRequest,
     ) -> Result<(PlacementDecision, Duration), DriverError> {
         let request = Arc::new(request.clone());
-        self.timed(strategy, |name| async move {
-            self.dispatcher.place_exact(&name, "{}", request).await
+        self.timed(strategy, |name, params| async move {
+            self.dispatcher.place_exact(&name, &params, request).await
         })
     }
 
@@ -69,8 +75,8 @@ impl StrategyDriver for PluginDriver {
         request: &ScalingRequest,
     ) -> Result<(ScalingDecision, Duration), DriverError> {
         let request = Arc::new(request.clone());
-        self.timed(strategy, |name| async move {
-            self.dispatcher.scale_exact(&name, "{}", request).await
+        self.timed(strategy, |name, params| async move {
+            self.dispatcher.scale_exact(&name, &params, request).await
         })
     }
 
@@ -80,8 +86,8 @@ impl StrategyDriver for PluginDriver {
         request: &MigrationRequest,
     ) -> Result<(MigrationDecision, Duration), DriverError> {
         let request = Arc::new(request.clone());
-        self.timed(strategy, |name| async move {
-            self.dispatcher.migrate_exact(&name, "{}", request).await
+        self.timed(strategy, |name, params| async move {
+            self.dispatcher.migrate_exact(&name, &params, request).await
         })
     }
 }

@@ -16,8 +16,9 @@ pub struct SimulateArgs {
     /// The scenario file (see scenarios/README.md).
     pub scenario: PathBuf,
     /// A strategy to run, `plugin/name` (placement) or
-    /// `placement=a/b,scaling=c/d,migration=e/f`; repeat to compare. Default: the scenario's
-    /// `strategies.compare` list.
+    /// `placement=a/b,scaling=c/d,migration=e/f`; repeat to compare. Any name takes parameters
+    /// as `plugin/name?key=value&key=value` (values read as JSON, else as strings; without them
+    /// the strategy gets `{}`, its defaults). Default: the scenario's `strategies.compare` list.
     #[arg(long = "strategy", value_name = "STRATEGY")]
     pub strategies: Vec<String>,
     /// Print the comparison as CSV (one row per strategy).

@@ -13,6 +13,10 @@ pub enum DriverError {
     /// No strategy by this name (or not of this kind): the run stops with this message.
     #[error("unknown strategy `{0}`")]
     UnknownStrategy(String),
+    /// The strategy refused its parameters (`plugin/name?key=value`): the run stops with the
+    /// strategy's own message, which names the parameter.
+    #[error("bad parameters: {0}")]
+    BadParameters(String),
     /// The strategy answered that the request cannot be satisfied (its `infeasible` error).
     /// For a batch of arrivals the simulator asks again with halves of the batch.
     #[error("infeasible: {0}")]

@@ -48,13 +48,19 @@ pub struct StrategySpec {
 impl StrategySpec {
     /// `plugin/name` (a placement strategy; scaling and migration from the scenario), or
     /// `placement=a/b,scaling=c/d,migration=e/f` (any subset; the rest from the scenario).
+    /// Any name may carry parameters, `a/b?key=value&key=value` (see [`super::strategy_params`]).
     pub fn parse(text: &str, defaults: &StrategyDefaults) -> Result<StrategySpec, String> {
         let mut spec = StrategySpec {
             placement: String::new(),
             scaling: defaults.scaling.clone(),
             migration: defaults.migration.clone(),
         };
-        if text.contains('=') {
+        // `a/b?k=v` is one placement strategy with parameters; a `=` before any `?` names kinds.
+        if text
+            .split('?')
+            .next()
+            .is_some_and(|head| head.contains('='))
+        {
             for part in text.split(',') {
                 let (k, v) = part
                     .split_once('=')
@@ -82,7 +88,8 @@ impl StrategySpec {
             spec.scaling.as_ref(),
             spec.migration.as_ref(),
         ];
-        for name in named.into_iter().flatten() {
+        for named in named.into_iter().flatten() {
+            let (name, _params) = super::strategy_params::split(named)?;
             let ok = name
                 .split_once('/')
                 .is_some_and(|(p, s)| !p.is_empty() && !s.is_empty() && !s.contains('/'));
@@ -402,10 +409,12 @@ impl<'a> Run<'a> {
                 self.acc().record_call(d);
                 Ok(Ok(t))
             }
-            Err(DriverError::UnknownStrategy(m)) => Err(SimError::Strategy {
-                strategy: name.to_string(),
-                message: DriverError::UnknownStrategy(m).to_string(),
-            }),
+            Err(e @ (DriverError::UnknownStrategy(_) | DriverError::BadParameters(_))) => {
+                Err(SimError::Strategy {
+                    strategy: name.to_string(),
+                    message: e.to_string(),
+                })
+            }
             Err(e) => {
                 self.acc().record_call(Duration::ZERO);
                 Ok(Err(e))
@@ -1833,6 +1842,13 @@ workload:
         let s = StrategySpec::parse("placement=a/b,scaling=c/d,migration=e/f", &d).unwrap();
         assert_eq!(s.migration.as_deref(), Some("e/f"));
         assert_eq!(s.scaling.as_deref(), Some("c/d"));
+        let s = StrategySpec::parse("placement=a/b?w=1&v=x,scaling=c/d?k=2", &d).unwrap();
+        assert_eq!(
+            (s.placement.as_str(), s.scaling.as_deref()),
+            ("a/b?w=1&v=x", Some("c/d?k=2"))
+        );
+        let e = StrategySpec::parse("a/b?w", &d).unwrap_err();
+        assert!(e.contains("key=value"), "{e}");
         assert!(StrategySpec::parse("colour=a/b", &d).is_err());
         assert!(StrategySpec::parse("a", &d).is_err());
     }

@@ -45,6 +45,9 @@ pub struct PlacementParams {
     pub slot_costs: bool,
     /// Cap on the expected running hours (`duration_s`) by which a batch is ordered.
     pub max_duration_h: f64,
+    /// What has no room within the SLO is placed past it, where there is hard room (a slower
+    /// answer beats a failure); `false`: it is left unplaced (refused).
+    pub slo_fallback: bool,
 }
 
 impl Default for PlacementParams {
@@ -67,6 +70,7 @@ impl Default for PlacementParams {
             growth_reserve: 1.0,
             slot_costs: true,
             max_duration_h: 24.0,
+            slo_fallback: true,
         }
     }
 }

@@ -440,7 +440,11 @@ impl Placement for EnergyPlacement {
                     .into(),
             );
         }
-        let relaxed = inst.place_relaxed(req, p, &mut choice, &mut slots);
+        let relaxed = if p.slo_fallback {
+            inst.place_relaxed(req, p, &mut choice, &mut slots)
+        } else {
+            0
+        };
         if relaxed > 0 {
             d.reasons.push(
                 format!("{relaxed} service(s) placed past their SLO utilisation cap (no room within it)")
@@ -671,6 +675,36 @@ pub(crate) mod tests {
         // The 9.29-core cap leaves one out of the MILP; it is placed past the cap, not dropped.
         assert_eq!(d.placement.assignments.len(), 3);
         assert!(d.reasons.iter().any(|r| r.contains("past their SLO")));
+        // Without the fallback it is refused instead.
+        let refuse = PlacementParams {
+            slo_fallback: false,
+            ..PlacementParams::default()
+        };
+        let d = EnergyPlacement::new(refuse)
+            .place(&req)
+            .expect("partly placed");
+        assert_eq!(d.placement.assignments.len(), 2, "{:?}", d.reasons);
+        assert!(!d.reasons.iter().any(|r| r.contains("past their SLO")));
+        // The fallback relaxes the SLO's utilisation cap, never a hard latency cap: with
+        // max_latency_ms = 20 far (33 ms) stays out, and the third service, which only far
+        // has room for, is refused.
+        req.clusters[0].available.cpu = 9.0;
+        let capped = PlacementParams {
+            max_latency_ms: Some(20.0),
+            ..PlacementParams::default()
+        };
+        let d = EnergyPlacement::new(capped)
+            .place(&req)
+            .expect("partly placed");
+        assert!(
+            d.placement
+                .assignments
+                .iter()
+                .all(|a| a.cluster.as_str() == "near"),
+            "{:?}",
+            d.placement
+        );
+        assert_eq!(d.placement.assignments.len(), 2, "{:?}", d.reasons);
     }
 
     #[test]

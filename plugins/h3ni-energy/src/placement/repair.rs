@@ -72,8 +72,9 @@ impl Instance {
     }
 
     /// Items the optimiser left out go, cheapest first, to any cluster with room (CPU,
-    /// memory, GPU, a server for each replica, allowed clusters), ignoring the SLO caps and
-    /// reservations: a slower answer beats a failure. Returns how many were placed this way.
+    /// memory, GPU, a server for each replica, allowed clusters, `max_latency_ms`), ignoring
+    /// the SLO caps and reservations: a slower answer beats a failure. Returns how many were
+    /// placed this way.
     pub(super) fn place_relaxed(
         &self,
         req: &PlacementRequest,
@@ -95,11 +96,16 @@ impl Instance {
                 continue;
             }
             let it = &self.items[i];
+            let lat = |j: usize| {
+                latency(&req.telemetry, user_of(s), &self.clusters[j].name).unwrap_or(0.0)
+            };
             let best = (0..self.clusters.len())
                 .filter(|&j| {
                     let c = &self.clusters[j];
-                    (s.allowed_clusters.is_empty()
-                        || s.allowed_clusters.iter().any(|a| a.as_str() == c.name))
+                    // Only the SLO's utilisation cap is relaxed: a hard latency cap holds.
+                    p.max_latency_ms.is_none_or(|m| lat(j) <= m)
+                        && (s.allowed_clusters.is_empty()
+                            || s.allowed_clusters.iter().any(|a| a.as_str() == c.name))
                         && (it.total.gpu == 0 || c.capacity.gpu > 0)
                         && free[j].fits(&it.total)
                         && c.fits_a_server(&it.replica)
@@ -108,9 +114,8 @@ impl Instance {
                 .map(|j| {
                     let c = &self.clusters[j];
                     let w = c.replica_w(&it.replica) * f64::from(it.replicas) * c.pue;
-                    let lat = latency(&req.telemetry, user_of(s), &c.name).unwrap_or(0.0);
                     (
-                        w * (p.w_energy + self.carbon_per_w(p, j)) + p.w_latency * lat,
+                        w * (p.w_energy + self.carbon_per_w(p, j)) + p.w_latency * lat(j),
                         j,
                     )
                 })

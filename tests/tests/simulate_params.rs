@@ -1,0 +1,98 @@
+//! `smo simulate` strategy parameters (`plugin/name?key=value`) reach the real plugin: a hard
+//! latency cap keeps every VM in the datacenter next to the users, and a parameter the
+//! strategy refuses stops the run with the strategy's own message naming it.
+
+use serde_json::Value;
+use smo_tests::*;
+use std::process::{Command, Output};
+
+fn simulate(sandbox: &Sandbox, strategies: &[&str]) -> Output {
+    let scenario =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/eu-5dc-24h.yaml");
+    let mut cmd = Command::new(smo_bin());
+    cmd.arg("simulate")
+        .arg(&scenario)
+        .args(["--hours", "2", "--json", "--no-progress", "--no-timing"])
+        .arg("--plugin-dir")
+        .arg(sandbox.plugin_dir())
+        .arg("--state-dir")
+        .arg(sandbox.state_dir());
+    for s in strategies {
+        cmd.args(["--strategy", s]);
+    }
+    cmd.output().expect("smo runs")
+}
+
+/// VMs placed per datacenter of one run in the JSON report.
+fn placed(run: &Value) -> Vec<(String, u64)> {
+    run["datacenters"]
+        .as_array()
+        .expect("datacenters")
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().expect("name").to_string(),
+                d["placed_vms"].as_u64().expect("placed_vms"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn parameters_reach_the_plugin_and_change_its_decisions() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
+    // Paris is 2 ms from the users (the network's base latency), every other site >= 11 ms.
+    let capped = "h3ni-energy/placement?max_latency_ms=5&time_limit_s=0.5";
+    let out = simulate(&sandbox, &["h3ni-energy/placement", capped]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let runs = doc["strategies"].as_array().expect("strategies");
+    assert_eq!(runs[1]["strategy"], capped);
+    let default_elsewhere: u64 = placed(&runs[0])
+        .iter()
+        .filter(|(n, _)| n != "paris")
+        .map(|(_, v)| v)
+        .sum();
+    assert!(default_elsewhere > 0, "{:?}", placed(&runs[0]));
+    for (name, vms) in placed(&runs[1]) {
+        if name == "paris" {
+            assert!(vms > 0, "{:?}", placed(&runs[1]));
+        } else {
+            assert_eq!(
+                vms,
+                0,
+                "{name} beyond max_latency_ms: {:?}",
+                placed(&runs[1])
+            );
+        }
+    }
+    assert_eq!(runs[1]["totals"]["strategy_errors"], 0);
+}
+
+#[test]
+fn refused_parameters_stop_the_run_naming_them() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
+    for (strategy, named) in [
+        ("h3ni-energy/placement?bogus=1", "unknown field `bogus`"),
+        ("h3ni-energy/placement?w_energy=-1", "w_energy"),
+        (
+            "h3ni-energy/placement?w_energy",
+            "`w_energy`: expected key=value",
+        ),
+    ] {
+        let out = simulate(&sandbox, &[strategy]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{strategy}: {stderr}");
+        assert!(stderr.contains(named), "{strategy}: {stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{strategy}: no report on a refused run"
+        );
+    }
+}
