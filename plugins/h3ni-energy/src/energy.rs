@@ -88,6 +88,10 @@ pub struct ClusterModel {
     pub utilisation_cap: f64,
     /// IT watts of switching the cluster on from nothing (0 when a server is on).
     pub open_w: f64,
+    /// IT watts the cluster stops drawing when the graph being re-placed leaves it: the idle
+    /// power of its servers on, when that graph is its only tenant (else 0). Set by the
+    /// re-placement; consolidating a graph onto fewer clusters saves this.
+    pub keep_w: f64,
     pub preferred: bool,
     /// `(processing ms, SLO ms)` when the host gives them.
     pub slo: Option<(f64, f64)>,
@@ -128,6 +132,7 @@ impl ClusterModel {
                 .unwrap_or(c.available.memory_mib),
             utilisation_cap: max_utilisation,
             open_w: if open_w.is_finite() { open_w } else { 0.0 },
+            keep_w: 0.0,
             preferred: c.energy.preferred_for_saving,
             slo: extra.processing_ms.zip(extra.slo_ms),
             reported_utilisation: extra.utilisation,
@@ -228,6 +233,20 @@ impl ClusterModel {
             return d.cpu <= self.slot_cpu + 1e-9 && d.memory_mib <= self.slot_memory_mib + 1e-9;
         }
         room.iter().any(|r| fits(r, d))
+    }
+
+    /// Idle IT watts of the servers that are on (0 when idle servers are never switched off,
+    /// or without server detail).
+    pub fn idle_on_w(&self) -> f64 {
+        if self.idle_on {
+            return 0.0;
+        }
+        self.servers
+            .iter()
+            .filter(|s| s[1] > 0.0)
+            .filter_map(|s| self.types.get(s[0] as usize))
+            .map(|t| t.power(0.0))
+            .sum()
     }
 
     /// Reserved CPU now: the host's reported utilisation when given (on a retry `available`

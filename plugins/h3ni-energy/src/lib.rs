@@ -1,6 +1,8 @@
 //! h3ni-energy: energy- and carbon-aware placement (MILP on HiGHS, greedy fallback) and
-//! predictive scaling (Holt-Winters / autoregression chosen by recent error, alpha/beta replicas).
+//! predictive scaling (Holt-Winters / autoregression chosen by recent error, alpha/beta replicas),
+//! and scheduled re-placement as migrations (consolidation).
 
+pub mod consolidate;
 pub mod energy;
 pub mod forecast;
 pub mod packing;
@@ -9,6 +11,7 @@ pub mod placement;
 pub mod predictive;
 pub mod reserve;
 
+pub use consolidate::Consolidate;
 pub use placement::EnergyPlacement;
 pub use predictive::Predictive;
 
@@ -26,5 +29,11 @@ smo_plugin_api::export_plugin! {
             => |params: &str| params::parse::<params::ScalingParams>(params)
                 .and_then(params::ScalingParams::check)
                 .map(Predictive::new),
+    },
+    migration: {
+        "consolidate": "re-places the graph with the placement model on every call and moves the services whose cluster changes, when the saving pays the migration back within horizon_h (consolidation onto fewer clusters, hour-by-hour carbon)"
+            => |params: &str| params::parse::<params::PlacementParams>(params)
+                .and_then(params::PlacementParams::check)
+                .map(|p| Consolidate::new(EnergyPlacement::consolidating(p))),
     },
 }

@@ -52,6 +52,8 @@ struct Instance {
 pub struct EnergyPlacement {
     params: PlacementParams,
     reservations: Mutex<Reservations>,
+    /// Re-placements credit the idle power of a cluster the graph empties (consolidation).
+    consolidating: bool,
 }
 
 impl EnergyPlacement {
@@ -59,6 +61,17 @@ impl EnergyPlacement {
         Self {
             params,
             reservations: Mutex::new(Reservations::default()),
+            consolidating: false,
+        }
+    }
+
+    /// The model whose re-placements also weigh emptying a cluster only the graph uses (its
+    /// servers' idle power saved): for scheduled consolidation, not for the re-placement the
+    /// host asks for when scaling did not fit, which must first find room.
+    pub fn consolidating(params: PlacementParams) -> Self {
+        Self {
+            consolidating: true,
+            ..Self::new(params)
         }
     }
 
@@ -108,11 +121,13 @@ fn user_of(s: &Service) -> &str {
 }
 
 impl Instance {
-    /// The instance of `req`; `held` is room other graphs were promised, per cluster name.
+    /// The instance of `req`; `held` is room other graphs were promised, per cluster name;
+    /// `consolidating`: see [`EnergyPlacement::consolidating`].
     fn build(
         req: &PlacementRequest,
         p: &PlacementParams,
         held: &HashMap<String, Resources>,
+        consolidating: bool,
     ) -> Self {
         let clusters: Vec<ClusterModel> = req
             .clusters
@@ -150,6 +165,13 @@ impl Instance {
                 current,
                 hours: expected_hours(s, p),
             });
+        }
+        let mut clusters = clusters;
+        for (j, c) in clusters.iter_mut().enumerate() {
+            // On a re-placement, a cluster only this graph uses switches off when it leaves.
+            if consolidating && own[j].cpu > 0.0 && c.used_cpu() <= own[j].cpu + 1e-6 {
+                c.keep_w = c.idle_on_w();
+            }
         }
         let mut room = Vec::with_capacity(clusters.len());
         for (j, c) in clusters.iter().enumerate() {
@@ -259,8 +281,14 @@ impl Instance {
     }
 
     fn open_cost(&self, p: &PlacementParams, j: usize) -> f64 {
+        p.w_energy * self.fixed_w(j)
+    }
+
+    /// Facility watts of having anything on cluster `j`: switching it on from nothing, or
+    /// keeping on the servers only this graph uses.
+    fn fixed_w(&self, j: usize) -> f64 {
         let c = &self.clusters[j];
-        p.w_energy * c.open_w * c.pue
+        (c.open_w + c.keep_w) * c.pue
     }
 
     /// Facility watts per cluster of a choice, including switching empty clusters on.
@@ -274,9 +302,8 @@ impl Instance {
             }
         }
         for j in 0..n {
-            let c = &self.clusters[j];
-            if open[j] && c.open_w > 0.0 {
-                w[j] += c.open_w * c.pue;
+            if open[j] {
+                w[j] += self.fixed_w(j);
             }
         }
         (w, open)
@@ -307,7 +334,8 @@ impl Instance {
         let mut brown = Vec::with_capacity(n);
         for (j, c) in self.clusters.iter().enumerate() {
             open.push(
-                (c.open_w > 0.0).then(|| pb.add_integer_column(self.open_cost(p, j), 0.0..=1.0)),
+                (c.open_w + c.keep_w > 0.0)
+                    .then(|| pb.add_integer_column(self.open_cost(p, j), 0.0..=1.0)),
             );
             green.push(pb.add_column(0.0, 0.0..=c.green_headroom_w));
             brown.push(pb.add_column(self.carbon_per_w(p, j), 0.0..=f64::INFINITY));
@@ -351,7 +379,7 @@ impl Instance {
                 .map(|&(k, c)| (c, self.pairs[k].facility_w))
                 .collect();
             if let Some(o) = open[j] {
-                power.push((o, self.clusters[j].open_w * self.clusters[j].pue));
+                power.push((o, self.fixed_w(j)));
                 for &(_, c) in &on {
                     pb.add_row(..=0.0, [(c, 1.0), (o, -1.0)]);
                 }
@@ -406,7 +434,7 @@ impl Placement for EnergyPlacement {
         let held = self
             .reservations()
             .held_for_others(req.graph.name.as_str(), time_s);
-        let inst = Instance::build(req, p, &held);
+        let inst = Instance::build(req, p, &held, self.consolidating);
         let (greedy, _) = inst.solve_greedy(p);
         let greedy_objective = inst.replay_cost(p, &greedy);
         let (choice, objective, how) = if inst.pairs.len() > p.milp_max_pairs {

@@ -34,14 +34,19 @@ impl Instance {
         let (mut w, mut cost) = (q.facility_w, q.cost);
         if p.slot_costs && !staying && plan.slots.detailed(j) {
             // A cluster with no server on pays its first server's whole idle power.
-            let amortise = p.amortise_idle && plan.opened[j];
+            let amortise = p.amortise_idle && (plan.opened[j] || c.keep_w > 0.0);
             w = plan
                 .slots
                 .marginal_w(j, &it.replica, it.replicas, amortise)?
                 * c.pue;
             cost += self.energy_weight(p, j) * (w - q.facility_w);
+            if !plan.opened[j] && c.keep_w > 0.0 {
+                // The first item on a cluster only this graph uses keeps its servers on.
+                w += c.keep_w * c.pue;
+                cost += self.energy_weight(p, j) * c.keep_w * c.pue;
+            }
         } else if !plan.opened[j] {
-            w += c.open_w * c.pue;
+            w += self.fixed_w(j);
             cost += self.open_cost(p, j);
         }
         cost += (w - plan.headroom[j]).max(0.0) * self.carbon_per_w(p, j);
@@ -64,7 +69,11 @@ impl Instance {
             room: self.room.clone(),
             slots: Slots::new(&self.clusters),
             headroom: self.clusters.iter().map(|c| c.green_headroom_w).collect(),
-            opened: self.clusters.iter().map(|c| c.open_w <= 0.0).collect(),
+            opened: self
+                .clusters
+                .iter()
+                .map(|c| c.open_w + c.keep_w <= 0.0)
+                .collect(),
         }
     }
 
