@@ -81,6 +81,31 @@ impl Sandbox {
     pub fn registry_config(&self) -> RegistryConfig {
         RegistryConfig::new(&self.plugin_dir(), &self.state_dir(), smo_bin())
     }
+    /// `smo simulate scenarios/SCENARIO --json --no-progress --no-timing` on this sandbox's
+    /// plugins; add `--strategy` and other arguments, then run it.
+    pub fn simulate(&self, scenario: &str) -> std::process::Command {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .join(scenario);
+        let mut cmd = std::process::Command::new(smo_bin());
+        cmd.arg("simulate")
+            .arg(file)
+            .args(["--json", "--no-progress", "--no-timing", "--plugin-dir"])
+            .arg(self.plugin_dir())
+            .arg("--state-dir")
+            .arg(self.state_dir());
+        cmd
+    }
+}
+
+/// The JSON report of a `smo simulate` run that must have succeeded.
+pub fn simulate_report(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "smo simulate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
 }
 
 impl Default for Sandbox {

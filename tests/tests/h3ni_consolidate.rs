@@ -4,32 +4,19 @@
 
 use serde_json::Value;
 use smo_tests::*;
-use std::process::Command;
 
 #[test]
 fn consolidation_moves_the_graph_onto_one_node_when_the_load_falls() {
     let sandbox = Sandbox::new();
     sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
-    let scenario =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/brussels-demo.yaml");
     let plain = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive";
     let consolidating = format!("{plain},migration=h3ni-energy/consolidate");
-    let out = Command::new(smo_bin())
-        .arg("simulate")
-        .arg(&scenario)
-        .args(["--json", "--no-progress", "--no-timing", "--plugin-dir"])
-        .arg(sandbox.plugin_dir())
-        .arg("--state-dir")
-        .arg(sandbox.state_dir())
+    let out = sandbox
+        .simulate("brussels-demo.yaml")
         .args(["--strategy", plain, "--strategy", &consolidating])
         .output()
         .expect("smo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let doc: Value = simulate_report(&out);
     let runs = doc["strategies"].as_array().expect("strategies");
     let evening = |run: &Value| -> f64 {
         run["hourly"].as_array().expect("hourly")[20..24]

@@ -5,7 +5,6 @@
 
 use serde_json::Value;
 use smo_tests::*;
-use std::process::Command;
 
 /// The scenario's `strategies.offload_policy` band (ms).
 const OFFLOAD_DELAY_MS: f64 = 50.0;
@@ -22,23 +21,11 @@ fn offload_demo_moves_services_to_the_edge_and_back() {
     let sandbox = Sandbox::new();
     sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
     sandbox.install("smo_default_lp", "default-lp.so");
-    let scenario =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/offload-demo.yaml");
-    let out = Command::new(smo_bin())
-        .arg("simulate")
-        .arg(&scenario)
-        .args(["--json", "--no-progress", "--no-timing", "--plugin-dir"])
-        .arg(sandbox.plugin_dir())
-        .arg("--state-dir")
-        .arg(sandbox.state_dir())
+    let out = sandbox
+        .simulate("offload-demo.yaml")
         .output()
         .expect("smo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let doc: Value = simulate_report(&out);
     let run = &doc["strategies"][0];
     let totals = &run["totals"];
     assert_eq!(totals["strategy_errors"], 0, "{totals}");

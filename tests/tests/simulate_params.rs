@@ -4,19 +4,11 @@
 
 use serde_json::Value;
 use smo_tests::*;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn simulate(sandbox: &Sandbox, strategies: &[&str]) -> Output {
-    let scenario =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/eu-5dc-24h.yaml");
-    let mut cmd = Command::new(smo_bin());
-    cmd.arg("simulate")
-        .arg(&scenario)
-        .args(["--hours", "2", "--json", "--no-progress", "--no-timing"])
-        .arg("--plugin-dir")
-        .arg(sandbox.plugin_dir())
-        .arg("--state-dir")
-        .arg(sandbox.state_dir());
+    let mut cmd = sandbox.simulate("eu-5dc-24h.yaml");
+    cmd.args(["--hours", "2"]);
     for s in strategies {
         cmd.args(["--strategy", s]);
     }
@@ -45,12 +37,7 @@ fn parameters_reach_the_plugin_and_change_its_decisions() {
     // Paris is 2 ms from the users (the network's base latency), every other site >= 11 ms.
     let capped = "h3ni-energy/placement?max_latency_ms=5&time_limit_s=0.5";
     let out = simulate(&sandbox, &["h3ni-energy/placement", capped]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let doc: Value = simulate_report(&out);
     let runs = doc["strategies"].as_array().expect("strategies");
     assert_eq!(runs[1]["strategy"], capped);
     let default_elsewhere: u64 = placed(&runs[0])
