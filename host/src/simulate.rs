@@ -35,7 +35,7 @@ impl PluginDriver {
         Fut: Future<Output = Result<(T, String), CallError>>,
     {
         let (name, params) =
-            strategy_params::split(strategy).map_err(DriverError::UnknownStrategy)?;
+            strategy_params::split(strategy).map_err(DriverError::BadParameters)?;
         let name =
             StrategyName::parse(name).map_err(|e| DriverError::UnknownStrategy(e.to_string()))?;
         let started = Instant::now();

@@ -28,17 +28,14 @@ impl Migration for Consolidate {
         let target = self.placement.replace(&request)?;
         let mut d = MigrationDecision::default();
         for a in target.placement.assignments.iter() {
-            let here: Vec<&Assignment> = req
+            // Every copy of the service elsewhere moves; a service not running yet, or
+            // already (only) where it should be, has none and stays.
+            for from in req
                 .current
                 .assignments
                 .iter()
-                .filter(|c| c.service == a.service)
-                .collect();
-            // A service not running yet, or already (only) where it should be, stays.
-            if here.is_empty() || here.iter().all(|c| c.cluster == a.cluster) {
-                continue;
-            }
-            for from in here.iter().filter(|c| c.cluster != a.cluster) {
+                .filter(|c| c.service == a.service && c.cluster != a.cluster)
+            {
                 d.moves.push(Move {
                     service: a.service.clone(),
                     from: from.cluster.clone(),

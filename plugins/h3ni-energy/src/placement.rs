@@ -129,7 +129,7 @@ impl Instance {
         held: &HashMap<String, Resources>,
         consolidating: bool,
     ) -> Self {
-        let clusters: Vec<ClusterModel> = req
+        let mut clusters: Vec<ClusterModel> = req
             .clusters
             .iter()
             .map(|c| ClusterModel::new(c, p.max_utilisation))
@@ -166,7 +166,6 @@ impl Instance {
                 hours: expected_hours(s, p),
             });
         }
-        let mut clusters = clusters;
         for (j, c) in clusters.iter_mut().enumerate() {
             // On a re-placement, a cluster only this graph uses switches off when it leaves.
             if consolidating && own[j].cpu > 0.0 && c.used_cpu() <= own[j].cpu + 1e-6 {
