@@ -1,5 +1,6 @@
 //! `h3ni-energy/predictive`: per-service request-rate history kept in the strategy (a Mutex,
-//! keyed by graph, cluster and service), forecasts chosen by recent error, alpha/beta replicas.
+//! keyed by graph, cluster and service; a service that moves takes its history along),
+//! forecasts chosen by recent error, alpha/beta replicas.
 
 use crate::forecast::{forecast, HwParams, Model};
 use crate::params::ScalingParams;
@@ -8,7 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 /// What the strategy remembers about one service on one cluster.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct History {
     times: VecDeque<i64>,
     rates: VecDeque<f64>,
@@ -53,6 +54,7 @@ impl Predictive {
     pub fn observe(&self, key: (String, String, String), time: i64, rate: f64) -> Forecast {
         let p = &self.params;
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        inherit(&mut state, &key, time);
         let h = state.entry(key.clone()).or_default();
         if h.times.back().is_some_and(|&t| t >= time) {
             *h = History::default(); // time went back: a new run (e.g. another simulation)
@@ -152,6 +154,29 @@ impl Predictive {
                 .filter_map(|&m| mape(h, m).map(|e| (m.name(), e)))
                 .collect(),
             replicas: 0,
+        }
+    }
+}
+
+/// A service that moved to another cluster takes its history along: when the history of
+/// `key` is missing, or older than the freshest one of the same service on another cluster
+/// (observed before `time`), it starts as a copy of that one. Without this, a move would
+/// restart the forecasts from nothing and provision at `max_margin` until they relearn.
+fn inherit(
+    state: &mut HashMap<(String, String, String), History>,
+    key: &(String, String, String),
+    time: i64,
+) {
+    let own = state.get(key).and_then(|h| h.times.back().copied());
+    let freshest = state
+        .iter()
+        .filter(|(k, _)| k.0 == key.0 && k.2 == key.2 && k.1 != key.1)
+        .filter_map(|(k, h)| h.times.back().filter(|&&t| t < time).map(|&t| (t, k)))
+        .max_by_key(|(t, _)| *t);
+    if let Some((t, k)) = freshest {
+        if own.is_none_or(|o| o < t) {
+            let copy = state.get(k).cloned().unwrap_or_default();
+            state.insert(key.clone(), copy);
         }
     }
 }
@@ -276,5 +301,45 @@ mod tests {
         // Time going back starts a new history.
         let f = s.observe(("g".into(), "c".into(), "s".into()), 0, 50.0);
         assert!(f.forecast_rps.is_none());
+    }
+
+    #[test]
+    fn a_service_that_moves_keeps_its_history_and_margin() {
+        let s = Predictive::new(ScalingParams::default());
+        let key = |c: &str| ("g".to_string(), c.to_string(), "s".to_string());
+        let rate = |t: i64| 100.0 + 10.0 * ((t % 12) as f64 - 6.0).abs();
+        let mut last = None;
+        for t in 0..48 {
+            last = Some(s.observe(key("a"), t * 300, rate(t)));
+        }
+        let before = last.expect("observed");
+        assert!(
+            before.margin < ScalingParams::default().max_margin,
+            "{before:?}"
+        );
+        // The service moves to b: same traffic, same forecasts and margin as if it stayed.
+        let moved = s.observe(key("b"), 48 * 300, rate(48));
+        let stayed = Predictive::new(ScalingParams::default());
+        let mut reference = None;
+        for t in 0..49 {
+            reference = Some(stayed.observe(key("a"), t * 300, rate(t)));
+        }
+        let reference = reference.expect("observed");
+        assert!(moved.forecast_rps.is_some(), "{moved:?}");
+        assert_eq!(moved.forecast_rps, reference.forecast_rps);
+        assert_eq!(moved.provisioned_rps, reference.provisioned_rps);
+        // Back on a an hour later: a's own history is older than b's, so b's is taken.
+        for t in 49..60 {
+            s.observe(key("b"), t * 300, rate(t));
+        }
+        let back = s.observe(key("a"), 60 * 300, rate(60));
+        let mut reference = None;
+        for t in 49..61 {
+            reference = Some(stayed.observe(key("a"), t * 300, rate(t)));
+        }
+        assert_eq!(
+            back.provisioned_rps,
+            reference.expect("observed").provisioned_rps
+        );
     }
 }
