@@ -95,7 +95,9 @@ pub struct ScalingParams {
     pub error_window: usize,
     /// Quantile of the recent relative under-forecasts used as the confidence margin.
     pub margin_quantile: f64,
-    /// Bounds of the confidence margin (share of the forecast).
+    /// Bounds of the confidence margin (share of the forecast); `max_margin` is also the
+    /// margin until 3 errors are known. Above about 10 %, margin plus the rounding up to whole
+    /// replicas often crosses the 20 % over-provisioning band of the accuracy KPI.
     pub min_margin: f64,
     pub max_margin: f64,
     /// Observations kept per service (bounded memory).
@@ -115,7 +117,7 @@ impl Default for ScalingParams {
             error_window: 24,
             margin_quantile: 0.95,
             min_margin: 0.03,
-            max_margin: 0.15,
+            max_margin: 0.1,
             max_history: 4096,
         }
     }

@@ -1,0 +1,82 @@
+//! Issue #8's acceptance, where it holds, from the real `.so` files in `smo simulate`: the
+//! h3ni-energy bundle against default-lp on brussels-demo and h3ni-predictive (energy per
+//! request >= 25 % lower, carbon >= 30 % lower, no more SLO violations, accuracy >= 95 %).
+
+use serde_json::Value;
+use smo_tests::*;
+
+/// Runs `scenario` with default-lp's placement and scaling, then `h3ni`; returns both totals.
+fn compare(scenario: &str, h3ni: &str) -> (Value, Value) {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
+    sandbox.install("smo_default_lp", "default-lp.so");
+    let baseline = "placement=default-lp/placement,scaling=default-lp/scaling";
+    let out = sandbox
+        .simulate(scenario)
+        .args(["--strategy", baseline, "--strategy", h3ni])
+        .output()
+        .expect("smo runs");
+    let doc = simulate_report(&out);
+    let runs = doc["strategies"].as_array().expect("strategies");
+    (runs[0]["totals"].clone(), runs[1]["totals"].clone())
+}
+
+fn number(totals: &Value, key: &str) -> f64 {
+    totals[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} in {totals}"))
+}
+
+/// Asserts the four targets of the issue for `h3ni` against `base`.
+fn assert_acceptance(scenario: &str, base: &Value, h3ni: &Value) {
+    let saved = |key: &str| 1.0 - number(h3ni, key) / number(base, key);
+    let energy = saved("energy_per_request_wh");
+    let carbon = saved("carbon_kg");
+    assert!(
+        energy >= 0.25,
+        "{scenario}: energy/request only {:.1} % lower",
+        100.0 * energy
+    );
+    assert!(
+        carbon >= 0.30,
+        "{scenario}: carbon only {:.1} % lower",
+        100.0 * carbon
+    );
+    assert!(
+        number(h3ni, "slo_violations") <= number(base, "slo_violations"),
+        "{scenario}: SLO violations {} vs {}",
+        h3ni["slo_violations"],
+        base["slo_violations"]
+    );
+    let accuracy = number(h3ni, "allocation_accuracy");
+    assert!(
+        accuracy >= 0.95,
+        "{scenario}: accuracy {:.2} %",
+        100.0 * accuracy
+    );
+    assert_eq!(h3ni["strategy_errors"], 0, "{scenario}: {h3ni}");
+    assert!(
+        number(h3ni, "failure_rate") <= number(base, "failure_rate") + 1e-12,
+        "{scenario}: failures {} vs {}",
+        h3ni["failure_rate"],
+        base["failure_rate"]
+    );
+}
+
+#[test]
+fn the_full_bundle_meets_the_targets_on_the_brussels_demo() {
+    let bundle = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive,migration=h3ni-energy/consolidate";
+    let (base, h3ni) = compare("brussels-demo.yaml", bundle);
+    assert_acceptance("brussels-demo", &base, &h3ni);
+}
+
+#[test]
+fn placement_and_predictive_scaling_meet_the_targets_on_h3ni_predictive() {
+    let bundle = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive";
+    let (base, h3ni) = compare("h3ni-predictive.yaml", bundle);
+    assert_acceptance("h3ni-predictive", &base, &h3ni);
+    // Elasticity: every load step answered with no simulated control time.
+    assert_eq!(h3ni["elasticity_unresolved"], 0, "{h3ni}");
+    assert!(number(&h3ni, "elasticity_events") > 0.0, "{h3ni}");
+    assert_eq!(number(&h3ni, "elasticity_s_max"), 0.0, "{h3ni}");
+}
