@@ -48,6 +48,11 @@ pub struct PlacementParams {
     /// What has no room within the SLO is placed past it, where there is hard room (a slower
     /// answer beats a failure); `false`: it is left unplaced (refused).
     pub slo_fallback: bool,
+    /// Cost of one request served past the SLO (Wh, the unit of `w_energy` = 1): a cluster
+    /// whose latency alone breaks the SLO becomes a candidate at that price per request
+    /// (a VM is one request over its expected hours; a service, its rate x 3600 an hour).
+    /// `None`: the SLO is a hard constraint (only `slo_fallback` goes past it).
+    pub w_slo: Option<f64>,
 }
 
 impl Default for PlacementParams {
@@ -71,6 +76,7 @@ impl Default for PlacementParams {
             slot_costs: true,
             max_duration_h: 24.0,
             slo_fallback: true,
+            w_slo: None,
         }
     }
 }
@@ -148,6 +154,9 @@ impl PlacementParams {
         }
         if self.time_limit_s <= 0.0 || self.mip_rel_gap < 0.0 {
             return bad("time_limit_s > 0, mip_rel_gap >= 0");
+        }
+        if self.w_slo.is_some_and(|w| !(w >= 0.0 && w.is_finite())) {
+            return bad("w_slo must be a finite number >= 0");
         }
         Ok(self)
     }

@@ -88,15 +88,31 @@ impl EnergyPlacement {
 /// the room they need, not only the replicas that fitted.
 fn needed_replicas(s: &Service, t: &Telemetry) -> u32 {
     let p = &s.scaling;
-    let Some(load) = t.loads.iter().find(|l| l.service == s.name) else {
-        return 0;
-    };
-    let rate = load.current_rps.max(load.predicted_rps);
-    if p.alpha <= 0.0 || !rate.is_finite() || rate <= 0.0 {
+    let rate = rate_of(s, t);
+    if p.alpha <= 0.0 || rate <= 0.0 {
         return 0;
     }
     let r = ((rate - p.beta) / p.alpha - 1e-9).ceil().max(1.0);
     (r.min(f64::from(u32::MAX)) as u32).min(p.max_replicas.max(1))
+}
+
+/// The measured or predicted request rate of `s` (the larger; 0 without a load).
+fn rate_of(s: &Service, t: &Telemetry) -> f64 {
+    t.loads
+        .iter()
+        .find(|l| l.service == s.name)
+        .map(|l| l.current_rps.max(l.predicted_rps))
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .unwrap_or(0.0)
+}
+
+/// Requests of item `it` (service `s`) per hour that a cluster past the SLO would answer late:
+/// its rate x 3600 for a service with a load, else one request (a VM) over its expected hours.
+fn late_requests_per_hour(s: &Service, it: &Item, t: &Telemetry) -> f64 {
+    match rate_of(s, t) {
+        r if r > 0.0 => r * 3600.0,
+        _ => 1.0 / it.hours.max(1.0 / 60.0),
+    }
 }
 
 /// The hours `s` is expected to run, from `duration_s` in its `extra` (1 when unknown).
@@ -183,7 +199,13 @@ impl Instance {
                 .filter_map(|s| latency(&req.telemetry, user_of(s), &c.name))
                 .fold(f64::INFINITY, f64::min);
             let lat = if lat.is_finite() { lat } else { 0.0 };
-            let cap = c.cap_for(lat, p.slo_margin).unwrap_or(0.0);
+            // With a price on SLO violations, a cluster past the SLO has its hard room.
+            let past = if p.w_slo.is_some() {
+                p.max_utilisation
+            } else {
+                0.0
+            };
+            let cap = c.cap_for(lat, p.slo_margin).unwrap_or(past);
             let used = (c.used_cpu() - own[j].cpu).max(0.0);
             let hold = held.get(&c.name).copied().unwrap_or_default();
             let cpu = (c.available.cpu + own[j].cpu).min(cap * c.capacity.cpu - used) - hold.cpu;
@@ -250,9 +272,13 @@ impl Instance {
         if p.max_latency_ms.is_some_and(|m| lat > m) {
             return Err(format!("latency {lat:.1} ms over max_latency_ms"));
         }
-        if c.cap_for(lat, p.slo_margin).is_none() {
-            return Err(format!("latency {lat:.1} ms leaves no room within the SLO"));
-        }
+        let late_cost = match (c.cap_for(lat, p.slo_margin), p.w_slo) {
+            (Some(_), _) => 0.0,
+            (None, Some(w)) => w * late_requests_per_hour(s, it, &req.telemetry),
+            (None, None) => {
+                return Err(format!("latency {lat:.1} ms leaves no room within the SLO"));
+            }
+        };
         let facility_w =
             c.replica_w_with(&it.replica, p.amortise_idle) * f64::from(it.replicas) * c.pue;
         let discount = if c.preferred {
@@ -261,7 +287,8 @@ impl Instance {
             1.0
         };
         // Running costs per hour; a move's one-off cost is spread over `horizon_h` hours.
-        let mut cost = p.w_energy * facility_w * discount + p.w_latency * lat * it.total.cpu;
+        let mut cost =
+            p.w_energy * facility_w * discount + p.w_latency * lat * it.total.cpu + late_cost;
         if it.current.is_some() && !staying {
             cost +=
                 p.w_migration * p.migration_wh_per_gib * it.total.memory_mib / 1024.0 / p.horizon_h;
@@ -732,6 +759,59 @@ pub(crate) mod tests {
             d.placement
         );
         assert_eq!(d.placement.assignments.len(), 2, "{:?}", d.reasons);
+    }
+
+    #[test]
+    fn a_price_on_late_requests_trades_the_slo_for_energy() {
+        // near: 1 core = 10 W x PUE 1.5 = 15 W at 300 g/kWh, 2 ms; far: 10 W at 10 g/kWh,
+        // 33 ms, past the 30 ms SLO. Hourly costs (default weights): near 15 + 0.3 x 0.3 x 15
+        // + 0.05 x 2 = 16.45; far 10 + 0.03 + 0.05 x 33 = 11.68, plus w_slo per late request.
+        let mut near = cluster("near", 10.0, 1.5, 300.0, 0.0);
+        near.extra = r#"{"processing_ms": 2, "slo_ms": 30}"#.into();
+        let mut far = cluster("far", 10.0, 1.0, 10.0, 0.0);
+        far.extra = r#"{"processing_ms": 2, "slo_ms": 30}"#.into();
+        let mut vm = service("vm", 1.0);
+        vm.extra = r#"{"duration_s": 3600}"#.into();
+        let mut req = request(vec![near, far], vec![vm]);
+        for (to, ms) in [("near", 2.0), ("far", 33.0)] {
+            req.telemetry.links.push(Link {
+                from: "users".into(),
+                to: to.into(),
+                latency_ms: ms,
+                bandwidth_mbps: 1000.0,
+            });
+        }
+        let cluster_of = |w_slo: Option<f64>, req: &PlacementRequest| {
+            let p = PlacementParams {
+                w_slo,
+                ..PlacementParams::default()
+            };
+            let d = EnergyPlacement::new(p).place(req).expect("placed");
+            d.placement.assignments[0].cluster.to_string()
+        };
+        // Hard SLO: near. A VM is one late request over its hour: at 2 far costs 13.68 < 16.45,
+        // at 10 it costs 21.68.
+        assert_eq!(cluster_of(None, &req), "near");
+        assert_eq!(cluster_of(Some(2.0), &req), "far");
+        assert_eq!(cluster_of(Some(10.0), &req), "near");
+        // A service answering 1 rps would be late 3600 times an hour: near even at 0.01 (36).
+        req.graph.services[0].extra = RString::new();
+        req.telemetry.loads.push(ServiceLoad {
+            service: "vm".into(),
+            current_rps: 1.0,
+            predicted_rps: 1.0,
+            cpu_utilisation: 0.0,
+            memory_utilisation: 0.0,
+            response_time_ms: 0.0,
+        });
+        assert_eq!(cluster_of(Some(0.01), &req), "near");
+        assert_eq!(cluster_of(Some(0.001), &req), "far");
+        // Out of range is refused naming the parameter.
+        let bad = PlacementParams {
+            w_slo: Some(-1.0),
+            ..PlacementParams::default()
+        };
+        assert!(bad.check().is_err());
     }
 
     #[test]

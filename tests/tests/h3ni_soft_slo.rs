@@ -1,0 +1,65 @@
+//! `h3ni-energy/placement?w_slo=...` from its real `.so` on cloud-edge: with a price on late
+//! requests, VMs go to the clean distant cloud past the SLO while the services, whose every
+//! request would be late, stay on the edge.
+
+use serde_json::Value;
+use smo_tests::*;
+
+fn number(totals: &Value, key: &str) -> f64 {
+    totals[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} in {totals}"))
+}
+
+#[test]
+fn a_price_on_late_requests_buys_energy_and_carbon_with_vm_lateness() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
+    sandbox.install("smo_default_lp", "default-lp.so");
+    sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
+    let out = sandbox
+        .simulate("cloud-edge.yaml")
+        .args([
+            "--strategy",
+            "default-lp/placement",
+            "--strategy",
+            "h3ni-energy/placement",
+            "--strategy",
+            "h3ni-energy/placement?w_slo=5",
+        ])
+        .output()
+        .expect("smo runs");
+    let doc = simulate_report(&out);
+    let runs = doc["strategies"].as_array().expect("strategies");
+    let (base, hard, soft) = (&runs[0]["totals"], &runs[1]["totals"], &runs[2]["totals"]);
+    assert_eq!(soft["strategy_errors"], 0, "{soft}");
+    let energy = |t: &Value| number(t, "energy_kwh");
+    let carbon = |t: &Value| number(t, "carbon_kg");
+    assert!(
+        energy(soft) < 0.95 * energy(hard),
+        "energy {} vs {}",
+        energy(soft),
+        energy(hard)
+    );
+    assert!(
+        carbon(soft) < 0.7 * carbon(hard),
+        "carbon {} vs {}",
+        carbon(soft),
+        carbon(hard)
+    );
+    // The price: more VMs answered late, but the services keep their SLO.
+    assert!(
+        number(soft, "vm_slo_violations") > number(hard, "vm_slo_violations"),
+        "VM violations {} vs {}",
+        soft["vm_slo_violations"],
+        hard["vm_slo_violations"]
+    );
+    assert!(
+        number(soft, "service_slo_violations") <= number(hard, "service_slo_violations"),
+        "service violations {} vs {}",
+        soft["service_slo_violations"],
+        hard["service_slo_violations"]
+    );
+    assert!(number(soft, "slo_violations") <= number(base, "slo_violations"));
+    assert!(number(soft, "failure_rate") <= number(hard, "failure_rate") + 1e-12);
+}
