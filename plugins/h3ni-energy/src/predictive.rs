@@ -39,23 +39,24 @@ pub struct Forecast {
 /// The predictive scaling strategy.
 pub struct Predictive {
     params: ScalingParams,
-    state: Mutex<HashMap<(String, String, String), History>>,
+    state: Mutex<Memory>,
 }
 
 impl Predictive {
     pub fn new(params: ScalingParams) -> Self {
         Self {
             params,
-            state: Mutex::new(HashMap::new()),
+            state: Mutex::new(Memory::default()),
         }
     }
 
     /// Records `rate` at `time` and returns the rate to provision for, with its report.
-    pub fn observe(&self, key: (String, String, String), time: i64, rate: f64) -> Forecast {
+    pub fn observe(&self, key: Key, time: i64, rate: f64) -> Forecast {
         let p = &self.params;
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        inherit(&mut state, &key, time);
-        let h = state.entry(key.clone()).or_default();
+        let state = &mut *state;
+        state.inherit(&key, time);
+        let h = state.histories.entry(key.clone()).or_default();
         if h.times.back().is_some_and(|&t| t >= time) {
             *h = History::default(); // time went back: a new run (e.g. another simulation)
         }
@@ -158,25 +159,44 @@ impl Predictive {
     }
 }
 
-/// A service that moved to another cluster takes its history along: when the history of
-/// `key` is missing, or older than the freshest one of the same service on another cluster
-/// (observed before `time`), it starts as a copy of that one. Without this, a move would
-/// restart the forecasts from nothing and provision at `max_margin` until they relearn.
-fn inherit(
-    state: &mut HashMap<(String, String, String), History>,
-    key: &(String, String, String),
-    time: i64,
-) {
-    let own = state.get(key).and_then(|h| h.times.back().copied());
-    let freshest = state
-        .iter()
-        .filter(|(k, _)| k.0 == key.0 && k.2 == key.2 && k.1 != key.1)
-        .filter_map(|(k, h)| h.times.back().filter(|&&t| t < time).map(|&t| (t, k)))
-        .max_by_key(|(t, _)| *t);
-    if let Some((t, k)) = freshest {
-        if own.is_none_or(|o| o < t) {
-            let copy = state.get(k).cloned().unwrap_or_default();
-            state.insert(key.clone(), copy);
+/// (graph, cluster, service).
+type Key = (String, String, String);
+
+/// Every history, and per (graph, service) the clusters it has one on.
+#[derive(Debug, Default)]
+struct Memory {
+    histories: HashMap<Key, History>,
+    clusters: HashMap<(String, String), Vec<String>>,
+}
+
+impl Memory {
+    /// A service that moved to another cluster takes its history along: when the history of
+    /// `key` is missing, or older than the freshest one of the same service on another
+    /// cluster (observed before `time`), it starts as a copy of that one. Without this, a
+    /// move would restart the forecasts from nothing and provision at `max_margin` until
+    /// they relearn.
+    fn inherit(&mut self, key: &Key, time: i64) {
+        let last = |k: &Key| self.histories.get(k).and_then(|h| h.times.back().copied());
+        let own = last(key);
+        let service = (key.0.clone(), key.2.clone());
+        let freshest = self
+            .clusters
+            .get(&service)
+            .into_iter()
+            .flatten()
+            .filter(|c| **c != key.1)
+            .map(|c| (key.0.clone(), c.clone(), key.2.clone()))
+            .filter_map(|k| last(&k).filter(|&t| t < time).map(|t| (t, k)))
+            .max_by_key(|(t, _)| *t);
+        if let Some((t, k)) = freshest {
+            if own.is_none_or(|o| o < t) {
+                let copy = self.histories.get(&k).cloned().unwrap_or_default();
+                self.histories.insert(key.clone(), copy);
+            }
+        }
+        let on = self.clusters.entry(service).or_default();
+        if !on.contains(&key.1) {
+            on.push(key.1.clone());
         }
     }
 }
