@@ -98,6 +98,13 @@ impl Sandbox {
     }
 }
 
+/// The number `key` of a JSON object (a report's totals, say); panics naming it when missing.
+pub fn number(v: &serde_json::Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
 /// The JSON report of a `smo simulate` run that must have succeeded.
 pub fn simulate_report(out: &std::process::Output) -> serde_json::Value {
     assert!(

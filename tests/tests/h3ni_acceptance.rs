@@ -21,12 +21,6 @@ fn compare(scenario: &str, h3ni: &str) -> (Value, Value) {
     (runs[0]["totals"].clone(), runs[1]["totals"].clone())
 }
 
-fn number(totals: &Value, key: &str) -> f64 {
-    totals[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("{key} in {totals}"))
-}
-
 /// Asserts the four targets of the issue for `h3ni` against `base`.
 fn assert_acceptance(scenario: &str, base: &Value, h3ni: &Value) {
     let saved = |key: &str| 1.0 - number(h3ni, key) / number(base, key);

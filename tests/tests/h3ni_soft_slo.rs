@@ -5,12 +5,6 @@
 use serde_json::Value;
 use smo_tests::*;
 
-fn number(totals: &Value, key: &str) -> f64 {
-    totals[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("{key} in {totals}"))
-}
-
 #[test]
 fn a_price_on_late_requests_buys_energy_and_carbon_with_vm_lateness() {
     let sandbox = Sandbox::new();

@@ -10,12 +10,6 @@ use smo_tests::*;
 const OFFLOAD_DELAY_MS: f64 = 50.0;
 const UNOFFLOAD_DELAY_MS: f64 = 25.0;
 
-fn f(v: &Value, key: &str) -> f64 {
-    v[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("{key} missing in {v}"))
-}
-
 #[test]
 fn offload_demo_moves_services_to_the_edge_and_back() {
     let sandbox = Sandbox::new();
@@ -31,8 +25,8 @@ fn offload_demo_moves_services_to_the_edge_and_back() {
     assert_eq!(totals["strategy_errors"], 0, "{totals}");
     assert_eq!(totals["invalid_decisions"], 0, "{totals}");
     let hourly = run["hourly"].as_array().expect("hourly");
-    let delay = |h: usize| f(&hourly[h], "mean_response_ms");
-    let cost = |h: usize| f(&hourly[h], "cost");
+    let delay = |h: usize| number(&hourly[h], "mean_response_ms");
+    let cost = |h: usize| number(&hourly[h], "cost");
     let events = totals["offload_actions"]
         .as_array()
         .expect("offload_actions");
@@ -50,8 +44,8 @@ fn offload_demo_moves_services_to_the_edge_and_back() {
         .position(|e| is(e, "offload"))
         .expect("an offload");
     let fo = &events[first_off];
-    assert!(f(fo, "measured_delay_ms") > OFFLOAD_DELAY_MS, "{fo}");
-    assert!(f(fo, "required_decrease_ms") > 0.0, "{fo}");
+    assert!(number(fo, "measured_delay_ms") > OFFLOAD_DELAY_MS, "{fo}");
+    assert!(number(fo, "required_decrease_ms") > 0.0, "{fo}");
     assert!(
         (0..=hour(fo)).any(|h| delay(h) > OFFLOAD_DELAY_MS),
         "no hour above {OFFLOAD_DELAY_MS} ms before the offload"
@@ -90,8 +84,8 @@ fn offload_demo_moves_services_to_the_edge_and_back() {
             .sum::<u64>()
             > 0
     );
-    assert!(f(first_back, "measured_delay_ms") < UNOFFLOAD_DELAY_MS);
-    assert!(f(first_back, "required_decrease_ms") < 0.0);
+    assert!(number(first_back, "measured_delay_ms") < UNOFFLOAD_DELAY_MS);
+    assert!(number(first_back, "required_decrease_ms") < 0.0);
     let requests = |h: usize| hourly[h]["requests"].as_u64().unwrap();
     let peak = (hour(fo)..hour(first_back)).map(requests).max().unwrap();
     assert!(requests(hour(first_back)) < peak, "the load fell");

@@ -703,13 +703,14 @@ pub(crate) mod tests {
         assert!(e.is_err(), "no cluster has a GPU");
     }
 
-    #[test]
-    fn the_slo_caps_utilisation_and_excludes_far_clusters() {
+    /// `services` to place on near (10 cores, PUE 1.5, 300 g/kWh, 2 ms from the users) or far
+    /// (10 cores, PUE 1, 10 g/kWh, 33 ms: past the 30 ms SLO), both 2 ms of processing.
+    fn near_and_far(services: Vec<Service>) -> PlacementRequest {
         let mut near = cluster("near", 10.0, 1.5, 300.0, 0.0);
         near.extra = r#"{"processing_ms": 2, "slo_ms": 30}"#.into();
         let mut far = cluster("far", 10.0, 1.0, 10.0, 0.0);
         far.extra = r#"{"processing_ms": 2, "slo_ms": 30}"#.into();
-        let mut req = request(vec![near, far], vec![service("a", 8.0), service("b", 1.0)]);
+        let mut req = request(vec![near, far], services);
         for (to, ms) in [("near", 2.0), ("far", 33.0)] {
             req.telemetry.links.push(Link {
                 from: "users".into(),
@@ -718,6 +719,12 @@ pub(crate) mod tests {
                 bandwidth_mbps: 1000.0,
             });
         }
+        req
+    }
+
+    #[test]
+    fn the_slo_caps_utilisation_and_excludes_far_clusters() {
+        let mut req = near_and_far(vec![service("a", 8.0), service("b", 1.0)]);
         // near: budget 30 - 2 = 28 ms, cap 1 - 2/28 = 0.929 -> 9.29 cores; far is over the SLO.
         let got = place(&req);
         assert_eq!(got.len(), 2);
@@ -766,21 +773,9 @@ pub(crate) mod tests {
         // near: 1 core = 10 W x PUE 1.5 = 15 W at 300 g/kWh, 2 ms; far: 10 W at 10 g/kWh,
         // 33 ms, past the 30 ms SLO. Hourly costs (default weights): near 15 + 0.3 x 0.3 x 15
         // + 0.05 x 2 = 16.45; far 10 + 0.03 + 0.05 x 33 = 11.68, plus w_slo per late request.
-        let mut near = cluster("near", 10.0, 1.5, 300.0, 0.0);
-        near.extra = r#"{"processing_ms": 2, "slo_ms": 30}"#.into();
-        let mut far = cluster("far", 10.0, 1.0, 10.0, 0.0);
-        far.extra = r#"{"processing_ms": 2, "slo_ms": 30}"#.into();
         let mut vm = service("vm", 1.0);
         vm.extra = r#"{"duration_s": 3600}"#.into();
-        let mut req = request(vec![near, far], vec![vm]);
-        for (to, ms) in [("near", 2.0), ("far", 33.0)] {
-            req.telemetry.links.push(Link {
-                from: "users".into(),
-                to: to.into(),
-                latency_ms: ms,
-                bandwidth_mbps: 1000.0,
-            });
-        }
+        let mut req = near_and_far(vec![vm]);
         let cluster_of = |w_slo: Option<f64>, req: &PlacementRequest| {
             let p = PlacementParams {
                 w_slo,
