@@ -1,12 +1,13 @@
 //! Placement solve time of `h3ni-energy/placement` (MILP on HiGHS, and greedy) for 50/200
-//! services x 5/20 clusters, and fit+predict time of the forecasters on 7 days of 15-min data.
+//! services x 5/20 clusters, fit+predict time of the forecasters on 7 days of 15-min data, and
+//! one `h3ni-energy/predictive` call (3 services with a full history each).
 //!
 //! `cargo bench -p smo-plugin-h3ni-energy --bench h3ni` (short settings: 10 samples, 2 s).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use smo_h3ni_energy::forecast::{autoregression, holt_winters, HwParams};
-use smo_h3ni_energy::params::PlacementParams;
-use smo_h3ni_energy::EnergyPlacement;
+use smo_h3ni_energy::params::{PlacementParams, ScalingParams};
+use smo_h3ni_energy::{EnergyPlacement, Predictive};
 use smo_plugin_api::prelude::*;
 use std::hint::black_box;
 use std::time::Duration;
@@ -110,6 +111,75 @@ fn forecasters(c: &mut Criterion) {
     });
 }
 
+/// One scaling call of the predictive strategy, in steady state: 3 services on one cluster, each
+/// with a full history (`max_history`, 4096 15-minute samples; every model fitted, the margin
+/// from recent errors).
+fn predictive_call(c: &mut Criterion) {
+    let mut req = request(3, 1);
+    let cluster = req.clusters[0].clone();
+    for svc in req.graph.services.iter_mut() {
+        svc.scaling = ScalingProfile {
+            alpha: 20.0,
+            beta: 0.0,
+            min_replicas: 1,
+            max_replicas: 50,
+        };
+    }
+    let placement = smo_plugin_api::Placement {
+        assignments: req
+            .graph
+            .services
+            .iter()
+            .map(|s| Assignment {
+                service: s.name.clone(),
+                cluster: cluster.name.clone(),
+                replicas: 1,
+            })
+            .collect(),
+    };
+    let strategy = Predictive::new(ScalingParams::default());
+    let call = |t: i64| {
+        let rate = 200.0 + 100.0 * (t as f64 * std::f64::consts::TAU / 96.0).sin();
+        let loads = req
+            .graph
+            .services
+            .iter()
+            .map(|s| ServiceLoad {
+                service: s.name.clone(),
+                current_rps: rate,
+                predicted_rps: 0.0,
+                cpu_utilisation: 0.5,
+                memory_utilisation: 0.0,
+                response_time_ms: 0.0,
+            })
+            .collect();
+        let r = ScalingRequest {
+            graph: req.graph.clone(),
+            cluster: cluster.clone(),
+            placement: placement.clone(),
+            telemetry: Telemetry {
+                time_unix_s: t * 900,
+                loads,
+                ..Telemetry::default()
+            },
+            extra: RString::new(),
+        };
+        strategy.scale(&r).map(|d| d.replicas.len()).unwrap_or(0)
+    };
+    let history = ScalingParams::default().max_history as i64;
+    let mut t = 0;
+    while t < history {
+        call(t);
+        t += 1;
+    }
+    c.bench_function("scale/predictive/3-services-4096", |b| {
+        b.iter(|| {
+            t += 1;
+            black_box(call(t))
+        })
+    });
+}
+
 fn short() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -117,5 +187,5 @@ fn short() -> Criterion {
         .measurement_time(Duration::from_secs(2))
 }
 
-criterion_group! { name = benches; config = short(); targets = placement, forecasters }
+criterion_group! { name = benches; config = short(); targets = placement, forecasters, predictive_call }
 criterion_main!(benches);
