@@ -188,6 +188,12 @@ impl Instance {
                 c.keep_w = c.idle_on_w();
             }
         }
+        // With a price on SLO violations, a cluster past the SLO has its hard room.
+        let past_slo_cap = if p.w_slo.is_some() {
+            p.max_utilisation
+        } else {
+            0.0
+        };
         let mut room = Vec::with_capacity(clusters.len());
         for (j, c) in clusters.iter().enumerate() {
             // The cap of the request's nearest users (each service's own cap is checked per
@@ -199,13 +205,7 @@ impl Instance {
                 .filter_map(|s| latency(&req.telemetry, user_of(s), &c.name))
                 .fold(f64::INFINITY, f64::min);
             let lat = if lat.is_finite() { lat } else { 0.0 };
-            // With a price on SLO violations, a cluster past the SLO has its hard room.
-            let past = if p.w_slo.is_some() {
-                p.max_utilisation
-            } else {
-                0.0
-            };
-            let cap = c.cap_for(lat, p.slo_margin).unwrap_or(past);
+            let cap = c.cap_for(lat, p.slo_margin).unwrap_or(past_slo_cap);
             let used = (c.used_cpu() - own[j].cpu).max(0.0);
             let hold = held.get(&c.name).copied().unwrap_or_default();
             let cpu = (c.available.cpu + own[j].cpu).min(cap * c.capacity.cpu - used) - hold.cpu;
