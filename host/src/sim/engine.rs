@@ -636,6 +636,8 @@ impl<'a> Run<'a> {
             }
             self.dc_acc[d].placed_vms += 1;
             let end = self.k + (vm.duration_s.div_ceil(self.step_s)).max(1) as usize;
+            let run_h = (end.min(self.steps) - self.k) as f64 * f64::from(self.step_s) / 3600.0;
+            self.hours[h].vm_core_hours += vm.cpu * run_h;
             if end < self.steps {
                 self.releases[end].push((d as u16, server, id));
             }
@@ -1580,6 +1582,9 @@ mod tests {
         close(t.mean_response_ms, 2.0);
         close(t.p95_response_ms, 2.0);
         close(t.energy_per_request_wh, 112.5);
+        // 2 cores x 0.5 h of work for 0.1125 kWh.
+        close(t.vm_core_hours, 1.0);
+        close(t.energy_per_vm_core_hour_wh.unwrap_or(0.0), 112.5);
         assert_eq!(r.hourly.len(), 1);
         close(r.hourly[0].energy_kwh, 0.1125);
         assert_eq!(r.hourly[0].start, "2024-01-01T00:00:00Z");
@@ -1710,6 +1715,26 @@ mod tests {
         );
         let e = simulate(&s, "nonsense", &TestDriver, None).unwrap_err();
         assert!(e.to_string().contains("`plugin/strategy`"), "{e}");
+    }
+
+    #[test]
+    fn vm_work_counts_cores_times_the_hours_run_within_the_horizon() {
+        // Two 2-core VMs in a 1 h run of 30-min steps: one for 2 h (cut at the horizon), one
+        // for 10 min (a whole step, as its energy is booked): 2 x 1 + 2 x 0.5 core-hours.
+        let yaml = minimal_yaml().replace(
+            "      - {arrival_s: 0, cpu: 2, memory_mib: 1024, duration_s: 1800}",
+            "      - {arrival_s: 0, cpu: 2, memory_mib: 1024, duration_s: 7200}\n      \
+             - {arrival_s: 0, cpu: 2, memory_mib: 1024, duration_s: 600}",
+        );
+        let t = run_yaml(&yaml, "test/first-fit").totals;
+        assert_eq!(t.served, 2);
+        close(t.vm_core_hours, 2.0 * 1.0 + 2.0 * 0.5);
+        let per = t.energy_per_vm_core_hour_wh.expect("a VM-only run");
+        close(per, t.energy_kwh * 1000.0 / 3.0);
+        // With services the energy is not the VMs' alone: no figure.
+        let t = run_yaml(&service_yaml(""), "test/first-fit").totals;
+        close(t.vm_core_hours, 0.0);
+        assert_eq!(t.energy_per_vm_core_hour_wh, None);
     }
 
     fn service_yaml(scaling: &str) -> String {

@@ -80,6 +80,8 @@ pub(crate) struct Acc {
     pub vm_queued: u64,
     pub vm_queue_placed: u64,
     pub vm_queue_wait_s: f64,
+    /// Cores x hours the VMs placed in this hour run within the horizon (booked when placed).
+    pub vm_core_hours: f64,
 }
 
 impl Acc {
@@ -113,6 +115,7 @@ impl Acc {
         self.vm_queued += o.vm_queued;
         self.vm_queue_placed += o.vm_queue_placed;
         self.vm_queue_wait_s += o.vm_queue_wait_s;
+        self.vm_core_hours += o.vm_core_hours;
     }
 
     pub fn record_call(&mut self, d: Duration) {
@@ -272,6 +275,13 @@ pub struct Totals {
     pub service_mean_response_ms: f64,
     pub service_p95_response_ms: f64,
     pub service_slo_violations: u64,
+    /// The work the placed VMs did: cores x hours each ran within the horizon.
+    pub vm_core_hours: f64,
+    /// Facility energy per VM core-hour served, Wh: energy per request weighed by what each
+    /// request asked for, so that serving a large VM another strategy refused does not count
+    /// against the one that served it (VM-only runs; `null` when services share the energy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_per_vm_core_hour_wh: Option<f64>,
     /// Decisions the host refused (unknown cluster or service, no room left, ...).
     pub invalid_decisions: u64,
     /// Calls that failed (error, panic, timeout) rather than answering.
@@ -471,6 +481,9 @@ pub(crate) fn finish(
         service_mean_response_ms: total.svc.mean_ms(),
         service_p95_response_ms: svc_p95,
         service_slo_violations: total.svc.slo_violations,
+        vm_core_hours: total.vm_core_hours,
+        energy_per_vm_core_hour_wh: (total.svc.requests == 0 && total.vm_core_hours > 0.0)
+            .then(|| total.facility_kwh * 1000.0 / total.vm_core_hours),
         invalid_decisions: total.invalid_decisions,
         strategy_errors: total.strategy_errors,
         strategy_calls: total.calls,
