@@ -118,12 +118,47 @@ mod tests {
         let d = Consolidate::new(EnergyPlacement::consolidating(PlacementParams::default()))
             .plan(&spread())
             .expect("planned");
-        let moves: Vec<(&str, &str, &str)> = d
-            .moves
+        assert_eq!(moves(&d), vec![("s2", "b", "a")], "{:?}", d.reasons);
+    }
+
+    fn moves(d: &MigrationDecision) -> Vec<(&str, &str, &str)> {
+        d.moves
             .iter()
             .map(|m| (m.service.as_str(), m.from.as_str(), m.to.as_str()))
-            .collect();
-        assert_eq!(moves, vec![("s2", "b", "a")], "{:?}", d.reasons);
+            .collect()
+    }
+
+    #[test]
+    fn a_scheduled_move_does_not_take_a_service_further_from_its_users() {
+        // Users 6 ms from a and 1 ms from b: s2 may not go to a (5 ms more), so the graph
+        // consolidates on b instead: 66.7 W against 98.3 W, s1 moving closer.
+        let mut req = spread();
+        for (to, ms) in [("a", 6.0), ("b", 1.0)] {
+            req.telemetry.links.push(Link {
+                from: "users".into(),
+                to: to.into(),
+                latency_ms: ms,
+                bandwidth_mbps: 1000.0,
+            });
+        }
+        let strategy = |p| Consolidate::new(EnergyPlacement::consolidating(p));
+        let d = strategy(PlacementParams::default())
+            .plan(&req)
+            .expect("planned");
+        assert_eq!(moves(&d), vec![("s1", "a", "b")], "{:?}", d.reasons);
+        // Allowed 5 ms more, the cheapest consolidation (on a) is back.
+        let relaxed = PlacementParams {
+            max_added_latency_ms: 5.0,
+            ..PlacementParams::default()
+        };
+        let d = strategy(relaxed).plan(&req).expect("planned");
+        assert_eq!(moves(&d), vec![("s2", "b", "a")], "{:?}", d.reasons);
+        let negative = PlacementParams {
+            max_added_latency_ms: -1.0,
+            ..PlacementParams::default()
+        };
+        let e = negative.check().expect_err("refused");
+        assert!(format!("{e:?}").contains("max_added_latency_ms"), "{e:?}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ smo_plugin_api::export_plugin! {
         "placement": "minimises energy, carbon (on-site renewables first), latency and migrations: MILP on HiGHS, greedy for large instances"
             => |params: &str| params::parse::<params::PlacementParams>(params)
                 .and_then(params::PlacementParams::check)
-                .map(EnergyPlacement::new),
+                .map(|p| EnergyPlacement::new(p).sharing(reserve::plugin_wide())),
     },
     scaling: {
         "predictive": "forecasts each service's rate (Holt-Winters or autoregression, by recent error) and provisions alpha/beta replicas ahead with a confidence margin"
@@ -34,6 +34,8 @@ smo_plugin_api::export_plugin! {
         "consolidate": "re-places the graph with the placement model on every call and moves the services whose cluster changes, when the saving pays the migration back within horizon_h (consolidation onto fewer clusters, hour-by-hour carbon)"
             => |params: &str| params::parse::<params::PlacementParams>(params)
                 .and_then(params::PlacementParams::check)
-                .map(|p| Consolidate::new(EnergyPlacement::consolidating(p))),
+                .map(|p| Consolidate::new(
+                    EnergyPlacement::consolidating(p).sharing(reserve::plugin_wide()),
+                )),
     },
 }

@@ -53,6 +53,10 @@ pub struct PlacementParams {
     /// (a VM is one request over its expected hours; a service, its rate x 3600 an hour).
     /// `None`: the SLO is a hard constraint (only `slo_fallback` goes past it).
     pub w_slo: Option<f64>,
+    /// User latency a scheduled move (`consolidate`) may add to a service, ms. The plugin does
+    /// not know a service's processing time, so it cannot tell whether more latency still meets
+    /// the SLO when the replicas run hot at the day's peak: by default no move goes further.
+    pub max_added_latency_ms: f64,
 }
 
 impl Default for PlacementParams {
@@ -77,6 +81,7 @@ impl Default for PlacementParams {
             max_duration_h: 24.0,
             slo_fallback: true,
             w_slo: None,
+            max_added_latency_ms: 0.0,
         }
     }
 }
@@ -157,6 +162,9 @@ impl PlacementParams {
         }
         if self.w_slo.is_some_and(|w| !(w >= 0.0 && w.is_finite())) {
             return bad("w_slo must be a finite number >= 0");
+        }
+        if self.max_added_latency_ms.is_nan() || self.max_added_latency_ms < 0.0 {
+            return bad("max_added_latency_ms must be >= 0");
         }
         Ok(self)
     }

@@ -3,10 +3,10 @@
 
 use crate::energy::{latency, ClusterModel};
 use crate::params::PlacementParams;
-use crate::reserve::Reservations;
+use crate::reserve::{Reservations, SharedReservations};
 use highs::{Col, HighsModelStatus, RowProblem, Sense};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 mod greedy;
 mod repair;
@@ -46,12 +46,16 @@ struct Instance {
     room: Vec<Resources>,
     pairs: Vec<Pair>,
     rejections: Vec<Rejection>,
+    /// A scheduled consolidation (see [`EnergyPlacement::consolidating`]).
+    consolidating: bool,
 }
 
 /// The energy- and carbon-aware placement strategy.
 pub struct EnergyPlacement {
     params: PlacementParams,
-    reservations: Mutex<Reservations>,
+    /// Room held for scalable graphs; shared by every strategy the plugin makes (placement and
+    /// consolidate), so that a move one of them makes is held where the service now runs.
+    reservations: SharedReservations,
     /// Re-placements credit the idle power of a cluster the graph empties (consolidation).
     consolidating: bool,
 }
@@ -60,7 +64,7 @@ impl EnergyPlacement {
     pub fn new(params: PlacementParams) -> Self {
         Self {
             params,
-            reservations: Mutex::new(Reservations::default()),
+            reservations: Arc::new(Mutex::new(Reservations::default())),
             consolidating: false,
         }
     }
@@ -72,6 +76,14 @@ impl EnergyPlacement {
         Self {
             consolidating: true,
             ..Self::new(params)
+        }
+    }
+
+    /// The same strategy keeping its held room in `store` (shared with other strategies).
+    pub fn sharing(self, store: SharedReservations) -> Self {
+        Self {
+            reservations: store,
+            ..self
         }
     }
 
@@ -221,6 +233,7 @@ impl Instance {
             room,
             pairs: Vec::new(),
             rejections: Vec::new(),
+            consolidating,
         };
         for (i, s) in req.graph.services.iter().enumerate() {
             for j in 0..inst.clusters.len() {
@@ -271,6 +284,16 @@ impl Instance {
         let lat = latency(&req.telemetry, user_of(s), &c.name).unwrap_or(0.0);
         if p.max_latency_ms.is_some_and(|m| lat > m) {
             return Err(format!("latency {lat:.1} ms over max_latency_ms"));
+        }
+        if let Some(from) = it.current.filter(|&f| self.consolidating && f != j) {
+            let now = latency(&req.telemetry, user_of(s), &self.clusters[from].name).unwrap_or(0.0);
+            if lat > now + p.max_added_latency_ms + 1e-9 {
+                return Err(format!(
+                    "a scheduled move would add {:.1} ms of user latency (max_added_latency_ms {})",
+                    lat - now,
+                    p.max_added_latency_ms
+                ));
+            }
         }
         let late_cost = match (c.cap_for(lat, p.slo_margin), p.w_slo) {
             (Some(_), _) => 0.0,

@@ -3,6 +3,17 @@
 
 use smo_plugin_api::{PlacementDecision, PlacementRequest, Resources};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Held room that several strategies read and write.
+pub type SharedReservations = Arc<Mutex<Reservations>>;
+
+/// The store every strategy this plugin exports shares: one continuum, one set of promises
+/// (keyed by graph). Strategies made in tests have their own.
+pub fn plugin_wide() -> SharedReservations {
+    static STORE: OnceLock<SharedReservations> = OnceLock::new();
+    STORE.get_or_init(SharedReservations::default).clone()
+}
 
 /// Per graph, the room held on each cluster; forgotten when time goes back (a new run).
 #[derive(Debug, Default)]
@@ -93,6 +104,13 @@ mod tests {
             growth_reserve: 0.5,
             ..params()
         });
+        let (web, batch) = requests(vm_time);
+        let placed = strategy.place(&web).expect("web placed");
+        (placed, strategy.place(&batch).expect("VMs placed"))
+    }
+
+    /// The two requests of [`run`]: web at time 100, the VM batch at `vm_time`.
+    fn requests(vm_time: i64) -> (PlacementRequest, PlacementRequest) {
         let edge = cluster("edge", 16.0, 1.0, 10.0, 0.0);
         let cloud = cluster("cloud", 64.0, 1.5, 300.0, 0.0);
         let mut web = service("web", 2.0);
@@ -105,14 +123,13 @@ mod tests {
         let mut req = request(vec![edge.clone(), cloud.clone()], vec![web]);
         req.graph.name = "shop".into();
         req.telemetry.time_unix_s = 100;
-        let placed = strategy.place(&req).expect("web placed");
         let mut edge = edge;
         edge.available.cpu -= 2.0;
         let vms: Vec<Service> = (0..4).map(|i| service(&format!("vm-{i}"), 3.0)).collect();
         let mut batch = request(vec![edge, cloud], vms);
         batch.graph.name = "vms".into();
         batch.telemetry.time_unix_s = vm_time;
-        (placed, strategy.place(&batch).expect("VMs placed"))
+        (req, batch)
     }
 
     fn on(d: &PlacementDecision, c: &str) -> usize {
@@ -131,6 +148,27 @@ mod tests {
         let (web, vms) = run(200);
         assert_eq!(web.placement.cluster_of("web"), Some("edge"));
         assert_eq!((on(&vms, "edge"), on(&vms, "cloud")), (2, 2));
+    }
+
+    #[test]
+    fn strategies_sharing_a_store_see_each_others_holds() {
+        // web placed by one strategy, the VMs by another sharing its store: the hold is
+        // kept (two VMs on edge); with a store of its own the second sees none (all four).
+        let store = crate::reserve::SharedReservations::default();
+        let make = || {
+            EnergyPlacement::new(PlacementParams {
+                growth_reserve: 0.5,
+                ..params()
+            })
+        };
+        let (first, second) = (make().sharing(store.clone()), make().sharing(store));
+        let (web, batch) = requests(200);
+        first.place(&web).expect("web placed");
+        let vms = second.place(&batch).expect("VMs placed");
+        assert_eq!((on(&vms, "edge"), on(&vms, "cloud")), (2, 2));
+        let (web, batch) = requests(200);
+        make().place(&web).expect("web placed");
+        assert_eq!(on(&make().place(&batch).expect("VMs placed"), "edge"), 4);
     }
 
     #[test]
