@@ -1,6 +1,7 @@
 //! Issue #8's acceptance, where it holds, from the real `.so` files in `smo simulate`: the
-//! h3ni-energy bundle against default-lp on brussels-demo and h3ni-predictive (energy per
-//! request >= 25 % lower, carbon >= 30 % lower, no more SLO violations, accuracy >= 95 %).
+//! h3ni-energy bundle against default-lp on brussels-demo, h3ni-predictive and eu-5dc-7d
+//! (energy per request >= 25 % lower, carbon >= 30 % lower, no more SLO violations; accuracy
+//! >= 95 % where there are services to scale).
 
 use serde_json::Value;
 use smo_tests::*;
@@ -21,7 +22,7 @@ fn compare(scenario: &str, h3ni: &str) -> (Value, Value) {
     (runs[0]["totals"].clone(), runs[1]["totals"].clone())
 }
 
-/// Asserts the four targets of the issue for `h3ni` against `base`.
+/// Asserts the energy, carbon, SLO and failure targets of the issue for `h3ni` against `base`.
 fn assert_acceptance(scenario: &str, base: &Value, h3ni: &Value) {
     let saved = |key: &str| 1.0 - number(h3ni, key) / number(base, key);
     let energy = saved("energy_per_request_wh");
@@ -42,12 +43,6 @@ fn assert_acceptance(scenario: &str, base: &Value, h3ni: &Value) {
         h3ni["slo_violations"],
         base["slo_violations"]
     );
-    let accuracy = number(h3ni, "allocation_accuracy");
-    assert!(
-        accuracy >= 0.95,
-        "{scenario}: accuracy {:.2} %",
-        100.0 * accuracy
-    );
     assert_eq!(h3ni["strategy_errors"], 0, "{scenario}: {h3ni}");
     assert!(
         number(h3ni, "failure_rate") <= number(base, "failure_rate") + 1e-12,
@@ -57,11 +52,22 @@ fn assert_acceptance(scenario: &str, base: &Value, h3ni: &Value) {
     );
 }
 
+/// Asserts the proactive allocation accuracy target (services only).
+fn assert_accuracy(scenario: &str, h3ni: &Value) {
+    let accuracy = number(h3ni, "allocation_accuracy");
+    assert!(
+        accuracy >= 0.95,
+        "{scenario}: accuracy {:.2} %",
+        100.0 * accuracy
+    );
+}
+
 #[test]
 fn the_full_bundle_meets_the_targets_on_the_brussels_demo() {
     let bundle = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive,migration=h3ni-energy/consolidate";
     let (base, h3ni) = compare("brussels-demo.yaml", bundle);
     assert_acceptance("brussels-demo", &base, &h3ni);
+    assert_accuracy("brussels-demo", &h3ni);
 }
 
 #[test]
@@ -69,8 +75,16 @@ fn placement_and_predictive_scaling_meet_the_targets_on_h3ni_predictive() {
     let bundle = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive";
     let (base, h3ni) = compare("h3ni-predictive.yaml", bundle);
     assert_acceptance("h3ni-predictive", &base, &h3ni);
+    assert_accuracy("h3ni-predictive", &h3ni);
     // Elasticity: every load step answered with no simulated control time.
     assert_eq!(h3ni["elasticity_unresolved"], 0, "{h3ni}");
     assert!(number(&h3ni, "elasticity_events") > 0.0, "{h3ni}");
     assert_eq!(number(&h3ni, "elasticity_s_max"), 0.0, "{h3ni}");
+}
+
+#[test]
+fn placement_meets_the_targets_on_the_seven_day_continuum() {
+    // 21,000 Azure VMs over five datacenters (no services, so no accuracy to measure).
+    let (base, h3ni) = compare("eu-5dc-7d.yaml", "h3ni-energy/placement");
+    assert_acceptance("eu-5dc-7d", &base, &h3ni);
 }
