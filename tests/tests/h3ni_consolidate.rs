@@ -6,26 +6,33 @@
 use serde_json::Value;
 use smo_tests::*;
 
-#[test]
-fn consolidation_moves_the_graph_onto_one_node_when_the_load_falls() {
+/// `scenario` with h3ni placement + predictive, without and with consolidate: both runs.
+fn without_and_with_consolidate(scenario: &str) -> (Value, Value) {
     let sandbox = Sandbox::new();
     sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
+    // cloud-edge names sbmp-gma/offload as its migration default; the runs name their own.
+    sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
     let plain = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive";
     let consolidating = format!("{plain},migration=h3ni-energy/consolidate");
     let out = sandbox
-        .simulate("brussels-demo.yaml")
+        .simulate(scenario)
         .args(["--strategy", plain, "--strategy", &consolidating])
         .output()
         .expect("smo runs");
     let doc: Value = simulate_report(&out);
     let runs = doc["strategies"].as_array().expect("strategies");
+    (runs[0].clone(), runs[1].clone())
+}
+
+#[test]
+fn consolidation_moves_the_graph_onto_one_node_when_the_load_falls() {
+    let (before, after) = without_and_with_consolidate("brussels-demo.yaml");
     let evening = |run: &Value| -> f64 {
         run["hourly"].as_array().expect("hourly")[20..24]
             .iter()
             .map(|h| h["energy_kwh"].as_f64().expect("energy"))
             .sum()
     };
-    let (before, after) = (&runs[0], &runs[1]);
     assert_eq!(after["totals"]["strategy_errors"], 0, "{}", after["totals"]);
     assert!(
         after["totals"]["migrations"].as_u64() > before["totals"]["migrations"].as_u64(),
@@ -35,30 +42,18 @@ fn consolidation_moves_the_graph_onto_one_node_when_the_load_falls() {
     );
     // One node of the two switched off: its idle power (30 or 40 W x PUE 1.4) for 4 hours.
     assert!(
-        evening(after) < evening(before) - 0.1,
+        evening(&after) < evening(&before) - 0.1,
         "evening {:.3} kWh with consolidation vs {:.3} without",
-        evening(after),
-        evening(before)
+        evening(&after),
+        evening(&before)
     );
     assert_eq!(after["totals"]["failed"], before["totals"]["failed"]);
 }
 
 #[test]
 fn scheduled_consolidation_keeps_the_services_next_to_their_users() {
-    let sandbox = Sandbox::new();
-    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
-    // cloud-edge names sbmp-gma/offload as its migration default; the runs name their own.
-    sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
-    let bundle = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive";
-    let consolidating = format!("{bundle},migration=h3ni-energy/consolidate");
-    let out = sandbox
-        .simulate("cloud-edge.yaml")
-        .args(["--strategy", bundle, "--strategy", &consolidating])
-        .output()
-        .expect("smo runs");
-    let doc = simulate_report(&out);
-    let runs = doc["strategies"].as_array().expect("strategies");
-    let (plain, consolidated) = (&runs[0]["totals"], &runs[1]["totals"]);
+    let (plain, consolidated) = without_and_with_consolidate("cloud-edge.yaml");
+    let (plain, consolidated) = (&plain["totals"], &consolidated["totals"]);
     assert_eq!(consolidated["strategy_errors"], 0, "{consolidated}");
     // The shop's users are in Milan. Moving frontend and catalog to munich-edge at 05:30 (7 ms
     // further) saved a server's idle power and nearly doubled their late requests once the
