@@ -64,7 +64,7 @@ impl Migration for Consolidate {
 mod tests {
     use super::*;
     use crate::params::PlacementParams;
-    use crate::placement::tests::{cluster, service};
+    use crate::placement::tests::{cluster, service, users_link};
 
     /// A cluster of one server with `cores` cores (4 GiB each) drawing `idle` W idle and
     /// `peak` W at full load, `used` of its cores reserved and busy by the graph's replicas.
@@ -134,12 +134,7 @@ mod tests {
         // consolidates on b instead: 66.7 W against 98.3 W, s1 moving closer.
         let mut req = spread();
         for (to, ms) in [("a", 6.0), ("b", 1.0)] {
-            req.telemetry.links.push(Link {
-                from: "users".into(),
-                to: to.into(),
-                latency_ms: ms,
-                bandwidth_mbps: 1000.0,
-            });
+            req.telemetry.links.push(users_link(to, ms));
         }
         let strategy = |p| Consolidate::new(EnergyPlacement::consolidating(p));
         let d = strategy(PlacementParams::default())

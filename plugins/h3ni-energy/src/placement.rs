@@ -735,14 +735,19 @@ pub(crate) mod tests {
         far.extra = r#"{"processing_ms": 2, "slo_ms": 30}"#.into();
         let mut req = request(vec![near, far], services);
         for (to, ms) in [("near", 2.0), ("far", 33.0)] {
-            req.telemetry.links.push(Link {
-                from: "users".into(),
-                to: to.into(),
-                latency_ms: ms,
-                bandwidth_mbps: 1000.0,
-            });
+            req.telemetry.links.push(users_link(to, ms));
         }
         req
+    }
+
+    /// The link from the users to cluster `to`, `ms` away.
+    pub fn users_link(to: &str, ms: f64) -> Link {
+        Link {
+            from: "users".into(),
+            to: to.into(),
+            latency_ms: ms,
+            bandwidth_mbps: 1000.0,
+        }
     }
 
     #[test]
