@@ -28,7 +28,7 @@ smo_plugin_api::export_plugin! {
         "predictive": "forecasts each service's rate (Holt-Winters or autoregression, by recent error) and provisions alpha/beta replicas ahead with a confidence margin"
             => |params: &str| params::parse::<params::ScalingParams>(params)
                 .and_then(params::ScalingParams::check)
-                .map(Predictive::new),
+                .map(|p| Predictive::new(p).sharing(reserve::plugin_wide())),
     },
     migration: {
         "consolidate": "re-places the graph with the placement model on every call and moves the services whose cluster changes, when the saving pays the migration back within horizon_h (consolidation onto fewer clusters, hour-by-hour carbon)"

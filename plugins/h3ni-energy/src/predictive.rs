@@ -4,6 +4,7 @@
 
 use crate::forecast::{forecast, HwParams, Model};
 use crate::params::ScalingParams;
+use crate::reserve::SharedReservations;
 use smo_plugin_api::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -40,6 +41,9 @@ pub struct Forecast {
 pub struct Predictive {
     params: ScalingParams,
     state: Mutex<Memory>,
+    /// Where the placement holds room for the services' growth: told the replicas chosen, so
+    /// that it holds only what they may still add.
+    holds: Option<SharedReservations>,
 }
 
 impl Predictive {
@@ -47,6 +51,15 @@ impl Predictive {
         Self {
             params,
             state: Mutex::new(Memory::default()),
+            holds: None,
+        }
+    }
+
+    /// The same strategy telling `store` the replicas it chooses.
+    pub fn sharing(self, store: SharedReservations) -> Self {
+        Self {
+            holds: Some(store),
+            ..self
         }
     }
 
@@ -234,6 +247,18 @@ impl Scaling for Predictive {
             );
             let mut f = self.observe(key, req.telemetry.time_unix_s, measured);
             let r = replicas_for(f.provisioned_rps, &s.scaling);
+            if let Some(store) = &self.holds {
+                store
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .scaled(
+                        req.graph.name.as_str(),
+                        req.cluster.name.as_str(),
+                        s.name.as_str(),
+                        r,
+                        req.telemetry.time_unix_s,
+                    );
+            }
             f.replicas = r;
             need_cpu += s.demand.cpu * f64::from(r);
             own_cpu += s.demand.cpu * f64::from(a.replicas);

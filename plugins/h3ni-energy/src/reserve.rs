@@ -15,11 +15,35 @@ pub fn plugin_wide() -> SharedReservations {
     STORE.get_or_init(SharedReservations::default).clone()
 }
 
-/// Per graph, the room held on each cluster; forgotten when time goes back (a new run).
+/// The growth promised to one placed scalable service: `share` of the replicas it may still
+/// add (up to `max_replicas`) on the cluster it runs on.
+#[derive(Debug, Clone)]
+struct Hold {
+    cluster: String,
+    service: String,
+    per_replica: Resources,
+    max_replicas: u32,
+    /// Replicas it runs: as placed, then as the scaling strategy last set them.
+    replicas: u32,
+    share: f64,
+}
+
+impl Hold {
+    fn room(&self) -> Resources {
+        let n = f64::from(self.max_replicas.saturating_sub(self.replicas)) * self.share;
+        Resources::new(
+            self.per_replica.cpu * n,
+            self.per_replica.memory_mib * n,
+            (f64::from(self.per_replica.gpu) * n).ceil() as u32,
+        )
+    }
+}
+
+/// Per graph, the room held for its services; forgotten when time goes back (a new run).
 #[derive(Debug, Default)]
 pub struct Reservations {
     last_time_s: i64,
-    by_graph: HashMap<String, Vec<(String, Resources)>>,
+    by_graph: HashMap<String, Vec<Hold>>,
 }
 
 impl Reservations {
@@ -35,12 +59,13 @@ impl Reservations {
     pub fn held_for_others(&mut self, graph: &str, time_s: i64) -> HashMap<String, Resources> {
         self.clock(time_s);
         let mut held: HashMap<String, Resources> = HashMap::new();
-        for (g, list) in &self.by_graph {
+        for (g, holds) in &self.by_graph {
             if g == graph {
                 continue;
             }
-            for (cluster, r) in list {
-                let h = held.entry(cluster.clone()).or_default();
+            for hold in holds {
+                let r = hold.room();
+                let h = held.entry(hold.cluster.clone()).or_default();
                 h.cpu += r.cpu;
                 h.memory_mib += r.memory_mib;
                 h.gpu += r.gpu;
@@ -49,43 +74,51 @@ impl Reservations {
         held
     }
 
-    /// Records what `decision` promises to the scalable services of `req` (those that may
-    /// grow: alpha > 0 and fewer replicas than `max_replicas`): `share` of their growth.
-    /// A graph without such services holds nothing (VM batches).
+    /// Records what `decision` promises to the scalable services of `req` (alpha > 0):
+    /// `share` of their growth to `max_replicas`. A graph without such services holds nothing
+    /// (VM batches).
     pub fn record(&mut self, req: &PlacementRequest, decision: &PlacementDecision, share: f64) {
         self.clock(req.telemetry.time_unix_s);
-        let mut list: Vec<(String, Resources)> = Vec::new();
+        let mut holds = Vec::new();
         for a in decision.placement.assignments.iter() {
             let Some(s) = req.graph.services.iter().find(|s| s.name == a.service) else {
                 continue;
             };
-            let growth = s.scaling.max_replicas.saturating_sub(a.replicas);
-            if s.scaling.alpha <= 0.0 || growth == 0 || share <= 0.0 {
+            if s.scaling.alpha <= 0.0 || share <= 0.0 {
                 continue;
             }
-            let n = f64::from(growth) * share;
-            let add = Resources::new(
-                s.demand.cpu * n,
-                s.demand.memory_mib * n,
-                (f64::from(s.demand.gpu) * n).ceil() as u32,
-            );
-            match list
-                .iter_mut()
-                .find(|(c, _)| c.as_str() == a.cluster.as_str())
-            {
-                Some((_, r)) => {
-                    r.cpu += add.cpu;
-                    r.memory_mib += add.memory_mib;
-                    r.gpu += add.gpu;
-                }
-                None => list.push((a.cluster.to_string(), add)),
-            }
+            holds.push(Hold {
+                cluster: a.cluster.to_string(),
+                service: a.service.to_string(),
+                per_replica: s.demand,
+                max_replicas: s.scaling.max_replicas,
+                replicas: a.replicas,
+                share,
+            });
         }
         let graph = req.graph.name.to_string();
-        if list.is_empty() {
+        if holds.is_empty() {
             self.by_graph.remove(&graph);
         } else {
-            self.by_graph.insert(graph, list);
+            self.by_graph.insert(graph, holds);
+        }
+    }
+
+    /// The scaling strategy set `service` of `graph` on `cluster` to `replicas`: what it may
+    /// still add is held from then on (the replicas it added use the cluster's room already).
+    pub fn scaled(
+        &mut self,
+        graph: &str,
+        cluster: &str,
+        service: &str,
+        replicas: u32,
+        time_s: i64,
+    ) {
+        self.clock(time_s);
+        for hold in self.by_graph.get_mut(graph).into_iter().flatten() {
+            if hold.cluster == cluster && hold.service == service {
+                hold.replicas = replicas;
+            }
         }
     }
 }
@@ -169,6 +202,50 @@ mod tests {
         let (web, batch) = requests(200);
         make().place(&web).expect("web placed");
         assert_eq!(on(&make().place(&batch).expect("VMs placed"), "edge"), 4);
+    }
+
+    #[test]
+    fn replicas_the_scaling_added_are_no_longer_held() {
+        // web is placed with 1 replica (4 cores held: half of 4 more x 2 cores), then
+        // h3ni-energy/predictive, sharing the store, scales it to 3 for 25 rps: 2 more may still
+        // come, 2 cores held. Edge room for the VMs: 0.9 x 16 - 6 - 2 = 6.4 cores, two 3-core
+        // VMs (holding the placed growth again, 4.4 cores: one).
+        let store = crate::reserve::SharedReservations::default();
+        let strategy = EnergyPlacement::new(PlacementParams {
+            growth_reserve: 0.5,
+            ..params()
+        })
+        .sharing(store.clone());
+        let (web, mut batch) = requests(200);
+        let placed = strategy.place(&web).expect("web placed");
+        let scaling =
+            crate::Predictive::new(crate::params::ScalingParams::default()).sharing(store);
+        let mut telemetry = Telemetry {
+            time_unix_s: 150,
+            ..Telemetry::default()
+        };
+        telemetry.loads.push(ServiceLoad {
+            service: "web".into(),
+            current_rps: 25.0,
+            predicted_rps: 25.0,
+            cpu_utilisation: 0.0,
+            memory_utilisation: 0.0,
+            response_time_ms: 0.0,
+        });
+        let edge = web.clusters[0].clone();
+        let scaled = scaling
+            .scale(&ScalingRequest {
+                graph: web.graph.clone(),
+                cluster: edge,
+                placement: placed.placement.clone(),
+                telemetry,
+                extra: RString::new(),
+            })
+            .expect("scaled");
+        assert_eq!(scaled.replicas[0].replicas, 3, "{:?}", scaled.reasons);
+        batch.clusters[0].available.cpu -= 4.0; // the two replicas added (2 cores each)
+        let vms = strategy.place(&batch).expect("VMs placed");
+        assert_eq!((on(&vms, "edge"), on(&vms, "cloud")), (2, 2));
     }
 
     #[test]
