@@ -10,6 +10,7 @@ pub mod params;
 pub mod placement;
 pub mod predictive;
 pub mod reserve;
+pub mod slo;
 
 pub use consolidate::Consolidate;
 pub use placement::EnergyPlacement;

@@ -113,6 +113,12 @@ pub struct ScalingParams {
     pub max_margin: f64,
     /// Observations kept per service (bounded memory).
     pub max_history: usize,
+    /// Also provision for the SLO: enough replicas that the planned response (user latency
+    /// plus the service's processing time / (1 - rho)) stays within this share of the
+    /// cluster's `slo_ms`. The processing time is estimated from the measured response time and
+    /// utilisation. `None` (default): replicas follow the forecast alone, which the accuracy
+    /// KPI rewards; more replicas than the forecast needs count as over-provisioning there.
+    pub slo_margin: Option<f64>,
 }
 
 impl Default for ScalingParams {
@@ -130,6 +136,7 @@ impl Default for ScalingParams {
             min_margin: 0.03,
             max_margin: 0.1,
             max_history: 4096,
+            slo_margin: None,
         }
     }
 }
@@ -188,6 +195,9 @@ impl ScalingParams {
         }
         if self.min_margin < 0.0 || self.max_margin < self.min_margin || self.error_window == 0 {
             return bad("0 <= min_margin <= max_margin, error_window >= 1");
+        }
+        if self.slo_margin.is_some_and(|m| !(m > 0.0 && m <= 1.0)) {
+            return bad("slo_margin in (0, 1]");
         }
         Ok(self)
     }

@@ -141,7 +141,7 @@ fn expected_hours(s: &Service, p: &PlacementParams) -> f64 {
     }
 }
 
-fn user_of(s: &Service) -> &str {
+pub(crate) fn user_of(s: &Service) -> &str {
     s.labels
         .iter()
         .find(|l| l.key.as_str() == "user")

@@ -2,9 +2,12 @@
 //! keyed by graph, cluster and service; a service that moves takes its history along),
 //! forecasts chosen by recent error, alpha/beta replicas.
 
+use crate::energy::latency;
 use crate::forecast::{forecast, HwParams, Model};
 use crate::params::ScalingParams;
+use crate::placement::user_of;
 use crate::reserve::SharedReservations;
+use crate::slo;
 use smo_plugin_api::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -18,6 +21,9 @@ struct History {
     pending: Vec<(Model, f64)>,
     /// Recent relative errors `(actual - forecast) / forecast`, per model.
     errors: HashMap<&'static str, VecDeque<f64>>,
+    /// The service's processing time at zero load, estimated from measured responses
+    /// (`slo_margin` only).
+    processing_ms: Option<f64>,
 }
 
 /// One service's forecast, as reported in `ScalingDecision.extra`.
@@ -61,6 +67,17 @@ impl Predictive {
             holds: Some(store),
             ..self
         }
+    }
+
+    /// Folds a processing-time `sample` into the estimate kept with `key`'s history (which
+    /// [`Predictive::observe`] has just created or reset) and returns the estimate.
+    fn processing(&self, key: &Key, sample: Option<f64>) -> Option<f64> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let h = state.histories.entry(key.clone()).or_default();
+        if let Some(x) = sample {
+            h.processing_ms = Some(h.processing_ms.map_or(x, |p| 0.7 * p + 0.3 * x));
+        }
+        h.processing_ms
     }
 
     /// Records `rate` at `time` and returns the rate to provision for, with its report.
@@ -234,19 +251,39 @@ impl Scaling for Predictive {
             let Some(s) = req.graph.services.iter().find(|s| s.name == a.service) else {
                 continue;
             };
-            let measured = req
-                .telemetry
-                .loads
-                .iter()
-                .find(|l| l.service == s.name)
-                .map_or(0.0, |l| l.current_rps);
+            let load = req.telemetry.loads.iter().find(|l| l.service == s.name);
+            let measured = load.map_or(0.0, |l| l.current_rps);
             let key = (
                 req.graph.name.to_string(),
                 req.cluster.name.to_string(),
                 s.name.to_string(),
             );
-            let mut f = self.observe(key, req.telemetry.time_unix_s, measured);
-            let r = replicas_for(f.provisioned_rps, &s.scaling);
+            let mut f = self.observe(key.clone(), req.telemetry.time_unix_s, measured);
+            let mut r = replicas_for(f.provisioned_rps, &s.scaling);
+            let mut for_slo = String::new();
+            if let (Some(share), Some(slo_ms)) = (self.params.slo_margin, slo::slo_of(&req.cluster))
+            {
+                let lat =
+                    latency(&req.telemetry, user_of(s), req.cluster.name.as_str()).unwrap_or(0.0);
+                let sample = load
+                    .and_then(|l| slo::processing_ms(l.response_time_ms, lat, l.cpu_utilisation));
+                if let Some(proc_ms) = self.processing(&key, sample) {
+                    let need = slo::replicas_for_slo(
+                        f.provisioned_rps,
+                        proc_ms,
+                        lat,
+                        slo_ms * share,
+                        &s.scaling,
+                        r,
+                    );
+                    if need > r {
+                        for_slo = format!(
+                            "; {need} replicas for the SLO ({proc_ms:.1} ms processing, {lat:.1} ms away)"
+                        );
+                        r = need;
+                    }
+                }
+            }
             if let Some(store) = &self.holds {
                 store
                     .lock()
@@ -266,7 +303,7 @@ impl Scaling for Predictive {
                 service: s.name.clone(),
                 replicas: r,
                 reason: format!(
-                    "{}: measured {:.1} rps, {} forecast {}, provision {:.1} rps (margin {:.0} %)",
+                    "{}: measured {:.1} rps, {} forecast {}, provision {:.1} rps (margin {:.0} %){for_slo}",
                     s.name,
                     f.measured_rps,
                     f.model,
@@ -346,6 +383,66 @@ mod tests {
         // Time going back starts a new history.
         let f = s.observe(("g".into(), "c".into(), "s".into()), 0, 50.0);
         assert!(f.forecast_rps.is_none());
+    }
+
+    #[test]
+    fn with_an_slo_margin_the_replicas_keep_the_response_within_the_slo() {
+        // 60 rps measured at rho 0.5 with an 18 ms response, 2 ms from the users: 8 ms of
+        // processing. No history yet, so the margin is max_margin: 66 rps, 4 replicas of 20.
+        // The 20 ms SLO needs rho <= 1 - 8 / 18 = 0.556: 66 / 0.556 = 119 rps, 6 replicas.
+        let mut svc = crate::placement::tests::service("s", 1.0);
+        svc.scaling = ScalingProfile {
+            alpha: 20.0,
+            beta: 0.0,
+            min_replicas: 1,
+            max_replicas: 10,
+        };
+        let mut cluster = crate::placement::tests::cluster("c", 16.0, 1.0, 100.0, 0.0);
+        cluster.extra = r#"{"processing_ms": 1, "slo_ms": 20}"#.into();
+        let mut telemetry = Telemetry::default();
+        telemetry
+            .links
+            .push(crate::placement::tests::users_link("c", 2.0));
+        telemetry.loads.push(ServiceLoad {
+            service: "s".into(),
+            current_rps: 60.0,
+            predicted_rps: 60.0,
+            cpu_utilisation: 0.5,
+            memory_utilisation: 0.0,
+            response_time_ms: 18.0,
+        });
+        let req = ScalingRequest {
+            graph: Graph {
+                name: "g".into(),
+                services: vec![svc].into(),
+            },
+            cluster,
+            placement: smo_plugin_api::Placement {
+                assignments: vec![Assignment {
+                    service: "s".into(),
+                    cluster: "c".into(),
+                    replicas: 3,
+                }]
+                .into(),
+            },
+            telemetry,
+            extra: RString::new(),
+        };
+        let replicas = |p: ScalingParams| {
+            let d = Predictive::new(p).scale(&req).expect("scaled");
+            d.replicas[0].replicas
+        };
+        assert_eq!(replicas(ScalingParams::default()), 4);
+        let slo_aware = ScalingParams {
+            slo_margin: Some(1.0),
+            ..ScalingParams::default()
+        };
+        assert_eq!(replicas(slo_aware), 6);
+        let bad = ScalingParams {
+            slo_margin: Some(0.0),
+            ..ScalingParams::default()
+        };
+        assert!(format!("{:?}", bad.check().expect_err("refused")).contains("slo_margin"));
     }
 
     #[test]
