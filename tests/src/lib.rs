@@ -105,6 +105,11 @@ pub fn number(v: &serde_json::Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
+/// Asserts `value < bound`, naming `what` and both figures when it fails.
+pub fn assert_below(what: &str, value: f64, bound: f64) {
+    assert!(value < bound, "{what}: {value} is not below {bound}");
+}
+
 /// The JSON report of a `smo simulate` run that must have succeeded.
 pub fn simulate_report(out: &std::process::Output) -> serde_json::Value {
     assert!(
