@@ -113,10 +113,24 @@ fn forecasters(c: &mut Criterion) {
 
 /// One scaling call of the predictive strategy, in steady state: 3 services on one cluster, each
 /// with a full history (`max_history`, 4096 15-minute samples; every model fitted, the margin
-/// from recent errors).
+/// from recent errors); also with `slo_margin` (processing time read back, SLO replicas).
 fn predictive_call(c: &mut Criterion) {
+    predictive_bench(
+        c,
+        "scale/predictive/3-services-4096",
+        ScalingParams::default(),
+    );
+    let slo_aware = ScalingParams {
+        slo_margin: Some(1.0),
+        ..ScalingParams::default()
+    };
+    predictive_bench(c, "scale/predictive-slo/3-services-4096", slo_aware);
+}
+
+fn predictive_bench(c: &mut Criterion, name: &str, params: ScalingParams) {
     let mut req = request(3, 1);
-    let cluster = req.clusters[0].clone();
+    let mut cluster = req.clusters[0].clone();
+    cluster.extra = r#"{"processing_ms": 2, "slo_ms": 30}"#.into();
     for svc in req.graph.services.iter_mut() {
         svc.scaling = ScalingProfile {
             alpha: 20.0,
@@ -137,7 +151,7 @@ fn predictive_call(c: &mut Criterion) {
             })
             .collect(),
     };
-    let strategy = Predictive::new(ScalingParams::default());
+    let strategy = Predictive::new(params);
     let call = |t: i64| {
         let rate = 200.0 + 100.0 * (t as f64 * std::f64::consts::TAU / 96.0).sin();
         let loads = req
@@ -150,7 +164,7 @@ fn predictive_call(c: &mut Criterion) {
                 predicted_rps: 0.0,
                 cpu_utilisation: 0.5,
                 memory_utilisation: 0.0,
-                response_time_ms: 0.0,
+                response_time_ms: 12.0,
             })
             .collect();
         let r = ScalingRequest {
@@ -172,7 +186,7 @@ fn predictive_call(c: &mut Criterion) {
         call(t);
         t += 1;
     }
-    c.bench_function("scale/predictive/3-services-4096", |b| {
+    c.bench_function(name, |b| {
         b.iter(|| {
             t += 1;
             black_box(call(t))
