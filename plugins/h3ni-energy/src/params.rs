@@ -116,8 +116,9 @@ pub struct ScalingParams {
     /// Also provision for the SLO: enough replicas that the planned response (user latency
     /// plus the service's processing time / (1 - rho)) stays within this share of the
     /// cluster's `slo_ms`. The processing time is estimated from the measured response time and
-    /// utilisation. `None` (default): replicas follow the forecast alone, which the accuracy
-    /// KPI rewards; more replicas than the forecast needs count as over-provisioning there.
+    /// utilisation; without `slo_ms` in the cluster's `extra` or a measured response it does
+    /// nothing. `None` (default): replicas follow the forecast alone, which the accuracy KPI
+    /// rewards; more replicas than the forecast needs count as over-provisioning there.
     pub slo_margin: Option<f64>,
 }
 
