@@ -59,10 +59,21 @@ fn register_update_and_energy_profile() {
     // Update: capacity replaced, energy profile kept when not given.
     let mut body = cluster_body("edge-paris", 12.0);
     body.as_object_mut().expect("object").remove("energy");
+    body["slo_ms"] = json!(30.0);
     let reply = api.put_json("/v1/clusters/edge-paris", &body);
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["capacity"]["cpu"], 12.0);
     assert_eq!(reply.body["energy"]["source"], "wind");
+    assert_eq!(reply.body["slo_ms"], 30.0);
+    // The SLO is kept when not given; a bad one is refused naming it, and changes nothing.
+    body.as_object_mut().expect("object").remove("slo_ms");
+    let reply = api.put_json("/v1/clusters/edge-paris", &body);
+    assert_eq!(reply.body["slo_ms"], 30.0, "{}", reply.body);
+    body["slo_ms"] = json!(-5);
+    let bad = api.put_json("/v1/clusters/edge-paris", &body);
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert_eq!(bad.body["field"], "slo_ms");
+    assert_eq!(api.get("/v1/clusters/edge-paris").body["slo_ms"], 30.0);
     assert_eq!(
         api.put_json("/v1/clusters/nowhere", &cluster_body("nowhere", 1.0))
             .status,

@@ -33,6 +33,11 @@ pub struct ClusterBody {
     pub prices: Option<Prices>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Response-time objective of the services placed here, ms (> 0), handed to strategies as
+    /// `slo_ms` in the cluster's `extra` (e.g. for `h3ni-energy/predictive?slo_margin=1`); not
+    /// given: the current one is kept (none for a new cluster).
+    #[serde(default)]
+    pub slo_ms: Option<f64>,
 }
 
 /// Body of `PUT /v1/clusters/{name}/energy_profile`: each field optional; those given replace
@@ -72,6 +77,9 @@ pub struct ClusterView {
     pub energy: EnergyProfile,
     pub prices: Prices,
     pub labels: BTreeMap<String, String>,
+    /// The response-time objective strategies see (`slo_ms` in the cluster's `extra`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo_ms: Option<f64>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -222,13 +230,38 @@ impl ClusterBody {
                     value: value.as_str().into(),
                 })
                 .collect::<RVec<_>>(),
-            extra: previous.map_or_else(|| "{}".into(), |c| c.extra.clone()),
+            extra: self.extra(previous)?.into(),
         })
     }
+
+    /// The cluster's `extra` JSON: the previous one's keys, with `slo_ms` set when given.
+    fn extra(&self, previous: Option<&Cluster>) -> Result<String, EngineError> {
+        let mut extra: serde_json::Map<String, serde_json::Value> = previous
+            .and_then(|c| serde_json::from_str(c.extra.as_str()).ok())
+            .unwrap_or_default();
+        if let Some(slo) = self.slo_ms {
+            if !(slo.is_finite() && slo > 0.0) {
+                return Err(EngineError::invalid(
+                    "slo_ms",
+                    format!("must be a finite number > 0 (milliseconds), got {slo}"),
+                ));
+            }
+            extra.insert("slo_ms".into(), slo.into());
+        }
+        Ok(serde_json::Value::Object(extra).to_string())
+    }
+}
+
+/// The `slo_ms` a cluster's `extra` carries, if any.
+fn slo_of(cluster: &Cluster) -> Option<f64> {
+    serde_json::from_str::<serde_json::Value>(cluster.extra.as_str())
+        .ok()
+        .and_then(|v| v.get("slo_ms").and_then(serde_json::Value::as_f64))
 }
 
 fn view(stored: StoredCluster<Cluster>, used: Resources) -> ClusterView {
     let cluster = stored.cluster;
+    let slo_ms = slo_of(&cluster);
     ClusterView {
         name: stored.name,
         role: cluster.role,
@@ -243,6 +276,7 @@ fn view(stored: StoredCluster<Cluster>, used: Resources) -> ClusterView {
             .iter()
             .map(|l| (l.key.to_string(), l.value.to_string()))
             .collect(),
+        slo_ms,
         created_at_ms: stored.created_at_ms,
         updated_at_ms: stored.updated_at_ms,
     }
@@ -339,6 +373,38 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_slo_goes_to_strategies_in_the_cluster_extra_and_is_kept_on_update() {
+        let body = |slo: Option<f64>| ClusterBody {
+            name: None,
+            role: ClusterRole::Edge,
+            location: None,
+            capacity: Resources::new(4.0, 4096.0, 0),
+            energy: None,
+            prices: None,
+            labels: BTreeMap::new(),
+            slo_ms: slo,
+        };
+        let mut first = body(Some(30.0)).build("edge", None).expect("valid");
+        assert_eq!(slo_of(&first), Some(30.0));
+        // Keys other components put in `extra` survive; an update without the SLO keeps it.
+        first.extra = r#"{"slo_ms": 30.0, "site": "paris"}"#.into();
+        let kept = body(None).build("edge", Some(&first)).expect("valid");
+        let extra: serde_json::Value = serde_json::from_str(kept.extra.as_str()).expect("JSON");
+        assert_eq!(extra["slo_ms"], 30.0);
+        assert_eq!(extra["site"], "paris");
+        let changed = body(Some(50.0)).build("edge", Some(&first)).expect("valid");
+        assert_eq!(slo_of(&changed), Some(50.0));
+        assert_eq!(
+            slo_of(&body(None).build("edge", None).expect("valid")),
+            None
+        );
+        for bad in [0.0, -1.0, f64::NAN] {
+            let e = body(Some(bad)).build("edge", None).expect_err("refused");
+            assert!(e.to_string().contains("slo_ms"), "{e}");
+        }
+    }
 
     #[test]
     fn a_patch_changes_only_what_it_names() {
