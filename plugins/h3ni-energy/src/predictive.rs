@@ -247,6 +247,12 @@ impl Scaling for Predictive {
         let mut d = ScalingDecision::default();
         let mut reports = Vec::new();
         let (mut need_cpu, mut own_cpu) = (0.0, 0.0);
+        // The response time the SLO allows on this cluster (one per request, not per service).
+        let slo_budget_ms = self
+            .params
+            .slo_margin
+            .zip(slo::slo_of(&req.cluster))
+            .map(|(share, slo_ms)| slo_ms * share);
         for a in req.placement.assignments.iter() {
             let Some(s) = req.graph.services.iter().find(|s| s.name == a.service) else {
                 continue;
@@ -261,8 +267,7 @@ impl Scaling for Predictive {
             let mut f = self.observe(key.clone(), req.telemetry.time_unix_s, measured);
             let mut r = replicas_for(f.provisioned_rps, &s.scaling);
             let mut for_slo = String::new();
-            if let (Some(share), Some(slo_ms)) = (self.params.slo_margin, slo::slo_of(&req.cluster))
-            {
+            if let Some(budget_ms) = slo_budget_ms {
                 let lat =
                     latency(&req.telemetry, user_of(s), req.cluster.name.as_str()).unwrap_or(0.0);
                 let sample = load
@@ -272,7 +277,7 @@ impl Scaling for Predictive {
                         f.provisioned_rps,
                         proc_ms,
                         lat,
-                        slo_ms * share,
+                        budget_ms,
                         &s.scaling,
                         r,
                     );
