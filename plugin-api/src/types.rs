@@ -336,6 +336,10 @@ pub struct PlacementDecision {
     pub rejections: RVec<Rejection>,
     /// The objective value, when the strategy optimises one.
     pub objective: ROption<f64>,
+    /// JSON for the host; keys it does not know are ignored. Known to the simulated continuum:
+    /// `server_selection`, how the host picks servers inside the chosen clusters for this
+    /// decision's replicas (one of the names in `selectable` of a cluster's `server_detail`,
+    /// e.g. `"least_power_shared_idle"`).
     pub extra: RString,
 }
 

@@ -69,6 +69,10 @@ fn refused_parameters_stop_the_run_naming_them() {
         ("h3ni-energy/placement?bogus=1", "unknown field `bogus`"),
         ("h3ni-energy/placement?w_energy=-1", "w_energy"),
         (
+            "h3ni-energy/placement?server_selection=best_fit",
+            "`server_selection`: unknown policy \"best_fit\"",
+        ),
+        (
             "h3ni-energy/placement?w_energy",
             "`w_energy`: expected key=value",
         ),

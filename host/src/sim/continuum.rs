@@ -187,8 +187,14 @@ impl Datacenter {
             })
             .collect();
         format!(
-            "{{\"idle_on\":{},\"types\":[{}],\"servers\":[{}]}}",
+            "{{\"idle_on\":{},\"selection\":\"{}\",\"selectable\":[{}],\"types\":[{}],\"servers\":[{}]}}",
             self.idle_on,
+            self.selection.as_str(),
+            ServerSelection::ALL
+                .iter()
+                .map(|s| format!("\"{}\"", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(","),
             types.join(","),
             servers.join(",")
         )
@@ -207,27 +213,42 @@ impl Datacenter {
         })
     }
 
-    /// Reserves `demand` with load factor `load` on a server chosen by the selection policy;
-    /// `None` when no single server has room.
+    /// Reserves `demand` with load factor `load` on a server chosen by the datacenter's
+    /// selection policy; `None` when no single server has room.
     pub fn place(&mut self, demand: &Resources, load: f64) -> Option<u32> {
+        self.place_by(demand, load, self.selection)
+    }
+
+    /// The datacenter's own server selection policy.
+    pub fn selection(&self) -> ServerSelection {
+        self.selection
+    }
+
+    /// As [`Datacenter::place`], with the server chosen by `selection` (a strategy's request).
+    pub fn place_by(
+        &mut self,
+        demand: &Resources,
+        load: f64,
+        selection: ServerSelection,
+    ) -> Option<u32> {
         let mut best: Option<(usize, f64)> = None;
         for (i, s) in self.servers.iter().enumerate() {
             if !self.fits(s, demand) {
                 continue;
             }
-            match self.selection {
-                ServerSelection::FirstFit => {
-                    best = Some((i, 0.0));
-                    break;
-                }
-                ServerSelection::LeastPowerIncrease => {
-                    let t = &self.types[s.kind as usize];
-                    let after = t.power.watts((s.busy_cores + demand.cpu * load) / t.cores);
-                    let delta = after - s.watts;
-                    if best.is_none_or(|(_, b)| delta < b - EPS) {
-                        best = Some((i, delta));
-                    }
-                }
+            if selection == ServerSelection::FirstFit {
+                best = Some((i, 0.0));
+                break;
+            }
+            let t = &self.types[s.kind as usize];
+            let after = t.power.watts((s.busy_cores + demand.cpu * load) / t.cores);
+            let mut delta = after - s.watts;
+            let off = s.instances == 0 && !self.idle_on;
+            if off && selection == ServerSelection::LeastPowerSharedIdle {
+                delta -= t.power.idle_w() * (1.0 - dominant_share(t, demand));
+            }
+            if best.is_none_or(|(_, b)| delta < b - EPS) {
+                best = Some((i, delta));
             }
         }
         let (i, _) = best?;
@@ -281,6 +302,23 @@ impl Datacenter {
     fn refresh(&mut self, i: usize) {
         let w = self.watts_of(&self.servers[i]);
         self.servers[i].watts = w;
+    }
+}
+
+/// The largest share of one server of type `t` that `d` takes (cores, memory or GPUs), in
+/// [0, 1].
+fn dominant_share(t: &ServerType, d: &Resources) -> f64 {
+    let mut share = d.cpu / t.cores;
+    if t.memory_mib > 0.0 {
+        share = share.max(d.memory_mib / t.memory_mib);
+    }
+    if t.gpus > 0 {
+        share = share.max(f64::from(d.gpu) / f64::from(t.gpus));
+    }
+    if share.is_finite() {
+        share.clamp(0.0, 1.0)
+    } else {
+        1.0
     }
 }
 
@@ -342,6 +380,67 @@ mod tests {
         assert_eq!(dc.servers[2].watts, 0.0, "an empty server switches off");
         assert_eq!(dc.servers_on(), 1);
         assert!((dc.used.cpu - 4.0).abs() < 1e-9);
+    }
+
+    /// Three small servers (8 cores, 64 GiB, 40-80 W) and one large (32 cores, 192 GiB,
+    /// 90-250 W), linear power.
+    fn small_and_large() -> Datacenter {
+        let mut s = spec();
+        let server = |count, cores, memory_gib, idle, peak| ServerSpec {
+            model: String::new(),
+            count,
+            cores,
+            memory_gib,
+            gpus: 0,
+            idle_w: Some(idle),
+            peak_w: Some(peak),
+            power_curve_w: None,
+        };
+        s.servers = vec![
+            server(3, 8.0, 64.0, 40.0, 80.0),
+            server(1, 32.0, 192.0, 90.0, 250.0),
+        ];
+        Datacenter::new(&s, IdleServers::Off, ServerSelection::LeastPowerIncrease)
+    }
+
+    #[test]
+    fn shared_idle_puts_memory_heavy_demands_on_the_server_they_can_share() {
+        // 2 cores / 56 GiB. Least power increase: a small server +50 W (40 + 40 x 2/8), the
+        // large one +100 W (90 + 160 x 2/32), so each demand switches on a small server.
+        let d = Resources::new(2.0, 56.0 * 1024.0, 0);
+        let mut dc = small_and_large();
+        for expected in [0, 1, 2] {
+            assert_eq!(dc.place(&d, 1.0), Some(expected));
+        }
+        assert!((dc.it_power_w() - 150.0).abs() < 1e-9);
+        // Shared idle charges the small server 50 - 40 x (1 - 56/64) = 45 W and the large one
+        // 100 - 90 x (1 - 56/192) = 36.25 W; the next two then find it on (+10 W each).
+        let mut dc = small_and_large();
+        for _ in 0..3 {
+            assert_eq!(
+                dc.place_by(&d, 1.0, ServerSelection::LeastPowerSharedIdle),
+                Some(3)
+            );
+        }
+        assert!((dc.it_power_w() - 120.0).abs() < 1e-9, "90 + 160 x 6/32");
+        // The datacenter's own policy is unchanged by a request.
+        assert_eq!(dc.selection(), ServerSelection::LeastPowerIncrease);
+        assert_eq!(dc.place(&d, 1.0), Some(0), "the large server is full");
+    }
+
+    #[test]
+    fn every_policy_has_a_name_that_reads_back() {
+        for s in ServerSelection::ALL {
+            assert_eq!(ServerSelection::from_name(s.as_str()), Some(s));
+        }
+        assert_eq!(ServerSelection::from_name("best_fit"), None);
+        let detail = small_and_large().detail_json();
+        let v: serde_json::Value = serde_json::from_str(&detail).expect("json");
+        assert_eq!(v["selection"], "least_power_increase");
+        assert_eq!(
+            v["selectable"].as_array().map(|a| a.len()),
+            Some(ServerSelection::ALL.len())
+        );
     }
 
     #[test]

@@ -10,7 +10,10 @@ use super::driver::{DriverError, StrategyDriver};
 use super::environment::Environment;
 use super::geo;
 use super::metrics::{self, Acc, StrategyRun};
-use super::scenario::{Role, Scenario, ScenarioError, StrategyDefaults, VmQueueSpec};
+use super::scenario::{
+    Role, Scenario, ScenarioError, ServerSelection, StrategyDefaults, VmQueueSpec,
+};
+use super::server_hint;
 use super::workload::{self, VmRequest};
 use crate::engine::offload::{Action, ActionOutcome, Observation, OffloadMachine};
 use indicatif::ProgressBar;
@@ -580,6 +583,19 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// The server selection a placement decision asks for (`extra.server_selection`); one
+    /// that cannot be read is counted and the datacenters' own policies apply.
+    fn server_hint(&mut self, decision: &PlacementDecision) -> Option<ServerSelection> {
+        match server_hint::requested(decision.extra.as_str()) {
+            Ok(hint) => hint,
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring the decision's server selection");
+                self.acc().invalid_server_hints += 1;
+                None
+            }
+        }
+    }
+
     /// Applies a decision; returns the VMs refused for lack of a server in a known datacenter
     /// (not counted as failed yet unless this is the `retry`).
     fn apply_vm_placement(
@@ -593,6 +609,7 @@ impl<'a> Run<'a> {
         let mut done = vec![false; batch.len()];
         let slo = self.sc.spec.slo_ms;
         let h = self.hour();
+        let hint = self.server_hint(decision);
         for a in decision.placement.assignments.iter() {
             let id = a
                 .service
@@ -614,7 +631,8 @@ impl<'a> Run<'a> {
                 self.hours[h].vm.failed += 1;
                 continue;
             };
-            let Some(server) = self.dcs[d].place(&vm_demand(&vm), 1.0) else {
+            let selection = hint.unwrap_or_else(|| self.dcs[d].selection());
+            let Some(server) = self.dcs[d].place_by(&vm_demand(&vm), 1.0, selection) else {
                 self.hours[h].invalid_decisions += 1;
                 if retry {
                     self.hours[h].vm.failed += 1;
@@ -763,6 +781,7 @@ impl<'a> Run<'a> {
     /// Applies a (re-)placement of services; with `moving`, instances not in the decision are
     /// removed and new ones count as migrations.
     fn apply_service_placement(&mut self, decision: &PlacementDecision, moving: bool) {
+        let hint = self.server_hint(decision);
         let mut wanted: Vec<Vec<(usize, u32)>> = vec![Vec::new(); self.services.len()];
         for a in decision.placement.assignments.iter() {
             let (Some(s), Some(d)) = (
@@ -819,7 +838,7 @@ impl<'a> Run<'a> {
                         self.services[s].instances.len() - 1
                     }
                 };
-                let _ = self.resize(s, j, replicas);
+                let _ = self.resize_by(s, j, replicas, hint);
             }
             self.services[s].instances.retain(|i| !i.servers.is_empty());
         }
@@ -828,6 +847,18 @@ impl<'a> Run<'a> {
     /// Sets instance `j` of service `s` to `replicas`; replicas that do not fit are invalid
     /// (returns `false` then).
     fn resize(&mut self, s: usize, j: usize, replicas: u32) -> bool {
+        self.resize_by(s, j, replicas, None)
+    }
+
+    /// As [`Self::resize`], new replicas going to the servers `selection` picks (else the
+    /// datacenter's own policy).
+    fn resize_by(
+        &mut self,
+        s: usize,
+        j: usize,
+        replicas: u32,
+        selection: Option<ServerSelection>,
+    ) -> bool {
         let demand = self.services[s].demand;
         let (d, load) = (
             self.services[s].instances[j].dc,
@@ -839,7 +870,8 @@ impl<'a> Run<'a> {
             }
         }
         while self.services[s].instances[j].servers.len() < replicas as usize {
-            match self.dcs[d].place(&demand, load) {
+            let by = selection.unwrap_or_else(|| self.dcs[d].selection());
+            match self.dcs[d].place_by(&demand, load, by) {
                 Some(server) => self.services[s].instances[j].servers.push(server),
                 None => {
                     self.acc().invalid_decisions += 1;
@@ -1715,6 +1747,36 @@ mod tests {
         );
         let e = simulate(&s, "nonsense", &TestDriver, None).unwrap_err();
         assert!(e.to_string().contains("`plugin/strategy`"), "{e}");
+    }
+
+    #[test]
+    fn a_decision_can_ask_for_the_servers_its_vms_share() {
+        // Three small servers (8 cores, 64 GiB, 40-80 W) and a large one (32 cores, 192 GiB,
+        // 90-250 W); three 2-core / 56 GiB VMs for the hour. The datacenter's least power
+        // increase switches on a small server for each (3 x 50 W); asked for shared idle, the
+        // host puts all three on the large one (90 + 160 x 6/32 = 120 W). PUE 1.5, 1 h.
+        let yaml = minimal_yaml()
+            .replace(
+                "      - count: 1\n        cores: 4\n        memory_gib: 16\n        idle_w: 100\n        peak_w: 200\n",
+                "      - {count: 3, cores: 8, memory_gib: 64, idle_w: 40, peak_w: 80}\n      \
+                 - {count: 1, cores: 32, memory_gib: 192, idle_w: 90, peak_w: 250}\n",
+            )
+            .replace(
+                "      - {arrival_s: 0, cpu: 2, memory_mib: 1024, duration_s: 1800}\n",
+                "      - {arrival_s: 0, cpu: 2, memory_mib: 57344, duration_s: 3600}\n      \
+                 - {arrival_s: 1, cpu: 2, memory_mib: 57344, duration_s: 3600}\n      \
+                 - {arrival_s: 2, cpu: 2, memory_mib: 57344, duration_s: 3600}\n",
+            );
+        let own = run_yaml(&yaml, "test/first-fit").totals;
+        close(own.energy_kwh, 0.150 * 1.5);
+        let shared = run_yaml(&yaml, "test/first-fit-shared-idle").totals;
+        close(shared.energy_kwh, 0.120 * 1.5);
+        assert_eq!((shared.served, shared.invalid_server_hints), (3, 0));
+        // A policy the host does not know is counted and the datacenter's own is used.
+        let bad = run_yaml(&yaml, "test/first-fit-bad-hint").totals;
+        close(bad.energy_kwh, 0.150 * 1.5);
+        assert_eq!(bad.served, 3);
+        assert!(bad.invalid_server_hints >= 1);
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub(crate) struct Acc {
     pub migration_kwh: f64,
     pub migration_downtime_s: f64,
     pub invalid_decisions: u64,
+    pub invalid_server_hints: u64,
     pub strategy_errors: u64,
     pub calls: u64,
     pub decision: Duration,
@@ -101,6 +102,7 @@ impl Acc {
         self.migration_kwh += o.migration_kwh;
         self.migration_downtime_s += o.migration_downtime_s;
         self.invalid_decisions += o.invalid_decisions;
+        self.invalid_server_hints += o.invalid_server_hints;
         self.strategy_errors += o.strategy_errors;
         self.calls += o.calls;
         self.decision += o.decision;
@@ -284,6 +286,9 @@ pub struct Totals {
     pub energy_per_vm_core_hour_wh: Option<f64>,
     /// Decisions the host refused (unknown cluster or service, no room left, ...).
     pub invalid_decisions: u64,
+    /// Placement decisions whose `extra.server_selection` the host could not read (the
+    /// datacenter's own policy was used instead).
+    pub invalid_server_hints: u64,
     /// Calls that failed (error, panic, timeout) rather than answering.
     pub strategy_errors: u64,
     pub strategy_calls: u64,
@@ -485,6 +490,7 @@ pub(crate) fn finish(
         energy_per_vm_core_hour_wh: (total.svc.requests == 0 && total.vm_core_hours > 0.0)
             .then(|| total.facility_kwh * 1000.0 / total.vm_core_hours),
         invalid_decisions: total.invalid_decisions,
+        invalid_server_hints: total.invalid_server_hints,
         strategy_errors: total.strategy_errors,
         strategy_calls: total.calls,
         allocation_accuracy: (total.alloc_intervals > 0)

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod power;
 pub mod report;
 pub mod scenario;
+pub mod server_hint;
 pub mod strategy_params;
 pub mod workload;
 

@@ -99,6 +99,33 @@ pub enum ServerSelection {
     LeastPowerIncrease,
     /// The first server, in file order, with room.
     FirstFit,
+    /// As `least_power_increase`, but switching an empty server on is charged only the
+    /// demand's dominant share (cores, memory or GPUs) of its idle power: a large server that
+    /// several such demands could share wins over a small one that one of them fills.
+    LeastPowerSharedIdle,
+}
+
+impl ServerSelection {
+    /// Every policy, in the order they are listed to strategies.
+    pub const ALL: [ServerSelection; 3] = [
+        ServerSelection::LeastPowerIncrease,
+        ServerSelection::FirstFit,
+        ServerSelection::LeastPowerSharedIdle,
+    ];
+
+    /// The name used in scenario files and in a decision's `server_selection`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerSelection::LeastPowerIncrease => "least_power_increase",
+            ServerSelection::FirstFit => "first_fit",
+            ServerSelection::LeastPowerSharedIdle => "least_power_shared_idle",
+        }
+    }
+
+    /// The policy named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 /// Strategies the scenario suggests. `compare` lists the runs `smo simulate` makes when no

@@ -54,6 +54,9 @@ workload:
 /// - `test/first-fit`: each service on the first cluster with room; skips what fits nowhere;
 /// - `test/greenest`: the lowest carbon intensity with room;
 /// - `test/nearest`: the lowest user latency (from the telemetry links) with room;
+/// - `test/first-fit-shared-idle`: like first-fit, asking the host for
+///   `least_power_shared_idle` servers; `test/first-fit-bad-hint` asks for a policy that
+///   does not exist;
 /// - `test/all-or-nothing`: like first-fit, but `Infeasible` when one service fits nowhere;
 /// - `test/bogus`: every service on a cluster that does not exist;
 /// - `test/overfill`: every service on the first cluster, room or not;
@@ -91,6 +94,14 @@ impl StrategyDriver for TestDriver {
             let mut order: Vec<&Cluster> = req.clusters.iter().collect();
             let chosen = match strategy {
                 "test/first-fit" | "test/all-or-nothing" => room(&free, s, order.into_iter()),
+                "test/first-fit-shared-idle" | "test/first-fit-bad-hint" => {
+                    decision.extra = if strategy.ends_with("bad-hint") {
+                        r#"{"server_selection": "best_fit"}"#.into()
+                    } else {
+                        r#"{"server_selection": "least_power_shared_idle"}"#.into()
+                    };
+                    room(&free, s, order.into_iter())
+                }
                 "test/greenest" => {
                     order.sort_by(|a, b| {
                         a.energy

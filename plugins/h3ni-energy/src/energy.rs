@@ -29,6 +29,12 @@ struct Extra {
 struct Detail {
     #[serde(default)]
     idle_on: bool,
+    /// The host's own server choice inside the cluster (least power increase when absent).
+    #[serde(default)]
+    selection: Option<String>,
+    /// The choices a decision may ask for (`server_selection` in its `extra`).
+    #[serde(default)]
+    selectable: Vec<String>,
     #[serde(default)]
     types: Vec<ServerType>,
     /// `[kind, used_cpu, used_memory_mib, used_gpu, busy_cores, watts]` per server.
@@ -58,6 +64,39 @@ impl ServerType {
                 c[i] + (c[i + 1] - c[i]) * (x - i as f64)
             }
         }
+    }
+}
+
+/// How the host picks a server inside a cluster, as this plugin mirrors it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerPick {
+    /// The server whose draw rises least (switching an empty one on costs its idle power).
+    LeastPowerIncrease,
+    /// As above, an empty server charged only the replica's dominant share of its idle power.
+    LeastPowerSharedIdle,
+    /// The first server with room.
+    FirstFit,
+}
+
+impl ServerPick {
+    /// The host's name of the policy (`least_power_increase`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerPick::LeastPowerIncrease => "least_power_increase",
+            ServerPick::LeastPowerSharedIdle => "least_power_shared_idle",
+            ServerPick::FirstFit => "first_fit",
+        }
+    }
+
+    /// The policy called `name`, if this plugin knows it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            ServerPick::LeastPowerIncrease,
+            ServerPick::LeastPowerSharedIdle,
+            ServerPick::FirstFit,
+        ]
+        .into_iter()
+        .find(|p| p.name() == name)
     }
 }
 
@@ -100,6 +139,10 @@ pub struct ClusterModel {
     reported_utilisation: Option<f64>,
     fallback_w_per_core: f64,
     idle_on: bool,
+    /// The server choice the host makes here for this plugin's replicas.
+    pick: ServerPick,
+    /// The choices the host lets a decision ask for.
+    selectable: Vec<String>,
     types: Vec<ServerType>,
     servers: Vec<[f64; 6]>,
 }
@@ -142,6 +185,12 @@ impl ClusterModel {
                 0.0
             },
             idle_on: detail.idle_on,
+            pick: detail
+                .selection
+                .as_deref()
+                .and_then(ServerPick::from_name)
+                .unwrap_or(ServerPick::LeastPowerIncrease),
+            selectable: detail.selectable,
             types: detail.types,
             servers: detail.servers,
         }
@@ -174,8 +223,21 @@ impl ClusterModel {
         self.server_states().into_iter().map(|s| s.room).collect()
     }
 
-    /// The server the host's least-power-increase choice gives one replica of `d` at full
-    /// load (the first of equals), among `states`; `None` when none has room.
+    /// Asks the host to pick this cluster's servers by `pick` for the decision's replicas;
+    /// `false` (and the host's own choice kept) when the host does not offer it here.
+    pub fn request_pick(&mut self, pick: ServerPick) -> bool {
+        if pick == self.pick {
+            return true;
+        }
+        let offered = self.selectable.iter().any(|s| s == pick.name());
+        if offered {
+            self.pick = pick;
+        }
+        offered
+    }
+
+    /// The server the host's choice ([`ServerPick`]) gives one replica of `d` at full load
+    /// (the first of equals), among `states`; `None` when none has room.
     pub fn pick_server(&self, states: &[ServerState], d: &Resources) -> Option<usize> {
         let mut best: Option<(usize, f64)> = None;
         for (i, s) in states.iter().enumerate() {
@@ -185,7 +247,14 @@ impl ClusterModel {
             if !fits(&s.room, d) || t.cores <= 0.0 {
                 continue;
             }
-            let delta = t.power((s.busy_cores + d.cpu) / t.cores) - s.watts;
+            if self.pick == ServerPick::FirstFit {
+                return Some(i);
+            }
+            let mut delta = t.power((s.busy_cores + d.cpu) / t.cores) - s.watts;
+            let off = s.watts <= 0.0 && !self.idle_on;
+            if off && self.pick == ServerPick::LeastPowerSharedIdle {
+                delta -= t.power(0.0) * (1.0 - dominant_share(t, d));
+            }
             if best.is_none_or(|(_, b)| delta < b - 1e-9) {
                 best = Some((i, delta));
             }
@@ -213,14 +282,7 @@ impl ClusterModel {
         let mut delta = t.power((state.busy_cores + d.cpu) / t.cores) - state.watts;
         let off = state.watts <= 0.0 && !self.idle_on;
         if off && amortise {
-            let mut share = d.cpu / t.cores;
-            if t.memory_mib > 0.0 {
-                share = share.max(d.memory_mib / t.memory_mib);
-            }
-            if t.gpus > 0.0 {
-                share = share.max(f64::from(d.gpu) / t.gpus);
-            }
-            delta -= t.power(0.0) * (1.0 - share.clamp(0.0, 1.0));
+            delta -= t.power(0.0) * (1.0 - dominant_share(t, d));
         }
         delta.max(0.0)
     }
@@ -312,6 +374,19 @@ impl ClusterModel {
             None => Some(self.utilisation_cap),
         }
     }
+}
+
+/// The largest share of one server of type `t` that `d` takes (cores, memory or GPUs), in
+/// [0, 1].
+fn dominant_share(t: &ServerType, d: &Resources) -> f64 {
+    let mut share = d.cpu / t.cores;
+    if t.memory_mib > 0.0 {
+        share = share.max(d.memory_mib / t.memory_mib);
+    }
+    if t.gpus > 0.0 {
+        share = share.max(f64::from(d.gpu) / t.gpus);
+    }
+    share.clamp(0.0, 1.0)
 }
 
 /// `d` fits in `room` (with a small tolerance for float sums).

@@ -91,6 +91,7 @@ impl Slots {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::energy::ServerPick;
     use smo_plugin_api::{Cluster, ClusterRole, EnergyProfile, Location, Prices, RString, RVec};
 
     /// A cluster of two 8-core / 16 GiB servers, the first with 6 cores and 12 GiB used.
@@ -136,6 +137,56 @@ mod tests {
         // than switching the empty one on (+12.5 W), which stays whole for a large replica.
         assert!(slots.take(0, &Resources::new(2.0, 2048.0, 0), 1));
         assert!(slots.fits(0, &Resources::new(8.0, 16384.0, 0), 1));
+    }
+
+    /// Three small servers (8 cores, 64 GiB, 40-80 W) and a large one (32 cores, 192 GiB,
+    /// 90-250 W), all off; the host picks by least power increase and offers `offered`.
+    fn small_and_large(offered: &str) -> ClusterModel {
+        let extra = format!(
+            r#"{{"server_detail": {{"idle_on": false, "selection": "least_power_increase",
+            "selectable": [{offered}],
+            "types": [{{"cores": 8, "memory_mib": 65536, "curve_w": [40, 80]}},
+                      {{"cores": 32, "memory_mib": 196608, "curve_w": [90, 250]}}],
+            "servers": [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0],
+                        [1, 0, 0, 0, 0, 0]]}}}}"#
+        );
+        let c = Cluster {
+            name: "c".into(),
+            role: ClusterRole::Cloud,
+            location: Location::default(),
+            capacity: Resources::new(56.0, 393216.0, 0),
+            available: Resources::new(56.0, 393216.0, 0),
+            energy: EnergyProfile::default(),
+            prices: Prices::default(),
+            labels: RVec::new(),
+            extra: RString::from(extra),
+        };
+        ClusterModel::new(&c, 0.9)
+    }
+
+    #[test]
+    fn the_plan_follows_the_server_choice_asked_of_the_host() {
+        // 2 cores / 56 GiB: by least power increase each takes a small server (+50 W each,
+        // 150 W for three); with shared idle the three share the large one (+100, +10, +10 W:
+        // 120 W), as the host's `least_power_shared_idle` books them.
+        let d = Resources::new(2.0, 57344.0, 0);
+        let own = small_and_large(r#""least_power_increase""#);
+        let w = Slots::new(std::slice::from_ref(&own)).marginal_w(0, &d, 3, false);
+        assert!(w.is_some_and(|w| (w - 150.0).abs() < 1e-9), "{w:?}");
+        let mut shared = small_and_large(r#""least_power_increase", "least_power_shared_idle""#);
+        assert!(shared.request_pick(ServerPick::LeastPowerSharedIdle));
+        let w = Slots::new(std::slice::from_ref(&shared)).marginal_w(0, &d, 3, false);
+        assert!(w.is_some_and(|w| (w - 120.0).abs() < 1e-9), "{w:?}");
+        // Four do not fit the large server: the fourth goes to a small one.
+        let mut slots = Slots::new(std::slice::from_ref(&shared));
+        assert!(slots.take(0, &d, 3));
+        let w = slots.marginal_w(0, &d, 1, false);
+        assert!(w.is_some_and(|w| (w - 50.0).abs() < 1e-9), "{w:?}");
+        // A host that does not offer it keeps its own choice, and the plan follows the host.
+        let mut not_offered = small_and_large(r#""least_power_increase""#);
+        assert!(!not_offered.request_pick(ServerPick::LeastPowerSharedIdle));
+        let w = Slots::new(std::slice::from_ref(&not_offered)).marginal_w(0, &d, 3, false);
+        assert!(w.is_some_and(|w| (w - 150.0).abs() < 1e-9), "{w:?}");
     }
 
     #[test]

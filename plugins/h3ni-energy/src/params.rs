@@ -57,6 +57,11 @@ pub struct PlacementParams {
     /// not know a service's processing time, so it cannot tell whether more latency still meets
     /// the SLO when the replicas run hot at the day's peak: by default no move goes further.
     pub max_added_latency_ms: f64,
+    /// How the host should pick servers inside the chosen clusters for this decision's
+    /// replicas (`least_power_increase`, `least_power_shared_idle`, `first_fit`), asked in the
+    /// decision's `extra` and mirrored in the plan where the host offers it (`selectable` in
+    /// its server detail); `None`: the host's own choice.
+    pub server_selection: Option<String>,
 }
 
 impl Default for PlacementParams {
@@ -82,6 +87,7 @@ impl Default for PlacementParams {
             slo_fallback: true,
             w_slo: None,
             max_added_latency_ms: 0.0,
+            server_selection: None,
         }
     }
 }
@@ -173,6 +179,13 @@ impl PlacementParams {
         }
         if self.max_added_latency_ms.is_nan() || self.max_added_latency_ms < 0.0 {
             return bad("max_added_latency_ms must be >= 0");
+        }
+        if let Some(name) = self.server_selection.as_deref() {
+            if crate::energy::ServerPick::from_name(name).is_none() {
+                return Err(PluginError::bad_parameters(format!(
+                    "`server_selection`: unknown policy {name:?} (least_power_increase, least_power_shared_idle, first_fit)"
+                )));
+            }
         }
         Ok(self)
     }

@@ -1,7 +1,7 @@
 //! `h3ni-energy/placement`: a MILP (HiGHS) over (service, cluster) pairs minimising energy,
 //! carbon (on-site renewables first), latency and migrations, with a greedy fallback.
 
-use crate::energy::{latency, ClusterModel};
+use crate::energy::{latency, ClusterModel, ServerPick};
 use crate::params::PlacementParams;
 use crate::reserve::{Reservations, SharedReservations};
 use highs::{Col, HighsModelStatus, RowProblem, Sense};
@@ -48,6 +48,8 @@ struct Instance {
     rejections: Vec<Rejection>,
     /// A scheduled consolidation (see [`EnergyPlacement::consolidating`]).
     consolidating: bool,
+    /// The server choice asked of the host (and planned with), when it offers it.
+    server_selection: Option<ServerPick>,
 }
 
 /// The energy- and carbon-aware placement strategy.
@@ -162,6 +164,18 @@ impl Instance {
             .iter()
             .map(|c| ClusterModel::new(c, p.max_utilisation))
             .collect();
+        let mut server_selection = None;
+        if let Some(pick) = p
+            .server_selection
+            .as_deref()
+            .and_then(ServerPick::from_name)
+        {
+            for c in clusters.iter_mut() {
+                if c.request_pick(pick) {
+                    server_selection = Some(pick);
+                }
+            }
+        }
         let index = |name: &str| clusters.iter().position(|c| c.name == name);
         let mut items = Vec::new();
         let mut own = vec![Resources::default(); clusters.len()];
@@ -234,6 +248,7 @@ impl Instance {
             pairs: Vec::new(),
             rejections: Vec::new(),
             consolidating,
+            server_selection,
         };
         for (i, s) in req.graph.services.iter().enumerate() {
             for j in 0..inst.clusters.len() {
@@ -567,6 +582,11 @@ impl Placement for EnergyPlacement {
             ));
         }
         d.reasons.push(format!("solved by {how}").into());
+        if let Some(pick) = inst.server_selection {
+            d.extra = format!("{{\"server_selection\":\"{}\"}}", pick.name()).into();
+            d.reasons
+                .push(format!("servers picked by {} (asked of the host)", pick.name()).into());
+        }
         d.rejections = inst.rejections.into_iter().take(200).collect();
         d.objective = ROption::RSome(objective);
         self.reservations().record(req, &d, p.growth_reserve);
