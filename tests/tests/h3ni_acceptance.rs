@@ -1,5 +1,6 @@
 //! Issue #8's acceptance, where it holds, from the real `.so` files in `smo simulate`: the
-//! h3ni-energy bundle against default-lp on brussels-demo, h3ni-predictive and eu-5dc-7d
+//! h3ni-energy bundle against default-lp on brussels-demo, h3ni-predictive, eu-5dc-24h and
+//! eu-5dc-7d
 //! (energy per request >= 25 % lower, carbon >= 30 % lower, no more SLO violations; accuracy
 //! >= 95 % where there are services to scale).
 
@@ -87,4 +88,12 @@ fn placement_meets_the_targets_on_the_seven_day_continuum() {
     // 21,000 Azure VMs over five datacenters (no services, so no accuracy to measure).
     let (base, h3ni) = compare("eu-5dc-7d.yaml", "h3ni-energy/placement");
     assert_acceptance("eu-5dc-7d", &base, &h3ni);
+}
+
+#[test]
+fn placement_meets_the_targets_on_the_one_day_continuum() {
+    // 3,000 Azure VMs; it holds since the plugin asks the host for servers its VMs can share
+    // (`server_selection`, default least_power_shared_idle): -24.1 % energy/request without.
+    let (base, h3ni) = compare("eu-5dc-24h.yaml", "h3ni-energy/placement");
+    assert_acceptance("eu-5dc-24h", &base, &h3ni);
 }

@@ -87,7 +87,7 @@ impl Default for PlacementParams {
             slo_fallback: true,
             w_slo: None,
             max_added_latency_ms: 0.0,
-            server_selection: None,
+            server_selection: Some("least_power_shared_idle".into()),
         }
     }
 }
