@@ -98,12 +98,21 @@ mod tests {
     pub fn two_servers() -> ClusterModel {
         let extra = r#"{"server_detail": {"types": [{"cores": 8, "memory_mib": 16384, "curve_w": [10, 20]}],
             "servers": [[0, 6, 12288, 0, 6, 18], [0, 0, 0, 0, 0, 0]]}}"#;
+        model(
+            Resources::new(16.0, 32768.0, 0),
+            Resources::new(10.0, 20480.0, 0),
+            extra,
+        )
+    }
+
+    /// The model of cluster `c` with this capacity, free room and `extra`.
+    fn model(capacity: Resources, available: Resources, extra: &str) -> ClusterModel {
         let c = Cluster {
             name: "c".into(),
             role: ClusterRole::Cloud,
             location: Location::default(),
-            capacity: Resources::new(16.0, 32768.0, 0),
-            available: Resources::new(10.0, 20480.0, 0),
+            capacity,
+            available,
             energy: EnergyProfile::default(),
             prices: Prices::default(),
             labels: RVec::new(),
@@ -150,18 +159,8 @@ mod tests {
             "servers": [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0],
                         [1, 0, 0, 0, 0, 0]]}}}}"#
         );
-        let c = Cluster {
-            name: "c".into(),
-            role: ClusterRole::Cloud,
-            location: Location::default(),
-            capacity: Resources::new(56.0, 393216.0, 0),
-            available: Resources::new(56.0, 393216.0, 0),
-            energy: EnergyProfile::default(),
-            prices: Prices::default(),
-            labels: RVec::new(),
-            extra: RString::from(extra),
-        };
-        ClusterModel::new(&c, 0.9)
+        let all = Resources::new(56.0, 393216.0, 0);
+        model(all, all, &extra)
     }
 
     #[test]
