@@ -1,6 +1,7 @@
-//! `h3ni-energy/predictive?slo_margin=1` from its real `.so` on h3ni-predictive: provisioning
-//! for the SLO as well as the forecast (the processing time read back from the measured
-//! responses) removes nearly all late requests at the same energy, and stays >= 95 % accurate.
+//! `h3ni-energy/predictive?slo_margin=1` from its real `.so`: provisioning for the SLO as well
+//! as the forecast (the processing time read back from the measured responses) removes nearly
+//! all late requests at the same energy on h3ni-predictive, staying >= 95 % accurate, and on
+//! cloud-edge keeps >= 95 % of the intervals in the band that starts at the SLO.
 
 use serde_json::Value;
 use smo_tests::*;
@@ -42,4 +43,40 @@ fn provisioning_for_the_slo_removes_late_requests_at_the_same_energy() {
     );
     assert!(accuracy(slo) >= 0.95, "accuracy {}", accuracy(slo));
     assert!(number(slo, "failure_rate") <= number(forecast, "failure_rate") + 1e-12);
+}
+
+#[test]
+fn on_cloud_edge_slo_first_scaling_stays_in_the_slo_band() {
+    // cloud-edge's scaling calls see the rate of the step they provision, so small forecast
+    // margins suffice; the plain accuracy KPI cannot be met there with the SLO kept (see the
+    // h3ni README), the band counted from the SLO's capacity can.
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
+    sandbox.install("smo_default_lp", "default-lp.so");
+    // The scenario's offloader.
+    sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
+    let baseline = "placement=default-lp/placement,scaling=default-lp/scaling";
+    let slo_first = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive?slo_margin=1&min_margin=0.01&max_margin=0.03";
+    let out = sandbox
+        .simulate("cloud-edge.yaml")
+        .args(["--strategy", baseline, "--strategy", slo_first])
+        .output()
+        .expect("smo runs");
+    let doc = simulate_report(&out);
+    let runs = doc["strategies"].as_array().expect("strategies");
+    let (base, h3ni) = (&runs[0]["totals"], &runs[1]["totals"]);
+    assert_eq!(h3ni["strategy_errors"], 0, "{h3ni}");
+    assert_eq!(h3ni["service_slo_violations"], 0, "{h3ni}");
+    let band = |t: &Value| number(t, "slo_allocation_accuracy");
+    assert!(band(h3ni) >= 0.95, "SLO band {}", band(h3ni));
+    assert_below(
+        "default-lp's SLO band, against h3ni's",
+        band(base),
+        band(h3ni),
+    );
+    assert_below(
+        "energy per request, against default-lp's",
+        number(h3ni, "energy_per_request_wh"),
+        number(base, "energy_per_request_wh"),
+    );
 }

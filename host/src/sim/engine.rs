@@ -4,6 +4,7 @@
 //! Decisions are checked, never trusted: a decision naming an unknown cluster or service, or
 //! one that overfills a datacenter, counts as an invalid decision and a failed request.
 
+use super::allocation;
 use super::continuum::Datacenter;
 use super::delay;
 use super::driver::{DriverError, StrategyDriver};
@@ -1039,19 +1040,26 @@ impl<'a> Run<'a> {
             .map(|x| (sp.alpha * x.servers.len() as f64 + sp.beta).max(0.0))
             .sum();
         let covered = cap + 1e-9 >= lambda;
+        let user = self.services[i].user;
+        let nearest_ms = self.services[i]
+            .instances
+            .iter()
+            .map(|x| self.net.user_lat[user][x.dc])
+            .fold(f64::INFINITY, f64::min);
+        let slo_ms = self.sc.spec.slo_ms;
         let iv = &mut self.alloc_interval[i];
         *iv = (iv.0.max(lambda), iv.1.max(cap), iv.2 && covered);
         let closes = (k + 1) % self.scaling_every == 0 || k + 1 == self.steps;
         let interval = closes.then(|| std::mem::replace(iv, (0.0, 0.0, true)));
+        // (accurate, accurate within the SLO band)
         let accurate = interval.map(|(peak, cap, covered)| {
-            let needed = if sp.alpha > 0.0 {
-                ((peak - sp.beta) / sp.alpha - 1e-9).ceil().max(0.0)
-            } else {
-                0.0
-            };
-            let needed = needed.max(f64::from(sp.min_replicas.max(1)));
-            let cap_needed = (sp.alpha * needed + sp.beta).max(peak);
-            covered && cap <= 1.2 * cap_needed + 1e-9
+            let cap_needed = allocation::capacity_covering(sp, peak);
+            let within = covered && cap <= 1.2 * cap_needed + 1e-9;
+            let band =
+                allocation::capacity_within_slo(sp, peak, nearest_ms, slo_ms).unwrap_or(cap_needed);
+            let band = band.max(cap_needed);
+            let within_slo = covered && cap + 1e-9 >= band && cap <= 1.2 * band + 1e-9;
+            (within, within_slo)
         });
         let rose = k > 0 && lambda > 1.2 * self.rate(i, k - 1);
         let step_s = f64::from(self.step_s);
@@ -1070,9 +1078,10 @@ impl<'a> Run<'a> {
         let last = k + 1 == self.steps;
         let unresolved = last && pending.is_some();
         let acc = self.acc();
-        if let Some(accurate) = accurate {
+        if let Some((accurate, within_slo)) = accurate {
             acc.alloc_intervals += 1;
             acc.alloc_accurate += u64::from(accurate);
+            acc.alloc_accurate_slo += u64::from(within_slo);
         }
         if let Some(s) = resolved {
             acc.elastic_events += 1;
@@ -1869,6 +1878,24 @@ workload:
         assert_eq!(t.allocation_accuracy, Some(1.0));
         assert_eq!(t.elasticity_events, Some(0));
         assert!(t.forecasts.is_empty());
+    }
+
+    #[test]
+    fn slo_allocation_accuracy_starts_the_band_at_the_slo() {
+        // 25 rps, 30 ms of processing, 2 ms from the users, SLO 100 ms: three replicas (30
+        // rps, rho 0.83: 2 + 30 / 0.17 = 182 ms) cover the load but miss the SLO; four (40,
+        // rho 0.625: 82 ms) meet it, and 40 <= 1.2 x 40 but > 1.2 x 30; five are too many.
+        let with = |replicas: u32| {
+            let yaml = service_yaml("").replace(
+                "rate_rps: 25}",
+                &format!("rate_rps: 25, processing_ms: 30, replicas: {replicas}}}"),
+            );
+            let t = run_yaml(&yaml, "test/first-fit").totals;
+            (t.allocation_accuracy, t.slo_allocation_accuracy)
+        };
+        assert_eq!(with(3), (Some(1.0), Some(0.0)));
+        assert_eq!(with(4), (Some(0.0), Some(1.0)));
+        assert_eq!(with(5), (Some(0.0), Some(0.0)));
     }
 
     #[test]

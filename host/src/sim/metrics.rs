@@ -70,6 +70,7 @@ pub(crate) struct Acc {
     /// over-provisioning.
     pub alloc_intervals: u64,
     pub alloc_accurate: u64,
+    pub alloc_accurate_slo: u64,
     /// Load steps (rate up > 20 % from one step to the next) answered, and not answered.
     pub elastic_events: u64,
     pub elastic_unresolved: u64,
@@ -110,6 +111,7 @@ impl Acc {
         self.placed_vms += o.placed_vms;
         self.alloc_intervals += o.alloc_intervals;
         self.alloc_accurate += o.alloc_accurate;
+        self.alloc_accurate_slo += o.alloc_accurate_slo;
         self.elastic_events += o.elastic_events;
         self.elastic_unresolved += o.elastic_unresolved;
         self.elastic_s_max = self.elastic_s_max.max(o.elastic_s_max);
@@ -297,6 +299,12 @@ pub struct Totals {
     /// the fewest replicas covering the interval's peak (`null` without services).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allocation_accuracy: Option<f64>,
+    /// The same with the band starting at the SLO: intervals whose capacity covered demand,
+    /// was at least that of the fewest replicas meeting the SLO at the interval's peak (from
+    /// the users' nearest copy; the covering ones when no count meets it) and at most 1.2 x
+    /// that (`null` without services).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo_allocation_accuracy: Option<f64>,
     /// Load steps seen, and those never answered by enough capacity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elasticity_events: Option<u64>,
@@ -495,6 +503,12 @@ pub(crate) fn finish(
         strategy_calls: total.calls,
         allocation_accuracy: (total.alloc_intervals > 0)
             .then(|| ratio(total.alloc_accurate as f64, total.alloc_intervals as f64)),
+        slo_allocation_accuracy: (total.alloc_intervals > 0).then(|| {
+            ratio(
+                total.alloc_accurate_slo as f64,
+                total.alloc_intervals as f64,
+            )
+        }),
         elasticity_events: (total.alloc_intervals > 0).then_some(total.elastic_events),
         elasticity_unresolved: (total.alloc_intervals > 0).then_some(total.elastic_unresolved),
         elasticity_s_max: (total.elastic_events > 0).then_some(total.elastic_s_max),

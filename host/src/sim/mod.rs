@@ -7,6 +7,7 @@
 //! JSON, plot). [`command`] is `smo simulate`. Every formula is written out in
 //! `scenarios/README.md`.
 
+pub mod allocation;
 pub mod command;
 pub mod continuum;
 pub mod data;

@@ -213,14 +213,17 @@ fn services_table(out: &mut String, runs: &[StrategyRun], timing: bool) {
     }
     out.push_str(
         "services: alloc acc % = scaling intervals whose capacity covered demand with <= 20 % over-provisioning; \
+         SLO band % = the same, counted from the capacity that meets the SLO; \
          elasticity = simulated s from a load step to enough capacity (+ decide ms)\n",
     );
     for r in runs {
         let t = &r.totals;
         let mut line = format!(
-            "  {:<40} alloc acc {:>6}  load steps {} ({} unanswered)  elasticity {} s",
+            "  {:<40} alloc acc {:>6}  SLO band {:>6}  load steps {} ({} unanswered)  elasticity {} s",
             r.strategy,
             t.allocation_accuracy
+                .map_or("-".into(), |a| format!("{:.2}", a * 100.0)),
+            t.slo_allocation_accuracy
                 .map_or("-".into(), |a| format!("{:.2}", a * 100.0)),
             t.elasticity_events.unwrap_or(0),
             t.elasticity_unresolved.unwrap_or(0),
