@@ -35,7 +35,7 @@ impl StrategyDriver for Greenest {
         let mut free = FreeCapacity::new(&req.clusters);
         let mut decision = PlacementDecision::default();
         for s in req.graph.services.iter() {
-            if let Some(c) = order.iter().find(|c| free.why_not(s, c).is_none()) {
+            if let Some(c) = order.iter().find(|c| free.fits(s, c)) {
                 free.reserve(s, c.name.as_str());
                 decision.placement.assignments.push(Assignment {
                     service: s.name.clone(),

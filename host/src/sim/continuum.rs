@@ -44,6 +44,11 @@ pub struct Datacenter {
     pub used: Resources,
     idle_on: bool,
     selection: ServerSelection,
+    /// [`Datacenter::detail_json`] up to the servers' list (fixed at construction).
+    detail_head: String,
+    /// Each server's entry of that list, rewritten when the server changes: formatting every
+    /// server for every request was most of a large simulation's time.
+    server_json: Vec<String>,
 }
 
 impl Datacenter {
@@ -91,9 +96,13 @@ impl Datacenter {
             used: Resources::default(),
             idle_on: idle == IdleServers::On,
             selection,
+            detail_head: String::new(),
+            server_json: Vec::new(),
         };
+        dc.detail_head = dc.detail_head();
+        dc.server_json = vec![String::new(); dc.servers.len()];
         for i in 0..dc.servers.len() {
-            dc.servers[i].watts = dc.watts_of(&dc.servers[i]);
+            dc.refresh(i);
         }
         dc
     }
@@ -155,9 +164,25 @@ impl Datacenter {
     }
 
     /// Per-server state as compact JSON, for strategies that choose servers themselves (ECMR's
-    /// MESF): `{"idle_on", "types": [{cores, memory_mib, gpus, curve_w}], "servers": [[kind,
-    /// used_cpu, used_memory_mib, used_gpu, busy_cores, watts]]}`.
+    /// MESF): `{"idle_on", "selection", "selectable", "types": [{cores, memory_mib, gpus,
+    /// curve_w}], "servers": [[kind, used_cpu, used_memory_mib, used_gpu, busy_cores, watts]]}`.
     pub fn detail_json(&self) -> String {
+        let len = self.server_json.iter().map(|x| x.len() + 1).sum::<usize>();
+        let mut out = String::with_capacity(self.detail_head.len() + len + 2);
+        out.push_str(&self.detail_head);
+        for (i, server) in self.server_json.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(server);
+        }
+        out.push_str("]}");
+        out
+    }
+
+    /// The part of [`Datacenter::detail_json`] that never changes: everything before the
+    /// servers' entries.
+    fn detail_head(&self) -> String {
         let types: Vec<String> = self
             .types
             .iter()
@@ -176,27 +201,16 @@ impl Datacenter {
                 )
             })
             .collect();
-        let servers: Vec<String> = self
-            .servers
+        let selectable: Vec<String> = ServerSelection::ALL
             .iter()
-            .map(|s| {
-                format!(
-                    "[{},{},{},{},{},{}]",
-                    s.kind, s.used_cpu, s.used_memory_mib, s.used_gpu, s.busy_cores, s.watts
-                )
-            })
+            .map(|s| format!("\"{}\"", s.as_str()))
             .collect();
         format!(
-            "{{\"idle_on\":{},\"selection\":\"{}\",\"selectable\":[{}],\"types\":[{}],\"servers\":[{}]}}",
+            "{{\"idle_on\":{},\"selection\":\"{}\",\"selectable\":[{}],\"types\":[{}],\"servers\":[",
             self.idle_on,
             self.selection.as_str(),
-            ServerSelection::ALL
-                .iter()
-                .map(|s| format!("\"{}\"", s.as_str()))
-                .collect::<Vec<_>>()
-                .join(","),
+            selectable.join(","),
             types.join(","),
-            servers.join(",")
         )
     }
 
@@ -299,9 +313,18 @@ impl Datacenter {
         }
     }
 
+    /// Recomputes server `i`'s draw and its entry of [`Datacenter::detail_json`].
     fn refresh(&mut self, i: usize) {
         let w = self.watts_of(&self.servers[i]);
-        self.servers[i].watts = w;
+        let s = &mut self.servers[i];
+        s.watts = w;
+        let entry = format!(
+            "[{},{},{},{},{},{}]",
+            s.kind, s.used_cpu, s.used_memory_mib, s.used_gpu, s.busy_cores, s.watts
+        );
+        if let Some(slot) = self.server_json.get_mut(i) {
+            *slot = entry;
+        }
     }
 }
 
@@ -441,6 +464,42 @@ mod tests {
             v["selectable"].as_array().map(|a| a.len()),
             Some(ServerSelection::ALL.len())
         );
+    }
+
+    #[test]
+    fn the_server_detail_follows_every_change() {
+        let entries = |dc: &Datacenter| -> Vec<Vec<f64>> {
+            let v: serde_json::Value = serde_json::from_str(&dc.detail_json()).expect("json");
+            serde_json::from_value(v["servers"].clone()).expect("servers")
+        };
+        let expected = |dc: &Datacenter| -> Vec<Vec<f64>> {
+            dc.servers
+                .iter()
+                .map(|s| {
+                    vec![
+                        f64::from(s.kind),
+                        s.used_cpu,
+                        s.used_memory_mib,
+                        f64::from(s.used_gpu),
+                        s.busy_cores,
+                        s.watts,
+                    ]
+                })
+                .collect()
+        };
+        let mut dc = small_and_large();
+        assert_eq!(entries(&dc), expected(&dc));
+        let d = Resources::new(2.0, 1024.0, 0);
+        let a = dc.place(&d, 1.0).expect("room");
+        let b = dc.place(&d, 0.5).expect("room");
+        assert_eq!(entries(&dc), expected(&dc));
+        dc.set_load(b, 2.0, 0.5, 0.25);
+        assert_eq!(entries(&dc), expected(&dc));
+        dc.release(a, &d, 1.0);
+        assert_eq!(entries(&dc), expected(&dc));
+        dc.release(b, &d, 0.25);
+        assert_eq!(entries(&dc), expected(&dc));
+        assert!(entries(&dc).iter().all(|e| e[5] == 0.0), "all switched off");
     }
 
     #[test]

@@ -71,7 +71,7 @@ fn room<'a>(
     s: &smo_plugin_api::Service,
     order: impl Iterator<Item = &'a Cluster>,
 ) -> Option<&'a Cluster> {
-    order.into_iter().find(|c| free.why_not(s, c).is_none())
+    order.into_iter().find(|c| free.fits(s, c))
 }
 
 impl StrategyDriver for TestDriver {
