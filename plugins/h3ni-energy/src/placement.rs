@@ -44,7 +44,10 @@ struct Instance {
     clusters: Vec<ClusterModel>,
     /// Room per cluster: CPU (capped by the SLO), memory, GPU, counting the graph's own use.
     room: Vec<Resources>,
+    /// Feasible (item, cluster) pairs, item by item (see [`Instance::pairs_of`]).
     pairs: Vec<Pair>,
+    /// Where each item's pairs start in `pairs` (one more entry than items).
+    pair_start: Vec<usize>,
     rejections: Vec<Rejection>,
     /// A scheduled consolidation (see [`EnergyPlacement::consolidating`]).
     consolidating: bool,
@@ -246,11 +249,13 @@ impl Instance {
             clusters,
             room,
             pairs: Vec::new(),
+            pair_start: Vec::new(),
             rejections: Vec::new(),
             consolidating,
             server_selection,
         };
         for (i, s) in req.graph.services.iter().enumerate() {
+            inst.pair_start.push(inst.pairs.len());
             for j in 0..inst.clusters.len() {
                 match inst.pair(req, p, s, i, j) {
                     Ok(pair) => inst.pairs.push(pair),
@@ -262,7 +267,16 @@ impl Instance {
                 }
             }
         }
+        inst.pair_start.push(inst.pairs.len());
         inst
+    }
+
+    /// The feasible pairs of item `i` (one per cluster it may go to).
+    fn pairs_of(&self, i: usize) -> &[Pair] {
+        match (self.pair_start.get(i), self.pair_start.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.pairs[a..b],
+            _ => &[],
+        }
     }
 
     fn pair(

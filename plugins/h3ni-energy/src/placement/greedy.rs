@@ -23,7 +23,7 @@ impl Instance {
     /// pair's static power; `None` when it does not fit.
     fn step(&self, p: &PlacementParams, plan: &Plan, i: usize, j: usize) -> Option<(f64, f64)> {
         let it = &self.items[i];
-        let q = self.pairs.iter().find(|q| q.item == i && q.cluster == j)?;
+        let q = self.pairs_of(i).iter().find(|q| q.cluster == j)?;
         let staying = it.current == Some(j);
         if !plan.room[j].fits(&it.total)
             || (!staying && !plan.slots.fits(j, &it.replica, it.replicas))
@@ -106,9 +106,8 @@ impl Instance {
         let mut total = 0.0;
         for i in self.order() {
             let best = self
-                .pairs
+                .pairs_of(i)
                 .iter()
-                .filter(|q| q.item == i)
                 .filter_map(|q| {
                     self.step(p, &plan, i, q.cluster)
                         .map(|(c, w)| (c, w, q.cluster))

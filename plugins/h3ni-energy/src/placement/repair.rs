@@ -47,9 +47,9 @@ impl Instance {
                 continue;
             }
             let next = self
-                .pairs
+                .pairs_of(i)
                 .iter()
-                .filter(|q| q.item == i && q.cluster != j)
+                .filter(|q| q.cluster != j)
                 .filter(|q| {
                     room[q.cluster].fits(&it.total)
                         && slots.fits(q.cluster, &it.replica, it.replicas)
