@@ -69,6 +69,16 @@ impl Sandbox {
     pub fn state_dir(&self) -> PathBuf {
         self.root.path().join("state")
     }
+    /// A sandbox with these plugins installed, each `smo_x_y` as `x-y.so`.
+    pub fn with_plugins(lib_names: &[&str]) -> Self {
+        let sandbox = Self::new();
+        for lib in lib_names {
+            let name = lib.trim_start_matches("smo_").replace('_', "-");
+            sandbox.install(lib, &format!("{name}.so"));
+        }
+        sandbox
+    }
+
     /// Installs a plugin file the way operators should: write a hidden temp file, then rename.
     pub fn install(&self, lib_name: &str, as_name: &str) {
         self.install_file(&plugin_so(lib_name), as_name);
@@ -95,6 +105,18 @@ impl Sandbox {
             .arg("--state-dir")
             .arg(self.state_dir());
         cmd
+    }
+
+    /// Runs [`Sandbox::simulate`] with each of `strategies` (it must succeed); the totals of
+    /// each run, in order.
+    pub fn totals(&self, scenario: &str, strategies: &[&str]) -> Vec<serde_json::Value> {
+        let mut cmd = self.simulate(scenario);
+        for s in strategies {
+            cmd.args(["--strategy", s]);
+        }
+        let doc = simulate_report(&cmd.output().expect("smo runs"));
+        let runs = doc["strategies"].as_array().expect("strategies");
+        runs.iter().map(|r| r["totals"].clone()).collect()
     }
 }
 

@@ -12,14 +12,8 @@ fn provisioning_for_the_slo_removes_late_requests_at_the_same_energy() {
     sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
     let plain = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive";
     let slo_aware = format!("{plain}?slo_margin=1");
-    let out = sandbox
-        .simulate("h3ni-predictive.yaml")
-        .args(["--strategy", plain, "--strategy", &slo_aware])
-        .output()
-        .expect("smo runs");
-    let doc = simulate_report(&out);
-    let runs = doc["strategies"].as_array().expect("strategies");
-    let (forecast, slo) = (&runs[0]["totals"], &runs[1]["totals"]);
+    let runs = sandbox.totals("h3ni-predictive.yaml", &[plain, &slo_aware]);
+    let (forecast, slo) = (&runs[0], &runs[1]);
     assert_eq!(slo["strategy_errors"], 0, "{slo}");
     let late = |t: &Value| number(t, "slo_violations");
     assert_below(
@@ -50,21 +44,12 @@ fn on_cloud_edge_slo_first_scaling_stays_in_the_slo_band() {
     // cloud-edge's scaling calls see the rate of the step they provision, so small forecast
     // margins suffice; the plain accuracy KPI cannot be met there with the SLO kept (see the
     // h3ni README), the band counted from the SLO's capacity can.
-    let sandbox = Sandbox::new();
-    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
-    sandbox.install("smo_default_lp", "default-lp.so");
-    // The scenario's offloader.
-    sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
+    // sbmp-gma: the scenario's offloader.
+    let sandbox = Sandbox::with_plugins(&["smo_h3ni_energy", "smo_default_lp", "smo_sbmp_gma"]);
     let baseline = "placement=default-lp/placement,scaling=default-lp/scaling";
     let slo_first = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive?slo_margin=1&min_margin=0.01&max_margin=0.03";
-    let out = sandbox
-        .simulate("cloud-edge.yaml")
-        .args(["--strategy", baseline, "--strategy", slo_first])
-        .output()
-        .expect("smo runs");
-    let doc = simulate_report(&out);
-    let runs = doc["strategies"].as_array().expect("strategies");
-    let (base, h3ni) = (&runs[0]["totals"], &runs[1]["totals"]);
+    let runs = sandbox.totals("cloud-edge.yaml", &[baseline, slo_first]);
+    let (base, h3ni) = (&runs[0], &runs[1]);
     assert_eq!(h3ni["strategy_errors"], 0, "{h3ni}");
     assert_eq!(h3ni["service_slo_violations"], 0, "{h3ni}");
     let band = |t: &Value| number(t, "slo_allocation_accuracy");
