@@ -148,6 +148,9 @@ struct Inst {
     load: f64,
     routed_rps: f64,
     response_ms: f64,
+    /// The server choice the placement that put the copy here asked for (its replicas, also
+    /// those scaling adds later, go to the servers it picks); `None`: the datacenter's own.
+    selection: Option<ServerSelection>,
 }
 
 struct Svc {
@@ -835,11 +838,13 @@ impl<'a> Run<'a> {
                             load: 0.0,
                             routed_rps: 0.0,
                             response_ms: 0.0,
+                            selection: hint,
                         });
                         self.services[s].instances.len() - 1
                     }
                 };
-                let _ = self.resize_by(s, j, replicas, hint);
+                self.services[s].instances[j].selection = hint;
+                let _ = self.resize(s, j, replicas);
             }
             self.services[s].instances.retain(|i| !i.servers.is_empty());
         }
@@ -847,23 +852,14 @@ impl<'a> Run<'a> {
 
     /// Sets instance `j` of service `s` to `replicas`; replicas that do not fit are invalid
     /// (returns `false` then).
+    /// New replicas go to the servers the copy's `selection` picks (else the datacenter's own
+    /// policy).
     fn resize(&mut self, s: usize, j: usize, replicas: u32) -> bool {
-        self.resize_by(s, j, replicas, None)
-    }
-
-    /// As [`Self::resize`], new replicas going to the servers `selection` picks (else the
-    /// datacenter's own policy).
-    fn resize_by(
-        &mut self,
-        s: usize,
-        j: usize,
-        replicas: u32,
-        selection: Option<ServerSelection>,
-    ) -> bool {
         let demand = self.services[s].demand;
-        let (d, load) = (
+        let (d, load, selection) = (
             self.services[s].instances[j].dc,
             self.services[s].instances[j].load,
+            self.services[s].instances[j].selection,
         );
         while self.services[s].instances[j].servers.len() > replicas as usize {
             if let Some(server) = self.services[s].instances[j].servers.pop() {
@@ -1271,6 +1267,7 @@ impl<'a> Run<'a> {
                 let have = self.services[s].instances[jf].servers.len() as u32;
                 let n = if n == 0 { have } else { n.min(have) };
                 let load = self.services[s].instances[jf].load;
+                let selection = self.services[s].instances[jf].selection;
                 let jt = match find(&self.services[s], t) {
                     Some(j) => j,
                     None => {
@@ -1280,6 +1277,7 @@ impl<'a> Run<'a> {
                             load,
                             routed_rps: 0.0,
                             response_ms: 0.0,
+                            selection,
                         });
                         self.services[s].instances.len() - 1
                     }
@@ -1304,6 +1302,7 @@ impl<'a> Run<'a> {
                             load: 0.0,
                             routed_rps: 0.0,
                             response_ms: 0.0,
+                            selection: None,
                         });
                         self.services[s].instances.len() - 1
                     }
@@ -1786,6 +1785,34 @@ mod tests {
         close(bad.energy_kwh, 0.150 * 1.5);
         assert_eq!(bad.served, 3);
         assert!(bad.invalid_server_hints >= 1);
+    }
+
+    #[test]
+    fn replicas_scaling_adds_go_where_the_placement_asked() {
+        // One service replica of 2 cores / 56 GiB at 25 rps (alpha 10): the scaling adds two
+        // more. Placed with shared idle, all three share the large server; it is the copy's
+        // choice, so the scaling's replicas follow it. By the datacenter's rule each replica
+        // switches on a small server instead.
+        let yaml = service_yaml(", scaling: test/alpha-beta")
+            .replace(
+                "    servers: [{count: 1, cores: 8, memory_gib: 16, idle_w: 100, peak_w: 200}]\n  - name: edge",
+                "    servers: [{count: 3, cores: 8, memory_gib: 64, idle_w: 40, peak_w: 80}, \
+                 {count: 1, cores: 32, memory_gib: 192, idle_w: 90, peak_w: 250}]\n  - name: edge",
+            )
+            .replace("memory_mib: 2048", "memory_mib: 57344")
+            .replace("slo_ms: 100", "slo_ms: 100\nidle_servers: off");
+        let own = run_yaml(&yaml, "test/first-fit").totals;
+        let shared = run_yaml(&yaml, "test/first-fit-shared-idle").totals;
+        assert_eq!(shared.failed, own.failed);
+        // With 3 replicas: one large server on (90 W idle) against three small ones (120 W
+        // idle). Measured: 0.1025 against 0.1325 kWh; when the scaling's replicas ignored the
+        // copy's choice, both were 0.1325.
+        assert!(
+            shared.it_energy_kwh < own.it_energy_kwh,
+            "{} vs {}",
+            shared.it_energy_kwh,
+            own.it_energy_kwh
+        );
     }
 
     #[test]
