@@ -7,6 +7,7 @@
 use super::power::PowerModel;
 use super::scenario::{DatacenterSpec, IdleServers, ServerSelection};
 use smo_plugin_api::Resources;
+use std::fmt::Write as _;
 
 const EPS: f64 = 1e-9;
 
@@ -318,12 +319,14 @@ impl Datacenter {
         let w = self.watts_of(&self.servers[i]);
         let s = &mut self.servers[i];
         s.watts = w;
-        let entry = format!(
-            "[{},{},{},{},{},{}]",
-            s.kind, s.used_cpu, s.used_memory_mib, s.used_gpu, s.busy_cores, s.watts
-        );
         if let Some(slot) = self.server_json.get_mut(i) {
-            *slot = entry;
+            // Rewritten in place: the entry keeps its allocation.
+            slot.clear();
+            let _ = write!(
+                slot,
+                "[{},{},{},{},{},{}]",
+                s.kind, s.used_cpu, s.used_memory_mib, s.used_gpu, s.busy_cores, s.watts
+            );
         }
     }
 }
