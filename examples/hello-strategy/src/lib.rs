@@ -1,5 +1,8 @@
 //! Example third-party plugin: places each service on the cluster with the most free CPU,
 //! optionally only on clusters of one role. Built as a cdylib and dropped into the plugin dir.
+//!
+//! `tests/compat` builds this same file against smo-plugin-api 1.0.0 as released, so it uses
+//! only what 1.0.0 has (e.g. `FreeCapacity::why_not`, not the later `fits`).
 
 use serde::Deserialize;
 use smo_plugin_api::prelude::*;
