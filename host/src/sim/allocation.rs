@@ -3,15 +3,20 @@
 
 use super::scenario::ServiceSpec;
 
-/// Capacity of the fewest replicas (at least `min_replicas`) that cover `peak` rps.
-pub fn capacity_covering(sp: &ServiceSpec, peak: f64) -> f64 {
+/// The fewest replicas (at least `min_replicas`) whose capacity `alpha * r + beta` reaches
+/// `rps`; `min_replicas` when replicas add no capacity.
+fn fewest_replicas(sp: &ServiceSpec, rps: f64) -> f64 {
     let needed = if sp.alpha > 0.0 {
-        ((peak - sp.beta) / sp.alpha - 1e-9).ceil().max(0.0)
+        ((rps - sp.beta) / sp.alpha - 1e-9).ceil().max(0.0)
     } else {
         0.0
     };
-    let needed = needed.max(f64::from(sp.min_replicas.max(1)));
-    (sp.alpha * needed + sp.beta).max(peak)
+    needed.max(f64::from(sp.min_replicas.max(1)))
+}
+
+/// Capacity of the fewest replicas (at least `min_replicas`) that cover `peak` rps.
+pub fn capacity_covering(sp: &ServiceSpec, peak: f64) -> f64 {
+    (sp.alpha * fewest_replicas(sp, peak) + sp.beta).max(peak)
 }
 
 /// Capacity of the fewest replicas whose requests meet `slo_ms` at `peak` rps from users
@@ -29,12 +34,7 @@ pub fn capacity_within_slo(
         return None;
     }
     let rho_max = (1.0_f64 - sp.processing_ms / budget).min(0.95);
-    let replicas = ((peak / rho_max - sp.beta) / sp.alpha - 1e-9)
-        .ceil()
-        .max(0.0);
-    let replicas = replicas
-        .max(f64::from(sp.min_replicas.max(1)))
-        .min(f64::from(sp.max_replicas.max(1)));
+    let replicas = fewest_replicas(sp, peak / rho_max).min(f64::from(sp.max_replicas.max(1)));
     Some(sp.alpha * replicas + sp.beta)
 }
 

@@ -231,21 +231,18 @@ impl Datacenter {
     /// Reserves `demand` with load factor `load` on a server chosen by the datacenter's
     /// selection policy; `None` when no single server has room.
     pub fn place(&mut self, demand: &Resources, load: f64) -> Option<u32> {
-        self.place_by(demand, load, self.selection)
+        self.place_by(demand, load, None)
     }
 
-    /// The datacenter's own server selection policy.
-    pub fn selection(&self) -> ServerSelection {
-        self.selection
-    }
-
-    /// As [`Datacenter::place`], with the server chosen by `selection` (a strategy's request).
+    /// As [`Datacenter::place`], with the server chosen by `asked` (a strategy's request) when
+    /// given, else by the datacenter's own policy.
     pub fn place_by(
         &mut self,
         demand: &Resources,
         load: f64,
-        selection: ServerSelection,
+        asked: Option<ServerSelection>,
     ) -> Option<u32> {
+        let selection = asked.unwrap_or(self.selection);
         let mut best: Option<(usize, f64)> = None;
         for (i, s) in self.servers.iter().enumerate() {
             if !self.fits(s, demand) {
@@ -444,13 +441,14 @@ mod tests {
         let mut dc = small_and_large();
         for _ in 0..3 {
             assert_eq!(
-                dc.place_by(&d, 1.0, ServerSelection::LeastPowerSharedIdle),
+                dc.place_by(&d, 1.0, Some(ServerSelection::LeastPowerSharedIdle)),
                 Some(3)
             );
         }
         assert!((dc.it_power_w() - 120.0).abs() < 1e-9, "90 + 160 x 6/32");
         // The datacenter's own policy is unchanged by a request.
-        assert_eq!(dc.selection(), ServerSelection::LeastPowerIncrease);
+        let v: serde_json::Value = serde_json::from_str(&dc.detail_json()).expect("json");
+        assert_eq!(v["selection"], "least_power_increase");
         assert_eq!(dc.place(&d, 1.0), Some(0), "the large server is full");
     }
 

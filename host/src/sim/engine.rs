@@ -635,8 +635,7 @@ impl<'a> Run<'a> {
                 self.hours[h].vm.failed += 1;
                 continue;
             };
-            let selection = hint.unwrap_or_else(|| self.dcs[d].selection());
-            let Some(server) = self.dcs[d].place_by(&vm_demand(&vm), 1.0, selection) else {
+            let Some(server) = self.dcs[d].place_by(&vm_demand(&vm), 1.0, hint) else {
                 self.hours[h].invalid_decisions += 1;
                 if retry {
                     self.hours[h].vm.failed += 1;
@@ -851,9 +850,8 @@ impl<'a> Run<'a> {
     }
 
     /// Sets instance `j` of service `s` to `replicas`; replicas that do not fit are invalid
-    /// (returns `false` then).
-    /// New replicas go to the servers the copy's `selection` picks (else the datacenter's own
-    /// policy).
+    /// (returns `false` then). New replicas go to the servers the copy's `selection` picks
+    /// (else the datacenter's own policy).
     fn resize(&mut self, s: usize, j: usize, replicas: u32) -> bool {
         let demand = self.services[s].demand;
         let (d, load, selection) = (
@@ -867,8 +865,7 @@ impl<'a> Run<'a> {
             }
         }
         while self.services[s].instances[j].servers.len() < replicas as usize {
-            let by = selection.unwrap_or_else(|| self.dcs[d].selection());
-            match self.dcs[d].place_by(&demand, load, by) {
+            match self.dcs[d].place_by(&demand, load, selection) {
                 Some(server) => self.services[s].instances[j].servers.push(server),
                 None => {
                     self.acc().invalid_decisions += 1;
@@ -1036,13 +1033,6 @@ impl<'a> Run<'a> {
             .map(|x| (sp.alpha * x.servers.len() as f64 + sp.beta).max(0.0))
             .sum();
         let covered = cap + 1e-9 >= lambda;
-        let user = self.services[i].user;
-        let nearest_ms = self.services[i]
-            .instances
-            .iter()
-            .map(|x| self.net.user_lat[user][x.dc])
-            .fold(f64::INFINITY, f64::min);
-        let slo_ms = self.sc.spec.slo_ms;
         let iv = &mut self.alloc_interval[i];
         *iv = (iv.0.max(lambda), iv.1.max(cap), iv.2 && covered);
         let closes = (k + 1) % self.scaling_every == 0 || k + 1 == self.steps;
@@ -1051,8 +1041,14 @@ impl<'a> Run<'a> {
         let accurate = interval.map(|(peak, cap, covered)| {
             let cap_needed = allocation::capacity_covering(sp, peak);
             let within = covered && cap <= 1.2 * cap_needed + 1e-9;
-            let band =
-                allocation::capacity_within_slo(sp, peak, nearest_ms, slo_ms).unwrap_or(cap_needed);
+            let user = self.services[i].user;
+            let nearest_ms = self.services[i]
+                .instances
+                .iter()
+                .map(|x| self.net.user_lat[user][x.dc])
+                .fold(f64::INFINITY, f64::min);
+            let band = allocation::capacity_within_slo(sp, peak, nearest_ms, self.sc.spec.slo_ms)
+                .unwrap_or(cap_needed);
             let band = band.max(cap_needed);
             let within_slo = covered && cap + 1e-9 >= band && cap <= 1.2 * band + 1e-9;
             (within, within_slo)
