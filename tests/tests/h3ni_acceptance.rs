@@ -9,18 +9,10 @@ use smo_tests::*;
 
 /// Runs `scenario` with default-lp's placement and scaling, then `h3ni`; returns both totals.
 fn compare(scenario: &str, h3ni: &str) -> (Value, Value) {
-    let sandbox = Sandbox::new();
-    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
-    sandbox.install("smo_default_lp", "default-lp.so");
+    let sandbox = Sandbox::with_plugins(&["smo_h3ni_energy", "smo_default_lp"]);
     let baseline = "placement=default-lp/placement,scaling=default-lp/scaling";
-    let out = sandbox
-        .simulate(scenario)
-        .args(["--strategy", baseline, "--strategy", h3ni])
-        .output()
-        .expect("smo runs");
-    let doc = simulate_report(&out);
-    let runs = doc["strategies"].as_array().expect("strategies");
-    (runs[0]["totals"].clone(), runs[1]["totals"].clone())
+    let runs = sandbox.totals(scenario, &[baseline, h3ni]);
+    (runs[0].clone(), runs[1].clone())
 }
 
 /// Asserts the energy, carbon, SLO and failure targets of the issue for `h3ni` against `base`.

@@ -8,10 +8,8 @@ use smo_tests::*;
 
 /// `scenario` with h3ni placement + predictive, without and with consolidate: both runs.
 fn without_and_with_consolidate(scenario: &str) -> (Value, Value) {
-    let sandbox = Sandbox::new();
-    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
     // cloud-edge names sbmp-gma/offload as its migration default; the runs name their own.
-    sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
+    let sandbox = Sandbox::with_plugins(&["smo_h3ni_energy", "smo_sbmp_gma"]);
     let plain = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive";
     let consolidating = format!("{plain},migration=h3ni-energy/consolidate");
     let out = sandbox

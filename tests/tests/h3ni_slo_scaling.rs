@@ -8,8 +8,7 @@ use smo_tests::*;
 
 #[test]
 fn provisioning_for_the_slo_removes_late_requests_at_the_same_energy() {
-    let sandbox = Sandbox::new();
-    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
+    let sandbox = Sandbox::with_plugins(&["smo_h3ni_energy"]);
     let plain = "placement=h3ni-energy/placement,scaling=h3ni-energy/predictive";
     let slo_aware = format!("{plain}?slo_margin=1");
     let runs = sandbox.totals("h3ni-predictive.yaml", &[plain, &slo_aware]);

@@ -7,25 +7,16 @@ use smo_tests::*;
 
 #[test]
 fn a_price_on_late_requests_buys_energy_and_carbon_with_vm_lateness() {
-    let sandbox = Sandbox::new();
-    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
-    sandbox.install("smo_default_lp", "default-lp.so");
-    sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
-    let out = sandbox
-        .simulate("cloud-edge.yaml")
-        .args([
-            "--strategy",
+    let sandbox = Sandbox::with_plugins(&["smo_h3ni_energy", "smo_default_lp", "smo_sbmp_gma"]);
+    let runs = sandbox.totals(
+        "cloud-edge.yaml",
+        &[
             "default-lp/placement",
-            "--strategy",
             "h3ni-energy/placement",
-            "--strategy",
             "h3ni-energy/placement?w_slo=5",
-        ])
-        .output()
-        .expect("smo runs");
-    let doc = simulate_report(&out);
-    let runs = doc["strategies"].as_array().expect("strategies");
-    let (base, hard, soft) = (&runs[0]["totals"], &runs[1]["totals"], &runs[2]["totals"]);
+        ],
+    );
+    let (base, hard, soft) = (&runs[0], &runs[1], &runs[2]);
     assert_eq!(soft["strategy_errors"], 0, "{soft}");
     let energy = |t: &Value| number(t, "energy_kwh");
     let carbon = |t: &Value| number(t, "carbon_kg");
