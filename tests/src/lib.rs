@@ -209,6 +209,18 @@ fn service(name: &str, cpu: f64, mem: f64, gpu: u32) -> Service {
     }
 }
 
+/// [`small_request`] without its GPU service: everything fits on the edge cluster.
+pub fn small_request_without_gpu() -> PlacementRequest {
+    let mut request = small_request();
+    request.graph.services = request
+        .graph
+        .services
+        .into_iter()
+        .filter(|s| s.demand.gpu == 0)
+        .collect();
+    request
+}
+
 /// A small fixed input: three services (one needs a GPU) on three clusters (Paris, Frankfurt,
 /// Berlin).
 pub fn small_request() -> PlacementRequest {

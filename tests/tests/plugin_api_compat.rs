@@ -48,14 +48,7 @@ async fn a_plugin_built_against_plugin_api_1_0_0_answers_like_a_current_build() 
     let current = Sandbox::new();
     current.install("hello_strategy", "hello.so");
     let name = StrategyName::parse("hello/most-free").expect("name");
-    let mut request = small_request();
-    request.graph.services = request
-        .graph
-        .services
-        .into_iter()
-        .filter(|s| s.demand.gpu == 0)
-        .collect();
-    let request = Arc::new(request);
+    let request = Arc::new(small_request_without_gpu());
     let mut decisions = Vec::new();
     for sandbox in [&old, &current] {
         let dispatcher = dispatcher(sandbox.registry_config(), Duration::from_secs(30), 3).await;

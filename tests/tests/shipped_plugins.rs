@@ -78,14 +78,8 @@ async fn migration_strategy_answers_and_unknown_names_are_explained() {
     sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
     sandbox.install("smo_default_lp", "default-lp.so");
     let dispatcher = dispatcher(sandbox.registry_config(), Duration::from_secs(30), 3).await;
-    let mut req = small_request();
     // Two services in the cloud, users at the edge, 40 ms between them.
-    req.graph.services = req
-        .graph
-        .services
-        .into_iter()
-        .filter(|s| s.demand.gpu == 0)
-        .collect();
+    let mut req = small_request_without_gpu();
     req.clusters = req
         .clusters
         .into_iter()
@@ -170,15 +164,8 @@ async fn the_readme_example_plugin_loads_and_honours_its_parameters() {
     sandbox.install("hello_strategy", "hello.so");
     let dispatcher = dispatcher(sandbox.registry_config(), Duration::from_secs(30), 3).await;
     let name = StrategyName::parse("hello/most-free").unwrap();
-    let mut request = small_request();
     // Without the GPU service, everything fits on an edge cluster.
-    request.graph.services = request
-        .graph
-        .services
-        .into_iter()
-        .filter(|s| s.demand.gpu == 0)
-        .collect();
-    let request = Arc::new(request);
+    let request = Arc::new(small_request_without_gpu());
     let record = dispatcher
         .place(Some(&name), r#"{"role": "edge"}"#, Arc::clone(&request))
         .await;
