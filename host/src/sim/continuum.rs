@@ -35,6 +35,15 @@ pub struct Server {
     pub watts: f64,
 }
 
+/// What the servers of one model did over some hours: IT energy, hours switched on (summed
+/// over the servers) and busy core-hours.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TypeUse {
+    pub it_kwh: f64,
+    pub on_hours: f64,
+    pub busy_core_hours: f64,
+}
+
 /// A datacenter: servers of a few types, with a policy for idle servers and server choice.
 #[derive(Debug, Clone)]
 pub struct Datacenter {
@@ -162,6 +171,32 @@ impl Datacenter {
     /// IT power now, W: the sum of the servers' draws.
     pub fn it_power_w(&self) -> f64 {
         self.servers.iter().map(|s| s.watts).sum()
+    }
+
+    /// Adds `dt_h` hours of each server's draw, time switched on and busy cores to its model's
+    /// entry of `into` (indexed like [`Datacenter::types`]).
+    pub fn accrue_by_type(&self, dt_h: f64, into: &mut [TypeUse]) {
+        for s in &self.servers {
+            let Some(u) = into.get_mut(s.kind as usize) else {
+                continue;
+            };
+            u.it_kwh += s.watts * dt_h / 1000.0;
+            if s.watts > 0.0 {
+                u.on_hours += dt_h;
+            }
+            u.busy_core_hours += s.busy_cores * dt_h;
+        }
+    }
+
+    /// Servers of each model, indexed like [`Datacenter::types`].
+    pub fn count_by_type(&self) -> Vec<u32> {
+        let mut n = vec![0; self.types.len()];
+        for s in &self.servers {
+            if let Some(c) = n.get_mut(s.kind as usize) {
+                *c += 1;
+            }
+        }
+        n
     }
 
     /// Per-server state as compact JSON, for strategies that choose servers themselves (ECMR's

@@ -5,7 +5,7 @@
 //! one that overfills a datacenter, counts as an invalid decision and a failed request.
 
 use super::allocation;
-use super::continuum::Datacenter;
+use super::continuum::{Datacenter, TypeUse};
 use super::delay;
 use super::driver::{DriverError, StrategyDriver};
 use super::environment::Environment;
@@ -187,6 +187,8 @@ struct Run<'a> {
     replacement_every: Option<usize>,
     hours: Vec<Acc>,
     dc_acc: Vec<Acc>,
+    /// Per datacenter and server model: energy and use (`--json`'s `server_types`).
+    type_use: Vec<Vec<TypeUse>>,
     pending_kwh: Vec<f64>,
     user_names: Vec<RString>,
     k: usize,
@@ -279,6 +281,10 @@ impl<'a> Run<'a> {
                 .collect(),
             idle_peak: dcs.iter().map(Datacenter::idle_peak_w).collect(),
             dc_acc: vec![Acc::default(); dcs.len()],
+            type_use: dcs
+                .iter()
+                .map(|dc| vec![TypeUse::default(); dc.types.len()])
+                .collect(),
             pending_kwh: vec![0.0; dcs.len()],
             dcs,
             env,
@@ -1413,6 +1419,7 @@ impl<'a> Run<'a> {
                 continue;
             }
             let dc = &self.dcs[d];
+            dc.accrue_by_type(dt_h, &mut self.type_use[d]);
             let it_kwh = dc.it_power_w() * dt_h / 1000.0 + std::mem::take(&mut self.pending_kwh[d]);
             let facility = it_kwh * spec.pue;
             let supply = self.env.renew_kw[d][h] * dt_h;
@@ -1467,6 +1474,20 @@ impl<'a> Run<'a> {
             names.zip(self.dc_acc).collect(),
             self.sc.start_unix(),
         );
+        for ((out, dc), used) in run
+            .datacenters
+            .iter_mut()
+            .zip(&self.dcs)
+            .zip(&self.type_use)
+        {
+            out.server_types = dc
+                .types
+                .iter()
+                .zip(dc.count_by_type())
+                .zip(used)
+                .map(|((t, n), u)| metrics::ServerTypeTotals::new(&t.model, n, u))
+                .collect();
+        }
         run.totals.forecasts = forecasts;
         if let Some(m) = &self.offload {
             run.totals.offload_transitions = Some(m.transitions().count() as u64);
@@ -1625,6 +1646,42 @@ mod tests {
         close(r.hourly[0].energy_kwh, 0.1125);
         assert_eq!(r.hourly[0].start, "2024-01-01T00:00:00Z");
         assert_eq!(r.datacenters[0].placed_vms, 1);
+    }
+
+    #[test]
+    fn energy_and_work_are_reported_per_server_model() {
+        // A 4-core server (100-200 W) and two 8-core ones (50-150 W). The 2-core VM adds 75 W
+        // on an 8-core server (50 + 100 x 2/8) against 150 W on the 4-core one, so it runs
+        // there for 0.5 h: 37.5 Wh for 1 busy core-hour; the rest stays off.
+        let two_models = minimal_yaml().replace(
+            "    servers:\n      - count: 1\n        cores: 4\n        memory_gib: 16\n        idle_w: 100\n        peak_w: 200\n",
+            "    servers:\n      - {model: small, count: 1, cores: 4, memory_gib: 16, idle_w: 100, peak_w: 200}\n      - {model: big, count: 2, cores: 8, memory_gib: 32, idle_w: 50, peak_w: 150}\n",
+        );
+        assert_ne!(two_models, minimal_yaml());
+        let r = run_yaml(&two_models, "test/first-fit");
+        let types = &r.datacenters[0].server_types;
+        let names: Vec<(&str, u32)> = types
+            .iter()
+            .map(|t| (t.model.as_str(), t.servers))
+            .collect();
+        assert_eq!(names, [("small", 1), ("big", 2)]);
+        close(types[0].it_energy_kwh, 0.0);
+        close(types[0].server_hours_on, 0.0);
+        close(types[0].wh_per_busy_core_hour, 0.0);
+        close(types[1].it_energy_kwh, 0.0375);
+        close(types[1].server_hours_on, 0.5);
+        close(types[1].busy_core_hours, 1.0);
+        close(types[1].wh_per_busy_core_hour, 37.5);
+        // Idle servers on: the small one 100 W x 1 h; the big ones 75 W x 0.5 h + 50 W x 1.5 h.
+        let on = two_models.replace("slo_ms: 100", "slo_ms: 100\nidle_servers: on");
+        let r = run_yaml(&on, "test/first-fit");
+        let types = &r.datacenters[0].server_types;
+        close(types[0].it_energy_kwh, 0.1);
+        close(types[0].server_hours_on, 1.0);
+        close(types[1].it_energy_kwh, 0.1125);
+        close(types[1].server_hours_on, 2.0);
+        let sum: f64 = types.iter().map(|t| t.it_energy_kwh).sum();
+        close(sum, r.totals.it_energy_kwh);
     }
 
     #[test]

@@ -370,6 +370,34 @@ pub struct DatacenterTotals {
     pub renewable_share: f64,
     pub placed_vms: u64,
     pub cost: f64,
+    /// The same datacenter by server model (IT energy, before PUE), in the scenario's order.
+    pub server_types: Vec<ServerTypeTotals>,
+}
+
+/// What one server model of a datacenter drew and did over the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerTypeTotals {
+    pub model: String,
+    pub servers: u32,
+    pub it_energy_kwh: f64,
+    /// Hours switched on, summed over the model's servers.
+    pub server_hours_on: f64,
+    pub busy_core_hours: f64,
+    /// IT energy per busy core-hour (idle power included), Wh; 0 when nothing ran.
+    pub wh_per_busy_core_hour: f64,
+}
+
+impl ServerTypeTotals {
+    pub(crate) fn new(model: &str, servers: u32, u: &super::continuum::TypeUse) -> Self {
+        ServerTypeTotals {
+            model: model.to_string(),
+            servers,
+            it_energy_kwh: u.it_kwh,
+            server_hours_on: u.on_hours,
+            busy_core_hours: u.busy_core_hours,
+            wh_per_busy_core_hour: ratio(u.it_kwh * 1000.0, u.busy_core_hours),
+        }
+    }
 }
 
 /// Everything measured for one strategy.
@@ -533,6 +561,7 @@ pub(crate) fn finish(
             renewable_share: a.renewable_share(),
             placed_vms: a.placed_vms,
             cost: a.cost(),
+            server_types: Vec::new(),
         })
         .collect();
     StrategyRun {
