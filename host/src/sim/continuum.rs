@@ -174,9 +174,12 @@ impl Datacenter {
     }
 
     /// Adds `dt_h` hours of each server's draw, time switched on and busy cores to its model's
-    /// entry of `into` (indexed like [`Datacenter::types`]).
-    pub fn accrue_by_type(&self, dt_h: f64, into: &mut [TypeUse]) {
+    /// entry of `into` (indexed like [`Datacenter::types`]), and returns
+    /// [`Datacenter::it_power_w`] from the same pass over the servers.
+    pub fn accrue_by_type(&self, dt_h: f64, into: &mut [TypeUse]) -> f64 {
+        let mut it_w = 0.0;
         for s in &self.servers {
+            it_w += s.watts;
             let Some(u) = into.get_mut(s.kind as usize) else {
                 continue;
             };
@@ -186,17 +189,7 @@ impl Datacenter {
             }
             u.busy_core_hours += s.busy_cores * dt_h;
         }
-    }
-
-    /// Servers of each model, indexed like [`Datacenter::types`].
-    pub fn count_by_type(&self) -> Vec<u32> {
-        let mut n = vec![0; self.types.len()];
-        for s in &self.servers {
-            if let Some(c) = n.get_mut(s.kind as usize) {
-                *c += 1;
-            }
-        }
-        n
+        it_w
     }
 
     /// Per-server state as compact JSON, for strategies that choose servers themselves (ECMR's

@@ -1419,8 +1419,8 @@ impl<'a> Run<'a> {
                 continue;
             }
             let dc = &self.dcs[d];
-            dc.accrue_by_type(dt_h, &mut self.type_use[d]);
-            let it_kwh = dc.it_power_w() * dt_h / 1000.0 + std::mem::take(&mut self.pending_kwh[d]);
+            let it_w = dc.accrue_by_type(dt_h, &mut self.type_use[d]);
+            let it_kwh = it_w * dt_h / 1000.0 + std::mem::take(&mut self.pending_kwh[d]);
             let facility = it_kwh * spec.pue;
             let supply = self.env.renew_kw[d][h] * dt_h;
             let renewable = facility.min(supply);
@@ -1474,18 +1474,19 @@ impl<'a> Run<'a> {
             names.zip(self.dc_acc).collect(),
             self.sc.start_unix(),
         );
-        for ((out, dc), used) in run
-            .datacenters
-            .iter_mut()
-            .zip(&self.dcs)
-            .zip(&self.type_use)
-        {
+        let per_dc = self
+            .dcs
+            .iter()
+            .zip(&self.sc.spec.datacenters)
+            .zip(&self.type_use);
+        for (out, ((dc, spec), used)) in run.datacenters.iter_mut().zip(per_dc) {
+            // One type per entry of the spec's `servers`, in order (Datacenter::new).
             out.server_types = dc
                 .types
                 .iter()
-                .zip(dc.count_by_type())
+                .zip(&spec.servers)
                 .zip(used)
-                .map(|((t, n), u)| metrics::ServerTypeTotals::new(&t.model, n, u))
+                .map(|((t, s), u)| metrics::ServerTypeTotals::new(&t.model, s.count, u))
                 .collect();
         }
         run.totals.forecasts = forecasts;
