@@ -9,10 +9,15 @@ cd "$(dirname "$0")/.."
 echo "== building smo and the strategy plugins (the first build compiles HiGHS, a few minutes)" >&2
 cargo build --locked -p smo -p smo-plugin-default-lp -p smo-plugin-ecmr \
   -p smo-plugin-h3ni-energy -p smo-plugin-sbmp-gma
+# where cargo put the build (honours CARGO_TARGET_DIR and .cargo/config)
+target_dir=$(cargo metadata --locked --format-version 1 --no-deps |
+  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+[ -n "$target_dir" ] || { echo "cannot tell cargo's target directory" >&2; exit 1; }
+smo="${target_dir}/debug/smo"
 mkdir -p out/plugins out/state
 for lib in default_lp ecmr h3ni_energy sbmp_gma; do
   # install by rename, as an operator would
-  install -m 0644 "target/debug/libsmo_${lib}.so" "out/plugins/.${lib}.tmp"
+  install -m 0644 "${target_dir}/debug/libsmo_${lib}.so" "out/plugins/.${lib}.tmp"
   mv "out/plugins/.${lib}.tmp" "out/plugins/${lib}.so"
 done
 scenario=${1:-scenarios/eu-5dc-24h.yaml}
@@ -20,8 +25,8 @@ name=$(basename "$scenario" .yaml)
 strategies=(--strategy default-lp/placement --strategy ecmr/nearest --strategy ecmr/heuristic
             --strategy h3ni-energy/placement)
 echo "== smo simulate $scenario" >&2
-./target/debug/smo simulate "$scenario" --plugin-dir out/plugins --state-dir out/state \
+"$smo" simulate "$scenario" --plugin-dir out/plugins --state-dir out/state \
   "${strategies[@]}" --plot "out/${name}.png"
-./target/debug/smo simulate "$scenario" --plugin-dir out/plugins --state-dir out/state \
+"$smo" simulate "$scenario" --plugin-dir out/plugins --state-dir out/state \
   "${strategies[@]}" --json --no-progress > "out/${name}.json"
 echo "== wrote out/${name}.png and out/${name}.json" >&2

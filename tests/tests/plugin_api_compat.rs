@@ -18,7 +18,7 @@ fn old_api_build() -> PathBuf {
     let path = target.join("compat/debug/libhello_strategy_api_1_0_0.so");
     assert!(
         path.is_file(),
-        "{} is missing: build it with `cargo build --locked --manifest-path tests/compat/Cargo.toml --target-dir target/compat` (scripts/test.sh does)",
+        "{} is missing: build it with `cargo build --locked --manifest-path tests/compat/Cargo.toml --target-dir <cargo target dir>/compat` (scripts/test.sh does)",
         path.display()
     );
     path
