@@ -6,6 +6,7 @@ use super::engine::{simulate, SimError};
 use super::metrics::{set_baseline, StrategyRun};
 use super::report;
 use super::scenario::Scenario;
+use super::seeds::{self, SeedRuns};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -33,6 +34,12 @@ pub struct SimulateArgs {
     /// Replace the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run the comparison once per seed (comma-separated, e.g. `42,2024,7,1`) and print each
+    /// strategy's change against the baseline on the same seed: mean, least and greatest, then
+    /// per seed. With --json: the summary and every seed's totals; with --csv: one row per
+    /// seed and strategy.
+    #[arg(long, value_delimiter = ',', value_name = "SEEDS", conflicts_with_all = ["seed", "plot"])]
+    pub seeds: Vec<u64>,
     /// Replace the scenario's horizon, in hours.
     #[arg(long)]
     pub hours: Option<u32>,
@@ -50,6 +57,9 @@ pub struct SimulateArgs {
 
 /// Runs the comparison and prints it to stdout; the progress bar and notes go to stderr.
 pub fn run(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), SimError> {
+    if !args.seeds.is_empty() {
+        return run_seeds(args, driver);
+    }
     let (scenario, runs, baseline) = compare(args, driver)?;
     let timing = !args.no_timing;
     let text = if args.json {
@@ -59,13 +69,7 @@ pub fn run(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), SimEr
     } else {
         report::table(&scenario, &runs, &baseline, timing)
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| SimError::Output {
-            path: "stdout".into(),
-            message: e.to_string(),
-        })?;
+    print(&text)?;
     if let Some(path) = &args.plot {
         let title = format!("{} (seed {})", scenario.spec.name, scenario.spec.seed);
         report::plot(&runs, &title, path).map_err(|message| SimError::Output {
@@ -75,6 +79,61 @@ pub fn run(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), SimEr
         eprintln!("plot written to {}", path.display());
     }
     Ok(())
+}
+
+fn print(text: &str) -> Result<(), SimError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| SimError::Output {
+            path: "stdout".into(),
+            message: e.to_string(),
+        })
+}
+
+/// `--seeds`: the comparison on each seed, then the summary across them.
+fn run_seeds(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), SimError> {
+    let (scenario, seeds, baseline) = compare_seeds(args, driver)?;
+    let timing = !args.no_timing;
+    let text = if args.json {
+        seeds::json(&scenario, &seeds, &baseline)
+    } else if args.csv {
+        seeds::csv(&seeds, timing)
+    } else {
+        seeds::table(&scenario, &seeds, &baseline)
+    };
+    print(&text)
+}
+
+/// Runs [`compare`] once per seed of `args.seeds` (each must be listed once); returns the
+/// scenario of the last seed, every seed's runs and the baseline.
+pub fn compare_seeds(
+    args: &SimulateArgs,
+    driver: &dyn StrategyDriver,
+) -> Result<(Scenario, Vec<SeedRuns>, String), SimError> {
+    for (i, seed) in args.seeds.iter().enumerate() {
+        if args.seeds[..i].contains(seed) {
+            return Err(SimError::Usage(format!("--seeds: {seed} is listed twice")));
+        }
+    }
+    let mut last = None;
+    let mut out = Vec::with_capacity(args.seeds.len());
+    for (i, &seed) in args.seeds.iter().enumerate() {
+        let _span = tracing::info_span!("seed", seed, of = args.seeds.len()).entered();
+        tracing::info!("seed {seed}: {} of {}", i + 1, args.seeds.len());
+        let one = SimulateArgs {
+            seed: Some(seed),
+            seeds: Vec::new(),
+            ..args.clone()
+        };
+        let (scenario, runs, baseline) = compare(&one, driver)?;
+        out.push(SeedRuns { seed, runs });
+        last = Some((scenario, baseline));
+    }
+    match last {
+        Some((scenario, baseline)) => Ok((scenario, out, baseline)),
+        None => Err(SimError::Usage("--seeds: no seed given".into())),
+    }
 }
 
 /// Loads the scenario, applies the overrides and runs every strategy; returns the runs with
@@ -130,7 +189,7 @@ pub fn compare(
     let bar = progress_bar(args, (scenario.steps() * strategies.len()) as u64);
     let mut runs = Vec::with_capacity(strategies.len());
     for name in &strategies {
-        bar.set_message(name.clone());
+        bar.set_message(format!("{name} (seed {})", scenario.spec.seed));
         runs.push(simulate(&scenario, name, driver, Some(&bar))?);
     }
     bar.finish_and_clear();
@@ -198,5 +257,67 @@ mod tests {
         a.scenario = "nowhere.yaml".into();
         let e = compare(&a, &TestDriver).unwrap_err().to_string();
         assert!(e.starts_with("nowhere.yaml: 1 error"), "{e}");
+    }
+
+    #[test]
+    fn seeds_summarise_the_runs_of_each_seed() {
+        let mut a = args();
+        a.seeds = vec![7, 1];
+        let (scenario, seeds, baseline) = compare_seeds(&a, &TestDriver).unwrap();
+        assert_eq!(seeds.iter().map(|s| s.seed).collect::<Vec<_>>(), [7, 1]);
+        for s in &seeds {
+            let mut one = args();
+            one.seed = Some(s.seed);
+            let (_, runs, _) = compare(&one, &TestDriver).unwrap();
+            let totals = |r: &[StrategyRun]| -> Vec<_> {
+                r.iter().map(|r| r.without_timing().totals).collect()
+            };
+            assert_eq!(totals(&runs), totals(&s.runs), "seed {}", s.seed);
+        }
+        let epr = |s: &SeedRuns, i: usize| s.runs[i].totals.energy_per_request_wh;
+        // the two seeds draw different workloads
+        assert_ne!(epr(&seeds[0], 1), epr(&seeds[1], 1));
+        let summary = seeds::summaries(&seeds, &baseline);
+        let zero = seeds::Range {
+            mean: 0.0,
+            min: 0.0,
+            max: 0.0,
+        };
+        assert_eq!(summary[0].energy_per_request_change, Some(zero));
+        assert_eq!(summary[0].carbon_change, Some(zero));
+        let per: Vec<f64> = seeds.iter().map(|s| epr(s, 1) / epr(s, 0) - 1.0).collect();
+        let r = summary[1].energy_per_request_change.unwrap();
+        assert!((r.mean - (per[0] + per[1]) / 2.0).abs() < 1e-12);
+        assert_eq!((r.min, r.max), (per[0].min(per[1]), per[0].max(per[1])));
+        assert_eq!(summary[1].per_seed[1].seed, 1);
+        assert_eq!(
+            summary[1].per_seed[1].energy_per_request_change,
+            Some(per[1])
+        );
+
+        let csv = seeds::csv(&seeds, false);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 1 + 2 * 2);
+        assert!(
+            lines[0].starts_with("seed,strategy,energy_kwh"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[3].starts_with("1,test/greenest,"), "{}", lines[3]);
+        let doc: serde_json::Value =
+            serde_json::from_str(&seeds::json(&scenario, &seeds, &baseline)).unwrap();
+        assert_eq!(doc["seeds"], serde_json::json!([7, 1]));
+        assert_eq!(doc["per_seed"][1]["runs"][1]["strategy"], "test/first-fit");
+        assert_eq!(doc["summary"][1]["energy_per_request_change"]["max"], r.max);
+        let table = seeds::table(&scenario, &seeds, &baseline);
+        assert!(table.contains("2 seeds (7, 1)"), "{table}");
+    }
+
+    #[test]
+    fn a_seed_listed_twice_is_refused() {
+        let mut a = args();
+        a.seeds = vec![7, 1, 7];
+        let e = compare_seeds(&a, &TestDriver).unwrap_err().to_string();
+        assert!(e.contains("--seeds: 7 is listed twice"), "{e}");
     }
 }

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod power;
 pub mod report;
 pub mod scenario;
+pub mod seeds;
 pub mod server_hint;
 pub mod strategy_params;
 pub mod workload;

@@ -186,10 +186,21 @@ pub fn table(scenario: &Scenario, runs: &[StrategyRun], baseline: &str, timing: 
         }
         rows.push(row);
     }
-    let widths: Vec<usize> = (0..rows[0].len())
+    push_aligned(&mut out, &rows);
+    services_table(&mut out, runs, timing);
+    out
+}
+
+/// Appends `rows` as aligned columns: the first left-aligned, the others right-aligned, two
+/// spaces apart (every row must have the first row's number of cells).
+pub(crate) fn push_aligned(out: &mut String, rows: &[Vec<String>]) {
+    let Some(first) = rows.first() else {
+        return;
+    };
+    let widths: Vec<usize> = (0..first.len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
-    for row in &rows {
+    for row in rows {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
             if c == 0 {
@@ -201,8 +212,6 @@ pub fn table(scenario: &Scenario, runs: &[StrategyRun], baseline: &str, timing: 
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    services_table(&mut out, runs, timing);
-    out
 }
 
 /// Services only: proactive allocation accuracy, elasticity after load steps, and the
