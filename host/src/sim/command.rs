@@ -105,35 +105,32 @@ fn run_seeds(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), Sim
     print(&text)
 }
 
-/// Runs [`compare`] once per seed of `args.seeds` (each must be listed once); returns the
-/// scenario of the last seed, every seed's runs and the baseline.
+/// Runs every strategy once per seed of `args.seeds` (each must be listed once) on the scenario
+/// loaded once; returns the scenario with the last seed, every seed's runs and the baseline.
 pub fn compare_seeds(
     args: &SimulateArgs,
     driver: &dyn StrategyDriver,
 ) -> Result<(Scenario, Vec<SeedRuns>, String), SimError> {
+    if args.seeds.is_empty() {
+        return Err(SimError::Usage("--seeds: no seed given".into()));
+    }
     for (i, seed) in args.seeds.iter().enumerate() {
         if args.seeds[..i].contains(seed) {
             return Err(SimError::Usage(format!("--seeds: {seed} is listed twice")));
         }
     }
-    let mut last = None;
+    let mut scenario = load(args)?;
     let mut out = Vec::with_capacity(args.seeds.len());
+    let mut baseline = String::new();
     for (i, &seed) in args.seeds.iter().enumerate() {
         let _span = tracing::info_span!("seed", seed, of = args.seeds.len()).entered();
         tracing::info!("seed {seed}: {} of {}", i + 1, args.seeds.len());
-        let one = SimulateArgs {
-            seed: Some(seed),
-            seeds: Vec::new(),
-            ..args.clone()
-        };
-        let (scenario, runs, baseline) = compare(&one, driver)?;
+        scenario.set_seed(seed);
+        let (runs, base) = run_strategies(args, &scenario, driver)?;
         out.push(SeedRuns { seed, runs });
-        last = Some((scenario, baseline));
+        baseline = base;
     }
-    match last {
-        Some((scenario, baseline)) => Ok((scenario, out, baseline)),
-        None => Err(SimError::Usage("--seeds: no seed given".into())),
-    }
+    Ok((scenario, out, baseline))
 }
 
 /// Loads the scenario, applies the overrides and runs every strategy; returns the runs with
@@ -142,6 +139,13 @@ pub fn compare(
     args: &SimulateArgs,
     driver: &dyn StrategyDriver,
 ) -> Result<(Scenario, Vec<StrategyRun>, String), SimError> {
+    let scenario = load(args)?;
+    let (runs, baseline) = run_strategies(args, &scenario, driver)?;
+    Ok((scenario, runs, baseline))
+}
+
+/// Checks `--plot`, loads the scenario and applies `--seed` and `--hours`.
+fn load(args: &SimulateArgs) -> Result<Scenario, SimError> {
     if let Some(path) = &args.plot {
         let ext = path
             .extension()
@@ -164,6 +168,16 @@ pub fn compare(
             e
         })?;
     }
+    Ok(scenario)
+}
+
+/// Runs every strategy of `args` (or the scenario's `strategies.compare`) on `scenario`;
+/// returns the runs with `carbon_reduction` set against the baseline, and the baseline.
+fn run_strategies(
+    args: &SimulateArgs,
+    scenario: &Scenario,
+    driver: &dyn StrategyDriver,
+) -> Result<(Vec<StrategyRun>, String), SimError> {
     let strategies = if args.strategies.is_empty() {
         scenario.spec.strategies.compare.clone()
     } else {
@@ -190,11 +204,11 @@ pub fn compare(
     let mut runs = Vec::with_capacity(strategies.len());
     for name in &strategies {
         bar.set_message(format!("{name} (seed {})", scenario.spec.seed));
-        runs.push(simulate(&scenario, name, driver, Some(&bar))?);
+        runs.push(simulate(scenario, name, driver, Some(&bar))?);
     }
     bar.finish_and_clear();
     set_baseline(&mut runs, &baseline);
-    Ok((scenario, runs, baseline))
+    Ok((runs, baseline))
 }
 
 fn progress_bar(args: &SimulateArgs, len: u64) -> ProgressBar {

@@ -87,21 +87,19 @@ fn change(value: f64, base: f64) -> Option<f64> {
     (base > 0.0 && value.is_finite()).then(|| value / base - 1.0)
 }
 
-/// The summary of `strategy` over `seeds` against `baseline` (both run on every seed).
-fn summarise(seeds: &[SeedRuns], strategy: &str, baseline: &str) -> StrategySummary {
+/// The summary of the strategy at `index` of every seed's runs against the one at `base`
+/// (every seed runs the same strategies in the same order).
+fn summarise(seeds: &[SeedRuns], index: usize, base: usize) -> StrategySummary {
     let pairs: Vec<(u64, &Totals, &Totals)> = seeds
         .iter()
-        .filter_map(|s| {
-            let find = |name: &str| s.runs.iter().find(|r| r.strategy == name);
-            Some((s.seed, &find(strategy)?.totals, &find(baseline)?.totals))
-        })
+        .map(|s| (s.seed, &s.runs[index].totals, &s.runs[base].totals))
         .collect();
     let over = |f: &dyn Fn(&Totals) -> f64| Range::of(pairs.iter().map(|(_, t, _)| f(t)));
     let changes = |f: &dyn Fn(&Totals) -> Option<f64>| {
         Range::of(pairs.iter().filter_map(|(_, t, b)| change(f(t)?, f(b)?)))
     };
     StrategySummary {
-        strategy: strategy.to_string(),
+        strategy: seeds[0].runs[index].strategy.clone(),
         energy_per_request_wh: over(&|t| t.energy_per_request_wh),
         energy_per_request_change: changes(&|t| Some(t.energy_per_request_wh)),
         carbon_kg: over(&|t| t.carbon_kg),
@@ -120,15 +118,19 @@ fn summarise(seeds: &[SeedRuns], strategy: &str, baseline: &str) -> StrategySumm
     }
 }
 
-/// Every strategy's summary, in the order they were run.
+/// Every strategy's summary, in the order they were run, against `baseline` (the first
+/// strategy when no run has that name).
 pub fn summaries(seeds: &[SeedRuns], baseline: &str) -> Vec<StrategySummary> {
-    let names: Vec<&str> = seeds
-        .first()
-        .map(|s| s.runs.iter().map(|r| r.strategy.as_str()).collect())
-        .unwrap_or_default();
-    names
+    let Some(first) = seeds.first() else {
+        return Vec::new();
+    };
+    let base = first
+        .runs
         .iter()
-        .map(|name| summarise(seeds, name, baseline))
+        .position(|r| r.strategy == baseline)
+        .unwrap_or(0);
+    (0..first.runs.len())
+        .map(|i| summarise(seeds, i, base))
         .collect()
 }
 
@@ -171,16 +173,14 @@ pub fn csv(seeds: &[SeedRuns], timing: bool) -> String {
     let mut out = String::new();
     for (i, s) in seeds.iter().enumerate() {
         let one = super::report::csv(&s.runs, timing);
-        for (j, line) in one.lines().enumerate() {
-            match (i, j) {
-                (0, 0) => {
-                    let _ = writeln!(out, "seed,{line}");
-                }
-                (_, 0) => {}
-                _ => {
-                    let _ = writeln!(out, "{},{line}", s.seed);
-                }
-            }
+        let mut lines = one.lines();
+        // every seed's CSV starts with the same header: write it once
+        let header = lines.next().unwrap_or_default();
+        if i == 0 {
+            let _ = writeln!(out, "seed,{header}");
+        }
+        for line in lines {
+            let _ = writeln!(out, "{},{line}", s.seed);
         }
     }
     out
@@ -258,17 +258,12 @@ pub fn table(scenario: &Scenario, seeds: &[SeedRuns], baseline: &str) -> String 
         .collect()];
     for s in &summary {
         let mut row = vec![s.strategy.clone()];
-        row.extend(seeds.iter().map(|seed| {
-            s.per_seed
-                .iter()
-                .find(|c| c.seed == seed.seed)
-                .map_or("-".into(), |c| {
-                    format!(
-                        "{}/{}",
-                        pct(c.energy_per_request_change),
-                        pct(c.carbon_change)
-                    )
-                })
+        row.extend(s.per_seed.iter().map(|c| {
+            format!(
+                "{}/{}",
+                pct(c.energy_per_request_change),
+                pct(c.carbon_change)
+            )
         }));
         rows.push(row);
     }
