@@ -10,9 +10,7 @@ echo "== building smo and the strategy plugins (the first build compiles HiGHS, 
 cargo build --locked -p smo -p smo-plugin-default-lp -p smo-plugin-ecmr \
   -p smo-plugin-h3ni-energy -p smo-plugin-sbmp-gma
 # where cargo put the build (honours CARGO_TARGET_DIR and .cargo/config)
-target_dir=$(cargo metadata --locked --format-version 1 --no-deps |
-  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-[ -n "$target_dir" ] || { echo "cannot tell cargo's target directory" >&2; exit 1; }
+target_dir=$(./scripts/target-dir.sh)
 smo="${target_dir}/debug/smo"
 mkdir -p out/plugins out/state
 for lib in default_lp ecmr h3ni_energy sbmp_gma; do

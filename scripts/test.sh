@@ -8,9 +8,7 @@ echo "== building the workspace (plugins, fixture plugins, smo)" >&2
 cargo build --workspace --locked
 # where cargo puts the build (honours CARGO_TARGET_DIR and .cargo/config); the compatibility
 # test looks for the old build in <target>/compat
-target_dir=$(cargo metadata --locked --format-version 1 --no-deps |
-  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-[ -n "$target_dir" ] || { echo "cannot tell cargo's target directory" >&2; exit 1; }
+target_dir=$(./scripts/target-dir.sh)
 echo "== building the example plugin against plugin-api 1.0.0 (tests/compat, the compatibility test)" >&2
 cargo build --locked --manifest-path tests/compat/Cargo.toml --target-dir "${target_dir}/compat"
 echo "== running all tests" >&2
