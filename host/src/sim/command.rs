@@ -96,7 +96,7 @@ fn run_seeds(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), Sim
     let (scenario, seeds, baseline) = compare_seeds(args, driver)?;
     let timing = !args.no_timing;
     let text = if args.json {
-        seeds::json(&scenario, &seeds, &baseline)
+        seeds::json(&scenario, &seeds, &baseline, timing)
     } else if args.csv {
         seeds::csv(&seeds, timing)
     } else {
@@ -319,7 +319,13 @@ mod tests {
         );
         assert!(lines[3].starts_with("1,test/greenest,"), "{}", lines[3]);
         let doc: serde_json::Value =
-            serde_json::from_str(&seeds::json(&scenario, &seeds, &baseline)).unwrap();
+            serde_json::from_str(&seeds::json(&scenario, &seeds, &baseline, false)).unwrap();
+        let totals = &doc["per_seed"][0]["runs"][0]["totals"];
+        assert!(totals["energy_kwh"].is_number(), "{totals}");
+        assert!(totals.get("decision_time_ms").is_none(), "{totals}");
+        let timed: serde_json::Value =
+            serde_json::from_str(&seeds::json(&scenario, &seeds, &baseline, true)).unwrap();
+        assert!(timed["per_seed"][0]["runs"][0]["totals"]["decision_time_ms"].is_number());
         assert_eq!(doc["seeds"], serde_json::json!([7, 1]));
         assert_eq!(doc["per_seed"][1]["runs"][1]["strategy"], "test/first-fit");
         assert_eq!(doc["summary"][1]["energy_per_request_change"]["max"], r.max);

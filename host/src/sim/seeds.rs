@@ -11,24 +11,45 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 /// One seed's comparison.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SeedRuns {
     pub seed: u64,
-    /// Each strategy's totals on this seed (hourly series and datacenters left out).
-    #[serde(serialize_with = "totals_only")]
     pub runs: Vec<StrategyRun>,
 }
 
-fn totals_only<S: serde::Serializer>(runs: &[StrategyRun], s: S) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Entry<'a> {
-        strategy: &'a str,
-        totals: &'a Totals,
+/// One seed in the JSON document: each strategy's totals (hourly series and datacenters left
+/// out).
+#[derive(Serialize)]
+struct SeedTotals<'a> {
+    seed: u64,
+    runs: Vec<RunTotals<'a>>,
+}
+
+#[derive(Serialize)]
+struct RunTotals<'a> {
+    strategy: &'a str,
+    totals: Totals,
+}
+
+impl<'a> SeedTotals<'a> {
+    /// Without `timing`, wall-clock decision times are left out, as in the one-seed JSON.
+    fn of(s: &'a SeedRuns, timing: bool) -> Self {
+        let runs = s
+            .runs
+            .iter()
+            .map(|r| {
+                let mut totals = r.totals.clone();
+                if !timing {
+                    totals.timing = None;
+                }
+                RunTotals {
+                    strategy: &r.strategy,
+                    totals,
+                }
+            })
+            .collect();
+        SeedTotals { seed: s.seed, runs }
     }
-    s.collect_seq(runs.iter().map(|r| Entry {
-        strategy: &r.strategy,
-        totals: &r.totals,
-    }))
 }
 
 /// Mean, least and greatest of a measure over the seeds.
@@ -95,26 +116,27 @@ fn summarise(seeds: &[SeedRuns], index: usize, base: usize) -> StrategySummary {
         .map(|s| (s.seed, &s.runs[index].totals, &s.runs[base].totals))
         .collect();
     let over = |f: &dyn Fn(&Totals) -> f64| Range::of(pairs.iter().map(|(_, t, _)| f(t)));
-    let changes = |f: &dyn Fn(&Totals) -> Option<f64>| {
-        Range::of(pairs.iter().filter_map(|(_, t, b)| change(f(t)?, f(b)?)))
-    };
+    let per_seed: Vec<SeedChange> = pairs
+        .iter()
+        .map(|(seed, t, b)| SeedChange {
+            seed: *seed,
+            energy_per_request_change: change(t.energy_per_request_wh, b.energy_per_request_wh),
+            carbon_change: change(t.carbon_kg, b.carbon_kg),
+        })
+        .collect();
+    let over_seeds = |f: fn(&SeedChange) -> Option<f64>| Range::of(per_seed.iter().filter_map(f));
     StrategySummary {
         strategy: seeds[0].runs[index].strategy.clone(),
         energy_per_request_wh: over(&|t| t.energy_per_request_wh),
-        energy_per_request_change: changes(&|t| Some(t.energy_per_request_wh)),
+        energy_per_request_change: over_seeds(|c| c.energy_per_request_change),
         carbon_kg: over(&|t| t.carbon_kg),
-        carbon_change: changes(&|t| Some(t.carbon_kg)),
-        energy_per_vm_core_hour_change: changes(&|t| t.energy_per_vm_core_hour_wh),
+        carbon_change: over_seeds(|c| c.carbon_change),
+        energy_per_vm_core_hour_change: Range::of(pairs.iter().filter_map(|(_, t, b)| {
+            change(t.energy_per_vm_core_hour_wh?, b.energy_per_vm_core_hour_wh?)
+        })),
         slo_violations: over(&|t| t.slo_violations as f64),
         failure_rate: over(&|t| t.failure_rate),
-        per_seed: pairs
-            .iter()
-            .map(|(seed, t, b)| SeedChange {
-                seed: *seed,
-                energy_per_request_change: change(t.energy_per_request_wh, b.energy_per_request_wh),
-                carbon_change: change(t.carbon_kg, b.carbon_kg),
-            })
-            .collect(),
+        per_seed,
     }
 }
 
@@ -145,11 +167,12 @@ struct Doc<'a> {
     data_source: &'a str,
     seeds: Vec<u64>,
     summary: Vec<StrategySummary>,
-    per_seed: &'a [SeedRuns],
+    per_seed: Vec<SeedTotals<'a>>,
 }
 
-/// The JSON document, pretty-printed, with a final newline.
-pub fn json(scenario: &Scenario, seeds: &[SeedRuns], baseline: &str) -> String {
+/// The JSON document, pretty-printed, with a final newline. Without `timing`, wall-clock
+/// decision times are left out and the output depends only on the scenario and the seeds.
+pub fn json(scenario: &Scenario, seeds: &[SeedRuns], baseline: &str, timing: bool) -> String {
     let spec = &scenario.spec;
     let doc = Doc {
         scenario: &spec.name,
@@ -160,7 +183,7 @@ pub fn json(scenario: &Scenario, seeds: &[SeedRuns], baseline: &str) -> String {
         data_source: spec.data_source.trim(),
         seeds: seeds.iter().map(|s| s.seed).collect(),
         summary: summaries(seeds, baseline),
-        per_seed: seeds,
+        per_seed: seeds.iter().map(|s| SeedTotals::of(s, timing)).collect(),
     };
     // Plain structs of numbers and strings: serializing cannot fail.
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
