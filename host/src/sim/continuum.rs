@@ -36,12 +36,13 @@ pub struct Server {
 }
 
 /// What the servers of one model did over some hours: IT energy, hours switched on (summed
-/// over the servers) and busy core-hours.
+/// over the servers), busy core-hours and booked memory (GiB-hours).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TypeUse {
     pub it_kwh: f64,
     pub on_hours: f64,
     pub busy_core_hours: f64,
+    pub memory_gib_hours: f64,
 }
 
 /// A datacenter: servers of a few types, with a policy for idle servers and server choice.
@@ -188,6 +189,7 @@ impl Datacenter {
                 u.on_hours += dt_h;
             }
             u.busy_core_hours += s.busy_cores * dt_h;
+            u.memory_gib_hours += s.used_memory_mib / 1024.0 * dt_h;
         }
         it_w
     }

@@ -1673,6 +1673,9 @@ mod tests {
         close(types[1].server_hours_on, 0.5);
         close(types[1].busy_core_hours, 1.0);
         close(types[1].wh_per_busy_core_hour, 37.5);
+        // 1 GiB booked for 0.5 h.
+        close(types[1].memory_gib_hours, 0.5);
+        close(types[0].memory_gib_hours, 0.0);
         // Idle servers on: the small one 100 W x 1 h; the big ones 75 W x 0.5 h + 50 W x 1.5 h.
         let on = two_models.replace("slo_ms: 100", "slo_ms: 100\nidle_servers: on");
         let r = run_yaml(&on, "test/first-fit");

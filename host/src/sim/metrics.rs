@@ -385,6 +385,9 @@ pub struct ServerTypeTotals {
     pub busy_core_hours: f64,
     /// IT energy per busy core-hour (idle power included), Wh; 0 when nothing ran.
     pub wh_per_busy_core_hour: f64,
+    /// Memory booked by instances, GiB-hours (with `busy_core_hours`: which of the two fills
+    /// a model's servers first).
+    pub memory_gib_hours: f64,
 }
 
 impl ServerTypeTotals {
@@ -396,6 +399,7 @@ impl ServerTypeTotals {
             server_hours_on: u.on_hours,
             busy_core_hours: u.busy_core_hours,
             wh_per_busy_core_hour: ratio(u.it_kwh * 1000.0, u.busy_core_hours),
+            memory_gib_hours: u.memory_gib_hours,
         }
     }
 }
