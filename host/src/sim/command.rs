@@ -1,6 +1,7 @@
 //! `smo simulate SCENARIO.yaml --strategy a/b --strategy c/d ...`: runs each strategy on the
 //! same inputs and prints one comparison (table, `--csv` or `--json`), optionally a plot.
 
+use super::bound;
 use super::driver::StrategyDriver;
 use super::engine::{simulate, SimError};
 use super::metrics::{set_baseline, StrategyRun};
@@ -53,6 +54,11 @@ pub struct SimulateArgs {
     /// No progress bar (it is hidden anyway when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
+    /// Also print, per strategy, a lower bound on the energy any placement of the VMs it
+    /// served would use (an hourly LP solved by HiGHS; VM scenarios without GPUs). With
+    /// --json: a `lower_bounds` list.
+    #[arg(long, conflicts_with_all = ["seeds", "csv"])]
+    pub lower_bound: bool,
 }
 
 /// Runs the comparison and prints it to stdout; the progress bar and notes go to stderr.
@@ -62,12 +68,25 @@ pub fn run(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), SimEr
     }
     let (scenario, runs, baseline) = compare(args, driver)?;
     let timing = !args.no_timing;
+    let bounds = if args.lower_bound {
+        eprintln!("energy lower bound: one LP per hour and strategy ...");
+        Some(
+            bound::rows(&scenario, &runs, &baseline)
+                .map_err(|e| SimError::Usage(format!("--lower-bound: {e}")))?,
+        )
+    } else {
+        None
+    };
     let text = if args.json {
-        report::json(&scenario, &runs, &baseline, timing)
+        report::json_with_bounds(&scenario, &runs, &baseline, timing, bounds.as_deref())
     } else if args.csv {
         report::csv(&runs, timing)
     } else {
-        report::table(&scenario, &runs, &baseline, timing)
+        let mut t = report::table(&scenario, &runs, &baseline, timing);
+        if let Some(rows) = &bounds {
+            t.push_str(&bound::table(rows, &baseline));
+        }
+        t
     };
     print(&text)?;
     if let Some(path) = &args.plot {
@@ -79,6 +98,10 @@ pub fn run(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), SimEr
         eprintln!("plot written to {}", path.display());
     }
     Ok(())
+}
+
+fn bound_error(e: bound::BoundError) -> SimError {
+    SimError::Usage(format!("--lower-bound: {e}"))
 }
 
 fn print(text: &str) -> Result<(), SimError> {
@@ -140,6 +163,9 @@ pub fn compare(
     driver: &dyn StrategyDriver,
 ) -> Result<(Scenario, Vec<StrategyRun>, String), SimError> {
     let scenario = load(args)?;
+    if args.lower_bound {
+        bound::supported(&scenario).map_err(bound_error)?;
+    }
     let (runs, baseline) = run_strategies(args, &scenario, driver)?;
     Ok((scenario, runs, baseline))
 }
@@ -331,6 +357,59 @@ mod tests {
         assert_eq!(doc["summary"][1]["energy_per_request_change"]["max"], r.max);
         let table = seeds::table(&scenario, &seeds, &baseline);
         assert!(table.contains("2 seeds (7, 1)"), "{table}");
+    }
+
+    #[test]
+    fn the_lower_bound_is_below_every_run() {
+        let mut a = args();
+        a.hours = Some(6);
+        let (scenario, runs, baseline) = compare(&a, &TestDriver).unwrap();
+        let rows = bound::rows(&scenario, &runs, &baseline).unwrap();
+        assert_eq!(rows.len(), runs.len());
+        for (r, run) in rows.iter().zip(&runs) {
+            assert!(run.totals.served > 0, "{}", r.strategy);
+            assert!(r.bound_kwh > 0.0, "{r:?}");
+            assert!(r.bound_kwh <= r.energy_kwh, "{r:?}");
+            assert!(
+                r.bound_energy_per_request_wh <= r.energy_per_request_wh,
+                "{r:?}"
+            );
+            assert_eq!(run.vm_mix.len(), 6);
+            // The hourly means add up to the core-hours the run booked.
+            let core_h: f64 = run.vm_mix.iter().flatten().map(|s| s.cpu * s.vms).sum();
+            assert!(
+                (core_h - run.totals.vm_core_hours).abs() < 1e-6 * core_h.max(1.0),
+                "{core_h} vs {}",
+                run.totals.vm_core_hours
+            );
+        }
+        assert_eq!(rows[0].bound_change.map(|c| c < 0.0), Some(true));
+        let table = bound::table(&rows, &baseline);
+        assert!(table.contains("bound vs test/greenest"), "{table}");
+        let doc: serde_json::Value = serde_json::from_str(&report::json_with_bounds(
+            &scenario,
+            &runs,
+            &baseline,
+            false,
+            Some(&rows),
+        ))
+        .unwrap();
+        assert_eq!(doc["lower_bounds"][1]["strategy"], "test/first-fit");
+        let plain: serde_json::Value =
+            serde_json::from_str(&report::json(&scenario, &runs, &baseline, false)).unwrap();
+        assert!(plain.get("lower_bounds").is_none());
+    }
+
+    #[test]
+    fn the_lower_bound_refuses_service_scenarios_before_running() {
+        let mut a = args();
+        a.scenario = scenarios_dir().join("h3ni-predictive.yaml");
+        a.lower_bound = true;
+        let e = compare(&a, &TestDriver).unwrap_err().to_string();
+        assert!(
+            e.starts_with("--lower-bound: ") && e.contains("VMs only") && e.contains("service"),
+            "{e}"
+        );
     }
 
     #[test]

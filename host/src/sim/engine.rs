@@ -15,6 +15,7 @@ use super::scenario::{
     Role, Scenario, ScenarioError, ServerSelection, StrategyDefaults, VmQueueSpec,
 };
 use super::server_hint;
+use super::vm_mix::VmMix;
 use super::workload::{self, VmRequest};
 use crate::engine::offload::{Action, ActionOutcome, Observation, OffloadMachine};
 use indicatif::ProgressBar;
@@ -189,6 +190,8 @@ struct Run<'a> {
     dc_acc: Vec<Acc>,
     /// Per datacenter and server model: energy and use (`--json`'s `server_types`).
     type_use: Vec<Vec<TypeUse>>,
+    /// VMs running by shape, per booked hour (for `--lower-bound`).
+    vm_mix: VmMix,
     pending_kwh: Vec<f64>,
     user_names: Vec<RString>,
     k: usize,
@@ -286,6 +289,7 @@ impl<'a> Run<'a> {
                 .map(|dc| vec![TypeUse::default(); dc.types.len()])
                 .collect(),
             pending_kwh: vec![0.0; dcs.len()],
+            vm_mix: VmMix::new(hours),
             dcs,
             env,
             net,
@@ -338,6 +342,7 @@ impl<'a> Run<'a> {
         for (d, server, id) in std::mem::take(&mut self.releases[k]) {
             let vm = self.vms[id as usize];
             self.dcs[d as usize].release(server, &vm_demand(&vm), 1.0);
+            self.vm_mix.stop(vm.cpu, vm.memory_mib, vm.gpu);
             self.running -= 1;
         }
         if !self.services.is_empty() {
@@ -651,6 +656,7 @@ impl<'a> Run<'a> {
                 continue;
             };
             self.vm_placed[id as usize] = true;
+            self.vm_mix.start(vm.cpu, vm.memory_mib, vm.gpu);
             let util = self.dcs[d].utilisation();
             let resp = self.net.user_lat[vm.user as usize][d]
                 + processing(self.sc.spec.datacenters[d].processing_ms, util);
@@ -1410,6 +1416,9 @@ impl<'a> Run<'a> {
             .spec
             .energy_accounting_hours
             .is_none_or(|n| h < n as usize);
+        if booked {
+            self.vm_mix.sample(h, dt_h);
+        }
         for d in 0..self.dcs.len() {
             let spec = &self.sc.spec.datacenters[d];
             if !booked {
@@ -1494,6 +1503,7 @@ impl<'a> Run<'a> {
             run.totals.offload_transitions = Some(m.transitions().count() as u64);
             run.totals.offload_actions = Some(std::mem::take(&mut self.offload_events));
         }
+        run.vm_mix = self.vm_mix.into_hourly();
         run
     }
 }

@@ -411,6 +411,9 @@ pub struct StrategyRun {
     pub totals: Totals,
     pub hourly: Vec<HourMetrics>,
     pub datacenters: Vec<DatacenterTotals>,
+    /// VMs running by shape, per booked hour: what `--lower-bound` places (not printed).
+    #[serde(skip)]
+    pub vm_mix: Vec<Vec<super::vm_mix::ShapeLoad>>,
 }
 
 impl StrategyRun {
@@ -573,6 +576,7 @@ pub(crate) fn finish(
         totals,
         hourly,
         datacenters,
+        vm_mix: Vec::new(),
     }
 }
 

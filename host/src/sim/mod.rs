@@ -8,6 +8,7 @@
 //! `scenarios/README.md`.
 
 pub mod allocation;
+pub mod bound;
 pub mod command;
 pub mod continuum;
 pub mod data;
@@ -23,6 +24,7 @@ pub mod scenario;
 pub mod seeds;
 pub mod server_hint;
 pub mod strategy_params;
+pub mod vm_mix;
 pub mod workload;
 
 #[cfg(test)]

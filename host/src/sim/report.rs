@@ -24,6 +24,8 @@ struct Doc<'a> {
     baseline: &'a str,
     data_source: &'a str,
     strategies: Vec<StrategyRun>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lower_bounds: Option<&'a [super::bound::BoundRow]>,
 }
 
 fn runs_for_output(runs: &[StrategyRun], timing: bool) -> Vec<StrategyRun> {
@@ -37,6 +39,17 @@ fn runs_for_output(runs: &[StrategyRun], timing: bool) -> Vec<StrategyRun> {
 /// The JSON document, pretty-printed, with a final newline. Without `timing`, wall-clock
 /// decision times are left out and the output depends only on the scenario and seed.
 pub fn json(scenario: &Scenario, runs: &[StrategyRun], baseline: &str, timing: bool) -> String {
+    json_with_bounds(scenario, runs, baseline, timing, None)
+}
+
+/// As [`json`], with `lower_bounds` (from `--lower-bound`) after the strategies when given.
+pub fn json_with_bounds(
+    scenario: &Scenario,
+    runs: &[StrategyRun],
+    baseline: &str,
+    timing: bool,
+    lower_bounds: Option<&[super::bound::BoundRow]>,
+) -> String {
     let spec = &scenario.spec;
     let doc = Doc {
         scenario: &spec.name,
@@ -47,6 +60,7 @@ pub fn json(scenario: &Scenario, runs: &[StrategyRun], baseline: &str, timing: b
         baseline,
         data_source: spec.data_source.trim(),
         strategies: runs_for_output(runs, timing),
+        lower_bounds,
     };
     // Serializing plain structs of numbers and strings cannot fail.
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();

@@ -1,0 +1,45 @@
+//! `smo simulate --lower-bound` with the real plugins: every run's energy is at or above the
+//! hourly LP bound for the VMs it served, and the bound's figures match the run's own.
+
+use serde_json::Value;
+use smo_tests::*;
+
+/// Six hours of eu-5dc-24h, default-lp against h3ni-energy, with `--lower-bound`.
+fn bounded_run(sandbox: &Sandbox) -> Value {
+    let out = sandbox
+        .simulate("eu-5dc-24h.yaml")
+        .args(["--hours", "6", "--lower-bound"])
+        .args(["--strategy", "default-lp/placement"])
+        .args(["--strategy", "h3ni-energy/placement"])
+        .output()
+        .expect("smo runs");
+    simulate_report(&out)
+}
+
+#[test]
+fn every_run_is_at_or_above_its_energy_lower_bound() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_h3ni_energy", "h3ni-energy.so");
+    sandbox.install("smo_default_lp", "default-lp.so");
+    let doc = bounded_run(&sandbox);
+    let runs = doc["strategies"].as_array().expect("strategies");
+    let bounds = doc["lower_bounds"].as_array().expect("lower_bounds");
+    assert_eq!(bounds.len(), 2);
+    let num = |v: &Value, k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
+    for (run, b) in runs.iter().zip(bounds) {
+        assert_eq!(run["strategy"], b["strategy"]);
+        let totals = &run["totals"];
+        assert_eq!(num(totals, "energy_kwh"), num(b, "energy_kwh"));
+        assert_eq!(totals["served"], b["served"]);
+        let bound = num(b, "bound_kwh");
+        assert!(bound > 0.0, "{b}");
+        assert!(bound <= num(b, "energy_kwh"), "{b}");
+        let served = num(b, "served");
+        let epr = num(b, "bound_energy_per_request_wh");
+        assert!((epr - bound * 1000.0 / served).abs() < 1e-9 * epr, "{b}");
+    }
+    // The baseline's own bound is below its energy per request, so its change is negative.
+    assert!(num(&bounds[0], "bound_change") < 0.0, "{}", bounds[0]);
+    // The same seed gives the same bound.
+    assert_eq!(bounded_run(&sandbox)["lower_bounds"], doc["lower_bounds"]);
+}
