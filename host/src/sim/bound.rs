@@ -1,8 +1,9 @@
 //! A lower bound on the facility energy any placement could spend on the VMs a run served:
 //! each hour, a linear program (HiGHS) spreads that hour's mean running VMs over the servers.
 //!
-//! The relaxation lets VMs split and move every hour, lets servers be switched on in
-//! fractions and ignores the SLO, so no placement of the same VMs can use less: each server's
+//! The relaxation lets VMs split and move every hour and servers be switched on in fractions;
+//! a VM the run answered within the SLO stays at datacenters that can answer it in time, the
+//! late ones go anywhere. So no placement of the same VMs, late no more often, uses less: each server's
 //! draw is at least the lower convex envelope of its power curve at its utilisation, the sum
 //! over `n` servers at least `n` times the envelope at their mean utilisation, and an hour's
 //! mean demand bounds the mean over its steps (the LP's optimum is convex in the demand).
@@ -22,7 +23,9 @@ pub enum BoundError {
     Services(usize),
     #[error("the energy lower bound does not model GPUs; hour {hour} runs VMs with GPUs")]
     Gpu { hour: usize },
-    #[error("hour {hour}: the VMs running do not fit the datacenters' servers even split up")]
+    #[error(
+        "hour {hour}: the VMs running do not fit the servers of the datacenters within their SLO, even split up"
+    )]
     Infeasible { hour: usize },
     #[error("hour {hour}: HiGHS: {message}")]
     Solver { hour: usize, message: String },
@@ -88,9 +91,9 @@ pub fn rows(
 /// The rows as the text table `smo simulate --lower-bound` prints under the comparison.
 pub fn table(rows: &[BoundRow], baseline: &str) -> String {
     let mut out = String::from(
-        "\nEnergy lower bound: per hour, the VMs each strategy served split freely over every \
-         datacenter's servers\n(HiGHS LP; no migration cost, no SLO): no placement of those VMs \
-         uses less.\n",
+        "\nEnergy lower bound: per hour, the VMs each strategy served split freely over the \
+         servers (HiGHS LP;\nno migration cost; VMs it answered within the SLO stay within \
+         reach): no such placement of those VMs uses less.\n",
     );
     let w = rows
         .iter()
@@ -123,6 +126,7 @@ pub fn table(rows: &[BoundRow], baseline: &str) -> String {
 
 /// One server model in one datacenter: what the LP switches on and loads.
 struct Group {
+    dc: usize,
     pue: f64,
     cores: f64,
     memory_mib: f64,
@@ -141,16 +145,25 @@ pub fn energy_lower_bound(
     supported(sc)?;
     let spec = &sc.spec;
     let groups = groups(sc);
+    let in_time = in_time(sc);
     let booked = spec
         .energy_accounting_hours
         .map_or(hourly.len(), |n| (n as usize).min(hourly.len()));
     let _span = tracing::info_span!("energy_lower_bound", hours = booked).entered();
     let mut out = Vec::with_capacity(booked);
     for (hour, mix) in hourly.iter().take(booked).enumerate() {
-        if mix.iter().any(|s| s.gpu > 0 && s.vms > 0.0) {
+        if mix.iter().any(|s| s.shape.gpu > 0 && s.vms > 0.0) {
             return Err(BoundError::Gpu { hour });
         }
-        out.push(hour_w(&groups, mix, hour)? / 1000.0);
+        let allowed = |s: &ShapeLoad, g: &Group| {
+            s.shape.late
+                || in_time
+                    .get(s.shape.user as usize)
+                    .and_then(|u| u.get(g.dc))
+                    .copied()
+                    .unwrap_or(false)
+        };
+        out.push(hour_w(&groups, mix, &allowed, hour)? / 1000.0);
     }
     Ok(EnergyBound {
         energy_kwh: out.iter().sum(),
@@ -169,7 +182,7 @@ pub fn supported(sc: &Scenario) -> Result<(), BoundError> {
 fn groups(sc: &Scenario) -> Vec<Group> {
     let spec = &sc.spec;
     let mut out = Vec::new();
-    for d in &spec.datacenters {
+    for (i, d) in spec.datacenters.iter().enumerate() {
         let dc = Datacenter::new(d, spec.idle_servers, spec.server_selection);
         for (k, t) in dc.types.iter().enumerate() {
             let count = dc.servers.iter().filter(|s| s.kind as usize == k).count();
@@ -177,6 +190,7 @@ fn groups(sc: &Scenario) -> Vec<Group> {
                 continue;
             }
             out.push(Group {
+                dc: i,
                 pue: d.pue,
                 cores: t.cores,
                 memory_mib: t.memory_mib,
@@ -187,6 +201,22 @@ fn groups(sc: &Scenario) -> Vec<Group> {
         }
     }
     out
+}
+
+/// `[user][dc]`: whether the datacenter can answer the user within `slo_ms` at all (network
+/// latency plus processing time at no load).
+fn in_time(sc: &Scenario) -> Vec<Vec<bool>> {
+    let spec = &sc.spec;
+    let net = super::engine::network(sc);
+    net.user_lat
+        .iter()
+        .map(|row| {
+            row.iter()
+                .zip(&spec.datacenters)
+                .map(|(lat, d)| lat + super::delay::processing(d.processing_ms, 0.0) <= spec.slo_ms)
+                .collect()
+        })
+        .collect()
 }
 
 /// The lower convex hull of the power curve's points, as segments `(intercept, slope)`.
@@ -222,8 +252,13 @@ fn envelope(t: &ServerType) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// The least facility watts that carry `mix` on `groups`.
-fn hour_w(groups: &[Group], mix: &[ShapeLoad], hour: usize) -> Result<f64, BoundError> {
+/// The least facility watts that carry `mix` on `groups`, shape `f` only where `allowed`.
+fn hour_w(
+    groups: &[Group],
+    mix: &[ShapeLoad],
+    allowed: &dyn Fn(&ShapeLoad, &Group) -> bool,
+    hour: usize,
+) -> Result<f64, BoundError> {
     let mix: Vec<&ShapeLoad> = mix.iter().filter(|s| s.vms > 0.0).collect();
     let idle_only: f64 = groups
         .iter()
@@ -234,13 +269,17 @@ fn hour_w(groups: &[Group], mix: &[ShapeLoad], hour: usize) -> Result<f64, Bound
         return Ok(idle_only);
     }
     let mut pb = RowProblem::default();
-    // x[f][g]: VMs of shape f on group g; n[g]: servers on; p[g]: their IT watts.
+    // x[f][g]: VMs of shape f on group g (0 where not allowed); n[g]: servers on; p[g]:
+    // their IT watts.
     let x: Vec<Vec<Col>> = mix
         .iter()
-        .map(|_| {
+        .map(|s| {
             groups
                 .iter()
-                .map(|_| pb.add_column(0.0, 0.0..=f64::INFINITY))
+                .map(|g| {
+                    let hi = if allowed(s, g) { f64::INFINITY } else { 0.0 };
+                    pb.add_column(0.0, 0.0..=hi)
+                })
                 .collect()
         })
         .collect();
@@ -260,13 +299,17 @@ fn hour_w(groups: &[Group], mix: &[ShapeLoad], hour: usize) -> Result<f64, Bound
         pb.add_row(s.vms..=s.vms, &row);
     }
     for (g, grp) in groups.iter().enumerate() {
-        let mut cpu: Vec<(Col, f64)> = mix.iter().zip(&x).map(|(s, xf)| (xf[g], s.cpu)).collect();
+        let mut cpu: Vec<(Col, f64)> = mix
+            .iter()
+            .zip(&x)
+            .map(|(s, xf)| (xf[g], s.shape.cpu))
+            .collect();
         cpu.push((n[g], -grp.cores));
         pb.add_row(..=0.0, &cpu);
         let mut mem: Vec<(Col, f64)> = mix
             .iter()
             .zip(&x)
-            .map(|(s, xf)| (xf[g], s.memory_mib))
+            .map(|(s, xf)| (xf[g], s.shape.memory_mib))
             .collect();
         mem.push((n[g], -grp.memory_mib));
         pb.add_row(..=0.0, &mem);
@@ -275,7 +318,7 @@ fn hour_w(groups: &[Group], mix: &[ShapeLoad], hour: usize) -> Result<f64, Bound
             let mut row: Vec<(Col, f64)> = mix
                 .iter()
                 .zip(&x)
-                .map(|(s, xf)| (xf[g], slope * s.cpu / grp.cores))
+                .map(|(s, xf)| (xf[g], slope * s.shape.cpu / grp.cores))
                 .collect();
             row.push((n[g], intercept));
             row.push((p[g], -1.0));
@@ -302,6 +345,7 @@ fn hour_w(groups: &[Group], mix: &[ShapeLoad], hour: usize) -> Result<f64, Bound
 mod tests {
     use super::*;
     use crate::sim::power::PowerModel;
+    use crate::sim::vm_mix::Shape;
 
     fn server(points_w: Vec<f64>) -> ServerType {
         ServerType {
@@ -329,6 +373,7 @@ mod tests {
     fn group(count: f64, always_on: bool) -> Group {
         // 10 cores, 10 GiB, 50 W idle + 100 W per unit of utilisation, PUE 1.5.
         Group {
+            dc: 0,
             pue: 1.5,
             cores: 10.0,
             memory_mib: 10240.0,
@@ -340,38 +385,89 @@ mod tests {
 
     fn vms(cpu: f64, gib: f64, n: f64) -> ShapeLoad {
         ShapeLoad {
-            cpu,
-            memory_mib: gib * 1024.0,
-            gpu: 0,
+            shape: Shape {
+                cpu,
+                memory_mib: gib * 1024.0,
+                gpu: 0,
+                user: 0,
+                late: false,
+            },
             vms: n,
         }
+    }
+
+    fn anywhere(_: &ShapeLoad, _: &Group) -> bool {
+        true
     }
 
     #[test]
     fn an_hour_switches_on_what_the_tighter_resource_needs() {
         // 10 VMs of 1 core: one server, 50 + 100 = 150 W, x 1.5.
-        let w = hour_w(&[group(4.0, false)], &[vms(1.0, 0.5, 10.0)], 0).unwrap();
+        let w = hour_w(&[group(4.0, false)], &[vms(1.0, 0.5, 10.0)], &anywhere, 0).unwrap();
         assert!((w - 225.0).abs() < 1e-6, "{w}");
         // 5 VMs of 1 core and 4 GiB: memory needs 2 servers (20 GiB), cores 0.5 of one:
         // 2 x 50 + 100 x 5/10 = 150 W, x 1.5.
-        let w = hour_w(&[group(4.0, false)], &[vms(1.0, 4.0, 5.0)], 0).unwrap();
+        let w = hour_w(&[group(4.0, false)], &[vms(1.0, 4.0, 5.0)], &anywhere, 0).unwrap();
         assert!((w - 225.0).abs() < 1e-6, "{w}");
         // Always on: all four servers idle (200 W) + 50 W of load, x 1.5.
-        let w = hour_w(&[group(4.0, true)], &[vms(1.0, 0.5, 5.0)], 0).unwrap();
+        let w = hour_w(&[group(4.0, true)], &[vms(1.0, 0.5, 5.0)], &anywhere, 0).unwrap();
         assert!((w - 375.0).abs() < 1e-6, "{w}");
         // More memory than the servers have.
-        let e = hour_w(&[group(1.0, false)], &[vms(1.0, 4.0, 5.0)], 3).unwrap_err();
+        let e = hour_w(&[group(1.0, false)], &[vms(1.0, 4.0, 5.0)], &anywhere, 3).unwrap_err();
         assert_eq!(e, BoundError::Infeasible { hour: 3 });
+    }
+
+    /// Group a as above; group b in datacenter 1: 10 cores, 40 GiB, 80 W idle + 100 W.
+    fn two_groups() -> [Group; 2] {
+        let mut b = group(2.0, false);
+        b.dc = 1;
+        b.memory_mib = 40960.0;
+        b.segments = vec![(80.0, 100.0)];
+        [group(4.0, false), b]
     }
 
     #[test]
     fn memory_heavy_vms_go_where_they_cost_least() {
-        // Group a as above; group b: 10 cores, 40 GiB, 80 W idle + 100 W. Four 1-core VMs of
-        // 8 GiB: on a they need 3.2 servers (160 + 40 W = 200 W), on b 0.8 (64 + 40 = 104 W).
-        let mut b = group(2.0, false);
-        b.memory_mib = 40960.0;
-        b.segments = vec![(80.0, 100.0)];
-        let w = hour_w(&[group(4.0, false), b], &[vms(1.0, 8.0, 4.0)], 0).unwrap();
+        // Four 1-core VMs of 8 GiB: on a they need 3.2 servers (160 + 40 W = 200 W), on b 0.8
+        // (64 + 40 = 104 W).
+        let w = hour_w(&two_groups(), &[vms(1.0, 8.0, 4.0)], &anywhere, 0).unwrap();
         assert!((w - 104.0 * 1.5).abs() < 1e-6, "{w}");
+    }
+
+    #[test]
+    fn vms_answered_in_time_stay_where_they_can_be() {
+        // Datacenter 1 is too far for user 0: the in-time VMs pay group a's 200 W; the late
+        // ones may still use b.
+        let near = |s: &ShapeLoad, g: &Group| s.shape.late || g.dc == 0;
+        let w = hour_w(&two_groups(), &[vms(1.0, 8.0, 4.0)], &near, 0).unwrap();
+        assert!((w - 200.0 * 1.5).abs() < 1e-6, "{w}");
+        let mut late = vms(1.0, 8.0, 4.0);
+        late.shape.late = true;
+        let w = hour_w(&two_groups(), &[late], &near, 0).unwrap();
+        assert!((w - 104.0 * 1.5).abs() < 1e-6, "{w}");
+    }
+
+    #[test]
+    fn a_datacenter_within_the_slo_is_one_its_users_reach_in_time() {
+        // eu-5dc-24h: users in Paris, 30 ms; Stockholm is 32.9 ms away, the others closer.
+        let sc =
+            Scenario::load(&crate::sim::testing::scenarios_dir().join("eu-5dc-24h.yaml")).unwrap();
+        let names: Vec<(&str, bool)> = sc
+            .spec
+            .datacenters
+            .iter()
+            .zip(&in_time(&sc)[0])
+            .map(|(d, ok)| (d.name.as_str(), *ok))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("milan", true),
+                ("stockholm", false),
+                ("madrid", true),
+                ("paris", true),
+                ("frankfurt", true)
+            ]
+        );
     }
 }

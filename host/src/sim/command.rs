@@ -55,8 +55,8 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub no_progress: bool,
     /// Also print, per strategy, a lower bound on the energy any placement of the VMs it
-    /// served would use (an hourly LP solved by HiGHS; VM scenarios without GPUs). With
-    /// --json: a `lower_bounds` list.
+    /// served would use, answering in time those it answered in time (an hourly LP solved by
+    /// HiGHS; VM scenarios without GPUs). With --json: a `lower_bounds` list.
     #[arg(long, conflicts_with_all = ["seeds", "csv"])]
     pub lower_bound: bool,
 }
@@ -376,7 +376,12 @@ mod tests {
             );
             assert_eq!(run.vm_mix.len(), 6);
             // The hourly means add up to the core-hours the run booked.
-            let core_h: f64 = run.vm_mix.iter().flatten().map(|s| s.cpu * s.vms).sum();
+            let core_h: f64 = run
+                .vm_mix
+                .iter()
+                .flatten()
+                .map(|s| s.shape.cpu * s.vms)
+                .sum();
             assert!(
                 (core_h - run.totals.vm_core_hours).abs() < 1e-6 * core_h.max(1.0),
                 "{core_h} vs {}",

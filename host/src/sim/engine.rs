@@ -289,7 +289,7 @@ impl<'a> Run<'a> {
                 .map(|dc| vec![TypeUse::default(); dc.types.len()])
                 .collect(),
             pending_kwh: vec![0.0; dcs.len()],
-            vm_mix: VmMix::new(hours),
+            vm_mix: VmMix::new(hours, vms.len()),
             dcs,
             env,
             net,
@@ -342,7 +342,7 @@ impl<'a> Run<'a> {
         for (d, server, id) in std::mem::take(&mut self.releases[k]) {
             let vm = self.vms[id as usize];
             self.dcs[d as usize].release(server, &vm_demand(&vm), 1.0);
-            self.vm_mix.stop(vm.cpu, vm.memory_mib, vm.gpu);
+            self.vm_mix.stop(id as usize, &vm);
             self.running -= 1;
         }
         if !self.services.is_empty() {
@@ -656,7 +656,6 @@ impl<'a> Run<'a> {
                 continue;
             };
             self.vm_placed[id as usize] = true;
-            self.vm_mix.start(vm.cpu, vm.memory_mib, vm.gpu);
             let util = self.dcs[d].utilisation();
             let resp = self.net.user_lat[vm.user as usize][d]
                 + processing(self.sc.spec.datacenters[d].processing_ms, util);
@@ -667,6 +666,7 @@ impl<'a> Run<'a> {
             if resp > slo {
                 acc.vm.slo_violations += 1;
             }
+            self.vm_mix.start(id as usize, &vm, resp > slo);
             self.dc_acc[d].placed_vms += 1;
             let end = self.k + (vm.duration_s.div_ceil(self.step_s)).max(1) as usize;
             let run_h = (end.min(self.steps) - self.k) as f64 * f64::from(self.step_s) / 3600.0;

@@ -1,54 +1,81 @@
-//! The VMs running during a run, counted by shape (cores, memory) and averaged per hour: the
-//! demand that the energy lower bound ([`super::bound`]) spreads over the servers.
+//! The VMs running during a run, counted by shape (cores, memory, user, answered within the
+//! SLO or not) and averaged per hour: the demand the energy lower bound ([`super::bound`])
+//! spreads over the servers.
+
+use super::workload::VmRequest;
+
+/// What the bound needs to know of a VM.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shape {
+    pub cpu: f64,
+    pub memory_mib: f64,
+    pub gpu: u32,
+    /// Index into the scenario's users.
+    pub user: u16,
+    /// Its response when placed was over `slo_ms`.
+    pub late: bool,
+}
+
+impl Shape {
+    fn of(vm: &VmRequest, late: bool) -> Self {
+        Shape {
+            cpu: vm.cpu,
+            memory_mib: vm.memory_mib,
+            gpu: vm.gpu,
+            user: vm.user,
+            late,
+        }
+    }
+}
 
 /// VMs of one shape running in one hour, on average over its steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ShapeLoad {
-    pub cpu: f64,
-    pub memory_mib: f64,
-    pub gpu: u32,
+    pub shape: Shape,
     pub vms: f64,
 }
 
 /// Running VMs by shape now, and their hourly means so far.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VmMix {
-    /// `(cpu, memory_mib, gpu, running)` per shape seen.
-    running: Vec<(f64, f64, u32, u64)>,
+    running: Vec<(Shape, u64)>,
+    /// Per VM id: whether it was late (to find its shape again when it ends).
+    late: Vec<bool>,
     hourly: Vec<Vec<ShapeLoad>>,
 }
 
 impl VmMix {
-    pub fn new(hours: usize) -> Self {
+    pub fn new(hours: usize, vms: usize) -> Self {
         VmMix {
             running: Vec::new(),
+            late: vec![false; vms],
             hourly: vec![Vec::new(); hours],
         }
     }
 
-    fn shape(&mut self, cpu: f64, memory_mib: f64, gpu: u32) -> &mut u64 {
-        let i = match self
-            .running
-            .iter()
-            .position(|s| s.0 == cpu && s.1 == memory_mib && s.2 == gpu)
-        {
+    fn count(&mut self, shape: Shape) -> &mut u64 {
+        let i = match self.running.iter().position(|s| s.0 == shape) {
             Some(i) => i,
             None => {
-                self.running.push((cpu, memory_mib, gpu, 0));
+                self.running.push((shape, 0));
                 self.running.len() - 1
             }
         };
-        &mut self.running[i].3
+        &mut self.running[i].1
     }
 
-    /// A VM of this shape started.
-    pub fn start(&mut self, cpu: f64, memory_mib: f64, gpu: u32) {
-        *self.shape(cpu, memory_mib, gpu) += 1;
+    /// VM `id` started; `late`: its response was over the SLO.
+    pub fn start(&mut self, id: usize, vm: &VmRequest, late: bool) {
+        if let Some(l) = self.late.get_mut(id) {
+            *l = late;
+        }
+        *self.count(Shape::of(vm, late)) += 1;
     }
 
-    /// A VM of this shape ended.
-    pub fn stop(&mut self, cpu: f64, memory_mib: f64, gpu: u32) {
-        let n = self.shape(cpu, memory_mib, gpu);
+    /// VM `id` ended.
+    pub fn stop(&mut self, id: usize, vm: &VmRequest) {
+        let late = self.late.get(id).copied().unwrap_or(false);
+        let n = self.count(Shape::of(vm, late));
         *n = n.saturating_sub(1);
     }
 
@@ -57,22 +84,14 @@ impl VmMix {
         let Some(out) = self.hourly.get_mut(hour) else {
             return;
         };
-        for &(cpu, memory_mib, gpu, n) in &self.running {
+        for &(shape, n) in &self.running {
             if n == 0 {
                 continue;
             }
             let w = n as f64 * share;
-            match out
-                .iter_mut()
-                .find(|s| s.cpu == cpu && s.memory_mib == memory_mib && s.gpu == gpu)
-            {
+            match out.iter_mut().find(|s| s.shape == shape) {
                 Some(s) => s.vms += w,
-                None => out.push(ShapeLoad {
-                    cpu,
-                    memory_mib,
-                    gpu,
-                    vms: w,
-                }),
+                None => out.push(ShapeLoad { shape, vms: w }),
             }
         }
     }
@@ -87,22 +106,51 @@ impl VmMix {
 mod tests {
     use super::*;
 
+    fn vm(cpu: f64, gib: f64, user: u16) -> VmRequest {
+        VmRequest {
+            arrival_s: 0,
+            cpu,
+            memory_mib: gib * 1024.0,
+            gpu: 0,
+            duration_s: 3600,
+            user,
+        }
+    }
+
     #[test]
     fn hourly_means_weigh_each_step_by_its_length() {
-        let mut m = VmMix::new(2);
-        m.start(2.0, 4096.0, 0);
-        m.start(2.0, 4096.0, 0);
+        let mut m = VmMix::new(2, 4);
+        let (small, big) = (vm(2.0, 4.0, 0), vm(8.0, 56.0, 0));
+        m.start(0, &small, false);
+        m.start(1, &small, false);
         m.sample(0, 0.5);
-        m.stop(2.0, 4096.0, 0);
-        m.start(8.0, 57344.0, 0);
+        m.stop(0, &small);
+        m.start(2, &big, false);
         m.sample(0, 0.5);
-        m.stop(2.0, 4096.0, 0);
+        m.stop(1, &small);
         m.sample(1, 1.0);
         let h = m.into_hourly();
         assert_eq!(h[0].len(), 2);
-        assert_eq!((h[0][0].cpu, h[0][0].vms), (2.0, 1.5));
-        assert_eq!((h[0][1].memory_mib, h[0][1].vms), (57344.0, 0.5));
+        assert_eq!((h[0][0].shape.cpu, h[0][0].vms), (2.0, 1.5));
+        assert_eq!((h[0][1].shape.memory_mib, h[0][1].vms), (57344.0, 0.5));
         assert_eq!(h[1].len(), 1);
-        assert_eq!((h[1][0].cpu, h[1][0].vms), (8.0, 1.0));
+        assert_eq!((h[1][0].shape.cpu, h[1][0].vms), (8.0, 1.0));
+    }
+
+    #[test]
+    fn late_vms_and_users_are_counted_apart() {
+        let mut m = VmMix::new(1, 3);
+        m.start(0, &vm(2.0, 4.0, 0), true);
+        m.start(1, &vm(2.0, 4.0, 0), false);
+        m.start(2, &vm(2.0, 4.0, 1), false);
+        // The late VM ends: its own shape loses it, not the one answered in time.
+        m.stop(0, &vm(2.0, 4.0, 0));
+        m.sample(0, 1.0);
+        let h = m.into_hourly();
+        let got: Vec<(u16, bool, f64)> = h[0]
+            .iter()
+            .map(|s| (s.shape.user, s.shape.late, s.vms))
+            .collect();
+        assert_eq!(got, [(0, false, 1.0), (1, false, 1.0)]);
     }
 }
