@@ -57,7 +57,7 @@ pub struct SimulateArgs {
     /// Also print, per strategy, a lower bound on the energy any placement of the VMs it
     /// served would use, answering in time those it answered in time (an hourly LP solved by
     /// HiGHS; VM scenarios without GPUs). With --json: a `lower_bounds` list.
-    #[arg(long, conflicts_with_all = ["seeds", "csv"])]
+    #[arg(long, conflicts_with = "csv")]
     pub lower_bound: bool,
 }
 
@@ -143,6 +143,9 @@ pub fn compare_seeds(
         }
     }
     let mut scenario = load(args)?;
+    if args.lower_bound {
+        bound::supported(&scenario).map_err(bound_error)?;
+    }
     let mut out = Vec::with_capacity(args.seeds.len());
     let mut baseline = String::new();
     for (i, &seed) in args.seeds.iter().enumerate() {
@@ -150,7 +153,12 @@ pub fn compare_seeds(
         tracing::info!("seed {seed}: {} of {}", i + 1, args.seeds.len());
         scenario.set_seed(seed);
         let (runs, base) = run_strategies(args, &scenario, driver)?;
-        out.push(SeedRuns { seed, runs });
+        let bounds = if args.lower_bound {
+            Some(bound::rows(&scenario, &runs, &base).map_err(bound_error)?)
+        } else {
+            None
+        };
+        out.push(SeedRuns { seed, runs, bounds });
         baseline = base;
     }
     Ok((scenario, out, baseline))
@@ -403,6 +411,44 @@ mod tests {
         let plain: serde_json::Value =
             serde_json::from_str(&report::json(&scenario, &runs, &baseline, false)).unwrap();
         assert!(plain.get("lower_bounds").is_none());
+    }
+
+    #[test]
+    fn seeds_report_the_lower_bound_of_each_seed() {
+        let mut a = args();
+        a.seeds = vec![7, 1];
+        a.lower_bound = true;
+        let (scenario, seeds, baseline) = compare_seeds(&a, &TestDriver).unwrap();
+        for s in &seeds {
+            let rows = s.bounds.as_ref().expect("bounds");
+            assert_eq!(rows.len(), s.runs.len());
+            for (b, r) in rows.iter().zip(&s.runs) {
+                assert_eq!(b.strategy, r.strategy);
+                assert!(
+                    b.bound_kwh > 0.0 && b.bound_kwh <= r.totals.energy_kwh,
+                    "{b:?}"
+                );
+            }
+        }
+        // Different workloads, different bounds.
+        let kwh = |i: usize| seeds[i].bounds.as_ref().map(|b| b[0].bound_kwh);
+        assert_ne!(kwh(0), kwh(1));
+        let doc: serde_json::Value =
+            serde_json::from_str(&seeds::json(&scenario, &seeds, &baseline, false)).unwrap();
+        assert_eq!(
+            doc["per_seed"][1]["lower_bounds"][0]["bound_kwh"],
+            serde_json::json!(kwh(1))
+        );
+        let table = seeds::table(&scenario, &seeds, &baseline);
+        assert!(table.contains("energy lower bound"), "{table}");
+        // Without the flag: no bounds anywhere.
+        a.lower_bound = false;
+        let (scenario, seeds, baseline) = compare_seeds(&a, &TestDriver).unwrap();
+        assert!(seeds.iter().all(|s| s.bounds.is_none()));
+        let doc: serde_json::Value =
+            serde_json::from_str(&seeds::json(&scenario, &seeds, &baseline, false)).unwrap();
+        assert!(doc["per_seed"][0].get("lower_bounds").is_none());
+        assert!(!seeds::table(&scenario, &seeds, &baseline).contains("energy lower bound"));
     }
 
     #[test]

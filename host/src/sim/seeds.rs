@@ -4,6 +4,7 @@
 //! A change is `value / baseline value - 1` on one seed (negative: lower than the baseline);
 //! seeds where the baseline's value is zero give no change and are left out of its range.
 
+use super::bound::BoundRow;
 use super::metrics::{StrategyRun, Totals};
 use super::report::push_aligned;
 use super::scenario::Scenario;
@@ -15,6 +16,8 @@ use std::fmt::Write as _;
 pub struct SeedRuns {
     pub seed: u64,
     pub runs: Vec<StrategyRun>,
+    /// With `--lower-bound`: the energy lower bound of each run, in the order of `runs`.
+    pub bounds: Option<Vec<BoundRow>>,
 }
 
 /// One seed in the JSON document: each strategy's totals (hourly series and datacenters left
@@ -23,6 +26,8 @@ pub struct SeedRuns {
 struct SeedTotals<'a> {
     seed: u64,
     runs: Vec<RunTotals<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lower_bounds: Option<&'a [BoundRow]>,
 }
 
 #[derive(Serialize)]
@@ -48,7 +53,11 @@ impl<'a> SeedTotals<'a> {
                 }
             })
             .collect();
-        SeedTotals { seed: s.seed, runs }
+        SeedTotals {
+            seed: s.seed,
+            runs,
+            lower_bounds: s.bounds.as_deref(),
+        }
     }
 }
 
@@ -291,7 +300,39 @@ pub fn table(scenario: &Scenario, seeds: &[SeedRuns], baseline: &str) -> String 
         rows.push(row);
     }
     push_aligned(&mut out, &rows);
+    if seeds.iter().all(|s| s.bounds.is_some()) && !seeds.is_empty() {
+        bound_table(&mut out, seeds, &list, baseline);
+    }
     out
+}
+
+/// `--lower-bound`: per strategy and seed, its bound's energy per request against the
+/// baseline's, and how far the run is above its bound.
+fn bound_table(out: &mut String, seeds: &[SeedRuns], list: &[String], baseline: &str) {
+    let _ = writeln!(
+        out,
+        "\nper seed: energy lower bound (hourly LP, `--lower-bound`) against {baseline}'s energy \
+         per request / the run's energy above its bound, %"
+    );
+    let mut rows: Vec<Vec<String>> = vec![std::iter::once("strategy".to_string())
+        .chain(list.iter().cloned())
+        .collect()];
+    let strategies = seeds[0].runs.iter().map(|r| r.strategy.clone());
+    for (i, name) in strategies.enumerate() {
+        let mut row = vec![name];
+        for s in seeds {
+            let b = s.bounds.as_ref().and_then(|b| b.get(i));
+            row.push(b.map_or("-".into(), |b| {
+                format!(
+                    "{}/{}",
+                    pct(b.bound_change),
+                    pct(change(b.energy_kwh, b.bound_kwh))
+                )
+            }));
+        }
+        rows.push(row);
+    }
+    push_aligned(out, &rows);
 }
 
 #[cfg(test)]
