@@ -10,11 +10,11 @@
 
 use super::continuum::{Datacenter, ServerType};
 use super::metrics::StrategyRun;
+use super::report::push_aligned;
 use super::scenario::{IdleServers, Scenario};
-use super::vm_mix::ShapeLoad;
+use super::vm_mix::{Shape, ShapeLoad};
 use highs::{Col, HighsModelStatus, RowProblem, Sense};
 use serde::Serialize;
-use std::fmt::Write;
 
 /// Why the bound was not computed.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -29,14 +29,6 @@ pub enum BoundError {
     Infeasible { hour: usize },
     #[error("hour {hour}: HiGHS: {message}")]
     Solver { hour: usize, message: String },
-}
-
-/// The bound over the booked hours of a run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EnergyBound {
-    /// Facility energy (IT x PUE), kWh, summed over the hours.
-    pub energy_kwh: f64,
-    pub hourly_kwh: Vec<f64>,
 }
 
 /// A run beside the bound for the VMs it served (`--lower-bound`).
@@ -59,13 +51,14 @@ pub fn rows(
     runs: &[StrategyRun],
     baseline: &str,
 ) -> Result<Vec<BoundRow>, BoundError> {
+    let fleet = Fleet::of(sc)?;
     let base = runs
         .iter()
         .find(|r| r.strategy == baseline)
         .map(|r| r.totals.energy_per_request_wh);
     runs.iter()
         .map(|r| {
-            let b = energy_lower_bound(sc, &r.vm_mix)?;
+            let bound_kwh = fleet.bound_kwh(&r.vm_mix)?;
             let served = r.totals.served;
             let per = |kwh: f64| {
                 if served > 0 {
@@ -74,11 +67,11 @@ pub fn rows(
                     0.0
                 }
             };
-            let bound_epr = per(b.energy_kwh);
+            let bound_epr = per(bound_kwh);
             Ok(BoundRow {
                 strategy: r.strategy.clone(),
                 energy_kwh: r.totals.energy_kwh,
-                bound_kwh: b.energy_kwh,
+                bound_kwh,
                 served,
                 energy_per_request_wh: r.totals.energy_per_request_wh,
                 bound_energy_per_request_wh: bound_epr,
@@ -95,32 +88,29 @@ pub fn table(rows: &[BoundRow], baseline: &str) -> String {
          servers (HiGHS LP;\nno migration cost; VMs it answered within the SLO stay within \
          reach): no such placement of those VMs uses less.\n",
     );
-    let w = rows
-        .iter()
-        .map(|r| r.strategy.len())
-        .max()
-        .unwrap_or(8)
-        .max(8);
-    let _ = writeln!(
-        out,
-        "{:<w$}  {:>10}  {:>9}  {:>7}  {:>7}  {:>12}  bound vs {baseline}",
-        "strategy", "energy kWh", "bound kWh", "served", "Wh/req", "bound Wh/req"
-    );
+    let header = [
+        "strategy",
+        "energy kWh",
+        "bound kWh",
+        "served",
+        "Wh/req",
+        "bound Wh/req",
+    ];
+    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    cells[0].push(format!("bound vs {baseline}"));
     for r in rows {
-        let change = r
-            .bound_change
-            .map_or("-".to_string(), |c| format!("{:+.1} %", c * 100.0));
-        let _ = writeln!(
-            out,
-            "{:<w$}  {:>10.2}  {:>9.2}  {:>7}  {:>7.2}  {:>12.2}  {change}",
-            r.strategy,
-            r.energy_kwh,
-            r.bound_kwh,
-            r.served,
-            r.energy_per_request_wh,
-            r.bound_energy_per_request_wh
-        );
+        cells.push(vec![
+            r.strategy.clone(),
+            format!("{:.2}", r.energy_kwh),
+            format!("{:.2}", r.bound_kwh),
+            r.served.to_string(),
+            format!("{:.2}", r.energy_per_request_wh),
+            format!("{:.2}", r.bound_energy_per_request_wh),
+            r.bound_change
+                .map_or("-".to_string(), |c| format!("{:+.1} %", c * 100.0)),
+        ]);
     }
+    push_aligned(&mut out, &cells);
     out
 }
 
@@ -137,38 +127,49 @@ struct Group {
     segments: Vec<(f64, f64)>,
 }
 
-/// The bound for `hourly` (from [`super::vm_mix::VmMix`]) on the scenario's datacenters.
-pub fn energy_lower_bound(
-    sc: &Scenario,
-    hourly: &[Vec<ShapeLoad>],
-) -> Result<EnergyBound, BoundError> {
-    supported(sc)?;
-    let spec = &sc.spec;
-    let groups = groups(sc);
-    let in_time = in_time(sc);
-    let booked = spec
-        .energy_accounting_hours
-        .map_or(hourly.len(), |n| (n as usize).min(hourly.len()));
-    let _span = tracing::info_span!("energy_lower_bound", hours = booked).entered();
-    let mut out = Vec::with_capacity(booked);
-    for (hour, mix) in hourly.iter().take(booked).enumerate() {
-        if mix.iter().any(|s| s.shape.gpu > 0 && s.vms > 0.0) {
-            return Err(BoundError::Gpu { hour });
-        }
+/// What the bound of every run of one scenario shares: its servers, which datacenters each
+/// user reaches in time, and the hours booked.
+struct Fleet {
+    groups: Vec<Group>,
+    in_time: Vec<Vec<bool>>,
+    booked_hours: Option<usize>,
+}
+
+impl Fleet {
+    fn of(sc: &Scenario) -> Result<Self, BoundError> {
+        supported(sc)?;
+        Ok(Fleet {
+            groups: groups(sc),
+            in_time: in_time(sc),
+            booked_hours: sc.spec.energy_accounting_hours.map(|n| n as usize),
+        })
+    }
+
+    /// Facility kWh of the bound for `hourly` (from [`super::vm_mix::VmMix`]), summed over
+    /// the booked hours.
+    fn bound_kwh(&self, hourly: &[Vec<ShapeLoad>]) -> Result<f64, BoundError> {
+        let booked = self
+            .booked_hours
+            .map_or(hourly.len(), |n| n.min(hourly.len()));
+        let _span = tracing::info_span!("energy_lower_bound", hours = booked).entered();
         let allowed = |s: &ShapeLoad, g: &Group| {
             s.shape.late
-                || in_time
+                || self
+                    .in_time
                     .get(s.shape.user as usize)
                     .and_then(|u| u.get(g.dc))
                     .copied()
                     .unwrap_or(false)
         };
-        out.push(hour_w(&groups, mix, &allowed, hour)? / 1000.0);
+        let mut kwh = 0.0;
+        for (hour, mix) in hourly.iter().take(booked).enumerate() {
+            if mix.iter().any(|s| s.shape.gpu > 0 && s.vms > 0.0) {
+                return Err(BoundError::Gpu { hour });
+            }
+            kwh += hour_w(&self.groups, mix, &allowed, hour)? / 1000.0;
+        }
+        Ok(kwh)
     }
-    Ok(EnergyBound {
-        energy_kwh: out.iter().sum(),
-        hourly_kwh: out,
-    })
 }
 
 /// Whether the bound can be computed for runs of `sc` (VMs only; GPUs are checked per hour).
@@ -298,21 +299,20 @@ fn hour_w(
         let row: Vec<(Col, f64)> = x[f].iter().map(|&c| (c, 1.0)).collect();
         pb.add_row(s.vms..=s.vms, &row);
     }
+    type Per = fn(&Shape) -> f64;
     for (g, grp) in groups.iter().enumerate() {
-        let mut cpu: Vec<(Col, f64)> = mix
-            .iter()
-            .zip(&x)
-            .map(|(s, xf)| (xf[g], s.shape.cpu))
-            .collect();
-        cpu.push((n[g], -grp.cores));
-        pb.add_row(..=0.0, &cpu);
-        let mut mem: Vec<(Col, f64)> = mix
-            .iter()
-            .zip(&x)
-            .map(|(s, xf)| (xf[g], s.shape.memory_mib))
-            .collect();
-        mem.push((n[g], -grp.memory_mib));
-        pb.add_row(..=0.0, &mem);
+        // cores and memory of the VMs <= what the servers switched on have
+        let capacity: [(Per, f64); 2] =
+            [(|s| s.cpu, grp.cores), (|s| s.memory_mib, grp.memory_mib)];
+        for (per_vm, per_server) in capacity {
+            let mut row: Vec<(Col, f64)> = mix
+                .iter()
+                .zip(&x)
+                .map(|(s, xf)| (xf[g], per_vm(&s.shape)))
+                .collect();
+            row.push((n[g], -per_server));
+            pb.add_row(..=0.0, &row);
+        }
         for &(intercept, slope) in &grp.segments {
             // p >= intercept x n + slope x cores / cores-per-server
             let mut row: Vec<(Col, f64)> = mix
@@ -345,7 +345,6 @@ fn hour_w(
 mod tests {
     use super::*;
     use crate::sim::power::PowerModel;
-    use crate::sim::vm_mix::Shape;
 
     fn server(points_w: Vec<f64>) -> ServerType {
         ServerType {

@@ -68,15 +68,7 @@ pub fn run(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), SimEr
     }
     let (scenario, runs, baseline) = compare(args, driver)?;
     let timing = !args.no_timing;
-    let bounds = if args.lower_bound {
-        eprintln!("energy lower bound: one LP per hour and strategy ...");
-        Some(
-            bound::rows(&scenario, &runs, &baseline)
-                .map_err(|e| SimError::Usage(format!("--lower-bound: {e}")))?,
-        )
-    } else {
-        None
-    };
+    let bounds = bounds(args, &scenario, &runs, &baseline)?;
     let text = if args.json {
         report::json_with_bounds(&scenario, &runs, &baseline, timing, bounds.as_deref())
     } else if args.csv {
@@ -102,6 +94,22 @@ pub fn run(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), SimEr
 
 fn bound_error(e: bound::BoundError) -> SimError {
     SimError::Usage(format!("--lower-bound: {e}"))
+}
+
+/// With `--lower-bound`: the bound of each run (see [`bound::rows`]); `None` without it.
+fn bounds(
+    args: &SimulateArgs,
+    scenario: &Scenario,
+    runs: &[StrategyRun],
+    baseline: &str,
+) -> Result<Option<Vec<bound::BoundRow>>, SimError> {
+    if !args.lower_bound {
+        return Ok(None);
+    }
+    eprintln!("energy lower bound: one LP per hour and strategy ...");
+    bound::rows(scenario, runs, baseline)
+        .map(Some)
+        .map_err(bound_error)
 }
 
 fn print(text: &str) -> Result<(), SimError> {
@@ -153,11 +161,7 @@ pub fn compare_seeds(
         tracing::info!("seed {seed}: {} of {}", i + 1, args.seeds.len());
         scenario.set_seed(seed);
         let (runs, base) = run_strategies(args, &scenario, driver)?;
-        let bounds = if args.lower_bound {
-            Some(bound::rows(&scenario, &runs, &base).map_err(bound_error)?)
-        } else {
-            None
-        };
+        let bounds = bounds(args, &scenario, &runs, &base)?;
         out.push(SeedRuns { seed, runs, bounds });
         baseline = base;
     }
