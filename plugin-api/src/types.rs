@@ -296,7 +296,9 @@ pub struct CallRate {
 #[repr(C)]
 #[derive(StableAbi, serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Telemetry {
-    /// Seconds since the Unix epoch (simulated time in `smo simulate`).
+    /// Seconds since the Unix epoch (simulated time in `smo simulate` and under
+    /// `smo serve --scenario`). Set on every request, also when nothing was measured yet
+    /// (an initial placement); earlier hosts sent 0 there, which means "unknown".
     pub time_unix_s: i64,
     pub loads: RVec<ServiceLoad>,
     pub links: RVec<Link>,
@@ -312,7 +314,10 @@ pub struct PlacementRequest {
     /// The current placement for a re-placement, `RNone` for an initial one.
     pub current: ROption<Placement>,
     pub telemetry: Telemetry,
-    /// JSON object: request members added in later minor versions.
+    /// JSON object: request members added in later minor versions. Known: `graphs`, the names
+    /// of every graph the host holds, this one included (sent by `smo serve`; a strategy that
+    /// keeps state per graph may forget the graphs not listed, which were deleted). Absent
+    /// from `smo simulate`'s requests, whose graphs last the whole run.
     pub extra: RString,
 }
 

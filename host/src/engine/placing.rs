@@ -158,6 +158,17 @@ pub fn validate(
     }
 }
 
+/// The request's `extra`: `graphs`, the names of every graph the host holds with the one
+/// being placed (a strategy keeping state per graph forgets those not listed).
+pub fn request_extra(stored: &[String], placing: &str) -> String {
+    let mut graphs: Vec<&str> = stored.iter().map(String::as_str).collect();
+    if !graphs.contains(&placing) {
+        graphs.push(placing);
+        graphs.sort_unstable();
+    }
+    json!({ "graphs": graphs }).to_string()
+}
+
 /// What to ask for.
 pub struct Ask<'a> {
     /// The decision lock's guard: deciding needs it held.
@@ -205,11 +216,17 @@ impl Engine {
                 e
             })
             .collect();
+        // A graph that does not run yet has nothing measured, but the request still carries
+        // the backend's clock (simulated time under `--scenario`).
+        let now_s = now_ms() as f64 / 1e3;
         let telemetry = if ask.running && !current.is_empty() {
-            self.telemetry
-                .telemetry(spec, &current, now_ms() as f64 / 1e3)
+            self.telemetry.telemetry(spec, &current, now_s)
         } else {
-            Telemetry::default()
+            let clock = self.telemetry.telemetry(spec, &[], now_s);
+            Telemetry {
+                time_unix_s: clock.time_unix_s,
+                ..Telemetry::default()
+            }
         };
         let strategy = ask
             .strategy
@@ -232,7 +249,7 @@ impl Engine {
                 ROption::RSome(PlacementEntry::to_plugin(&current_for_strategy))
             },
             telemetry,
-            extra: "{}".into(),
+            extra: request_extra(&self.store.graph_names()?, &spec.name).into(),
         };
         let started_at_ms = now_ms();
         let span = tracing::info_span!("placement", graph = %spec.name, cause = ask.cause.as_str());
@@ -282,6 +299,15 @@ mod tests {
             },
             ..PlacementDecision::default()
         }
+    }
+
+    #[test]
+    fn the_request_lists_the_stored_graphs_and_the_one_being_placed() {
+        let stored = vec!["a".to_owned(), "c".to_owned()];
+        let extra: Value = serde_json::from_str(&request_extra(&stored, "b")).expect("JSON");
+        assert_eq!(extra["graphs"], json!(["a", "b", "c"]));
+        let extra: Value = serde_json::from_str(&request_extra(&stored, "c")).expect("JSON");
+        assert_eq!(extra["graphs"], json!(["a", "c"]));
     }
 
     #[test]

@@ -134,6 +134,17 @@ impl Store {
         .collect()
     }
 
+    /// The names of all graphs, sorted (without reading their specs).
+    pub fn graph_names(&self) -> Result<Vec<String>, StoreError> {
+        super::query_all(
+            &self.lock(),
+            "SELECT name FROM graphs ORDER BY name",
+            [],
+            |row| row.get(0),
+            || "list graph names".to_owned(),
+        )
+    }
+
     /// Sets the status of graph `name`; [`StoreError::GraphNotFound`] if there is none.
     pub fn set_graph_status(&self, name: &str, status: &str) -> Result<(), StoreError> {
         let changed = self

@@ -509,9 +509,16 @@ impl Placement for EnergyPlacement {
     fn place(&self, req: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
         let p = &self.params;
         let time_s = req.telemetry.time_unix_s;
-        let held = self
-            .reservations()
-            .held_for_others(req.graph.name.as_str(), time_s);
+        let (held, holders, released) = {
+            let mut store = self.reservations();
+            let released = store.keep_listed(req);
+            let held = store.held_for_others(req.graph.name.as_str(), time_s);
+            (
+                held,
+                store.holders_except(req.graph.name.as_str()),
+                released,
+            )
+        };
         let inst = Instance::build(req, p, &held, self.consolidating);
         let (greedy, _) = inst.solve_greedy(p);
         let greedy_objective = inst.replay_cost(p, &greedy);
@@ -539,6 +546,18 @@ impl Placement for EnergyPlacement {
         };
         let mut choice = choice;
         let mut d = PlacementDecision::default();
+        if !released.is_empty() {
+            d.reasons.push(
+                format!(
+                    "room held for {} released (the host no longer lists them)",
+                    released.join(", ")
+                )
+                .into(),
+            );
+        }
+        if let Some(reason) = held_reason(&held, &holders) {
+            d.reasons.push(reason.into());
+        }
         let (mut slots, repacked) = inst.repair(p, &mut choice);
         if repacked > 0 {
             d.reasons.push(
@@ -607,6 +626,27 @@ impl Placement for EnergyPlacement {
 
         Ok(d)
     }
+}
+
+/// "N cores, M GiB held for g1, g2 on c1, c2": the room other graphs' growth keeps out of
+/// this decision; `None` when nothing is held.
+fn held_reason(held: &HashMap<String, Resources>, holders: &[String]) -> Option<String> {
+    let mut clusters: Vec<(&String, &Resources)> = held
+        .iter()
+        .filter(|(_, r)| r.cpu > 0.0 || r.memory_mib > 0.0)
+        .collect();
+    if clusters.is_empty() {
+        return None;
+    }
+    clusters.sort_by(|a, b| a.0.cmp(b.0));
+    let cpu: f64 = clusters.iter().map(|(_, r)| r.cpu).sum();
+    let gib: f64 = clusters.iter().map(|(_, r)| r.memory_mib).sum::<f64>() / 1024.0;
+    let names: Vec<&str> = clusters.iter().map(|(c, _)| c.as_str()).collect();
+    Some(format!(
+        "{cpu:.1} cores, {gib:.1} GiB held for {} on {} (their growth_reserve)",
+        holders.join(", "),
+        names.join(", ")
+    ))
 }
 
 #[cfg(test)]

@@ -1,5 +1,9 @@
 //! Room promised to scalable service graphs (a share of their growth up to `max_replicas`),
 //! held back from other requests (VM batches) so that the services can scale where placed.
+//!
+//! A promise lasts while its graph exists: a request whose `extra` lists the host's graphs
+//! (`graphs`) drops the promises of graphs not listed (deleted under `smo serve`). Time 0 is
+//! "unknown" (an initial placement from a host that sends no clock) and never starts a new run.
 
 use smo_plugin_api::{PlacementDecision, PlacementRequest, Resources};
 use std::collections::HashMap;
@@ -47,12 +51,46 @@ pub struct Reservations {
 }
 
 impl Reservations {
-    /// Starts over when `time_s` is before the last call seen (a new simulation run).
+    /// Starts over when `time_s` is before the last call seen (a new simulation run); a time
+    /// of 0 or less says nothing (no clock in the request) and changes nothing.
     fn clock(&mut self, time_s: i64) {
+        if time_s <= 0 {
+            return;
+        }
         if time_s < self.last_time_s {
             self.by_graph.clear();
         }
         self.last_time_s = time_s;
+    }
+
+    /// Forgets the promises of graphs the host no longer has: `req.extra.graphs`, when the
+    /// host sends it, names every graph it holds. Returns the graphs forgotten.
+    pub fn keep_listed(&mut self, req: &PlacementRequest) -> Vec<String> {
+        let Some(listed) = listed_graphs(req.extra.as_str()) else {
+            return Vec::new();
+        };
+        let gone: Vec<String> = self
+            .by_graph
+            .keys()
+            .filter(|g| *g != req.graph.name.as_str() && !listed.contains(g.as_str()))
+            .cloned()
+            .collect();
+        for g in &gone {
+            self.by_graph.remove(g);
+        }
+        gone
+    }
+
+    /// The graphs other than `graph` holding room, by name.
+    pub fn holders_except(&self, graph: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .by_graph
+            .keys()
+            .filter(|g| *g != graph)
+            .cloned()
+            .collect();
+        names.sort();
+        names
     }
 
     /// Room held for graphs other than `graph`, per cluster name.
@@ -121,6 +159,19 @@ impl Reservations {
             }
         }
     }
+}
+
+/// The `graphs` array of a request's `extra` (the names of the graphs the host holds), if the
+/// host sent one.
+fn listed_graphs(extra: &str) -> Option<std::collections::HashSet<String>> {
+    #[derive(serde::Deserialize)]
+    struct Extra {
+        graphs: Option<Vec<String>>,
+    }
+    serde_json::from_str::<Extra>(extra)
+        .ok()
+        .and_then(|e| e.graphs)
+        .map(|g| g.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -246,6 +297,48 @@ mod tests {
         batch.clusters[0].available.cpu -= 4.0; // the two replicas added (2 cores each)
         let vms = strategy.place(&batch).expect("VMs placed");
         assert_eq!((on(&vms, "edge"), on(&vms, "cloud")), (2, 2));
+    }
+
+    #[test]
+    fn the_hold_of_a_graph_the_host_no_longer_lists_is_released() {
+        // The VM batch's request lists the host's graphs: while "shop" is listed its hold
+        // stands (two VMs on edge); once the host has deleted it, all four fit edge.
+        let strategy = EnergyPlacement::new(PlacementParams {
+            growth_reserve: 0.5,
+            ..params()
+        });
+        let (web, mut batch) = requests(200);
+        strategy.place(&web).expect("web placed");
+        batch.extra = r#"{"graphs":["shop","vms"]}"#.into();
+        let kept = strategy.place(&batch).expect("VMs placed");
+        assert_eq!(on(&kept, "edge"), 2);
+        assert!(
+            kept.reasons.iter().any(|r| r.contains("held for shop")),
+            "{:?}",
+            kept.reasons
+        );
+        batch.extra = r#"{"graphs":["vms"]}"#.into();
+        let released = strategy.place(&batch).expect("VMs placed");
+        assert_eq!(on(&released, "edge"), 4);
+        assert!(
+            released.reasons.iter().any(|r| r.contains("released")),
+            "{:?}",
+            released.reasons
+        );
+    }
+
+    #[test]
+    fn a_request_without_a_clock_keeps_the_holds() {
+        // An initial placement from a host that sends no time (0) after calls with a clock:
+        // not a new run, the hold stands (two VMs on edge, not four).
+        let (web, mut batch) = requests(200);
+        let strategy = EnergyPlacement::new(PlacementParams {
+            growth_reserve: 0.5,
+            ..params()
+        });
+        strategy.place(&web).expect("web placed");
+        batch.telemetry.time_unix_s = 0;
+        assert_eq!(on(&strategy.place(&batch).expect("VMs placed"), "edge"), 2);
     }
 
     #[test]
