@@ -43,6 +43,23 @@ pub struct BoundRow {
     /// The bound's energy per request against the baseline run's (-0.3: 30 % lower); `None`
     /// when the baseline served nothing.
     pub bound_change: Option<f64>,
+    /// Where the bound's optimum puts the work, per datacenter and server model (the same
+    /// fields as a run's `datacenters[].server_types`), to set beside the run's.
+    pub server_types: Vec<BoundServerUse>,
+}
+
+/// One datacenter's servers of one model in the bound's optimum, summed over the booked
+/// hours: servers switched on (fractions allowed), cores and memory of the VMs they carry,
+/// and their IT energy by the lower convex envelope of the power curve.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BoundServerUse {
+    pub datacenter: String,
+    pub model: String,
+    pub servers: u32,
+    pub server_hours_on: f64,
+    pub busy_core_hours: f64,
+    pub memory_gib_hours: f64,
+    pub it_energy_kwh: f64,
 }
 
 /// The bound for every run, each beside the baseline run's energy per request.
@@ -58,7 +75,7 @@ pub fn rows(
         .map(|r| r.totals.energy_per_request_wh);
     runs.iter()
         .map(|r| {
-            let bound_kwh = fleet.bound_kwh(&r.vm_mix)?;
+            let (bound_kwh, server_types) = fleet.bound(&r.vm_mix)?;
             let served = r.totals.served;
             let per = |kwh: f64| {
                 if served > 0 {
@@ -76,6 +93,7 @@ pub fn rows(
                 energy_per_request_wh: r.totals.energy_per_request_wh,
                 bound_energy_per_request_wh: bound_epr,
                 bound_change: base.filter(|b| *b > 0.0).map(|b| bound_epr / b - 1.0),
+                server_types,
             })
         })
         .collect()
@@ -117,6 +135,8 @@ pub fn table(rows: &[BoundRow], baseline: &str) -> String {
 /// One server model in one datacenter: what the LP switches on and loads.
 struct Group {
     dc: usize,
+    datacenter: String,
+    model: String,
     pue: f64,
     cores: f64,
     memory_mib: f64,
@@ -146,8 +166,8 @@ impl Fleet {
     }
 
     /// Facility kWh of the bound for `hourly` (from [`super::vm_mix::VmMix`]), summed over
-    /// the booked hours.
-    fn bound_kwh(&self, hourly: &[Vec<ShapeLoad>]) -> Result<f64, BoundError> {
+    /// the booked hours, and the use of each server group in its optimum.
+    fn bound(&self, hourly: &[Vec<ShapeLoad>]) -> Result<(f64, Vec<BoundServerUse>), BoundError> {
         let booked = self
             .booked_hours
             .map_or(hourly.len(), |n| n.min(hourly.len()));
@@ -162,13 +182,33 @@ impl Fleet {
                     .unwrap_or(false)
         };
         let mut kwh = 0.0;
+        let mut uses: Vec<BoundServerUse> = self
+            .groups
+            .iter()
+            .map(|g| BoundServerUse {
+                datacenter: g.datacenter.clone(),
+                model: g.model.clone(),
+                servers: g.count as u32,
+                server_hours_on: 0.0,
+                busy_core_hours: 0.0,
+                memory_gib_hours: 0.0,
+                it_energy_kwh: 0.0,
+            })
+            .collect();
         for (hour, mix) in hourly.iter().take(booked).enumerate() {
             if mix.iter().any(|s| s.shape.gpu > 0 && s.vms > 0.0) {
                 return Err(BoundError::Gpu { hour });
             }
-            kwh += hour_w(&self.groups, mix, &allowed, hour)? / 1000.0;
+            let optimum = hour_w(&self.groups, mix, &allowed, hour)?;
+            kwh += optimum.facility_w / 1000.0;
+            for (u, g) in uses.iter_mut().zip(&optimum.groups) {
+                u.server_hours_on += g.servers_on;
+                u.busy_core_hours += g.cores;
+                u.memory_gib_hours += g.memory_mib / 1024.0;
+                u.it_energy_kwh += g.it_w / 1000.0;
+            }
         }
-        Ok(kwh)
+        Ok((kwh, uses))
     }
 }
 
@@ -192,6 +232,8 @@ fn groups(sc: &Scenario) -> Vec<Group> {
             }
             out.push(Group {
                 dc: i,
+                datacenter: d.name.clone(),
+                model: t.model.clone(),
                 pue: d.pue,
                 cores: t.cores,
                 memory_mib: t.memory_mib,
@@ -254,20 +296,46 @@ fn envelope(t: &ServerType) -> Vec<(f64, f64)> {
 }
 
 /// The least facility watts that carry `mix` on `groups`, shape `f` only where `allowed`.
+/// One hour's optimum: facility watts, and per group (in [`Fleet`]'s order) what it carries.
+#[derive(Debug)]
+struct HourOptimum {
+    facility_w: f64,
+    groups: Vec<GroupUse>,
+}
+
+/// A group's servers on, the cores and memory of the VMs on them, and their IT watts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct GroupUse {
+    servers_on: f64,
+    cores: f64,
+    memory_mib: f64,
+    it_w: f64,
+}
+
 fn hour_w(
     groups: &[Group],
     mix: &[ShapeLoad],
     allowed: &dyn Fn(&ShapeLoad, &Group) -> bool,
     hour: usize,
-) -> Result<f64, BoundError> {
+) -> Result<HourOptimum, BoundError> {
     let mix: Vec<&ShapeLoad> = mix.iter().filter(|s| s.vms > 0.0).collect();
-    let idle_only: f64 = groups
-        .iter()
-        .filter(|g| g.always_on)
-        .map(|g| g.pue * g.count * g.segments.first().map_or(0.0, |s| s.0))
-        .sum();
     if mix.is_empty() {
-        return Ok(idle_only);
+        let uses: Vec<GroupUse> = groups
+            .iter()
+            .map(|g| match g.always_on {
+                true => GroupUse {
+                    servers_on: g.count,
+                    it_w: g.count * g.segments.first().map_or(0.0, |s| s.0),
+                    ..GroupUse::default()
+                },
+                false => GroupUse::default(),
+            })
+            .collect();
+        let facility_w = uses.iter().zip(groups).map(|(u, g)| u.it_w * g.pue).sum();
+        return Ok(HourOptimum {
+            facility_w,
+            groups: uses,
+        });
     }
     let mut pb = RowProblem::default();
     // x[f][g]: VMs of shape f on group g (0 where not allowed); n[g]: servers on; p[g]:
@@ -333,7 +401,27 @@ fn hour_w(
     let _ = model.try_set_option("threads", 1);
     let solved = model.try_solve().map_err(|e| solver(format!("{e:?}")))?;
     match solved.status() {
-        HighsModelStatus::Optimal => Ok(solved.objective_value()),
+        HighsModelStatus::Optimal => {
+            let solution = solved.get_solution();
+            let cols = solution.columns();
+            // Columns in the order added: x[f][g], then n[g], then p[g].
+            let (nf, ng) = (mix.len(), groups.len());
+            let at = |k: usize| cols.get(k).copied().unwrap_or(0.0);
+            let uses = (0..ng)
+                .map(|g| GroupUse {
+                    servers_on: at(nf * ng + g),
+                    cores: (0..nf).map(|f| at(f * ng + g) * mix[f].shape.cpu).sum(),
+                    memory_mib: (0..nf)
+                        .map(|f| at(f * ng + g) * mix[f].shape.memory_mib)
+                        .sum(),
+                    it_w: at(nf * ng + ng + g),
+                })
+                .collect();
+            Ok(HourOptimum {
+                facility_w: solved.objective_value(),
+                groups: uses,
+            })
+        }
         HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible => {
             Err(BoundError::Infeasible { hour })
         }
@@ -373,6 +461,8 @@ mod tests {
         // 10 cores, 10 GiB, 50 W idle + 100 W per unit of utilisation, PUE 1.5.
         Group {
             dc: 0,
+            datacenter: "a".into(),
+            model: "m".into(),
             pue: 1.5,
             cores: 10.0,
             memory_mib: 10240.0,
@@ -402,14 +492,20 @@ mod tests {
     #[test]
     fn an_hour_switches_on_what_the_tighter_resource_needs() {
         // 10 VMs of 1 core: one server, 50 + 100 = 150 W, x 1.5.
-        let w = hour_w(&[group(4.0, false)], &[vms(1.0, 0.5, 10.0)], &anywhere, 0).unwrap();
+        let w = hour_w(&[group(4.0, false)], &[vms(1.0, 0.5, 10.0)], &anywhere, 0)
+            .unwrap()
+            .facility_w;
         assert!((w - 225.0).abs() < 1e-6, "{w}");
         // 5 VMs of 1 core and 4 GiB: memory needs 2 servers (20 GiB), cores 0.5 of one:
         // 2 x 50 + 100 x 5/10 = 150 W, x 1.5.
-        let w = hour_w(&[group(4.0, false)], &[vms(1.0, 4.0, 5.0)], &anywhere, 0).unwrap();
+        let w = hour_w(&[group(4.0, false)], &[vms(1.0, 4.0, 5.0)], &anywhere, 0)
+            .unwrap()
+            .facility_w;
         assert!((w - 225.0).abs() < 1e-6, "{w}");
         // Always on: all four servers idle (200 W) + 50 W of load, x 1.5.
-        let w = hour_w(&[group(4.0, true)], &[vms(1.0, 0.5, 5.0)], &anywhere, 0).unwrap();
+        let w = hour_w(&[group(4.0, true)], &[vms(1.0, 0.5, 5.0)], &anywhere, 0)
+            .unwrap()
+            .facility_w;
         assert!((w - 375.0).abs() < 1e-6, "{w}");
         // More memory than the servers have.
         let e = hour_w(&[group(1.0, false)], &[vms(1.0, 4.0, 5.0)], &anywhere, 3).unwrap_err();
@@ -429,8 +525,23 @@ mod tests {
     fn memory_heavy_vms_go_where_they_cost_least() {
         // Four 1-core VMs of 8 GiB: on a they need 3.2 servers (160 + 40 W = 200 W), on b 0.8
         // (64 + 40 = 104 W).
-        let w = hour_w(&two_groups(), &[vms(1.0, 8.0, 4.0)], &anywhere, 0).unwrap();
-        assert!((w - 104.0 * 1.5).abs() < 1e-6, "{w}");
+        let optimum = hour_w(&two_groups(), &[vms(1.0, 8.0, 4.0)], &anywhere, 0).unwrap();
+        assert!((optimum.facility_w - 104.0 * 1.5).abs() < 1e-6);
+        // All on b: 0.8 servers, 4 cores, 32 GiB, 104 IT watts; nothing on a.
+        let [a, b] = [optimum.groups[0], optimum.groups[1]];
+        assert!(a.servers_on.abs() < 1e-9 && a.cores.abs() < 1e-9, "{a:?}");
+        assert!((b.servers_on - 0.8).abs() < 1e-6, "{b:?}");
+        assert!((b.cores - 4.0).abs() < 1e-6, "{b:?}");
+        assert!((b.memory_mib - 32.0 * 1024.0).abs() < 1e-3, "{b:?}");
+        assert!((b.it_w - 104.0).abs() < 1e-6, "{b:?}");
+    }
+
+    #[test]
+    fn an_hour_without_vms_draws_only_the_servers_always_on() {
+        let optimum = hour_w(&[group(4.0, true), group(2.0, false)], &[], &anywhere, 0).unwrap();
+        assert!((optimum.facility_w - 4.0 * 50.0 * 1.5).abs() < 1e-9);
+        assert_eq!(optimum.groups[0].servers_on, 4.0);
+        assert_eq!(optimum.groups[1], GroupUse::default());
     }
 
     #[test]
@@ -438,11 +549,13 @@ mod tests {
         // Datacenter 1 is too far for user 0: the in-time VMs pay group a's 200 W; the late
         // ones may still use b.
         let near = |s: &ShapeLoad, g: &Group| s.shape.late || g.dc == 0;
-        let w = hour_w(&two_groups(), &[vms(1.0, 8.0, 4.0)], &near, 0).unwrap();
+        let w = hour_w(&two_groups(), &[vms(1.0, 8.0, 4.0)], &near, 0)
+            .unwrap()
+            .facility_w;
         assert!((w - 200.0 * 1.5).abs() < 1e-6, "{w}");
         let mut late = vms(1.0, 8.0, 4.0);
         late.shape.late = true;
-        let w = hour_w(&two_groups(), &[late], &near, 0).unwrap();
+        let w = hour_w(&two_groups(), &[late], &near, 0).unwrap().facility_w;
         assert!((w - 104.0 * 1.5).abs() < 1e-6, "{w}");
     }
 

@@ -399,6 +399,25 @@ mod tests {
                 "{core_h} vs {}",
                 run.totals.vm_core_hours
             );
+            // The bound's optimum carries those core-hours over its server groups, each within
+            // the servers it switched on, and its groups' IT energy at PUE >= 1 is the bound.
+            let groups = &r.server_types;
+            let carried: f64 = groups.iter().map(|g| g.busy_core_hours).sum();
+            assert!(
+                (carried - core_h).abs() < 1e-5 * core_h.max(1.0),
+                "{carried} vs {core_h}"
+            );
+            let it_kwh: f64 = groups.iter().map(|g| g.it_energy_kwh).sum();
+            assert!(
+                it_kwh > 0.0 && it_kwh <= r.bound_kwh + 1e-9,
+                "{it_kwh} vs {r:?}"
+            );
+            for g in groups {
+                assert!(
+                    g.server_hours_on <= f64::from(g.servers) * 6.0 + 1e-6,
+                    "{g:?}"
+                );
+            }
         }
         assert_eq!(rows[0].bound_change.map(|c| c < 0.0), Some(true));
         let table = bound::table(&rows, &baseline);
@@ -412,6 +431,12 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(doc["lower_bounds"][1]["strategy"], "test/first-fit");
+        let first = &doc["lower_bounds"][1]["server_types"][0];
+        assert!(
+            first["datacenter"].is_string() && first["model"].is_string(),
+            "{first}"
+        );
+        assert!(first["busy_core_hours"].is_number(), "{first}");
         let plain: serde_json::Value =
             serde_json::from_str(&report::json(&scenario, &runs, &baseline, false)).unwrap();
         assert!(plain.get("lower_bounds").is_none());
