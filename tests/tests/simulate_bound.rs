@@ -37,6 +37,37 @@ fn every_run_is_at_or_above_its_energy_lower_bound() {
         let served = num(b, "served");
         let epr = num(b, "bound_energy_per_request_wh");
         assert!((epr - bound * 1000.0 / served).abs() < 1e-9 * epr, "{b}");
+        // The bound's optimum carries the core-hours the run's servers were busy (VMs keep
+        // their cores busy), over the same datacenters and server models, and draws less.
+        let sum = |list: &Value, k: &str| -> f64 {
+            list.as_array()
+                .expect("server_types")
+                .iter()
+                .map(|t| num(t, k))
+                .sum()
+        };
+        let run_busy: f64 = run["datacenters"]
+            .as_array()
+            .expect("datacenters")
+            .iter()
+            .map(|d| sum(&d["server_types"], "busy_core_hours"))
+            .sum();
+        let bound_busy = sum(&b["server_types"], "busy_core_hours");
+        assert!(run_busy > 0.0);
+        assert!(
+            (bound_busy - run_busy).abs() < 1e-6 * run_busy,
+            "{bound_busy} vs {run_busy}"
+        );
+        let it = sum(&b["server_types"], "it_energy_kwh");
+        assert!(it > 0.0 && it <= bound, "{it} vs {bound}");
+        let models = b["server_types"].as_array().expect("server_types").len();
+        let run_models: usize = run["datacenters"]
+            .as_array()
+            .expect("datacenters")
+            .iter()
+            .map(|d| d["server_types"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(models, run_models);
     }
     // The baseline's own bound is below its energy per request, so its change is negative.
     assert!(num(&bounds[0], "bound_change") < 0.0, "{}", bounds[0]);
