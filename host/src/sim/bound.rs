@@ -1,16 +1,18 @@
-//! A lower bound on the facility energy any placement could spend on the VMs a run served:
-//! each hour, a linear program (HiGHS) spreads that hour's mean running VMs over the servers.
+//! A lower bound on the facility energy any placement could spend on the work a run served:
+//! each hour, a linear program (HiGHS) spreads that hour's mean running VMs and busy service
+//! replicas over the servers.
 //!
 //! The relaxation lets VMs split and move every hour and servers be switched on in fractions;
-//! a VM the run answered within the SLO stays at datacenters that can answer it in time, the
-//! late ones go anywhere. So no placement of the same VMs, late no more often, uses less: each server's
+//! a service counts only its busy replicas (replicas x load factor, so any scaling of the same
+//! work); what the run answered within the SLO stays at datacenters that can answer it in
+//! time, the late ones go anywhere. So no placement of the same VMs, late no more often, uses less: each server's
 //! draw is at least the lower convex envelope of its power curve at its utilisation, the sum
 //! over `n` servers at least `n` times the envelope at their mean utilisation, and an hour's
 //! mean demand bounds the mean over its steps (the LP's optimum is convex in the demand).
 
 use super::continuum::{Datacenter, ServerType};
 use super::metrics::StrategyRun;
-use super::report::push_aligned;
+use super::report::{push_aligned, wh_per_request};
 use super::scenario::{IdleServers, Scenario};
 use super::vm_mix::{Shape, ShapeLoad};
 use highs::{Col, HighsModelStatus, RowProblem, Sense};
@@ -19,8 +21,8 @@ use serde::Serialize;
 /// Why the bound was not computed.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum BoundError {
-    #[error("the energy lower bound covers VMs only; this scenario also runs {0} service(s)")]
-    Services(usize),
+    #[error("the energy lower bound does not model GPUs; service {0} uses one")]
+    ServiceGpu(String),
     #[error("the energy lower bound does not model GPUs; hour {hour} runs VMs with GPUs")]
     Gpu { hour: usize },
     #[error(
@@ -102,9 +104,9 @@ pub fn rows(
 /// The rows as the text table `smo simulate --lower-bound` prints under the comparison.
 pub fn table(rows: &[BoundRow], baseline: &str) -> String {
     let mut out = String::from(
-        "\nEnergy lower bound: per hour, the VMs each strategy served split freely over the \
-         servers (HiGHS LP;\nno migration cost; VMs it answered within the SLO stay within \
-         reach): no such placement of those VMs uses less.\n",
+        "\nEnergy lower bound: per hour, the VMs and busy service replicas each strategy served \
+         split freely over the\nservers (HiGHS LP; no migration cost; what it answered within the \
+         SLO stays within reach): no such placement uses less.\n",
     );
     let header = [
         "strategy",
@@ -122,8 +124,8 @@ pub fn table(rows: &[BoundRow], baseline: &str) -> String {
             format!("{:.2}", r.energy_kwh),
             format!("{:.2}", r.bound_kwh),
             r.served.to_string(),
-            format!("{:.2}", r.energy_per_request_wh),
-            format!("{:.2}", r.bound_energy_per_request_wh),
+            wh_per_request(r.energy_per_request_wh),
+            wh_per_request(r.bound_energy_per_request_wh),
             r.bound_change
                 .map_or("-".to_string(), |c| format!("{:+.1} %", c * 100.0)),
         ]);
@@ -152,6 +154,10 @@ struct Group {
 struct Fleet {
     groups: Vec<Group>,
     in_time: Vec<Vec<bool>>,
+    /// `[user][dc]` network latency, ms, and the SLO: where a service's replicas answer in time
+    /// depends on the service's own processing time.
+    user_lat: Vec<Vec<f64>>,
+    slo_ms: f64,
     booked_hours: Option<usize>,
 }
 
@@ -161,8 +167,31 @@ impl Fleet {
         Ok(Fleet {
             groups: groups(sc),
             in_time: in_time(sc),
+            user_lat: super::engine::network(sc).user_lat,
+            slo_ms: sc.spec.slo_ms,
             booked_hours: sc.spec.energy_accounting_hours.map(|n| n as usize),
         })
+    }
+
+    /// Whether work of `shape` may run at datacenter `dc`: anywhere if the run answered it
+    /// late, else only where its user is answered within the SLO at no load (a VM by the
+    /// datacenter's processing time, a service replica by its own).
+    fn allows(&self, shape: &Shape, dc: usize) -> bool {
+        let user = shape.user as usize;
+        shape.late
+            || match shape.processing_ms {
+                None => self
+                    .in_time
+                    .get(user)
+                    .and_then(|u| u.get(dc))
+                    .copied()
+                    .unwrap_or(false),
+                Some(ms) => self
+                    .user_lat
+                    .get(user)
+                    .and_then(|u| u.get(dc))
+                    .is_some_and(|lat| lat + super::delay::processing(ms, 0.0) <= self.slo_ms),
+            }
     }
 
     /// Facility kWh of the bound for `hourly` (from [`super::vm_mix::VmMix`]), summed over
@@ -172,15 +201,7 @@ impl Fleet {
             .booked_hours
             .map_or(hourly.len(), |n| n.min(hourly.len()));
         let _span = tracing::info_span!("energy_lower_bound", hours = booked).entered();
-        let allowed = |s: &ShapeLoad, g: &Group| {
-            s.shape.late
-                || self
-                    .in_time
-                    .get(s.shape.user as usize)
-                    .and_then(|u| u.get(g.dc))
-                    .copied()
-                    .unwrap_or(false)
-        };
+        let allowed = |s: &ShapeLoad, g: &Group| self.allows(&s.shape, g.dc);
         let mut kwh = 0.0;
         let mut uses: Vec<BoundServerUse> = self
             .groups
@@ -212,11 +233,12 @@ impl Fleet {
     }
 }
 
-/// Whether the bound can be computed for runs of `sc` (VMs only; GPUs are checked per hour).
+/// Whether the bound can be computed for runs of `sc`: no service with GPUs (VMs' GPUs are
+/// checked per hour).
 pub fn supported(sc: &Scenario) -> Result<(), BoundError> {
-    match sc.spec.workload.services.len() {
-        0 => Ok(()),
-        n => Err(BoundError::Services(n)),
+    match sc.spec.workload.services.iter().find(|s| s.gpu > 0) {
+        None => Ok(()),
+        Some(s) => Err(BoundError::ServiceGpu(s.name.clone())),
     }
 }
 
@@ -480,6 +502,7 @@ mod tests {
                 gpu: 0,
                 user: 0,
                 late: false,
+                processing_ms: None,
             },
             vms: n,
         }
@@ -557,6 +580,28 @@ mod tests {
         late.shape.late = true;
         let w = hour_w(&two_groups(), &[late], &near, 0).unwrap().facility_w;
         assert!((w - 104.0 * 1.5).abs() < 1e-6, "{w}");
+    }
+
+    #[test]
+    fn a_service_replica_answers_in_time_where_its_own_processing_allows() {
+        // One user, 5 ms from datacenter 0 and 15 ms from 1, SLO 20 ms; VMs are in time at
+        // both (precomputed). A replica with 4 ms of processing reaches both, one with 8 ms
+        // only datacenter 0, unless the run answered it late.
+        let fleet = Fleet {
+            groups: Vec::new(),
+            in_time: vec![vec![true, true]],
+            user_lat: vec![vec![5.0, 15.0]],
+            slo_ms: 20.0,
+            booked_hours: None,
+        };
+        let mut shape = vms(1.0, 1.0, 1.0).shape;
+        assert!(fleet.allows(&shape, 0) && fleet.allows(&shape, 1));
+        shape.processing_ms = Some(4.0);
+        assert!(fleet.allows(&shape, 0) && fleet.allows(&shape, 1));
+        shape.processing_ms = Some(8.0);
+        assert!(fleet.allows(&shape, 0) && !fleet.allows(&shape, 1));
+        shape.late = true;
+        assert!(fleet.allows(&shape, 1));
     }
 
     #[test]

@@ -54,9 +54,9 @@ pub struct SimulateArgs {
     /// No progress bar (it is hidden anyway when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
-    /// Also print, per strategy, a lower bound on the energy any placement of the VMs it
-    /// served would use, answering in time those it answered in time (an hourly LP solved by
-    /// HiGHS; VM scenarios without GPUs). With --json: a `lower_bounds` list.
+    /// Also print, per strategy, a lower bound on the energy any placement of the work it
+    /// served (VMs, and services' busy replicas) would use, answering in time what it answered
+    /// in time (an hourly LP solved by HiGHS; no GPUs). With --json: a `lower_bounds` list.
     #[arg(long, conflicts_with = "csv")]
     pub lower_bound: bool,
 }
@@ -481,15 +481,32 @@ mod tests {
     }
 
     #[test]
-    fn the_lower_bound_refuses_service_scenarios_before_running() {
+    fn the_lower_bound_covers_the_busy_replicas_of_services() {
+        // h3ni-predictive runs services only: the bound carries the core-hours their replicas
+        // were busy (replicas x load factor, whatever the replica count) and stays below the
+        // run's energy.
         let mut a = args();
         a.scenario = scenarios_dir().join("h3ni-predictive.yaml");
         a.lower_bound = true;
-        let e = compare(&a, &TestDriver).unwrap_err().to_string();
-        assert!(
-            e.starts_with("--lower-bound: ") && e.contains("VMs only") && e.contains("service"),
-            "{e}"
-        );
+        let (scenario, runs, baseline) = compare(&a, &TestDriver).unwrap();
+        let rows = bound::rows(&scenario, &runs, &baseline).unwrap();
+        for (r, run) in rows.iter().zip(&runs) {
+            assert!(r.bound_kwh > 0.0 && r.bound_kwh <= r.energy_kwh, "{r:?}");
+            let busy: f64 = run
+                .datacenters
+                .iter()
+                .flat_map(|d| &d.server_types)
+                .map(|t| t.busy_core_hours)
+                .sum();
+            let carried: f64 = r.server_types.iter().map(|g| g.busy_core_hours).sum();
+            assert!(busy > 0.0);
+            assert!((carried - busy).abs() < 1e-6 * busy, "{carried} vs {busy}");
+            assert!(run
+                .vm_mix
+                .iter()
+                .flatten()
+                .all(|s| s.shape.processing_ms.is_some()));
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::scenario::{
     Role, Scenario, ScenarioError, ServerSelection, StrategyDefaults, VmQueueSpec,
 };
 use super::server_hint;
-use super::vm_mix::VmMix;
+use super::vm_mix::{Shape, VmMix};
 use super::workload::{self, VmRequest};
 use crate::engine::offload::{Action, ActionOutcome, Observation, OffloadMachine};
 use indicatif::ProgressBar;
@@ -1407,6 +1407,27 @@ impl<'a> Run<'a> {
 
     // ---- energy ---------------------------------------------------------------------------
 
+    /// The services' busy replicas this step (replicas x load factor, per copy, late when the
+    /// copy answered over the SLO), for the energy lower bound.
+    fn sample_service_work(&mut self, h: usize, dt_h: f64) {
+        let slo = self.sc.spec.slo_ms;
+        for (i, svc) in self.services.iter().enumerate() {
+            let sp = &self.sc.spec.workload.services[i];
+            for inst in &svc.instances {
+                let shape = Shape {
+                    cpu: svc.demand.cpu,
+                    memory_mib: svc.demand.memory_mib,
+                    gpu: svc.demand.gpu,
+                    user: svc.user as u16,
+                    late: inst.response_ms > slo,
+                    processing_ms: Some(sp.processing_ms),
+                };
+                let units = inst.servers.len() as f64 * inst.load;
+                self.vm_mix.sample_service(h, dt_h, shape, units);
+            }
+        }
+    }
+
     fn account(&mut self) {
         let h = self.hour();
         let dt_h = f64::from(self.step_s) / 3600.0;
@@ -1418,6 +1439,7 @@ impl<'a> Run<'a> {
             .is_none_or(|n| h < n as usize);
         if booked {
             self.vm_mix.sample(h, dt_h);
+            self.sample_service_work(h, dt_h);
         }
         for d in 0..self.dcs.len() {
             let spec = &self.sc.spec.datacenters[d];

@@ -115,6 +115,15 @@ fn csv_cell(value: Option<&serde_json::Value>) -> String {
     }
 }
 
+/// Energy per request as the tables print it: 2 decimals, 4 below 1 Wh (service requests).
+pub fn wh_per_request(wh: f64) -> String {
+    if wh >= 1.0 {
+        format!("{wh:.2}")
+    } else {
+        format!("{wh:.4}")
+    }
+}
+
 /// One row of totals per strategy (with the timing columns when `timing`). The cells are
 /// read from the totals' JSON form by column name, so the CSV and the JSON cannot disagree.
 pub fn csv(runs: &[StrategyRun], timing: bool) -> String {
@@ -188,11 +197,7 @@ pub fn table(scenario: &Scenario, runs: &[StrategyRun], baseline: &str, timing: 
             t.slo_violations.to_string(),
             t.migrations.to_string(),
             format!("{:.2}", t.cost),
-            if t.energy_per_request_wh >= 1.0 {
-                format!("{:.2}", t.energy_per_request_wh)
-            } else {
-                format!("{:.4}", t.energy_per_request_wh)
-            },
+            wh_per_request(t.energy_per_request_wh),
         ];
         if timing {
             let tm = t.timing.clone().unwrap_or_default();

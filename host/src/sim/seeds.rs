@@ -268,7 +268,7 @@ pub fn table(scenario: &Scenario, seeds: &[SeedRuns], baseline: &str) -> String 
         let mut row = vec![
             s.strategy.clone(),
             s.energy_per_request_wh
-                .map_or("-".into(), |r| format!("{:.2}", r.mean)),
+                .map_or("-".into(), |r| super::report::wh_per_request(r.mean)),
         ];
         row.extend(range_cells(s.energy_per_request_change));
         row.extend(range_cells(s.carbon_change));

@@ -1,6 +1,6 @@
 //! The VMs running during a run, counted by shape (cores, memory, user, answered within the
-//! SLO or not) and averaged per hour: the demand the energy lower bound ([`super::bound`])
-//! spreads over the servers.
+//! SLO or not) and averaged per hour, with the services' busy replicas: the demand the energy
+//! lower bound ([`super::bound`]) spreads over the servers.
 
 use super::workload::VmRequest;
 
@@ -12,8 +12,11 @@ pub struct Shape {
     pub gpu: u32,
     /// Index into the scenario's users.
     pub user: u16,
-    /// Its response when placed was over `slo_ms`.
+    /// Its response when placed was over `slo_ms` (a service's: the copy's response that step).
     pub late: bool,
+    /// A service replica's processing time at no load, in ms; `None` for a VM (the
+    /// datacenter's `processing_ms` applies).
+    pub processing_ms: Option<f64>,
 }
 
 impl Shape {
@@ -24,6 +27,7 @@ impl Shape {
             gpu: vm.gpu,
             user: vm.user,
             late,
+            processing_ms: None,
         }
     }
 }
@@ -96,7 +100,23 @@ impl VmMix {
         }
     }
 
-    /// Per hour: the mean number of VMs running, by shape.
+    /// Adds `units` of a service's replicas of `shape` busy now (replicas x their load factor:
+    /// the work, whatever the replica count), weighted by `share` of `hour`.
+    pub fn sample_service(&mut self, hour: usize, share: f64, shape: Shape, units: f64) {
+        let Some(out) = self.hourly.get_mut(hour) else {
+            return;
+        };
+        if units <= 0.0 {
+            return;
+        }
+        let w = units * share;
+        match out.iter_mut().find(|s| s.shape == shape) {
+            Some(s) => s.vms += w,
+            None => out.push(ShapeLoad { shape, vms: w }),
+        }
+    }
+
+    /// Per hour: the mean number of VMs running (and of busy service replicas), by shape.
     pub fn into_hourly(self) -> Vec<Vec<ShapeLoad>> {
         self.hourly
     }
@@ -115,6 +135,39 @@ mod tests {
             duration_s: 3600,
             user,
         }
+    }
+
+    #[test]
+    fn busy_service_replicas_add_their_work_by_shape() {
+        // Two replicas at 0.5 load for half an hour, then one at 0.8: 0.5 + 0.4 busy replicas
+        // on average; the late copy counts apart.
+        let mut m = VmMix::new(1, 0);
+        let shape = Shape {
+            cpu: 2.0,
+            memory_mib: 4096.0,
+            gpu: 0,
+            user: 1,
+            late: false,
+            processing_ms: Some(8.0),
+        };
+        m.sample_service(0, 0.5, shape, 2.0 * 0.5);
+        m.sample_service(0, 0.5, shape, 0.8);
+        m.sample_service(
+            0,
+            0.5,
+            Shape {
+                late: true,
+                ..shape
+            },
+            1.0,
+        );
+        m.sample_service(0, 0.5, shape, 0.0);
+        let h = m.into_hourly();
+        assert_eq!(h[0].len(), 2);
+        assert_eq!(h[0][0].shape, shape);
+        assert!((h[0][0].vms - 0.9).abs() < 1e-12, "{:?}", h[0]);
+        assert!(h[0][1].shape.late);
+        assert!((h[0][1].vms - 0.5).abs() < 1e-12);
     }
 
     #[test]
