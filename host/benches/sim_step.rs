@@ -4,7 +4,10 @@
 //! - `sim/10k_vms_5dc_24h`: the reference `scenarios/eu-5dc-24h.yaml` (real carbon and renewable
 //!   data, Azure trace) with 10,000 VMs instead of 3,000; the target is under 1 s;
 //! - `sim/100k_vms_50dc_7d`: a generated continuum of 50 datacenters (22 servers each) and
-//!   100,000 generated VMs over 168 h, measured and reported.
+//!   100,000 generated VMs over 168 h, measured and reported;
+//! - `sim/services_3svc_7d`: the reference `scenarios/h3ni-predictive.yaml` (a three-service
+//!   shop over 168 h, request routing and the delay model every step, scaling every 15 min by
+//!   an in-process alpha/beta rule), for the services' side of the step loop.
 //!
 //! Run: `cargo bench -p smo --bench sim_step`.
 
@@ -47,12 +50,38 @@ impl StrategyDriver for Greenest {
         Ok((decision, t0.elapsed()))
     }
 
+    /// Each service the fewest replicas whose alpha/beta capacity covers the larger of its
+    /// measured and predicted rate, within its bounds.
     fn scale(
         &self,
-        strategy: &str,
-        _req: &ScalingRequest,
+        _strategy: &str,
+        req: &ScalingRequest,
     ) -> Result<(ScalingDecision, Duration), DriverError> {
-        Err(DriverError::UnknownStrategy(strategy.into()))
+        let t0 = Instant::now();
+        let mut decision = ScalingDecision::default();
+        for a in req.placement.assignments.iter() {
+            let Some(s) = req.graph.services.iter().find(|s| s.name == a.service) else {
+                continue;
+            };
+            let rate = req
+                .telemetry
+                .loads
+                .iter()
+                .find(|l| l.service == a.service)
+                .map_or(0.0, |l| l.current_rps.max(l.predicted_rps));
+            let p = &s.scaling;
+            let need = if p.alpha > 0.0 {
+                ((rate - p.beta) / p.alpha).ceil().max(0.0) as u32
+            } else {
+                a.replicas
+            };
+            decision.replicas.push(ReplicaChoice {
+                service: a.service.clone(),
+                replicas: need.clamp(p.min_replicas.max(1), p.max_replicas.max(1)),
+                reason: RString::new(),
+            });
+        }
+        Ok((decision, t0.elapsed()))
     }
 
     fn migrate(
@@ -114,12 +143,23 @@ fn large() -> Scenario {
     Scenario::from_yaml(&y, Path::new(".")).unwrap_or_else(|e| panic!("{e}"))
 }
 
+fn services_7d() -> Scenario {
+    Scenario::load(&scenarios().join("h3ni-predictive.yaml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Greenest placement with the in-process alpha/beta scaling.
+const WITH_SCALING: &str = "placement=bench/greenest,scaling=bench/alpha-beta";
+
 fn report(name: &str, s: &Scenario) {
+    report_as(name, s, "bench/greenest");
+}
+
+fn report_as(name: &str, s: &Scenario, strategy: &str) {
     let t0 = Instant::now();
-    let run = simulate(s, "bench/greenest", &Greenest, None).expect("simulate");
+    let run = simulate(s, strategy, &Greenest, None).expect("simulate");
     let t = &run.totals;
     eprintln!(
-        "{name}: one run {:.3} s; {} steps, {} VMs, {} placed, {:.1} kWh, {:.1} kg CO2, \
+        "{name}: one run {:.3} s; {} steps, {} VMs, {} requests served, {:.1} kWh, {:.1} kg CO2, \
          renewable share {:.1} %, failure rate {:.2} %",
         t0.elapsed().as_secs_f64(),
         s.steps(),
@@ -147,6 +187,11 @@ fn bench(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(5));
     g.bench_function("100k_vms_50dc_7d", |b| {
         b.iter(|| simulate(&big, "bench/greenest", &Greenest, None).expect("simulate"))
+    });
+    let shop = services_7d();
+    report_as("services_3svc_7d", &shop, WITH_SCALING);
+    g.bench_function("services_3svc_7d", |b| {
+        b.iter(|| simulate(&shop, WITH_SCALING, &Greenest, None).expect("simulate"))
     });
     g.finish();
 }
