@@ -118,6 +118,7 @@ pub fn table(rows: &[BoundRow], baseline: &str) -> String {
     ];
     let mut cells: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
     cells[0].push(format!("bound vs {baseline}"));
+    cells[0].push("run above bound".into());
     for r in rows {
         cells.push(vec![
             r.strategy.clone(),
@@ -128,6 +129,11 @@ pub fn table(rows: &[BoundRow], baseline: &str) -> String {
             wh_per_request(r.bound_energy_per_request_wh),
             r.bound_change
                 .map_or("-".to_string(), |c| format!("{:+.1} %", c * 100.0)),
+            if r.bound_kwh > 0.0 {
+                format!("{:+.1} %", (r.energy_kwh / r.bound_kwh - 1.0) * 100.0)
+            } else {
+                "-".into()
+            },
         ]);
     }
     push_aligned(&mut out, &cells);

@@ -422,6 +422,13 @@ mod tests {
         assert_eq!(rows[0].bound_change.map(|c| c < 0.0), Some(true));
         let table = bound::table(&rows, &baseline);
         assert!(table.contains("bound vs test/greenest"), "{table}");
+        // The last column: the run's energy above its bound.
+        let above = (rows[0].energy_kwh / rows[0].bound_kwh - 1.0) * 100.0;
+        let first_row = table
+            .lines()
+            .find(|l| l.starts_with("test/greenest"))
+            .expect("a row per run");
+        assert!(first_row.ends_with(&format!("{above:+.1} %")), "{table}");
         let doc: serde_json::Value = serde_json::from_str(&report::json_with_bounds(
             &scenario,
             &runs,
