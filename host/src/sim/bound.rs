@@ -48,6 +48,31 @@ pub struct BoundRow {
     /// Where the bound's optimum puts the work, per datacenter and server model (the same
     /// fields as a run's `datacenters[].server_types`), to set beside the run's.
     pub server_types: Vec<BoundServerUse>,
+    /// The demand the bound spread, so that other bounds can be computed from it offline
+    /// (e.g. `plugins/h3ni-energy/analysis/whole_vm_bound.py`).
+    pub demand: BoundDemand,
+}
+
+/// Each booked hour's mean running VMs and busy service replicas, by shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct BoundDemand {
+    /// The scenario's datacenters, in file order (what `allowed` indexes).
+    pub datacenters: Vec<String>,
+    pub shapes: Vec<DemandShape>,
+    /// Per hour, `[shape index, mean count]`.
+    pub hourly: Vec<Vec<(usize, f64)>>,
+}
+
+/// One shape of the demand: a VM's (or a service replica's) cores, memory and GPUs, whether the
+/// run answered it late, and the datacenters it may use in the bound.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DemandShape {
+    pub cpu: f64,
+    pub memory_mib: f64,
+    pub gpu: u32,
+    pub late: bool,
+    pub service: bool,
+    pub allowed: Vec<usize>,
 }
 
 /// One datacenter's servers of one model in the bound's optimum, summed over the booked
@@ -78,6 +103,7 @@ pub fn rows(
     runs.iter()
         .map(|r| {
             let (bound_kwh, server_types) = fleet.bound(&r.vm_mix)?;
+            let demand = fleet.demand(sc, &r.vm_mix);
             let served = r.totals.served;
             let per = |kwh: f64| {
                 if served > 0 {
@@ -96,6 +122,7 @@ pub fn rows(
                 bound_energy_per_request_wh: bound_epr,
                 bound_change: base.filter(|b| *b > 0.0).map(|b| bound_epr / b - 1.0),
                 server_types,
+                demand,
             })
         })
         .collect()
@@ -198,6 +225,46 @@ impl Fleet {
                     .and_then(|u| u.get(dc))
                     .is_some_and(|lat| lat + super::delay::processing(ms, 0.0) <= self.slo_ms),
             }
+    }
+
+    /// The booked hours of `hourly` as shapes and counts, for [`BoundRow::demand`].
+    fn demand(&self, sc: &Scenario, hourly: &[Vec<ShapeLoad>]) -> BoundDemand {
+        let booked = self
+            .booked_hours
+            .map_or(hourly.len(), |n| n.min(hourly.len()));
+        let datacenters: Vec<String> = sc.spec.datacenters.iter().map(|d| d.name.clone()).collect();
+        let mut keys: Vec<Shape> = Vec::new();
+        let mut shapes = Vec::new();
+        let mut out = Vec::with_capacity(booked);
+        for mix in hourly.iter().take(booked) {
+            let mut hour = Vec::with_capacity(mix.len());
+            for s in mix.iter().filter(|s| s.vms > 0.0) {
+                let i = match keys.iter().position(|k| *k == s.shape) {
+                    Some(i) => i,
+                    None => {
+                        keys.push(s.shape);
+                        shapes.push(DemandShape {
+                            cpu: s.shape.cpu,
+                            memory_mib: s.shape.memory_mib,
+                            gpu: s.shape.gpu,
+                            late: s.shape.late,
+                            service: s.shape.processing_ms.is_some(),
+                            allowed: (0..datacenters.len())
+                                .filter(|&d| self.allows(&s.shape, d))
+                                .collect(),
+                        });
+                        keys.len() - 1
+                    }
+                };
+                hour.push((i, s.vms));
+            }
+            out.push(hour);
+        }
+        BoundDemand {
+            datacenters,
+            shapes,
+            hourly: out,
+        }
     }
 
     /// Facility kWh of the bound for `hourly` (from [`super::vm_mix::VmMix`]), summed over

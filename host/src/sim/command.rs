@@ -418,6 +418,20 @@ mod tests {
                     "{g:?}"
                 );
             }
+            // The demand it exports is the same work, shape by shape.
+            let d = &r.demand;
+            assert_eq!(d.hourly.len(), 6);
+            assert_eq!(d.datacenters.len(), scenario.spec.datacenters.len());
+            let exported: f64 = d
+                .hourly
+                .iter()
+                .flatten()
+                .map(|&(i, n)| d.shapes[i].cpu * n)
+                .sum();
+            assert!((exported - core_h).abs() < 1e-6 * core_h.max(1.0));
+            assert!(d.shapes.iter().all(
+                |s| !s.allowed.is_empty() && s.allowed.iter().all(|&a| a < d.datacenters.len())
+            ));
         }
         assert_eq!(rows[0].bound_change.map(|c| c < 0.0), Some(true));
         let table = bound::table(&rows, &baseline);
