@@ -222,9 +222,8 @@ impl Engine {
         let telemetry = if ask.running && !current.is_empty() {
             self.telemetry.telemetry(spec, &current, now_s)
         } else {
-            let clock = self.telemetry.telemetry(spec, &[], now_s);
             Telemetry {
-                time_unix_s: clock.time_unix_s,
+                time_unix_s: self.telemetry.clock_s(now_s),
                 ..Telemetry::default()
             }
         };

@@ -304,8 +304,12 @@ impl TelemetrySource for SimContinuum {
                 load.predicted_rps = next;
             }
         }
-        telemetry.time_unix_s = self.scenario.start_unix() + self.elapsed_s() as i64;
+        telemetry.time_unix_s = self.clock_s(now_s);
         telemetry
+    }
+
+    fn clock_s(&self, _now_s: f64) -> i64 {
+        self.scenario.start_unix() + self.elapsed_s() as i64
     }
 }
 

@@ -19,6 +19,12 @@ pub trait TelemetrySource: Send + Sync {
     /// placed as `placement`.
     fn telemetry(&self, graph: &GraphSpec, placement: &[PlacementEntry], now_s: f64) -> Telemetry;
 
+    /// The time strategies are told it is at wall-clock `now_s`, in whole seconds since the
+    /// Unix epoch (a simulated continuum tells its simulated time).
+    fn clock_s(&self, now_s: f64) -> i64 {
+        now_s.floor() as i64
+    }
+
     /// The users' mean delay of `graph` placed as `placement` on `clusters` at `now_s`
     /// (unknown by default).
     fn user_delay(
@@ -162,7 +168,7 @@ impl TelemetrySource for SineLoad {
             .collect::<Vec<_>>();
         Telemetry {
             // Whole seconds are enough for strategies; the float keeps sub-second loops smooth.
-            time_unix_s: now_s.floor() as i64,
+            time_unix_s: self.clock_s(now_s),
             loads: RVec::from(loads),
             links: RVec::new(),
             calls: RVec::new(),
