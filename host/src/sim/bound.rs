@@ -197,10 +197,11 @@ struct Fleet {
 impl Fleet {
     fn of(sc: &Scenario) -> Result<Self, BoundError> {
         supported(sc)?;
+        let user_lat = super::engine::network(sc).user_lat;
         Ok(Fleet {
             groups: groups(sc),
-            in_time: in_time(sc),
-            user_lat: super::engine::network(sc).user_lat,
+            in_time: in_time(sc, &user_lat),
+            user_lat,
             slo_ms: sc.spec.slo_ms,
             booked_hours: sc.spec.energy_accounting_hours.map(|n| n as usize),
         })
@@ -227,11 +228,14 @@ impl Fleet {
             }
     }
 
+    /// How many of `hours` hours are booked (the scenario's `energy_accounting_hours`).
+    fn booked(&self, hours: usize) -> usize {
+        self.booked_hours.map_or(hours, |n| n.min(hours))
+    }
+
     /// The booked hours of `hourly` as shapes and counts, for [`BoundRow::demand`].
     fn demand(&self, sc: &Scenario, hourly: &[Vec<ShapeLoad>]) -> BoundDemand {
-        let booked = self
-            .booked_hours
-            .map_or(hourly.len(), |n| n.min(hourly.len()));
+        let booked = self.booked(hourly.len());
         let datacenters: Vec<String> = sc.spec.datacenters.iter().map(|d| d.name.clone()).collect();
         let mut keys: Vec<Shape> = Vec::new();
         let mut shapes = Vec::new();
@@ -270,9 +274,7 @@ impl Fleet {
     /// Facility kWh of the bound for `hourly` (from [`super::vm_mix::VmMix`]), summed over
     /// the booked hours, and the use of each server group in its optimum.
     fn bound(&self, hourly: &[Vec<ShapeLoad>]) -> Result<(f64, Vec<BoundServerUse>), BoundError> {
-        let booked = self
-            .booked_hours
-            .map_or(hourly.len(), |n| n.min(hourly.len()));
+        let booked = self.booked(hourly.len());
         let _span = tracing::info_span!("energy_lower_bound", hours = booked).entered();
         let allowed = |s: &ShapeLoad, g: &Group| self.allows(&s.shape, g.dc);
         let mut kwh = 0.0;
@@ -343,10 +345,9 @@ fn groups(sc: &Scenario) -> Vec<Group> {
 
 /// `[user][dc]`: whether the datacenter can answer the user within `slo_ms` at all (network
 /// latency plus processing time at no load).
-fn in_time(sc: &Scenario) -> Vec<Vec<bool>> {
+fn in_time(sc: &Scenario, user_lat: &[Vec<f64>]) -> Vec<Vec<bool>> {
     let spec = &sc.spec;
-    let net = super::engine::network(sc);
-    net.user_lat
+    user_lat
         .iter()
         .map(|row| {
             row.iter()
@@ -390,7 +391,6 @@ fn envelope(t: &ServerType) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// The least facility watts that carry `mix` on `groups`, shape `f` only where `allowed`.
 /// One hour's optimum: facility watts, and per group (in [`Fleet`]'s order) what it carries.
 #[derive(Debug)]
 struct HourOptimum {
@@ -407,6 +407,7 @@ struct GroupUse {
     it_w: f64,
 }
 
+/// The least facility watts that carry `mix` on `groups`, shape `f` only where `allowed`.
 fn hour_w(
     groups: &[Group],
     mix: &[ShapeLoad],
@@ -686,7 +687,7 @@ mod tests {
             .spec
             .datacenters
             .iter()
-            .zip(&in_time(&sc)[0])
+            .zip(&in_time(&sc, &crate::sim::engine::network(&sc).user_lat)[0])
             .map(|(d, ok)| (d.name.as_str(), *ok))
             .collect();
         assert_eq!(
