@@ -181,13 +181,18 @@ mod tests {
     use crate::EnergyPlacement;
     use smo_plugin_api::prelude::*;
 
+    /// A placement strategy (own store) holding half of a placed service's growth.
+    fn half_held() -> EnergyPlacement {
+        EnergyPlacement::new(PlacementParams {
+            growth_reserve: 0.5,
+            ..params()
+        })
+    }
+
     /// A scalable `web` (2 cores a replica, up to 5) on `edge` at time 100, then a batch of
     /// four 3-core VMs at `vm_time` with `edge` 2 cores used by web.
     fn run(vm_time: i64) -> (PlacementDecision, PlacementDecision) {
-        let strategy = EnergyPlacement::new(PlacementParams {
-            growth_reserve: 0.5,
-            ..params()
-        });
+        let strategy = half_held();
         let (web, batch) = requests(vm_time);
         let placed = strategy.place(&web).expect("web placed");
         (placed, strategy.place(&batch).expect("VMs placed"))
@@ -239,12 +244,7 @@ mod tests {
         // web placed by one strategy, the VMs by another sharing its store: the hold is
         // kept (two VMs on edge); with a store of its own the second sees none (all four).
         let store = crate::reserve::SharedReservations::default();
-        let make = || {
-            EnergyPlacement::new(PlacementParams {
-                growth_reserve: 0.5,
-                ..params()
-            })
-        };
+        let make = half_held;
         let (first, second) = (make().sharing(store.clone()), make().sharing(store));
         let (web, batch) = requests(200);
         first.place(&web).expect("web placed");
@@ -262,11 +262,7 @@ mod tests {
         // come, 2 cores held. Edge room for the VMs: 0.9 x 16 - 6 - 2 = 6.4 cores, two 3-core
         // VMs (holding the placed growth again, 4.4 cores: one).
         let store = crate::reserve::SharedReservations::default();
-        let strategy = EnergyPlacement::new(PlacementParams {
-            growth_reserve: 0.5,
-            ..params()
-        })
-        .sharing(store.clone());
+        let strategy = half_held().sharing(store.clone());
         let (web, mut batch) = requests(200);
         let placed = strategy.place(&web).expect("web placed");
         let scaling =
@@ -303,10 +299,7 @@ mod tests {
     fn the_hold_of_a_graph_the_host_no_longer_lists_is_released() {
         // The VM batch's request lists the host's graphs: while "shop" is listed its hold
         // stands (two VMs on edge); once the host has deleted it, all four fit edge.
-        let strategy = EnergyPlacement::new(PlacementParams {
-            growth_reserve: 0.5,
-            ..params()
-        });
+        let strategy = half_held();
         let (web, mut batch) = requests(200);
         strategy.place(&web).expect("web placed");
         batch.extra = r#"{"graphs":["shop","vms"]}"#.into();
@@ -332,10 +325,7 @@ mod tests {
         // An initial placement from a host that sends no time (0) after calls with a clock:
         // not a new run, the hold stands (two VMs on edge, not four).
         let (web, mut batch) = requests(200);
-        let strategy = EnergyPlacement::new(PlacementParams {
-            growth_reserve: 0.5,
-            ..params()
-        });
+        let strategy = half_held();
         strategy.place(&web).expect("web placed");
         batch.telemetry.time_unix_s = 0;
         assert_eq!(on(&strategy.place(&batch).expect("VMs placed"), "edge"), 2);
