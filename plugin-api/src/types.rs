@@ -388,6 +388,10 @@ pub struct MigrationRequest {
     pub clusters: RVec<Cluster>,
     pub current: Placement,
     pub telemetry: Telemetry,
+    /// JSON object. Known: `requiredDecreaseMs` (the offload machine's action); `vms: true`
+    /// when `smo simulate` offers running VMs to a `vm_migration` strategy, the graph's
+    /// services then being the VMs (`vm-<id>`, `extra` `{"duration_s", "remaining_s",
+    /// "server"}`), with `copy_wh_per_gib`, the energy a move costs per GiB of memory.
     pub extra: RString,
 }
 
@@ -414,5 +418,8 @@ pub struct Move {
 pub struct MigrationDecision {
     pub moves: RVec<Move>,
     pub reasons: RVec<RString>,
+    /// JSON for the host; keys it does not know are ignored. Known to the simulated continuum
+    /// for VM moves: `servers`, the target server of each moved VM (`{"vm-12": 3}`, an index
+    /// into the target cluster's `server_detail.servers`).
     pub extra: RString,
 }

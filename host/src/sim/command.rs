@@ -18,7 +18,8 @@ pub struct SimulateArgs {
     /// The scenario file (see scenarios/README.md).
     pub scenario: PathBuf,
     /// A strategy to run, `plugin/name` (placement) or
-    /// `placement=a/b,scaling=c/d,migration=e/f`; repeat to compare. Any name takes parameters
+    /// `placement=a/b,scaling=c/d,migration=e/f,vm_migration=g/h` (`migration` moves services,
+    /// `vm_migration` running VMs); repeat to compare. Any name takes parameters
     /// as `plugin/name?key=value&key=value` (values read as JSON, else as strings; without them
     /// the strategy gets `{}`, its defaults). Default: the scenario's `strategies.compare` list.
     #[arg(long = "strategy", value_name = "STRATEGY")]

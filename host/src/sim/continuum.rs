@@ -294,6 +294,23 @@ impl Datacenter {
             }
         }
         let (i, _) = best?;
+        self.reserve(i, demand, load);
+        Some(i as u32)
+    }
+
+    /// Reserves `demand` with load factor `load` on `server` itself (a migration's target);
+    /// `false`, and nothing reserved, when the server does not exist or has no room.
+    pub fn place_on(&mut self, server: u32, demand: &Resources, load: f64) -> bool {
+        let i = server as usize;
+        let fits = self.servers.get(i).is_some_and(|s| self.fits(s, demand));
+        if fits {
+            self.reserve(i, demand, load);
+        }
+        fits
+    }
+
+    /// Books `demand` on server `i`, which has room for it.
+    fn reserve(&mut self, i: usize, demand: &Resources, load: f64) {
         let s = &mut self.servers[i];
         s.used_cpu += demand.cpu;
         s.used_memory_mib += demand.memory_mib;
@@ -304,7 +321,6 @@ impl Datacenter {
         self.used.memory_mib += demand.memory_mib;
         self.used.gpu += demand.gpu;
         self.refresh(i);
-        Some(i as u32)
     }
 
     /// Frees what [`Datacenter::place`] reserved on `server`.
@@ -408,6 +424,26 @@ mod tests {
             preferred_for_saving: false,
             labels: Default::default(),
         }
+    }
+
+    #[test]
+    fn place_on_reserves_on_the_named_server_only_when_it_has_room() {
+        let mut dc = Datacenter::new(&spec(), IdleServers::Off, ServerSelection::FirstFit);
+        let d = Resources::new(6.0, 1024.0, 0);
+        assert!(dc.place_on(3, &d, 1.0));
+        assert_eq!((dc.servers[3].instances, dc.servers[0].instances), (1, 0));
+        assert!((dc.used.cpu - 6.0).abs() < 1e-9);
+        assert!(
+            !dc.place_on(3, &d, 1.0),
+            "8 cores hold one 6-core VM, not two"
+        );
+        assert!(!dc.place_on(9, &d, 1.0), "no server 9");
+        assert_eq!(dc.servers[3].instances, 1);
+        assert!(
+            (dc.used.cpu - 6.0).abs() < 1e-9,
+            "a refused place books nothing"
+        );
+        assert!(dc.servers[3].watts > 0.0);
     }
 
     #[test]

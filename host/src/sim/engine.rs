@@ -29,6 +29,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod vm_moves;
+
 /// Why a simulation could not run or report.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -42,23 +44,27 @@ pub enum SimError {
     Output { path: PathBuf, message: String },
 }
 
-/// The strategies of one run: a placement strategy, and optionally scaling and migration ones.
+/// The strategies of one run: a placement strategy, and optionally scaling and migration ones
+/// (`migration` moves the services, `vm_migration` the running VMs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StrategySpec {
     pub placement: String,
     pub scaling: Option<String>,
     pub migration: Option<String>,
+    pub vm_migration: Option<String>,
 }
 
 impl StrategySpec {
     /// `plugin/name` (a placement strategy; scaling and migration from the scenario), or
-    /// `placement=a/b,scaling=c/d,migration=e/f` (any subset; the rest from the scenario).
+    /// `placement=a/b,scaling=c/d,migration=e/f,vm_migration=g/h` (any subset; the rest from
+    /// the scenario).
     /// Any name may carry parameters, `a/b?key=value&key=value` (see [`super::strategy_params`]).
     pub fn parse(text: &str, defaults: &StrategyDefaults) -> Result<StrategySpec, String> {
         let mut spec = StrategySpec {
             placement: String::new(),
             scaling: defaults.scaling.clone(),
             migration: defaults.migration.clone(),
+            vm_migration: defaults.vm_migration.clone(),
         };
         // `a/b?k=v` is one placement strategy with parameters; a `=` before any `?` names kinds.
         if text
@@ -75,9 +81,11 @@ impl StrategySpec {
                     "placement" => spec.placement = v,
                     "scaling" => spec.scaling = Some(v),
                     "migration" => spec.migration = Some(v),
+                    "vm_migration" => spec.vm_migration = Some(v),
                     other => {
                         return Err(format!(
-                            "`{other}`: the kinds are placement, scaling and migration"
+                            "`{other}`: the kinds are placement, scaling, migration and \
+                             vm_migration"
                         ))
                     }
                 }
@@ -92,6 +100,7 @@ impl StrategySpec {
             Some(&spec.placement),
             spec.scaling.as_ref(),
             spec.migration.as_ref(),
+            spec.vm_migration.as_ref(),
         ];
         for named in named.into_iter().flatten() {
             let (name, _params) = super::strategy_params::split(named)?;
@@ -154,6 +163,15 @@ struct Inst {
     selection: Option<ServerSelection>,
 }
 
+/// Where a running VM is: datacenter, server, the step it ends, and whether it answers late.
+#[derive(Debug, Clone, Copy)]
+struct VmAt {
+    dc: u16,
+    server: u32,
+    end: usize,
+    late: bool,
+}
+
 struct Svc {
     name: RString,
     demand: Resources,
@@ -178,7 +196,10 @@ struct Run<'a> {
     /// VMs waiting in the `vm_queue` (id, step they arrived), and which VMs were placed.
     vm_queue: Vec<(u32, usize)>,
     vm_placed: Vec<bool>,
-    releases: Vec<Vec<(u16, u32, u32)>>,
+    /// VMs ending at each step (ids; where they run is in `vm_at`).
+    releases: Vec<Vec<u32>>,
+    /// Where each running VM is (`None` before it starts and after it ends).
+    vm_at: Vec<Option<VmAt>>,
     running: u64,
     services: Vec<Svc>,
     rates: Vec<Vec<f64>>,
@@ -299,6 +320,7 @@ impl<'a> Run<'a> {
             releases: vec![Vec::new(); steps],
             vm_queue: Vec::new(),
             vm_placed: vec![false; vms.len()],
+            vm_at: vec![None; vms.len()],
             vms,
             next_vm: 0,
             running: 0,
@@ -339,11 +361,19 @@ impl<'a> Run<'a> {
     fn step(&mut self, k: usize) -> Result<(), SimError> {
         self.k = k;
         self.step_scale_time = Duration::ZERO;
-        for (d, server, id) in std::mem::take(&mut self.releases[k]) {
+        for id in std::mem::take(&mut self.releases[k]) {
+            let Some(at) = self.vm_at[id as usize].take() else {
+                continue;
+            };
             let vm = self.vms[id as usize];
-            self.dcs[d as usize].release(server, &vm_demand(&vm), 1.0);
+            self.dcs[at.dc as usize].release(at.server, &vm_demand(&vm), 1.0);
             self.vm_mix.stop(id as usize, &vm);
             self.running -= 1;
+        }
+        if let Some(m) = self.strategy.vm_migration.clone() {
+            if k > 0 && k % self.migration_every == 0 && self.running > 0 {
+                self.migrate_vms(&m)?;
+            }
         }
         if !self.services.is_empty() {
             if k == 0 {
@@ -671,8 +701,14 @@ impl<'a> Run<'a> {
             let end = self.k + (vm.duration_s.div_ceil(self.step_s)).max(1) as usize;
             let run_h = (end.min(self.steps) - self.k) as f64 * f64::from(self.step_s) / 3600.0;
             self.hours[h].vm_core_hours += vm.cpu * run_h;
+            self.vm_at[id as usize] = Some(VmAt {
+                dc: d as u16,
+                server,
+                end,
+                late: resp > slo,
+            });
             if end < self.steps {
-                self.releases[end].push((d as u16, server, id));
+                self.releases[end].push(id);
             }
             self.running += 1;
         }
@@ -2056,6 +2092,80 @@ workload:
         let t = run_yaml(&service_yaml(&policy(1000.0)), "test/first-fit").totals;
         assert_eq!(t.migrations, 0);
         assert_eq!(t.offload_actions.map(|a| a.len()), Some(0));
+    }
+
+    /// Two 4-core servers (100-200 W, idle off), one 2-core 1 GiB VM from 0 for 2 h, three
+    /// hours of 30-minute steps, VM migration every hour by `strategy` (none when empty).
+    fn vm_migration_yaml(strategy: &str) -> String {
+        let yaml = minimal_yaml()
+            .replace("hours: 1", "hours: 3")
+            .replace("      - count: 1", "      - count: 2")
+            .replace("duration_s: 1800", "duration_s: 7200");
+        if strategy.is_empty() {
+            return yaml;
+        }
+        yaml.replace(
+            "slo_ms: 100",
+            &format!(
+                "slo_ms: 100\nstrategies: {{vm_migration: {strategy}, migration_every_minutes: 60}}"
+            ),
+        )
+    }
+
+    #[test]
+    fn a_vm_moved_to_another_server_runs_and_ends_there() {
+        let still = run_yaml(&vm_migration_yaml(""), "test/first-fit").totals;
+        let moved = run_yaml(
+            &vm_migration_yaml("test/vms-to-last-server"),
+            "test/first-fit",
+        )
+        .totals;
+        assert_eq!((moved.migrations, moved.refused_vm_moves), (1, 0));
+        // 1 GiB at 10 Wh/GiB, charged to the datacenter at PUE 1.5; the same servers' draw
+        // otherwise, so the VM left its new server (not its first) when it ended.
+        close(moved.migration_energy_kwh, 0.01);
+        close(moved.energy_kwh, still.energy_kwh + 0.015);
+        assert!(moved.migration_downtime_s > 0.0);
+        assert_eq!(moved.migration_cost, 0.0, "no egress inside a datacenter");
+        assert_eq!((moved.served, moved.failed), (1, 0));
+    }
+
+    #[test]
+    fn vm_moves_that_cannot_apply_are_invalid_and_change_nothing() {
+        let still = run_yaml(&vm_migration_yaml(""), "test/first-fit").totals;
+        // One call (at 1:00; the VM has ended by 2:00): a move to the VM's own server is
+        // refused; a decision whose `extra` cannot be read is one invalid decision, no move.
+        for (strategy, refused) in [("test/vms-stay", 1), ("test/vms-bad-extra", 0)] {
+            let t = run_yaml(&vm_migration_yaml(strategy), "test/first-fit").totals;
+            assert_eq!(t.migrations, 0, "{strategy}");
+            assert_eq!(
+                (t.refused_vm_moves, t.invalid_decisions),
+                (refused, 1),
+                "{strategy}"
+            );
+            close(t.energy_kwh, still.energy_kwh);
+        }
+    }
+
+    #[test]
+    fn a_vm_moves_between_datacenters_only_while_it_answers_in_time() {
+        // A second datacenter 340 km (London) or 17,000 km (Sydney) from the users.
+        let second = |lat: f64, lon: f64| {
+            vm_migration_yaml("test/vms-to-last-cluster").replace(
+                "workload:",
+                &format!(
+                    "  - name: far\n    lat: {lat}\n    lon: {lon}\n    pue: 1.2\n    \
+                     carbon_intensity: 100\n    prices: {{egress_gb: 0.5}}\n    servers:\n      \
+                     - {{count: 1, cores: 4, memory_gib: 16, idle_w: 50, peak_w: 100}}\nworkload:"
+                ),
+            )
+        };
+        let london = run_yaml(&second(51.5, -0.13), "test/first-fit").totals;
+        assert_eq!((london.migrations, london.refused_vm_moves), (1, 0));
+        close(london.migration_cost, 0.0);
+        let sydney = run_yaml(&second(-33.87, 151.21), "test/first-fit").totals;
+        assert_eq!(sydney.migrations, 0, "the move would break the 100 ms SLO");
+        assert_eq!((sydney.refused_vm_moves, sydney.invalid_decisions), (1, 1));
     }
 
     #[test]

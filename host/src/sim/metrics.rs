@@ -58,6 +58,8 @@ pub(crate) struct Acc {
     pub migration_kwh: f64,
     pub migration_downtime_s: f64,
     pub invalid_decisions: u64,
+    /// VM migration moves the host refused (also counted in `invalid_decisions`).
+    pub refused_vm_moves: u64,
     pub invalid_server_hints: u64,
     pub strategy_errors: u64,
     pub calls: u64,
@@ -103,6 +105,7 @@ impl Acc {
         self.migration_kwh += o.migration_kwh;
         self.migration_downtime_s += o.migration_downtime_s;
         self.invalid_decisions += o.invalid_decisions;
+        self.refused_vm_moves += o.refused_vm_moves;
         self.invalid_server_hints += o.invalid_server_hints;
         self.strategy_errors += o.strategy_errors;
         self.calls += o.calls;
@@ -288,6 +291,9 @@ pub struct Totals {
     pub energy_per_vm_core_hour_wh: Option<f64>,
     /// Decisions the host refused (unknown cluster or service, no room left, ...).
     pub invalid_decisions: u64,
+    /// VM migration moves the host refused (VM not running where the move says, no room on
+    /// the target server, a VM in time that would answer late; also in `invalid_decisions`).
+    pub refused_vm_moves: u64,
     /// Placement decisions whose `extra.server_selection` the host could not read (the
     /// datacenter's own policy was used instead).
     pub invalid_server_hints: u64,
@@ -533,6 +539,7 @@ pub(crate) fn finish(
         energy_per_vm_core_hour_wh: (total.svc.requests == 0 && total.vm_core_hours > 0.0)
             .then(|| total.facility_kwh * 1000.0 / total.vm_core_hours),
         invalid_decisions: total.invalid_decisions,
+        refused_vm_moves: total.refused_vm_moves,
         invalid_server_hints: total.invalid_server_hints,
         strategy_errors: total.strategy_errors,
         strategy_calls: total.calls,

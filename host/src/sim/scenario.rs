@@ -140,10 +140,14 @@ pub struct StrategyDefaults {
     pub scaling: Option<String>,
     #[serde(default)]
     pub migration: Option<String>,
+    /// Migration strategy for the running VMs (called every `migration_every_minutes` with
+    /// the VMs as the graph; see `sim::engine::vm_moves`); none by default.
+    #[serde(default)]
+    pub vm_migration: Option<String>,
     /// Period of scaling calls (default: every step).
     #[serde(default)]
     pub scaling_every_minutes: Option<u32>,
-    /// Period of migration calls (default: 60).
+    /// Period of migration calls, of services and of VMs (default: 60).
     #[serde(default)]
     pub migration_every_minutes: Option<u32>,
     /// Period of re-placement calls of the services' graph (placement strategy with
@@ -724,7 +728,11 @@ impl Scenario {
                 e.add(format!("strategies.compare[{i}]"), &m);
             }
         }
-        for (path, name) in [("scaling", &st.scaling), ("migration", &st.migration)] {
+        for (path, name) in [
+            ("scaling", &st.scaling),
+            ("migration", &st.migration),
+            ("vm_migration", &st.vm_migration),
+        ] {
             if name.as_deref().is_some_and(|n| !valid_strategy_name(n)) {
                 e.add(format!("strategies.{path}"), "must be `plugin/strategy`");
             }

@@ -62,7 +62,11 @@ workload:
 /// - `test/overfill`: every service on the first cluster, room or not;
 /// - `test/broken`: always fails;
 /// - scaling `test/alpha-beta`: the least `r` with `alpha * r + beta >= predicted`;
-/// - migration `test/to-edge`: moves every cloud copy to the first edge cluster.
+/// - migration `test/to-edge`: moves every cloud copy to the first edge cluster;
+/// - VM migration `test/vms-to-last-server`: moves every VM to the last server of its
+///   cluster (named in the decision's `extra`); `test/vms-to-last-cluster`: to the last
+///   cluster, server left to the host; `test/vms-stay`: to the server each VM is on;
+///   `test/vms-bad-extra`: a decision whose `extra` names servers wrongly.
 #[derive(Default)]
 pub struct TestDriver;
 
@@ -186,6 +190,9 @@ impl StrategyDriver for TestDriver {
         strategy: &str,
         req: &MigrationRequest,
     ) -> Result<(MigrationDecision, Duration), DriverError> {
+        if strategy.starts_with("test/vms-") {
+            return vm_moves(strategy, req).map(|d| (d, Duration::from_micros(5)));
+        }
         if strategy != "test/to-edge" {
             return Err(DriverError::UnknownStrategy(strategy.into()));
         }
@@ -216,4 +223,58 @@ impl StrategyDriver for TestDriver {
         }
         Ok((d, Duration::from_micros(5)))
     }
+}
+
+/// The `test/vms-*` VM migration strategies (see [`TestDriver`]).
+fn vm_moves(strategy: &str, req: &MigrationRequest) -> Result<MigrationDecision, DriverError> {
+    let mut d = MigrationDecision::default();
+    let mut servers = serde_json::Map::new();
+    for vm in req.graph.services.iter() {
+        let extra: serde_json::Value = serde_json::from_str(vm.extra.as_str())
+            .map_err(|e| DriverError::Failed(e.to_string()))?;
+        let on = extra["server"].as_u64().unwrap_or(0);
+        let Some(from) = req.current.cluster_of(vm.name.as_str()) else {
+            continue;
+        };
+        let cluster = |name: &str| req.clusters.iter().find(|c| c.name == name);
+        let last_server = cluster(from).map_or(0, |c| {
+            let x: serde_json::Value = serde_json::from_str(c.extra.as_str()).unwrap_or_default();
+            x["server_detail"]["servers"]
+                .as_array()
+                .map_or(0, |a| a.len()) as u64
+                - 1
+        });
+        let to = match strategy {
+            "test/vms-to-last-server" if on != last_server => {
+                servers.insert(vm.name.to_string(), last_server.into());
+                from.to_string()
+            }
+            "test/vms-to-last-cluster" => match req.clusters.last() {
+                Some(c) if c.name != from => c.name.to_string(),
+                _ => continue,
+            },
+            "test/vms-stay" => {
+                servers.insert(vm.name.to_string(), on.into());
+                from.to_string()
+            }
+            "test/vms-bad-extra" => from.to_string(),
+            "test/vms-to-last-server" => continue,
+            other => return Err(DriverError::UnknownStrategy(other.into())),
+        };
+        d.moves.push(Move {
+            service: vm.name.clone(),
+            from: from.into(),
+            to: to.into(),
+            replicas: 1,
+            reason: "".into(),
+            expected_gain: 0.0,
+            expected_cost: 0.0,
+        });
+    }
+    d.extra = if strategy == "test/vms-bad-extra" {
+        r#"{"servers": ["vm-0"]}"#.into()
+    } else {
+        serde_json::json!({ "servers": servers }).to_string().into()
+    };
+    Ok(d)
 }

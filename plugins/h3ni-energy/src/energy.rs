@@ -262,6 +262,34 @@ impl ClusterModel {
         best.map(|(i, _)| i)
     }
 
+    /// What `state` draws now, IT W.
+    pub fn server_w(&self, state: &ServerState) -> f64 {
+        state.watts
+    }
+
+    /// What `state`'s server draws idle, IT W (0 when its type is unknown).
+    pub fn server_idle_w(&self, state: &ServerState) -> f64 {
+        self.types.get(state.kind).map_or(0.0, |t| t.power(0.0))
+    }
+
+    /// Frees one replica of `d` at full load from `state`; a server left empty switches off
+    /// unless idle servers stay on.
+    pub fn unbook(&self, state: &mut ServerState, d: &Resources, empty: bool) {
+        state.room = Resources::new(
+            state.room.cpu + d.cpu,
+            state.room.memory_mib + d.memory_mib,
+            state.room.gpu + d.gpu,
+        );
+        state.busy_cores = (state.busy_cores - d.cpu).max(0.0);
+        if let Some(t) = self.types.get(state.kind).filter(|t| t.cores > 0.0) {
+            state.watts = if empty && !self.idle_on {
+                0.0
+            } else {
+                t.power(state.busy_cores / t.cores)
+            };
+        }
+    }
+
     /// Books one replica of `d` at full load on `state`.
     pub fn book(&self, state: &mut ServerState, d: &Resources) {
         state.room = state.room.minus(d);

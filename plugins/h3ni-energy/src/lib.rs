@@ -9,12 +9,14 @@ pub mod packing;
 pub mod params;
 pub mod placement;
 pub mod predictive;
+pub mod repack;
 pub mod reserve;
 pub mod slo;
 
 pub use consolidate::Consolidate;
 pub use placement::EnergyPlacement;
 pub use predictive::Predictive;
+pub use repack::Repack;
 
 smo_plugin_api::export_plugin! {
     name: "h3ni-energy",
@@ -38,5 +40,9 @@ smo_plugin_api::export_plugin! {
                 .map(|p| Consolidate::new(
                     EnergyPlacement::consolidating(p).sharing(reserve::plugin_wide()),
                 )),
+        "repack": "re-packs the running VMs inside each cluster (run as the host's vm_migration): empties the least used servers onto the others that are on, when the idle power saved over the VMs' remaining time (up to horizon_h) pays back payback x the copy energy"
+            => |params: &str| params::parse::<repack::RepackParams>(params)
+                .and_then(repack::RepackParams::check)
+                .map(Repack::new),
     },
 }

@@ -1,0 +1,228 @@
+//! VM migration: offers the running VMs to a `vm_migration` strategy and applies the moves it
+//! plans, inside a datacenter (re-packing servers) or between datacenters, at their copy cost.
+//!
+//! The request's graph is the running VMs (`vm-<id>`, one replica each) with, in each VM's
+//! `extra`, `{"duration_s", "remaining_s", "server"}`; `current` says which datacenter runs each;
+//! the clusters carry their `server_detail` as for placements; `extra` is `{"vms": true,
+//! "copy_wh_per_gib": <the scenario's migration.energy_wh_per_gib>}`. A
+//! decision's `extra` may name each moved VM's target server, `{"servers": {"vm-12": 3}}`
+//! (an index into the target datacenter's `server_detail.servers`). A move without one goes
+//! to the server the datacenter's own policy picks, and must then change datacenter.
+//!
+//! A move is refused, and counted as an invalid decision, when its VM is not running on
+//! `from`, its target server has no room or is where the VM already is, or it would make a VM
+//! that answers in time answer late. Each applied move costs `migration.energy_wh_per_gib` per
+//! GiB of the VM's memory (charged to the target), a downtime of its memory over the link's
+//! bandwidth, and egress between datacenters.
+
+use super::{vm_demand, Run, SimError, VmAt};
+use crate::sim::delay::processing;
+use crate::sim::driver::DriverError;
+use serde::Deserialize;
+use smo_plugin_api::{
+    Assignment, Graph, Label, MigrationRequest, Move, Placement, RString, RVec, ScalingProfile,
+    Service,
+};
+use std::collections::HashMap;
+
+/// The members of a VM migration decision's `extra` the host reads (others are ignored).
+#[derive(Debug, Default, Deserialize)]
+struct DecisionExtra {
+    /// Target server per moved VM.
+    #[serde(default)]
+    servers: HashMap<String, u32>,
+}
+
+/// The target servers a decision names; an `extra` that is empty or `{}` names none.
+fn target_servers(extra: &str) -> Result<HashMap<String, u32>, String> {
+    if extra.trim().is_empty() {
+        return Ok(HashMap::new());
+    }
+    serde_json::from_str::<DecisionExtra>(extra)
+        .map(|e| e.servers)
+        .map_err(|e| {
+            format!(
+                "the decision's extra: {e} (expected {{\"servers\": {{\"vm-<id>\": <server>}}}})"
+            )
+        })
+}
+
+impl Run<'_> {
+    /// Calls the VM migration strategy `strategy` with the running VMs and applies its moves.
+    pub(super) fn migrate_vms(&mut self, strategy: &str) -> Result<(), SimError> {
+        let span = tracing::debug_span!("vm_migration", strategy, step = self.k);
+        let _enter = span.enter();
+        let req = self.vm_request();
+        let r = self.driver.migrate(strategy, &req);
+        let decision = match self.booked(strategy, r)? {
+            Ok(d) => d,
+            Err(DriverError::Infeasible(_)) => return Ok(()),
+            Err(_) => {
+                self.acc().strategy_errors += 1;
+                return Ok(());
+            }
+        };
+        let servers = match target_servers(decision.extra.as_str()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring the VM migration decision");
+                self.acc().invalid_decisions += 1;
+                return Ok(());
+            }
+        };
+        let mut applied = 0usize;
+        for mv in decision.moves.iter() {
+            let server = servers.get(mv.service.as_str()).copied();
+            if self.move_vm(mv, server) {
+                applied += 1;
+            } else {
+                let acc = self.acc();
+                acc.invalid_decisions += 1;
+                acc.refused_vm_moves += 1;
+            }
+        }
+        tracing::debug!(asked = decision.moves.len(), applied, "VM moves applied");
+        Ok(())
+    }
+
+    /// The running VMs as a migration request.
+    fn vm_request(&self) -> MigrationRequest {
+        let now_s = self.k as u64 * u64::from(self.step_s);
+        let mut services = RVec::new();
+        let mut current = Placement::default();
+        for (id, at) in self.vm_at.iter().enumerate() {
+            let Some(at) = at else { continue };
+            let vm = &self.vms[id];
+            let name = RString::from(format!("vm-{id}"));
+            let end_s = (at.end as u64 * u64::from(self.step_s)).max(now_s);
+            services.push(Service {
+                name: name.clone(),
+                demand: vm_demand(vm),
+                replicas: 1,
+                scaling: ScalingProfile {
+                    alpha: 0.0,
+                    beta: 0.0,
+                    min_replicas: 1,
+                    max_replicas: 1,
+                },
+                dependencies: RVec::new(),
+                allowed_clusters: RVec::new(),
+                labels: vec![Label {
+                    key: "user".into(),
+                    value: self.user_names[vm.user as usize].clone(),
+                }]
+                .into(),
+                extra: format!(
+                    "{{\"duration_s\":{},\"remaining_s\":{},\"server\":{}}}",
+                    vm.duration_s,
+                    end_s - now_s,
+                    at.server
+                )
+                .into(),
+            });
+            current.assignments.push(Assignment {
+                service: name,
+                cluster: self.sc.spec.datacenters[at.dc as usize]
+                    .name
+                    .as_str()
+                    .into(),
+                replicas: 1,
+            });
+        }
+        MigrationRequest {
+            graph: Graph {
+                name: format!("{}-vms-step-{}", self.sc.spec.name, self.k).into(),
+                services,
+            },
+            clusters: self.clusters(false),
+            current,
+            telemetry: self.telemetry(RVec::new(), true),
+            extra: format!(
+                "{{\"vms\":true,\"copy_wh_per_gib\":{}}}",
+                self.sc.spec.migration.energy_wh_per_gib
+            )
+            .into(),
+        }
+    }
+
+    /// Applies one move to `server` of its target (or the target's own pick); `false` when it
+    /// is refused (see the module documentation).
+    fn move_vm(&mut self, mv: &Move, server: Option<u32>) -> bool {
+        let id = mv
+            .service
+            .strip_prefix("vm-")
+            .and_then(|x| x.parse::<usize>().ok());
+        let Some((id, at)) = id.and_then(|id| Some((id, self.vm_at.get(id).copied()??))) else {
+            return false;
+        };
+        let from = at.dc as usize;
+        if self.dc_index.get(mv.from.as_str()) != Some(&from) {
+            return false;
+        }
+        let Some(to) = self.dc_index.get(mv.to.as_str()).copied() else {
+            return false;
+        };
+        let vm = self.vms[id];
+        let demand = vm_demand(&vm);
+        if to != from && !at.late {
+            let util = self.dcs[to].utilisation();
+            let resp = self.net.user_lat[vm.user as usize][to]
+                + processing(self.sc.spec.datacenters[to].processing_ms, util);
+            if resp > self.sc.spec.slo_ms {
+                return false;
+            }
+        }
+        let placed = match server {
+            Some(s) if to == from && s == at.server => None,
+            Some(s) => self.dcs[to].place_on(s, &demand, 1.0).then_some(s),
+            None if to != from => self.dcs[to].place(&demand, 1.0),
+            None => None,
+        };
+        let Some(s) = placed else {
+            return false;
+        };
+        self.dcs[from].release(at.server, &demand, 1.0);
+        self.vm_at[id] = Some(VmAt {
+            dc: to as u16,
+            server: s,
+            ..at
+        });
+        self.book_vm_move(&demand, from, to);
+        true
+    }
+
+    /// Books the copy of a VM with `demand` from datacenter `from` to `to`.
+    fn book_vm_move(&mut self, demand: &smo_plugin_api::Resources, from: usize, to: usize) {
+        let gib = demand.memory_mib / 1024.0;
+        let kwh = gib * self.sc.spec.migration.energy_wh_per_gib / 1000.0;
+        self.pending_kwh[to] += kwh;
+        let downtime = demand.memory_mib * 8.0 / self.net.dc_bw[from][to].max(1e-9);
+        let egress = if from == to {
+            0.0
+        } else {
+            gib * self.sc.spec.datacenters[from].prices.egress_gb
+        };
+        let acc = self.acc();
+        acc.migrations += 1;
+        acc.migration_kwh += kwh;
+        acc.migration_downtime_s += downtime;
+        acc.migration_cost += egress;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_servers;
+
+    #[test]
+    fn target_servers_read_the_decision_extra_and_name_what_is_wrong() {
+        assert!(target_servers("").unwrap().is_empty());
+        assert!(target_servers("{}").unwrap().is_empty());
+        let s = target_servers(r#"{"servers": {"vm-3": 7}}"#).unwrap();
+        assert_eq!(s.get("vm-3"), Some(&7));
+        let e = target_servers(r#"{"servers": {"vm-3": -1}}"#).unwrap_err();
+        assert!(e.contains("extra") && e.contains("servers"), "{e}");
+        let e = target_servers(r#"{"servers": [3]}"#).unwrap_err();
+        assert!(e.contains("servers"), "{e}");
+    }
+}
