@@ -1,13 +1,15 @@
 //! Placement solve time of `h3ni-energy/placement` (MILP on HiGHS, and greedy) for 50/200
 //! services x 5/20 clusters, fit+predict time of the forecasters on 7 days of 15-min data, and
-//! one `h3ni-energy/predictive` call (3 services with a full history each).
+//! one `h3ni-energy/predictive` call (3 services with a full history each), and one
+//! `h3ni-energy/repack` call (about 600 running VMs on 5 clusters of 30 servers).
 //!
 //! `cargo bench -p smo-plugin-h3ni-energy --bench h3ni` (short settings: 10 samples, 2 s).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use smo_h3ni_energy::forecast::{autoregression, holt_winters, HwParams};
 use smo_h3ni_energy::params::{PlacementParams, ScalingParams};
-use smo_h3ni_energy::{EnergyPlacement, Predictive};
+use smo_h3ni_energy::repack::RepackParams;
+use smo_h3ni_energy::{EnergyPlacement, Predictive, Repack};
 use smo_plugin_api::prelude::*;
 use std::hint::black_box;
 use std::time::Duration;
@@ -194,6 +196,146 @@ fn predictive_bench(c: &mut Criterion, name: &str, params: ScalingParams) {
     });
 }
 
+/// Up to 1,000 VMs (1-8 cores, 1-2 GiB a core, 0.1-12 h left) first-fit on 5 clusters of 30
+/// servers of eu-5dc-7d's three models, 40 % of them then gone: the holes a re-pack fills.
+fn repack_request() -> MigrationRequest {
+    let mut s = 11u64;
+    let models = [
+        (16.0, 24.0, "[51,72.5,81.9,92,101,114,133,154,178,218,241]"),
+        (
+            40.0,
+            64.0,
+            "[43.5,83.7,101,117,131,145,164,187,228,277,329]",
+        ),
+        (
+            96.0,
+            192.0,
+            "[63.2,124,145,166,186,206,227,244,280,308,351]",
+        ),
+    ];
+    let types: Vec<String> = models
+        .iter()
+        .map(|(c, m, curve)| {
+            format!(
+                r#"{{"cores":{c},"memory_mib":{},"curve_w":{curve}}}"#,
+                m * 1024.0
+            )
+        })
+        .collect();
+    let (mut services, mut current, mut clusters) = (Vec::new(), Vec::new(), Vec::new());
+    for j in 0..5 {
+        let kinds: Vec<usize> = (0..30).map(|i| i % 3).collect();
+        let mut used: Vec<(f64, f64)> = vec![(0.0, 0.0); 30];
+        let mut placed = Vec::new();
+        for v in 0..200 {
+            let cpu = (1.0 + 7.0 * rng(&mut s)).floor();
+            let mem = cpu * 1024.0 * (1.0 + 2.0 * rng(&mut s)).floor();
+            let Some(i) = (0..30).find(|&i| {
+                let (c, m, _) = models[kinds[i]];
+                used[i].0 + cpu <= c && used[i].1 + mem <= m * 1024.0
+            }) else {
+                continue;
+            };
+            used[i].0 += cpu;
+            used[i].1 += mem;
+            placed.push((v, i, cpu, mem));
+        }
+        for (v, i, cpu, mem) in placed {
+            if rng(&mut s) < 0.4 {
+                // Ended: leaves a hole.
+                used[i].0 -= cpu;
+                used[i].1 -= mem;
+                continue;
+            }
+            let name = RString::from(format!("vm-{j}-{v}"));
+            services.push(Service {
+                name: name.clone(),
+                demand: Resources::new(cpu, mem, 0),
+                replicas: 1,
+                scaling: ScalingProfile::default(),
+                dependencies: RVec::new(),
+                allowed_clusters: RVec::new(),
+                labels: RVec::new(),
+                extra: format!(
+                    r#"{{"duration_s":86400,"remaining_s":{},"server":{i}}}"#,
+                    (0.1 + 11.9 * rng(&mut s)) * 3600.0
+                )
+                .into(),
+            });
+            current.push(Assignment {
+                service: name,
+                cluster: format!("c{j}").into(),
+                replicas: 1,
+            });
+        }
+        let rows: Vec<String> = (0..30)
+            .map(|i| {
+                let (c, _, curve) = models[kinds[i]];
+                let w = if used[i].0 > 0.0 {
+                    curve_w(curve, used[i].0 / c)
+                } else {
+                    0.0
+                };
+                format!(
+                    "[{},{},{},0,{},{w}]",
+                    kinds[i], used[i].0, used[i].1, used[i].0
+                )
+            })
+            .collect();
+        clusters.push(Cluster {
+            name: format!("c{j}").into(),
+            role: ClusterRole::Cloud,
+            location: Location::default(),
+            capacity: Resources::new(1520.0, 2_867_200.0, 0),
+            available: Resources::new(760.0, 1_433_600.0, 0),
+            energy: EnergyProfile::default(),
+            prices: Prices::default(),
+            labels: RVec::new(),
+            extra: format!(
+                r#"{{"server_detail":{{"idle_on":false,"types":[{}],"servers":[{}]}}}}"#,
+                types.join(","),
+                rows.join(",")
+            )
+            .into(),
+        });
+    }
+    MigrationRequest {
+        graph: Graph {
+            name: "vms".into(),
+            services: services.into(),
+        },
+        clusters: clusters.into(),
+        current: smo_plugin_api::Placement {
+            assignments: current.into(),
+        },
+        telemetry: Telemetry::default(),
+        extra: r#"{"vms":true,"copy_wh_per_gib":10}"#.into(),
+    }
+}
+
+/// The draw at utilisation `u` of a SPECpower curve given as a JSON list of 11 points.
+fn curve_w(curve: &str, u: f64) -> f64 {
+    let points: Vec<f64> = serde_json::from_str(curve).unwrap_or_default();
+    let x = u.clamp(0.0, 1.0) * 10.0;
+    let i = (x.floor() as usize).min(9);
+    points[i] + (points[i + 1] - points[i]) * (x - i as f64)
+}
+
+fn repack_call(c: &mut Criterion) {
+    let req = repack_request();
+    let strategy = Repack::new(RepackParams::default());
+    let moves = strategy.plan(&req).map(|d| d.moves.len()).unwrap_or(0);
+    assert!(
+        moves > 0,
+        "the bench instance has holes to fill: {:?}",
+        strategy.plan(&req).map(|d| d.reasons)
+    );
+    c.bench_function(
+        &format!("repack/{}vms-5x30/{moves}moves", req.graph.services.len()),
+        |b| b.iter(|| black_box(strategy.plan(&req).map(|d| d.moves.len()))),
+    );
+}
+
 fn short() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -201,5 +343,5 @@ fn short() -> Criterion {
         .measurement_time(Duration::from_secs(2))
 }
 
-criterion_group! { name = benches; config = short(); targets = placement, forecasters, predictive_call }
+criterion_group! { name = benches; config = short(); targets = placement, forecasters, predictive_call, repack_call }
 criterion_main!(benches);
