@@ -46,16 +46,29 @@ impl Default for RepackParams {
 
 impl RepackParams {
     pub fn check(self) -> Result<Self, PluginError> {
-        let ok = self.horizon_h > 0.0
-            && self.horizon_h.is_finite()
-            && self.payback >= 0.0
-            && self.copy_wh_per_gib >= 0.0;
-        if ok {
-            Ok(self)
-        } else {
-            Err(PluginError::bad_parameters(
-                "`horizon_h` must be > 0, `payback` and `copy_wh_per_gib` >= 0",
-            ))
+        let finite = |v: f64| v.is_finite();
+        let checks = [
+            (
+                "horizon_h",
+                "> 0",
+                finite(self.horizon_h) && self.horizon_h > 0.0,
+            ),
+            (
+                "payback",
+                ">= 0",
+                finite(self.payback) && self.payback >= 0.0,
+            ),
+            (
+                "copy_wh_per_gib",
+                ">= 0",
+                finite(self.copy_wh_per_gib) && self.copy_wh_per_gib >= 0.0,
+            ),
+        ];
+        match checks.iter().find(|(_, _, ok)| !ok) {
+            Some((name, rule, _)) => Err(PluginError::bad_parameters(format!(
+                "`{name}` must be {rule}"
+            ))),
+            None => Ok(self),
         }
     }
 }
@@ -617,12 +630,18 @@ mod tests {
     }
 
     #[test]
-    fn parameters_out_of_range_are_refused() {
+    fn parameters_out_of_range_are_refused_by_name() {
         let bad = RepackParams {
             horizon_h: 0.0,
             ..RepackParams::default()
         };
-        assert!(bad.check().is_err());
+        let e = bad.check().unwrap_err();
+        assert!(e.message.contains("`horizon_h` must be > 0"), "{e:?}");
+        let bad = RepackParams {
+            payback: -1.0,
+            ..RepackParams::default()
+        };
+        assert!(bad.check().unwrap_err().message.contains("`payback`"));
         assert!(RepackParams::default().check().is_ok());
     }
 }
