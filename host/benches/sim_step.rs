@@ -7,7 +7,9 @@
 //!   100,000 generated VMs over 168 h, measured and reported;
 //! - `sim/services_3svc_7d`: the reference `scenarios/h3ni-predictive.yaml` (a three-service
 //!   shop over 168 h, request routing and the delay model every step, scaling every 15 min by
-//!   an in-process alpha/beta rule), for the services' side of the step loop.
+//!   an in-process alpha/beta rule), for the services' side of the step loop;
+//! - `sim/10k_vms_5dc_24h_vm_migration`: the first, with the running VMs offered every hour to
+//!   an in-process VM migration strategy that moves none: what offering them costs the host.
 //!
 //! Run: `cargo bench -p smo --bench sim_step`.
 
@@ -84,12 +86,22 @@ impl StrategyDriver for Greenest {
         Ok((decision, t0.elapsed()))
     }
 
+    /// `bench/no-moves`: reads the VMs offered and moves none (the host's side of VM migration).
     fn migrate(
         &self,
         strategy: &str,
-        _req: &MigrationRequest,
+        req: &MigrationRequest,
     ) -> Result<(MigrationDecision, Duration), DriverError> {
-        Err(DriverError::UnknownStrategy(strategy.into()))
+        if strategy != "bench/no-moves" {
+            return Err(DriverError::UnknownStrategy(strategy.into()));
+        }
+        let t0 = Instant::now();
+        let offered = req.graph.services.len();
+        let decision = MigrationDecision {
+            reasons: vec![RString::from(format!("{offered} VMs stay"))].into(),
+            ..MigrationDecision::default()
+        };
+        Ok((decision, t0.elapsed()))
     }
 }
 
@@ -181,6 +193,10 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5));
     g.bench_function("10k_vms_5dc_24h", |b| {
         b.iter(|| simulate(&eu, "bench/greenest", &Greenest, None).expect("simulate"))
+    });
+    let offering = "placement=bench/greenest,vm_migration=bench/no-moves";
+    g.bench_function("10k_vms_5dc_24h_vm_migration", |b| {
+        b.iter(|| simulate(&eu, offering, &Greenest, None).expect("simulate"))
     });
     let big = large();
     report("100k_vms_50dc_7d", &big);
