@@ -239,10 +239,10 @@ fn vm_moves(strategy: &str, req: &MigrationRequest) -> Result<MigrationDecision,
         let cluster = |name: &str| req.clusters.iter().find(|c| c.name == name);
         let last_server = cluster(from).map_or(0, |c| {
             let x: serde_json::Value = serde_json::from_str(c.extra.as_str()).unwrap_or_default();
-            x["server_detail"]["servers"]
+            (x["server_detail"]["servers"]
                 .as_array()
-                .map_or(0, |a| a.len()) as u64
-                - 1
+                .map_or(0, |a| a.len()) as u64)
+                .saturating_sub(1)
         });
         let to = match strategy {
             "test/vms-to-last-server" if on != last_server => {
