@@ -42,7 +42,8 @@ pub struct SimulateArgs {
     /// seed and strategy.
     #[arg(long, value_delimiter = ',', value_name = "SEEDS", conflicts_with_all = ["seed", "plot"])]
     pub seeds: Vec<u64>,
-    /// Replace the scenario's horizon, in hours.
+    /// Replace the scenario's horizon, in hours: a shorter run is the file's first hours (the
+    /// same VM arrivals), a longer one keeps the file's VMs per hour.
     #[arg(long)]
     pub hours: Option<u32>,
     /// The strategy carbon reduction (M2) is measured against (default: the first one).

@@ -521,6 +521,10 @@ pub struct Scenario {
     pub(crate) tables: BTreeMap<PathBuf, Arc<TimeTable>>,
     pub(crate) trace: Option<Arc<AzureTrace>>,
     pub(crate) vm_rows: Option<Arc<Vec<VmRow>>>,
+    /// The horizon the file's VM counts are for: its own `hours`, kept when `--hours`
+    /// replaces the horizon (`None`: `spec.hours`). A shorter run is the file's first hours;
+    /// a longer one keeps the file's arrival density.
+    pub(crate) workload_hours: Option<u32>,
 }
 
 impl Scenario {
@@ -547,6 +551,7 @@ impl Scenario {
             tables: BTreeMap::new(),
             trace: None,
             vm_rows: None,
+            workload_hours: None,
         };
         let mut errors = scenario.load_data();
         errors.extend(scenario.check());
@@ -563,7 +568,10 @@ impl Scenario {
     }
 
     /// Replaces the horizon and checks that every series still covers it.
+    /// Replaces the horizon. The VM workload stays the file's: a shorter run gets the arrivals
+    /// of its first `hours`, a longer one as many VMs per hour as the file has.
     pub fn set_hours(&mut self, hours: u32) -> Result<(), ScenarioError> {
+        self.workload_hours.get_or_insert(self.spec.hours);
         self.spec.hours = hours;
         self.validate()
     }

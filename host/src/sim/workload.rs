@@ -83,10 +83,19 @@ pub struct VmRequest {
     pub user: u16,
 }
 
-/// The VM requests of the scenario's horizon, sorted by arrival (stable).
+/// The VM requests of the scenario's horizon, sorted by arrival (stable). Sampled workloads
+/// (`count` of the Azure trace or the generator) are drawn over the file's own horizon, or a
+/// longer one with the count scaled to it, and cut at the run's: `--hours` shorter than the
+/// file runs the file's first hours, not its VMs squeezed in.
 pub fn vm_requests(scenario: &Scenario) -> Vec<VmRequest> {
     let spec = &scenario.spec;
     let horizon_s = spec.hours * 3600;
+    let file_h = scenario.workload_hours.unwrap_or(spec.hours).max(1);
+    let span_h = spec.hours.max(file_h);
+    let span_s = span_h * 3600;
+    let scaled = |count: u32| -> u32 {
+        (u64::from(count) * u64::from(span_h) / u64::from(file_h)).min(u64::from(u32::MAX)) as u32
+    };
     let seed = spec.seed;
     let weights: Vec<f64> = spec.users.iter().map(|u| u.weight).collect();
     let mut users = SplitMix64::stream(seed, "users");
@@ -108,7 +117,7 @@ pub fn vm_requests(scenario: &Scenario) -> Vec<VmRequest> {
                 return out;
             };
             let bin_s = trace.bin_s.max(1);
-            let nbins = horizon_s.div_ceil(bin_s) as usize;
+            let nbins = span_s.div_ceil(bin_s) as usize;
             let offset = (*offset_hours as usize * 3600) / bin_s as usize;
             // Every VM of the covered bins (the trace repeats if the horizon is longer).
             let mut all: Vec<(u32, u32)> = Vec::new();
@@ -119,7 +128,7 @@ pub fn vm_requests(scenario: &Scenario) -> Vec<VmRequest> {
                 }
             }
             let mut rng = SplitMix64::stream(seed, "azure-trace");
-            let keep = count.map_or(all.len(), |c| (c as usize).min(all.len()));
+            let keep = count.map_or(all.len(), |c| (scaled(c) as usize).min(all.len()));
             // Partial Fisher-Yates: the first `keep` entries are a uniform sample.
             for i in 0..keep {
                 let j = i + rng.below((all.len() - i) as u64) as usize;
@@ -160,10 +169,10 @@ pub fn vm_requests(scenario: &Scenario) -> Vec<VmRequest> {
             let fw: Vec<f64> = flavours.iter().map(|f| f.weight).collect();
             let a = *diurnal_amplitude;
             let (ln_lo, ln_hi) = (duration_minutes.min.ln(), duration_minutes.max.ln());
-            for _ in 0..*count {
+            for _ in 0..scaled(*count) {
                 // Thinning: accept a uniform time with probability (1 + a cos(...)) / (1 + a).
                 let arrival_s = loop {
-                    let t = rng.below(u64::from(horizon_s)) as u32;
+                    let t = rng.below(u64::from(span_s)) as u32;
                     let hour = start_hour + f64::from(t) / 3600.0;
                     let shape = 1.0 + a * (std::f64::consts::TAU * (hour - peak_hour) / 24.0).cos();
                     if rng.next_f64() * (1.0 + a) < shape {
@@ -172,13 +181,18 @@ pub fn vm_requests(scenario: &Scenario) -> Vec<VmRequest> {
                 };
                 let f = &flavours[rng.weighted(&fw)];
                 let minutes = (ln_lo + (ln_hi - ln_lo) * rng.next_f64()).exp();
+                // Drawn for every VM, so that a shorter run's VMs are the longer one's.
+                let user = pick_user(None);
+                if arrival_s >= horizon_s {
+                    continue;
+                }
                 out.push(VmRequest {
                     arrival_s,
                     cpu: f.cpu,
                     memory_mib: f.memory_gib * 1024.0,
                     gpu: f.gpu,
                     duration_s: ((minutes * 60.0).round() as u32).max(1),
-                    user: pick_user(None),
+                    user,
                 });
             }
         }
@@ -272,5 +286,51 @@ mod tests {
             .all(|v| v.arrival_s < 24 * 3600 && v.duration_s >= 1));
         s.set_seed(s.spec.seed + 1);
         assert_ne!(vm_requests(&s), a);
+    }
+
+    /// `vms` as they arrive before `hours`.
+    fn before(vms: &[VmRequest], hours: u32) -> Vec<VmRequest> {
+        vms.iter()
+            .filter(|v| v.arrival_s < hours * 3600)
+            .copied()
+            .collect()
+    }
+
+    #[test]
+    fn a_shorter_horizon_runs_the_first_hours_of_the_trace_sample() {
+        let mut s = Scenario::load(&scenarios_dir().join("eu-5dc-7d.yaml")).unwrap();
+        let week = vm_requests(&s);
+        s.set_hours(24).unwrap();
+        let day = vm_requests(&s);
+        assert!(
+            !day.is_empty() && day.len() < week.len() / 4,
+            "{}",
+            day.len()
+        );
+        assert_eq!(day, before(&week, 24));
+    }
+
+    #[test]
+    fn the_generator_keeps_its_density_over_another_horizon() {
+        let yaml = crate::sim::testing::minimal_yaml()
+            .replace("hours: 1", "hours: 48")
+            .replace(
+                "    kind: list\n    requests:\n      - {arrival_s: 0, cpu: 2, memory_mib: 1024, duration_s: 1800}\n",
+                "    kind: generator\n    count: 480\n    duration_minutes: {min: 5, max: 60}\n    \
+                 flavours: [{cpu: 1, memory_gib: 1, weight: 1}]\n",
+            );
+        let mut s = Scenario::from_yaml(&yaml, std::path::Path::new(".")).unwrap();
+        let two_days = vm_requests(&s);
+        assert_eq!(two_days.len(), 480);
+        s.set_hours(12).unwrap();
+        assert_eq!(vm_requests(&s), before(&two_days, 12));
+        s.set_hours(96).unwrap();
+        let four_days = vm_requests(&s);
+        assert_eq!(
+            four_days.len(),
+            960,
+            "as many VMs an hour as the file's 48 h"
+        );
+        assert!(four_days.iter().any(|v| v.arrival_s >= 48 * 3600));
     }
 }
