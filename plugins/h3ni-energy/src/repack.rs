@@ -6,7 +6,8 @@
 //! every VM of one onto the other servers that are on (where each VM's draw rises least). The
 //! server is emptied only when the energy saved over the VMs' remaining time (capped at
 //! `horizon_h`) is at least `payback` times the energy of copying their memory. Servers that
-//! received VMs are not emptied in the same call, so no VM moves twice.
+//! received VMs are not emptied in the same call, so no VM moves twice. Then (`shift`) single
+//! VMs move to a server that draws less for them, under the same payback rule.
 
 use crate::energy::{fits, ClusterModel, ServerState};
 use serde::Deserialize;
