@@ -1,7 +1,8 @@
 //! `h3ni-energy/repack` from its real `.so` as `smo simulate`'s VM migration: on a hand-checked
 //! datacenter it empties the server a finished VM left nearly idle, for exactly the energy the
 //! power model says; on the 7-day reference scenario every move it plans is one the host can
-//! apply, and the run uses less energy per request than without it.
+//! apply, and the run uses less energy per request than without it. A VM migration strategy
+//! that panics is counted, and the run goes on as without one.
 
 use serde_json::Value;
 use smo_tests::*;
@@ -85,4 +86,30 @@ fn every_move_on_the_reference_week_applies_and_saves_energy() {
         number(&repacked, "energy_per_request_wh"),
         number(&plain, "energy_per_request_wh"),
     );
+}
+
+#[test]
+fn a_panicking_vm_migration_strategy_is_counted_and_the_run_goes_on() {
+    let sandbox = Sandbox::with_plugins(&["smo_h3ni_energy"]);
+    sandbox.install("smo_fixture_panicky", "panicky.so");
+    let file = sandbox.state_dir().with_file_name("two-servers.yaml");
+    std::fs::write(&file, TWO_SERVERS).expect("scenario written");
+    let out = sandbox
+        .simulate(file.to_str().expect("utf-8 path"))
+        .args(["--strategy", PLAIN])
+        .args([
+            "--strategy",
+            "placement=h3ni-energy/placement,vm_migration=panicky/boom-migration",
+        ])
+        .output()
+        .expect("smo runs");
+    let doc = simulate_report(&out);
+    let runs = doc["strategies"].as_array().expect("strategies");
+    let (plain, boom) = (&runs[0]["totals"], &runs[1]["totals"]);
+    // Calls every hour from 1:00 to 6:00 (by 7:00 the last VM has ended): each panic, or
+    // refusal once the strategy is quarantined, is one strategy error.
+    assert_eq!(boom["strategy_errors"], 6, "{boom}");
+    assert_eq!(boom["migrations"], 0, "{boom}");
+    assert_eq!(boom["served"], plain["served"]);
+    assert_eq!(number(boom, "energy_kwh"), number(plain, "energy_kwh"));
 }
