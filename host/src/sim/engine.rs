@@ -575,25 +575,7 @@ impl<'a> Run<'a> {
             .iter()
             .map(|&id| {
                 let vm = &self.vms[id as usize];
-                Service {
-                    name: format!("vm-{id}").into(),
-                    demand: vm_demand(vm),
-                    replicas: 1,
-                    scaling: ScalingProfile {
-                        alpha: 0.0,
-                        beta: 0.0,
-                        min_replicas: 1,
-                        max_replicas: 1,
-                    },
-                    dependencies: RVec::new(),
-                    allowed_clusters: RVec::new(),
-                    labels: vec![Label {
-                        key: "user".into(),
-                        value: self.user_names[vm.user as usize].clone(),
-                    }]
-                    .into(),
-                    extra: format!("{{\"duration_s\":{}}}", vm.duration_s).into(),
-                }
+                self.vm_service(id as usize, format!("{{\"duration_s\":{}}}", vm.duration_s))
             })
             .collect();
         let req = PlacementRequest {
@@ -628,6 +610,30 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// VM `id` as strategies see it: service `vm-<id>`, one replica, its user as a label.
+    fn vm_service(&self, id: usize, extra: String) -> Service {
+        let vm = &self.vms[id];
+        Service {
+            name: format!("vm-{id}").into(),
+            demand: vm_demand(vm),
+            replicas: 1,
+            scaling: ScalingProfile {
+                alpha: 0.0,
+                beta: 0.0,
+                min_replicas: 1,
+                max_replicas: 1,
+            },
+            dependencies: RVec::new(),
+            allowed_clusters: RVec::new(),
+            labels: vec![Label {
+                key: "user".into(),
+                value: self.user_names[vm.user as usize].clone(),
+            }]
+            .into(),
+            extra: extra.into(),
+        }
+    }
+
     /// The server selection a placement decision asks for (`extra.server_selection`); one
     /// that cannot be read is counted and the datacenters' own policies apply.
     fn server_hint(&mut self, decision: &PlacementDecision) -> Option<ServerSelection> {
@@ -656,11 +662,7 @@ impl<'a> Run<'a> {
         let h = self.hour();
         let hint = self.server_hint(decision);
         for a in decision.placement.assignments.iter() {
-            let id = a
-                .service
-                .strip_prefix("vm-")
-                .and_then(|x| x.parse::<u32>().ok());
-            let Some(i) = id.and_then(|id| pos.get(&id).copied()) else {
+            let Some(i) = vm_id(&a.service).and_then(|id| pos.get(&(id as u32)).copied()) else {
                 self.hours[h].invalid_decisions += 1;
                 continue;
             };
@@ -1382,18 +1384,24 @@ impl<'a> Run<'a> {
     /// copy) with its energy, downtime and egress cost.
     fn book_migration(&mut self, s: usize, from: Option<usize>, to: usize, replicas: u32) {
         let gib = self.services[s].demand.memory_mib / 1024.0 * f64::from(replicas);
-        let kwh = gib * self.sc.spec.migration.energy_wh_per_gib / 1000.0;
-        self.pending_kwh[to] += kwh;
-        let src = from.unwrap_or(to);
         let downtime = match from {
             Some(f) => self.services[s].demand.memory_mib * 8.0 / self.net.dc_bw[f][to].max(1e-9),
             None => 0.0,
         };
-        let egress = gib * self.sc.spec.datacenters[src].prices.egress_gb;
+        self.book_copy(gib, to, downtime, Some(from.unwrap_or(to)));
+    }
+
+    /// Books one migration: `gib` copied to `to` (the copy energy charged there), its
+    /// downtime, and egress of those GiB at `egress_from`'s price (`None`: none).
+    fn book_copy(&mut self, gib: f64, to: usize, downtime_s: f64, egress_from: Option<usize>) {
+        let kwh = gib * self.sc.spec.migration.energy_wh_per_gib / 1000.0;
+        self.pending_kwh[to] += kwh;
+        let egress =
+            egress_from.map_or(0.0, |d| gib * self.sc.spec.datacenters[d].prices.egress_gb);
         let acc = self.acc();
         acc.migrations += 1;
         acc.migration_kwh += kwh;
-        acc.migration_downtime_s += downtime;
+        acc.migration_downtime_s += downtime_s;
         acc.migration_cost += egress;
     }
 
@@ -1568,6 +1576,11 @@ impl<'a> Run<'a> {
 
 fn vm_demand(vm: &VmRequest) -> Resources {
     Resources::new(vm.cpu, vm.memory_mib, vm.gpu)
+}
+
+/// The id of the VM a strategy names `vm-<id>`.
+fn vm_id(name: &str) -> Option<usize> {
+    name.strip_prefix("vm-").and_then(|x| x.parse().ok())
 }
 
 pub use super::delay::processing;

@@ -15,14 +15,11 @@
 //! GiB of the VM's memory (charged to the target), a downtime of its memory over the link's
 //! bandwidth, and egress between datacenters.
 
-use super::{vm_demand, Run, SimError, VmAt};
+use super::{vm_demand, vm_id, Run, SimError, VmAt};
 use crate::sim::delay::processing;
 use crate::sim::driver::DriverError;
 use serde::Deserialize;
-use smo_plugin_api::{
-    Assignment, Graph, Label, MigrationRequest, Move, Placement, RString, RVec, ScalingProfile,
-    Service,
-};
+use smo_plugin_api::{Assignment, Graph, MigrationRequest, Move, Placement, RVec};
 use std::collections::HashMap;
 
 /// The members of a VM migration decision's `extra` the host reads (others are ignored).
@@ -93,41 +90,25 @@ impl Run<'_> {
         for (id, at) in self.vm_at.iter().enumerate() {
             let Some(at) = at else { continue };
             let vm = &self.vms[id];
-            let name = RString::from(format!("vm-{id}"));
             let end_s = (at.end as u64 * u64::from(self.step_s)).max(now_s);
-            services.push(Service {
-                name: name.clone(),
-                demand: vm_demand(vm),
-                replicas: 1,
-                scaling: ScalingProfile {
-                    alpha: 0.0,
-                    beta: 0.0,
-                    min_replicas: 1,
-                    max_replicas: 1,
-                },
-                dependencies: RVec::new(),
-                allowed_clusters: RVec::new(),
-                labels: vec![Label {
-                    key: "user".into(),
-                    value: self.user_names[vm.user as usize].clone(),
-                }]
-                .into(),
-                extra: format!(
+            let service = self.vm_service(
+                id,
+                format!(
                     "{{\"duration_s\":{},\"remaining_s\":{},\"server\":{}}}",
                     vm.duration_s,
                     end_s - now_s,
                     at.server
-                )
-                .into(),
-            });
+                ),
+            );
             current.assignments.push(Assignment {
-                service: name,
+                service: service.name.clone(),
                 cluster: self.sc.spec.datacenters[at.dc as usize]
                     .name
                     .as_str()
                     .into(),
                 replicas: 1,
             });
+            services.push(service);
         }
         MigrationRequest {
             graph: Graph {
@@ -148,10 +129,7 @@ impl Run<'_> {
     /// Applies one move to `server` of its target (or the target's own pick); `false` when it
     /// is refused (see the module documentation).
     fn move_vm(&mut self, mv: &Move, server: Option<u32>) -> bool {
-        let id = mv
-            .service
-            .strip_prefix("vm-")
-            .and_then(|x| x.parse::<usize>().ok());
+        let id = vm_id(&mv.service);
         let Some((id, at)) = id.and_then(|id| Some((id, self.vm_at.get(id).copied()??))) else {
             return false;
         };
@@ -191,22 +169,12 @@ impl Run<'_> {
         true
     }
 
-    /// Books the copy of a VM with `demand` from datacenter `from` to `to`.
+    /// Books the copy of a VM with `demand` from datacenter `from` to `to` (no egress
+    /// inside a datacenter).
     fn book_vm_move(&mut self, demand: &smo_plugin_api::Resources, from: usize, to: usize) {
-        let gib = demand.memory_mib / 1024.0;
-        let kwh = gib * self.sc.spec.migration.energy_wh_per_gib / 1000.0;
-        self.pending_kwh[to] += kwh;
         let downtime = demand.memory_mib * 8.0 / self.net.dc_bw[from][to].max(1e-9);
-        let egress = if from == to {
-            0.0
-        } else {
-            gib * self.sc.spec.datacenters[from].prices.egress_gb
-        };
-        let acc = self.acc();
-        acc.migrations += 1;
-        acc.migration_kwh += kwh;
-        acc.migration_downtime_s += downtime;
-        acc.migration_cost += egress;
+        let egress_from = (from != to).then_some(from);
+        self.book_copy(demand.memory_mib / 1024.0, to, downtime, egress_from);
     }
 }
 
