@@ -340,18 +340,9 @@ impl Repack {
                 let mut lighter = states[src].clone();
                 model.unbook(&mut lighter, &vm.demand, false);
                 let freed_w = model.server_w(&states[src]) - model.server_w(&lighter);
-                let mut best: Option<(usize, f64)> = None;
-                for (j, s) in states.iter().enumerate() {
-                    let on = model.server_w(s) > 0.0;
-                    let excluded = j == src || roles.emptied[j] || roles.gave[j];
-                    if excluded || !on || !fits(&s.room, &vm.demand) {
-                        continue;
-                    }
-                    let w = model.booking_w(s, &vm.demand, false);
-                    if best.is_none_or(|(_, b)| w < b) {
-                        best = Some((j, w));
-                    }
-                }
+                let best = receiver(model, states, &vm.demand, |j| {
+                    j == src || roles.emptied[j] || roles.gave[j]
+                });
                 let copy = vm.demand.memory_mib / 1024.0 * copy_wh;
                 let gain = best.map_or(0.0, |(_, w)| (freed_w - w) * vm.remaining_h.min(h));
                 match best {
@@ -407,18 +398,7 @@ impl Repack {
         let mut targets = Vec::with_capacity(vms.len());
         for i in order {
             let vm = &vms[i];
-            let mut best: Option<(usize, f64)> = None;
-            for (j, s) in states.iter().enumerate() {
-                let on = model.server_w(s) > 0.0;
-                if j == donor || emptied[j] || !on || !fits(&s.room, &vm.demand) {
-                    continue;
-                }
-                let w = model.booking_w(s, &vm.demand, false);
-                if best.is_none_or(|(_, b)| w < b) {
-                    best = Some((j, w));
-                }
-            }
-            let (to, rise_w) = best?;
+            let (to, rise_w) = receiver(model, &states, &vm.demand, |j| j == donor || emptied[j])?;
             model.book(&mut states[to], &vm.demand);
             // The VM's share of the donor's dynamic power, against what it adds where it goes.
             let share_w = if busy > 0.0 {
@@ -438,6 +418,27 @@ impl Repack {
             copy_wh: copy,
         })
     }
+}
+
+/// The server that is on, not `excluded`, with room for `d`, whose draw rises least for it
+/// (the first of equals), and that rise in W.
+fn receiver(
+    model: &ClusterModel,
+    states: &[ServerState],
+    d: &Resources,
+    excluded: impl Fn(usize) -> bool,
+) -> Option<(usize, f64)> {
+    let mut best: Option<(usize, f64)> = None;
+    for (j, s) in states.iter().enumerate() {
+        if excluded(j) || model.server_w(s) <= 0.0 || !fits(&s.room, d) {
+            continue;
+        }
+        let w = model.booking_w(s, d, false);
+        if best.is_none_or(|(_, b)| w < b) {
+            best = Some((j, w));
+        }
+    }
+    best
 }
 
 #[cfg(test)]
