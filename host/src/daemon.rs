@@ -4,17 +4,20 @@
 
 use crate::api::auth::{Auth, AuthError};
 use crate::api::{self, AppState};
-use crate::config::{Config, TelemetrySourceKind};
+use crate::config::{ApplierSettings, BackendKind, Config, TelemetrySourceKind};
+use crate::engine::applier::backoff::BackoffPolicy;
+use crate::engine::applier::ApplierConfig;
 use crate::engine::inventory;
 use crate::engine::lifecycle::{Engine, EngineConfig};
+use crate::engine::ports::Continuum;
 use crate::engine::prometheus::PrometheusTelemetry;
-use crate::engine::sim_backend::SimContinuum;
 use crate::engine::telemetry::{SineLoad, TelemetrySource};
 use crate::plugins::dispatch::DefaultStrategies;
 use crate::plugins::{
     triggers, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
 };
-use crate::sim::scenario::Scenario;
+use crate::sim::backend::{ScenarioTelemetry, SimBehaviour, SimContinuum};
+use crate::sim::scenario::{ContinuumSpec, Scenario};
 use crate::store::{Store, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,11 +107,13 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
     }
     let dispatcher = build_dispatcher(config, probe_exe).await?;
     let store = Arc::new(Store::open(&config.state_dir)?);
+    let mut scenario_behaviour = None;
     let telemetry: Arc<dyn TelemetrySource> = match &config.sim.scenario {
         Some(path) => {
             let scenario = Scenario::load(path).map_err(|e| DaemonError::Other(e.to_string()))?;
+            scenario_behaviour = scenario.spec.continuum;
             let sim = Arc::new(
-                SimContinuum::new(scenario, config.sim.speed)
+                ScenarioTelemetry::new(scenario, config.sim.speed)
                     .map_err(|e| DaemonError::Other(format!("{}: {e}", path.display())))?,
             );
             let clusters = sim.sync_clusters(&store)?;
@@ -133,16 +138,21 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             Arc::new(SineLoad::default())
         }
     };
+    let continuum = build_continuum(config, scenario_behaviour)?;
     let auth = Arc::new(Auth::from_config(&config.auth, &config.state_dir, &store)?);
     let engine = Engine::new(
         store,
         Arc::clone(&dispatcher),
         telemetry,
+        continuum,
         EngineConfig {
             scaling_period: Duration::from_millis(config.engine.scaling_period_ms),
             decision_history: config.engine.decision_history,
+            applier: applier_config(&config.applier),
         },
     );
+    engine.announce_clusters()?;
+    engine.start_applier();
     install_offload_telemetry(config, &engine)?;
     let resumed = engine.resume().await?;
     if resumed.loops > 0 {
@@ -162,6 +172,51 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
         engine,
         dispatcher,
     })
+}
+
+/// The applier's settings from `[applier]`.
+fn applier_config(settings: &ApplierSettings) -> ApplierConfig {
+    ApplierConfig {
+        poll: Duration::from_millis(settings.poll_ms),
+        resync: Duration::from_millis(settings.resync_ms),
+        backoff: BackoffPolicy {
+            base: Duration::from_millis(settings.backoff_base_ms),
+            max: Duration::from_millis(settings.backoff_max_ms),
+        },
+        concurrency: settings.concurrency,
+        delete_wait: Duration::from_millis(settings.delete_wait_ms),
+    }
+}
+
+/// The backend of `[backend] kind`: the simulated continuum, timed by `[backend.sim]` unless
+/// the scenario has a `continuum` section.
+fn build_continuum(
+    config: &Config,
+    scenario: Option<ContinuumSpec>,
+) -> Result<Arc<dyn Continuum>, DaemonError> {
+    match config.backend.kind()? {
+        BackendKind::Sim => {
+            let settings = &config.backend.sim;
+            let behaviour = match scenario {
+                Some(spec) => SimBehaviour {
+                    ready_after_s: spec.ready_after_s,
+                    fail_applies: spec.fail_applies,
+                    speed: config.sim.speed,
+                },
+                None => SimBehaviour {
+                    ready_after_s: settings.ready_after_s,
+                    fail_applies: settings.fail_applies,
+                    speed: config.sim.speed,
+                },
+            };
+            tracing::info!(
+                ready_after_s = behaviour.ready_after_s,
+                fail_applies = behaviour.fail_applies,
+                "backend: the simulated continuum"
+            );
+            Ok(Arc::new(SimContinuum::new(behaviour)))
+        }
+    }
 }
 
 /// Makes the offload loops observe through the configured `[telemetry] source`, before any

@@ -155,6 +155,7 @@ fn endpoints() -> Vec<Endpoint> {
             Body::Json(params),
         ),
         ep("GET", "/v1/decisions", "/v1/decisions", None, Body::None),
+        ep("GET", "/v1/applies", "/v1/applies", None, Body::None),
         ep("GET", "/v1/clusters", "/v1/clusters", None, Body::None),
         ep(
             "POST",

@@ -8,6 +8,15 @@ use api_support::*;
 use serde_json::{json, Value};
 
 const FAST_LOOPS: &str = "[engine]\nscaling_period_ms = 100\n";
+/// Replicas ready 0.2 s after an apply, looked at every 50 ms.
+const QUICK_BACKEND: &str = "[backend.sim]\nready_after_s = 0.2\n[applier]\npoll_ms = 50\n";
+
+/// Waits until graph `name` is `ready` and returns its status.
+fn wait_ready(api: &Api, name: &str) -> Value {
+    api.wait_for(&format!("/v1/graphs/{name}"), "phase ready", |s| {
+        s["phase"] == "ready"
+    })
+}
 
 fn service<'a>(status: &'a Value, name: &str) -> &'a Value {
     status["services"]
@@ -21,7 +30,7 @@ fn service<'a>(status: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn deploy_both_fixtures_read_status_replace_delete_and_find_everything_after_a_restart() {
     let sandbox = sandbox();
-    let api = start(&sandbox, "");
+    let api = start(&sandbox, QUICK_BACKEND);
 
     // hello-world as YAML.
     let reply = api.post_yaml("/v1/graphs", HELLO);
@@ -41,7 +50,26 @@ fn deploy_both_fixtures_read_status_replace_delete_and_find_everything_after_a_r
     assert_eq!(hello["strategies"]["placement"]["plugin_version"], "0.1.0");
     assert_eq!(hello["strategies"]["scaling"]["name"], "default-lp/scaling");
     assert_eq!(placement(&hello).len(), 1);
-    assert_eq!(service(&hello, "hello-world")["status"], "deployed");
+    // Committed, not yet observed: nothing is called deployed before the backend runs it.
+    assert_eq!(service(&hello, "hello-world")["status"], "deploying");
+    assert!(
+        ["pending", "applying"].contains(&hello["phase"].as_str().expect("phase")),
+        "{}",
+        hello["phase"]
+    );
+    assert!(hello["apply"]["generation"].as_u64().expect("generation") > 0);
+    let ready = wait_ready(&api, "hello-world-graph");
+    let svc = service(&ready, "hello-world");
+    assert_eq!(svc["status"], "deployed");
+    assert_eq!(svc["phase"], "ready");
+    assert_eq!(svc["observed"], svc["desired"]);
+    assert_eq!(svc["clusters"][0]["ready"], svc["clusters"][0]["replicas"]);
+    assert_eq!(
+        ready["apply"]["applied_generation"],
+        ready["apply"]["generation"]
+    );
+    assert_eq!(ready["apply"]["attempts"], 1);
+    assert_eq!(ready["last_decisions"]["placement"]["applied"], true);
     let decision = &hello["last_decisions"]["placement"];
     assert_eq!(decision["trigger"], "deploy");
     assert_eq!(decision["strategy"], "default-lp/placement");
@@ -68,7 +96,12 @@ fn deploy_both_fixtures_read_status_replace_delete_and_find_everything_after_a_r
         "a conditional service waits for its alert"
     );
     assert_eq!(vo["replicas"], 0);
+    let brussels = wait_ready(&api, "image-detection-graph");
     assert_eq!(service(&brussels, "noise-reduction")["status"], "deployed");
+    assert_eq!(
+        service(&brussels, "image-compression-vo")["status"],
+        "pending"
+    );
 
     // Both are listed, by name, in /v1 and in upstream's list.
     let list = api.get("/v1/graphs").body;
@@ -117,12 +150,13 @@ fn deploy_both_fixtures_read_status_replace_delete_and_find_everything_after_a_r
     assert_eq!(results[0]["action"], "deployed");
     assert_eq!(results[1]["action"], "ignored");
     assert_eq!(results[2]["action"], "ignored");
-    let after = api.get("/v1/graphs/image-detection-graph").body;
+    let after = wait_ready(&api, "image-detection-graph");
     assert_eq!(
         service(&after, "image-compression-vo")["status"],
         "deployed"
     );
     assert_eq!(service(&after, "image-compression-vo")["replicas"], 1);
+    assert_eq!(service(&after, "image-compression-vo")["observed"], 1);
 
     // Stop and start (POST, not GET); twice is a conflict.
     let stopped = api.post_empty("/v1/graphs/hello-world-graph/stop");
@@ -137,6 +171,9 @@ fn deploy_both_fixtures_read_status_replace_delete_and_find_everything_after_a_r
         api.post_empty("/v1/graphs/hello-world-graph/stop").status,
         409
     );
+    // A stopped graph is withdrawn from the backend: nothing of it runs.
+    let withdrawn = wait_ready(&api, "hello-world-graph");
+    assert_eq!(service(&withdrawn, "hello-world")["observed"], 0);
     assert_eq!(
         api.call(
             "GET",
@@ -149,6 +186,9 @@ fn deploy_both_fixtures_read_status_replace_delete_and_find_everything_after_a_r
     );
     let started = api.post_empty("/v1/graphs/hello-world-graph/start");
     assert_eq!(started.status, 200, "{}", started.body);
+    assert!(
+        started.body["apply"]["generation"].as_u64() > withdrawn["apply"]["generation"].as_u64()
+    );
     assert_eq!(started.body["status"], "running");
     assert_eq!(started.body["scaling_loop"]["active"], true);
     assert_eq!(
@@ -166,7 +206,7 @@ fn deploy_both_fixtures_read_status_replace_delete_and_find_everything_after_a_r
     let before_brussels = api.get("/v1/graphs/image-detection-graph").body;
     let token = api.token.clone();
     drop(api);
-    let api = start(&sandbox, "");
+    let api = start(&sandbox, QUICK_BACKEND);
     assert_eq!(api.token, token, "the admin token survives a restart");
     let hello = api.get("/v1/graphs/hello-world-graph").body;
     let brussels = api.get("/v1/graphs/image-detection-graph").body;
@@ -183,6 +223,8 @@ fn deploy_both_fixtures_read_status_replace_delete_and_find_everything_after_a_r
         hello["last_decisions"]["placement"]["id"],
         before_hello["last_decisions"]["placement"]["id"]
     );
+    // The simulated continuum starts empty: the applier applies the stored state again.
+    let brussels = wait_ready(&api, "image-detection-graph");
     assert_eq!(
         service(&brussels, "image-compression-vo")["status"],
         "deployed"
@@ -194,8 +236,12 @@ fn deploy_both_fixtures_read_status_replace_delete_and_find_everything_after_a_r
         "seeded once, not twice"
     );
 
-    // Delete: gone, and gone again is 404; its history stays.
+    // Delete: withdrawn, then gone, and gone again is 404; its history stays.
     assert_eq!(api.delete("/v1/graphs/image-detection-graph").status, 204);
+    let applies = api.get("/v1/applies?graph=image-detection-graph").body;
+    let newest = &applies["applies"][0];
+    assert_eq!(newest["action"], "withdraw", "{applies}");
+    assert_eq!(newest["ok"], true);
     assert_eq!(api.get("/v1/graphs/image-detection-graph").status, 404);
     assert_eq!(api.delete("/v1/graphs/image-detection-graph").status, 404);
     let history = api

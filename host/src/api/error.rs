@@ -86,6 +86,14 @@ impl From<EngineError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "placement_failed", detail)
                     .with("decision", decision)
             }
+            EngineError::Backend(e) if e.retryable() => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "backend_unavailable",
+                detail,
+            ),
+            EngineError::Backend(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "backend_refused", detail)
+            }
             EngineError::Store(e) => ApiError::internal(e.to_string()),
         }
     }

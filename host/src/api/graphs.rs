@@ -4,11 +4,12 @@
 use super::body;
 use super::error::{from_query_rejection, ApiError};
 use super::AppState;
-use crate::engine::lifecycle::DeployMode;
+use crate::engine::lifecycle::{Deleted, DeployMode};
 use crate::engine::offload_loop::OffloadAnswer;
 use crate::engine::record::{Cause, DecisionView};
 use crate::engine::status::{GraphSummary, GraphView};
 use crate::plugins::StrategyName;
+use crate::store::ApplyAttempt;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -101,13 +102,51 @@ pub async fn offload(
     Ok(Json(state.engine.offload_status(&name).await?))
 }
 
-/// `DELETE /v1/graphs/{name}`: 204.
+/// Query of `DELETE /v1/graphs/{name}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Remove the graph's rows without withdrawing it from the backend (recorded).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Answer of a deletion still waiting for its withdrawal.
+#[derive(Debug, Serialize)]
+pub struct Withdrawing {
+    pub name: String,
+    pub status: &'static str,
+    /// The withdrawal's error, if it failed (it is retried).
+    pub error: Option<String>,
+    pub detail: String,
+}
+
+/// `DELETE /v1/graphs/{name}?force=`: withdraws the graph from the backend, then removes it
+/// (204); 202 with `status: deleting` when the withdrawal failed or is still running (the
+/// applier retries it, the graph goes once it succeeds); `force=true` removes it at once.
 pub async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    state.engine.delete(&name).await?;
-    Ok(StatusCode::NO_CONTENT)
+    query: Result<Query<DeleteQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(from_query_rejection)?;
+    Ok(match state.engine.delete(&name, query.force).await? {
+        Deleted::Removed => StatusCode::NO_CONTENT.into_response(),
+        Deleted::Withdrawing { error } => (
+            StatusCode::ACCEPTED,
+            Json(Withdrawing {
+                detail: format!(
+                    "graph {name:?} is being withdrawn from the backend and goes once that \
+                     succeeds; DELETE /v1/graphs/{name}?force=true removes it without a \
+                     withdrawal"
+                ),
+                name,
+                status: "deleting",
+                error,
+            }),
+        )
+            .into_response(),
+    })
 }
 
 /// `POST /v1/graphs/{name}/start`: re-place and run a stopped graph; 409 if running.
@@ -250,6 +289,38 @@ pub struct DecisionsQuery {
 #[derive(Debug, Serialize)]
 pub struct DecisionList {
     pub decisions: Vec<DecisionView>,
+}
+
+/// Query of the apply attempts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppliesQuery {
+    pub graph: Option<String>,
+    /// At most this many, newest first (default 50, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// The attempts body.
+#[derive(Debug, Serialize)]
+pub struct ApplyList {
+    pub applies: Vec<ApplyAttempt>,
+}
+
+/// `GET /v1/applies?graph=&limit=`: the applier's attempts (apply, withdraw, forced delete)
+/// with their outcome and error, newest first; a deleted graph's too.
+pub async fn applies(
+    State(state): State<AppState>,
+    query: Result<Query<AppliesQuery>, QueryRejection>,
+) -> Result<Json<ApplyList>, ApiError> {
+    let Query(query) = query.map_err(from_query_rejection)?;
+    let limit = query.limit.unwrap_or(50).min(1000);
+    Ok(Json(ApplyList {
+        applies: state
+            .engine
+            .store()
+            .list_apply_attempts(query.graph.as_deref(), limit)
+            .map_err(crate::engine::error::EngineError::from)?,
+    }))
 }
 
 /// `GET /v1/decisions?graph=&limit=`: the decision history with inputs and outputs, newest

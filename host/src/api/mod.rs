@@ -100,6 +100,7 @@ fn protected_routes() -> Routes {
             graphs::execute_strategy,
         )
         .get("/v1/decisions", graphs::decisions)
+        .get("/v1/applies", graphs::applies)
         .get("/v1/clusters", clusters::list)
         .post("/v1/clusters", clusters::register)
         .get("/v1/clusters/{name}", clusters::get)

@@ -9,6 +9,7 @@
 use super::error::EngineError;
 use super::inventory::RUNNING;
 use super::lifecycle::Engine;
+use crate::store::Commit;
 use serde::Serialize;
 
 /// What happened to one alert.
@@ -85,10 +86,14 @@ impl Engine {
             };
             entry.replicas = spec_service.scaling.min_replicas.max(1);
             let cluster = entry.cluster.clone();
-            {
-                let _write = self.write_lock(&name).await;
-                self.store.set_placement(&name, &placement)?;
-            }
+            self.commit(
+                &name,
+                Commit {
+                    placement: Some(&placement),
+                    ..Commit::default()
+                },
+            )
+            .await?;
             tracing::info!(graph = %name, %service, %cluster, "conditional service deployed on alert");
             outcomes.push(AlertOutcome {
                 service: service.to_owned(),

@@ -322,6 +322,7 @@ impl Engine {
         }
         let cluster = body.build(&name, None)?;
         self.store.upsert_cluster(&name, &cluster)?;
+        self.announce_clusters()?;
         tracing::info!(cluster = %name, "cluster registered");
         self.get_cluster(&name)
     }
@@ -348,6 +349,7 @@ impl Engine {
             .ok_or_else(|| EngineError::ClusterNotFound(name.to_owned()))?;
         let cluster = body.build(name, Some(&previous.cluster))?;
         self.store.upsert_cluster(name, &cluster)?;
+        self.announce_clusters()?;
         tracing::info!(cluster = %name, "cluster updated");
         self.get_cluster(name)
     }
@@ -365,6 +367,7 @@ impl Engine {
             .ok_or_else(|| EngineError::ClusterNotFound(name.to_owned()))?;
         patch.apply(&mut stored.cluster.energy, "")?;
         self.store.upsert_cluster(name, &stored.cluster)?;
+        self.announce_clusters()?;
         tracing::info!(cluster = %name, carbon = stored.cluster.energy.carbon_intensity_g_per_kwh, "energy profile updated");
         self.get_cluster(name)
     }

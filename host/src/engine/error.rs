@@ -28,6 +28,9 @@ pub enum EngineError {
         reason: String,
         decision: Box<DecisionView>,
     },
+    /// The backend could not answer (its inventory, before a decision).
+    #[error(transparent)]
+    Backend(#[from] crate::engine::ports::ContinuumError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -6,7 +6,9 @@
 //! `running` (a stopped graph's services are not deployed). The graph being decided for is left
 //! out, so its own replicas are never counted twice on a re-placement or a scaling round (the
 //! upstream SMO subtracted them and then placed them again). `available` never goes below zero.
+//! Strategies get only the clusters the backend reports ready ([`ready_clusters`]).
 
+use super::ports::ClusterInventory;
 use crate::store::{PlacementEntry, Store, StoreError, StoredGraph};
 use smo_plugin_api::{
     Cluster, ClusterRole, EnergyProfile, Label, Location, Prices, RVec, Resources,
@@ -18,6 +20,8 @@ use std::sync::{Mutex, PoisonError};
 pub const RUNNING: &str = "running";
 /// The status of a stopped graph.
 pub const STOPPED: &str = "stopped";
+/// The status of a graph being withdrawn from the backend before its rows are removed.
+pub const DELETING: &str = "deleting";
 
 fn label(key: &str, value: &str) -> Label {
     Label {
@@ -288,6 +292,28 @@ pub fn clusters_with(
         .collect())
 }
 
+/// The registered `clusters` the backend's `inventory` says are ready: a cluster the backend
+/// reports not ready, or does not report, is left out (strategies never get it); a reported
+/// allocatable amount replaces the registered capacity, and `available` shrinks with it.
+pub fn ready_clusters(clusters: Vec<Cluster>, inventory: &[ClusterInventory]) -> Vec<Cluster> {
+    clusters
+        .into_iter()
+        .filter_map(|mut cluster| {
+            let seen = inventory.iter().find(|i| i.name == cluster.name.as_str())?;
+            if !seen.ready {
+                return None;
+            }
+            let allocatable = seen.allocatable;
+            if allocatable.cpu > 0.0 && allocatable != cluster.capacity {
+                let used = cluster.capacity.minus(&cluster.available);
+                cluster.capacity = allocatable;
+                cluster.available = free(allocatable, used);
+            }
+            Some(cluster)
+        })
+        .collect()
+}
+
 /// Every cluster, by name, with `available` computed for a decision about graph `except`.
 pub fn clusters_for(store: &Store, except: Option<&str>) -> Result<Vec<Cluster>, StoreError> {
     clusters_with(store, &usage(store, except)?)
@@ -355,6 +381,38 @@ mod tests {
         store.delete_graph(&spec.name).expect("delete");
         cache.mark(&spec.name);
         assert!(cache.usage(&store, None).expect("deleted").is_empty());
+    }
+
+    #[test]
+    fn only_clusters_the_backend_reports_ready_reach_strategies() {
+        let clusters = default_clusters();
+        let seen = |name: &str, ready: bool, cpu: f64| ClusterInventory {
+            name: name.into(),
+            ready,
+            reason: (!ready).then(|| "NotReady".into()),
+            capacity: Resources::new(cpu, 1e6, 8),
+            allocatable: Resources::new(cpu, 1e6, 8),
+            allocated: Resources::default(),
+            labels: Default::default(),
+        };
+        let inventory = [
+            seen("edge-athens", true, 0.0),
+            seen("cloud-gpu-stockholm", false, 128.0),
+            seen("cloud-frankfurt", true, 64.0),
+        ];
+        let ready = ready_clusters(clusters.clone(), &inventory);
+        let names: Vec<&str> = ready.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["edge-athens", "cloud-frankfurt"]);
+        assert_eq!(
+            ready[0].capacity, clusters[0].capacity,
+            "no allocatable reported"
+        );
+        assert_eq!(ready[1].capacity.cpu, 64.0);
+        assert_eq!(ready[1].available.cpu, 64.0);
+        assert!(
+            ready_clusters(clusters, &[]).is_empty(),
+            "unknown to the backend"
+        );
     }
 
     #[test]

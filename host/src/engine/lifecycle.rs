@@ -1,5 +1,7 @@
-//! The life of a graph: deploy (place, then store graph, placement and decision), update,
-//! re-place, start, stop, delete, and resuming the running graphs after a restart.
+//! The life of a graph: deploy (place, then commit graph, placement and decision), update,
+//! re-place, start, stop, delete (withdraw from the backend first), and resuming after a
+//! restart. Every change of a desired state goes through [`Engine::commit`], which wakes the
+//! applier; nothing here talks to the backend.
 //!
 //! Concurrency: every operation that decides or changes placements holds the engine's
 //! *decision lock* from reading the free capacity to writing the result, so two deploys never
@@ -7,20 +9,25 @@
 //! are written under its [`GraphLocks`] write lock, which readers take, so nobody sees a graph
 //! without its placement. A failed placement stores nothing but its decision record (409).
 
+use super::applier::{Applier, ApplierConfig, Reconciled};
 use super::error::EngineError;
-use super::inventory::{self, UsageCache, RUNNING, STOPPED};
+use super::inventory::{self, UsageCache, DELETING, RUNNING, STOPPED};
 use super::locks::GraphLocks;
 use super::offload_loop::OffloadLoops;
 use super::offload_telemetry::StoreTelemetry;
 use super::placing::{Ask, Placed};
+use super::ports::Continuum;
 use super::record::{Cause, DecisionView};
 use super::scaling::Loops;
 use super::telemetry::TelemetrySource;
 use crate::graphs::GraphSpec;
 use crate::plugins::{Dispatcher, StrategyName};
-use crate::store::{DecisionRecord, PlacementEntry, Store, StoreError};
+use crate::store::{
+    now_ms, ApplyAction, ApplyAttemptRecord, Commit, DecisionRecord, PlacementEntry, Store,
+    StoreError,
+};
 use smo_plugin_api::Cluster;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OwnedRwLockWriteGuard;
@@ -32,6 +39,8 @@ pub struct EngineConfig {
     pub scaling_period: Duration,
     /// Decisions kept in the history (0 = all).
     pub decision_history: usize,
+    /// The applier's periods, backoff and concurrency.
+    pub applier: ApplierConfig,
 }
 
 impl Default for EngineConfig {
@@ -39,6 +48,7 @@ impl Default for EngineConfig {
         Self {
             scaling_period: Duration::from_secs(30),
             decision_history: 100_000,
+            applier: ApplierConfig::default(),
         }
     }
 }
@@ -68,6 +78,19 @@ pub struct Executed {
     pub decision: DecisionView,
 }
 
+/// What a deletion did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deleted {
+    /// The graph was withdrawn from the backend (or forced away) and its rows removed.
+    Removed,
+    /// The graph is `deleting`: its withdrawal failed or is still running, and the applier
+    /// retries it; the rows go once it succeeds.
+    Withdrawing {
+        /// The withdrawal's error, if it failed.
+        error: Option<String>,
+    },
+}
+
 /// What `resume` did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Resumed {
@@ -82,6 +105,8 @@ pub struct Engine {
     pub(crate) store: Arc<Store>,
     pub(crate) dispatcher: Arc<Dispatcher>,
     pub(crate) telemetry: Arc<dyn TelemetrySource>,
+    /// Where desired states are applied (the Continuum port).
+    pub(crate) continuum: Arc<dyn Continuum>,
     pub(crate) config: EngineConfig,
     pub(crate) locks: GraphLocks,
     /// Held while deciding and applying anything that uses capacity (see the module docs).
@@ -91,17 +116,17 @@ pub struct Engine {
     pub(crate) offload: OffloadLoops,
     /// What running graphs use, kept between decisions (see [`UsageCache`]).
     pub(crate) usage: UsageCache,
-    appended: AtomicU64,
+    /// Reconciles desired states with the backend.
+    pub(crate) applier: Applier,
+    pub(crate) appended: AtomicU64,
 }
-
-/// Decisions appended between two prunes of the history.
-const PRUNE_EVERY: u64 = 512;
 
 impl Engine {
     pub fn new(
         store: Arc<Store>,
         dispatcher: Arc<Dispatcher>,
         telemetry: Arc<dyn TelemetrySource>,
+        continuum: Arc<dyn Continuum>,
         config: EngineConfig,
     ) -> Arc<Self> {
         let offload = OffloadLoops::new(Box::new(StoreTelemetry::new(
@@ -113,6 +138,8 @@ impl Engine {
             store,
             dispatcher,
             telemetry,
+            continuum,
+            applier: Applier::new(config.applier),
             config,
             locks: GraphLocks::default(),
             decision_lock: tokio::sync::Mutex::new(()),
@@ -134,6 +161,24 @@ impl Engine {
         &self.config
     }
 
+    pub fn continuum(&self) -> &Arc<dyn Continuum> {
+        &self.continuum
+    }
+
+    pub fn applier(&self) -> &Applier {
+        &self.applier
+    }
+
+    /// Starts the applier's runner (it lives as long as the engine).
+    pub fn start_applier(self: &Arc<Self>) {
+        let runner = Arc::clone(self.applier.runner());
+        // The task ends by itself once the engine is dropped.
+        drop(runner.spawn(
+            Arc::downgrade(self),
+            |engine: Arc<Engine>, name: String| async move { engine.reconcile(&name).await },
+        ));
+    }
+
     /// Exclusive access to graph `name`'s rows for a write (by a holder of the decision lock);
     /// marks its capacity use for re-reading.
     pub(crate) async fn write_lock(&self, name: &str) -> OwnedRwLockWriteGuard<()> {
@@ -142,43 +187,85 @@ impl Engine {
         guard
     }
 
-    /// The clusters with their free capacity for a decision about graph `except`. Call it
-    /// holding the decision lock (the guard is the proof), so no write is half-done.
-    pub(crate) fn decision_clusters(
+    /// The clusters with their free capacity for a decision about graph `except`, those the
+    /// backend reports ready. Call it holding the decision lock (the guard is the proof), so
+    /// no write is half-done.
+    pub(crate) async fn decision_clusters(
         &self,
         _decision_lock: &tokio::sync::MutexGuard<'_, ()>,
         except: &str,
-    ) -> Result<Vec<Cluster>, StoreError> {
+    ) -> Result<Vec<Cluster>, EngineError> {
         let used = self.usage.usage(&self.store, Some(except))?;
-        inventory::clusters_with(&self.store, &used)
+        let clusters = inventory::clusters_with(&self.store, &used)?;
+        let reported = self.continuum.inventory().await?;
+        Ok(inventory::ready_clusters(clusters, &reported))
     }
 
-    /// Appends a decision to the history (pruning it now and then); returns its id.
+    /// Tells the backend smo's registered clusters (at start and after each change).
+    pub(crate) fn announce_clusters(&self) -> Result<(), StoreError> {
+        let clusters: Vec<Cluster> = self
+            .store
+            .list_clusters::<Cluster>()?
+            .into_iter()
+            .map(|stored| stored.cluster)
+            .collect();
+        self.continuum.registered(&clusters);
+        Ok(())
+    }
+
+    /// Appends a decision that changes no desired state (pruning the history now and then);
+    /// returns its id.
     pub(crate) fn record(&self, record: &DecisionRecord) -> Result<i64, StoreError> {
         let id = self.store.append_decision(record)?;
-        let n = self.appended.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.config.decision_history > 0 && n % PRUNE_EVERY == 0 {
-            let pruned = self.store.prune_decisions(self.config.decision_history)?;
-            tracing::debug!(pruned, "decision history pruned");
-        }
+        self.note_appended(1)?;
         Ok(id)
     }
 
-    /// Appends the decision of `placed`; on failure returns `PlacementFailed` with it.
-    fn record_placed(
+    /// The rows of `placed`; when it has none, records its decision and returns
+    /// `PlacementFailed` with it.
+    fn placed_rows(
         &self,
         graph: &str,
         placed: &Placed,
-    ) -> Result<(i64, Vec<PlacementEntry>), EngineError> {
-        let id = self.record(&placed.record)?;
+    ) -> Result<Vec<PlacementEntry>, EngineError> {
         match &placed.entries {
-            Some(entries) => Ok((id, entries.clone())),
-            None => Err(EngineError::PlacementFailed {
-                graph: graph.to_owned(),
-                reason: placed.failure(),
-                decision: Box::new(placed.view(Some(id))),
-            }),
+            Some(entries) => Ok(entries.clone()),
+            None => {
+                let id = self.record(&placed.record)?;
+                Err(EngineError::PlacementFailed {
+                    graph: graph.to_owned(),
+                    reason: placed.failure(),
+                    decision: Box::new(placed.view(Some(id))),
+                })
+            }
         }
+    }
+
+    /// Commits `placed`'s rows with its decision (and `status`, when given); returns the
+    /// decision's view with its id.
+    async fn commit_placed(
+        &self,
+        name: &str,
+        placed: &Placed,
+        spec: Option<(&GraphSpec, bool)>,
+        status: Option<&str>,
+    ) -> Result<DecisionView, EngineError> {
+        let entries = self.placed_rows(name, placed)?;
+        let committed = self
+            .commit(
+                name,
+                Commit {
+                    spec: spec.map(|(spec, _)| spec),
+                    create: spec.is_some_and(|(_, create)| create),
+                    placement: Some(&entries),
+                    status,
+                    decisions: std::slice::from_ref(&placed.record),
+                },
+            )
+            .await?;
+        let mut view = placed.view(committed.decision_ids.first().copied());
+        view.generation = Some(committed.generation);
+        Ok(view)
     }
 
     /// Deploys a validated graph: places it with its strategy (or the default), then stores the
@@ -209,35 +296,32 @@ impl Engine {
                     cause: Cause::Deploy,
                 })
                 .await?;
-            let (id, entries) = self.record_placed(&name, &placed)?;
-            {
-                let _write = self.write_lock(&name).await;
-                self.store
-                    .create_graph(&spec, RUNNING)
-                    .map_err(|e| match e {
-                        StoreError::GraphExists(n) => EngineError::GraphExists(n),
-                        other => other.into(),
-                    })?;
-                if let Err(e) = self.store.set_placement(&name, &entries) {
-                    // Leave nothing half-written: the graph goes with its failed placement.
-                    if let Err(undo) = self.store.delete_graph(&name) {
-                        tracing::error!(graph = %name, error = %undo, "cannot undo a half-written deploy");
-                    }
-                    return Err(e.into());
-                }
-            }
+            let decision = self
+                .commit_placed(&name, &placed, Some((&spec, true)), Some(RUNNING))
+                .await?;
             tracing::info!(graph = %name, "graph deployed");
             self.ensure_loop(&name);
             return Ok(Deployed {
                 created: true,
-                decision: Some(placed.view(Some(id))),
+                decision: Some(decision),
             });
         };
         // An update.
+        if existing.status == DELETING {
+            return Err(EngineError::Conflict(format!(
+                "graph {name:?} is being deleted: wait for it to go, or DELETE it with ?force=true"
+            )));
+        }
         let current = self.store.get_placement(&name)?;
         if existing.status != RUNNING {
-            let _write = self.write_lock(&name).await;
-            self.store.put_graph(&spec, &existing.status)?;
+            self.commit(
+                &name,
+                Commit {
+                    spec: Some(&spec),
+                    ..Commit::default()
+                },
+            )
+            .await?;
             tracing::info!(graph = %name, "stopped graph updated");
             return Ok(Deployed {
                 created: false,
@@ -256,27 +340,14 @@ impl Engine {
                 cause: Cause::Update,
             })
             .await?;
-        let (id, entries) = self.record_placed(&name, &placed)?;
-        {
-            let _write = self.write_lock(&name).await;
-            self.store.put_graph(&spec, RUNNING)?;
-            if let Err(e) = self.store.set_placement(&name, &entries) {
-                // Put the previous graph back rather than leave the new one half-placed.
-                if let Err(undo) = self
-                    .store
-                    .put_graph(&existing.spec, &existing.status)
-                    .and_then(|_| self.store.set_placement(&name, &current))
-                {
-                    tracing::error!(graph = %name, error = %undo, "cannot undo a half-written update");
-                }
-                return Err(e.into());
-            }
-        }
+        let decision = self
+            .commit_placed(&name, &placed, Some((&spec, false)), Some(RUNNING))
+            .await?;
         tracing::info!(graph = %name, "graph updated");
         self.ensure_loop(&name);
         Ok(Deployed {
             created: false,
-            decision: Some(placed.view(Some(id))),
+            decision: Some(decision),
         })
     }
 
@@ -326,13 +397,9 @@ impl Engine {
                 cause,
             })
             .await?;
-        let (id, entries) = self.record_placed(name, &placed)?;
-        {
-            let _write = self.write_lock(name).await;
-            self.store.set_placement(name, &entries)?;
-        }
+        let decision = self.commit_placed(name, &placed, None, None).await?;
         tracing::info!(graph = %name, cause = cause.as_str(), "graph re-placed");
-        Ok(placed.view(Some(id)))
+        Ok(decision)
     }
 
     /// Runs placement strategy `strategy` with `params` on graph `name`: from its current
@@ -392,14 +459,10 @@ impl Engine {
                 decision: placed.view(None),
             });
         }
-        let (id, entries) = self.record_placed(name, &placed)?;
-        {
-            let _write = self.write_lock(name).await;
-            self.store.set_placement(name, &entries)?;
-        }
+        let decision = self.commit_placed(name, &placed, None, None).await?;
         Ok(Executed {
             applied: true,
-            decision: placed.view(Some(id)),
+            decision,
         })
     }
 
@@ -411,9 +474,10 @@ impl Engine {
             .store
             .get_graph(name)?
             .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?;
-        if graph.status == RUNNING {
+        if graph.status != STOPPED {
             return Err(EngineError::Conflict(format!(
-                "graph {name:?} is already running"
+                "graph {name:?} is {}: only a stopped graph starts",
+                graph.status
             )));
         }
         let current = self.store.get_placement(name)?;
@@ -429,19 +493,17 @@ impl Engine {
                 cause: Cause::Start,
             })
             .await?;
-        let (id, entries) = self.record_placed(name, &placed)?;
-        {
-            let _write = self.write_lock(name).await;
-            self.store.set_placement(name, &entries)?;
-            self.store.set_graph_status(name, RUNNING)?;
-        }
+        let decision = self
+            .commit_placed(name, &placed, None, Some(RUNNING))
+            .await?;
         tracing::info!(graph = %name, "graph started");
         self.ensure_loop(name);
-        Ok(placed.view(Some(id)))
+        Ok(decision)
     }
 
-    /// Stops a running graph: its loop ends and its services count as undeployed; the
-    /// placement is kept so that a start moves as little as possible.
+    /// Stops a running graph: its loops end, the applier withdraws it from the backend, and
+    /// its services count as undeployed; the placement is kept so that a start moves as little
+    /// as possible.
     pub async fn stop(&self, name: &str) -> Result<(), EngineError> {
         let _decided = self.decision_lock.lock().await;
         let graph = self
@@ -454,36 +516,106 @@ impl Engine {
                 graph.status
             )));
         }
-        {
-            let _write = self.write_lock(name).await;
-            self.store.set_graph_status(name, STOPPED)?;
-        }
+        self.commit(
+            name,
+            Commit {
+                status: Some(STOPPED),
+                ..Commit::default()
+            },
+        )
+        .await?;
         self.stop_loop(name);
         tracing::info!(graph = %name, "graph stopped");
         Ok(())
     }
 
-    /// Deletes a graph, its placement and its loop (its decision history is kept).
-    pub async fn delete(&self, name: &str) -> Result<(), EngineError> {
-        let _decided = self.decision_lock.lock().await;
-        let deleted = {
-            let _write = self.write_lock(name).await;
-            self.store.delete_graph(name)?
+    /// Deletes a graph, as a Kubernetes finalizer would: it becomes `deleting`, its loops end,
+    /// the applier withdraws it from the backend and only then are its rows removed (its
+    /// decision history and apply attempts are kept). Waits up to the applier's `delete_wait`
+    /// for the withdrawal. With `force`, the rows go at once without a withdrawal (recorded as
+    /// a `force_delete` attempt); what the backend runs of it is left there.
+    pub async fn delete(&self, name: &str, force: bool) -> Result<Deleted, EngineError> {
+        let mut outcomes = self.applier.subscribe();
+        let generation = {
+            let _decided = self.decision_lock.lock().await;
+            let graph = self
+                .store
+                .get_graph(name)?
+                .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?;
+            self.stop_loop(name);
+            self.forget_offload_loop(name);
+            if force {
+                let started_at_ms = now_ms();
+                {
+                    let _write = self.write_lock(name).await;
+                    self.store.delete_graph(name)?;
+                }
+                self.applier.forget(name);
+                self.store.append_apply_attempt(&ApplyAttemptRecord {
+                    graph: name.to_owned(),
+                    generation: graph.generation,
+                    action: ApplyAction::ForceDelete,
+                    started_at_ms,
+                    duration_ms: 0.0,
+                    ok: true,
+                    retryable: false,
+                    error: None,
+                })?;
+                tracing::warn!(graph = %name, "graph deleted by force, without a withdrawal from the backend");
+                return Ok(Deleted::Removed);
+            }
+            let committed = self
+                .commit(
+                    name,
+                    Commit {
+                        status: Some(DELETING),
+                        ..Commit::default()
+                    },
+                )
+                .await?;
+            committed.generation
         };
-        self.stop_loop(name);
-        self.forget_offload_loop(name);
-        if !deleted {
-            return Err(EngineError::GraphNotFound(name.to_owned()));
-        }
-        tracing::info!(graph = %name, "graph deleted");
-        Ok(())
+        tracing::info!(graph = %name, generation, "graph deleting: withdrawing it from the backend");
+        let wait = async {
+            loop {
+                match outcomes.recv().await {
+                    Ok(Reconciled::Removed { graph }) if graph == name => return Deleted::Removed,
+                    Ok(Reconciled::Failed {
+                        graph,
+                        generation: at,
+                        error,
+                        ..
+                    }) if graph == name && at >= generation => {
+                        return Deleted::Withdrawing { error: Some(error) }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        if matches!(self.store.get_graph(name), Ok(None)) {
+                            return Deleted::Removed;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        return Deleted::Withdrawing { error: None }
+                    }
+                }
+            }
+        };
+        Ok(
+            match tokio::time::timeout(self.applier.config().delete_wait, wait).await {
+                Ok(deleted) => deleted,
+                Err(_) => Deleted::Withdrawing { error: None },
+            },
+        )
     }
 
-    /// After a restart: re-places running graphs with services left without a placement (a
-    /// write interrupted by the stop) and starts the scaling loop of every running graph.
+    /// After a restart: wakes the applier for every graph (what the backend runs is compared
+    /// with the stored desired state again), re-places running graphs with services left
+    /// without a placement (a write interrupted by the stop) and starts the scaling loop of
+    /// every running graph.
     pub async fn resume(self: &Arc<Self>) -> Result<Resumed, EngineError> {
         let mut resumed = Resumed::default();
         for graph in self.store.list_graphs()? {
+            self.applier.wake(graph.name());
             if graph.status != RUNNING {
                 continue;
             }

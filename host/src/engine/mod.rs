@@ -2,7 +2,9 @@
 //! control loops, and the cluster inventory the strategies see. One module a concern.
 
 pub mod alerts;
+pub mod applier;
 pub mod clusters;
+pub mod commit;
 pub mod error;
 pub mod inventory;
 pub mod lifecycle;
@@ -12,10 +14,10 @@ pub mod offload_apply;
 pub mod offload_loop;
 pub mod offload_telemetry;
 pub mod placing;
+pub mod ports;
 pub mod prometheus;
 pub mod record;
 pub mod scaling;
-pub mod sim_backend;
 pub mod status;
 pub mod telemetry;
 pub mod user_delay;

@@ -44,7 +44,9 @@ use super::scaling::{Round, Trigger};
 use super::telemetry::TelemetrySource;
 use super::user_delay;
 use crate::graphs::{GraphSpec, OffloadPolicy};
-use crate::store::{now_ms, OffloadTransitionRecord, PlacementEntry, StoredOffloadTransition};
+use crate::store::{
+    now_ms, Commit, OffloadTransitionRecord, PlacementEntry, StoredOffloadTransition,
+};
 use serde::Serialize;
 use serde_json::json;
 use smo_plugin_api::{CallRate, Cluster, MigrationRequest, RVec, StrategyKind, Telemetry};
@@ -552,6 +554,7 @@ impl Engine {
         let entries = self.store.get_placement(name).map_err(|e| e.to_string())?;
         let clusters = self
             .decision_clusters(&decided, name)
+            .await
             .map_err(|e| e.to_string())?;
         let strategy = graph_strategy(spec, StrategyKind::MIGRATION);
         if strategy.is_none() && self.dispatcher.defaults().migration.is_none() {
@@ -592,27 +595,22 @@ impl Engine {
         if !made.strategy.is_empty() {
             report.strategy = Some(made.strategy.clone());
         }
-        report.decision_id = Some(
-            self.record(&record::to_store(
-                name,
-                &made,
-                started_at_ms,
-                Cause::OffloadLoop,
-                inputs,
-            ))
-            .map_err(|e| e.to_string())?,
-        );
-        if let Some(error) = &made.error {
-            return Err(error.clone());
-        }
-        let decision = made
-            .decision
-            .ok_or_else(|| "the strategy returned no decision".to_owned())?;
+        let record = record::to_store(name, &made, started_at_ms, Cause::OffloadLoop, inputs);
+        let decision = match (&made.error, &made.decision) {
+            (None, Some(decision)) => decision,
+            (error, _) => {
+                // No decision: it is recorded on its own.
+                report.decision_id = Some(self.record(&record).map_err(|e| e.to_string())?);
+                return Err(error
+                    .clone()
+                    .unwrap_or_else(|| "the strategy returned no decision".to_owned()));
+            }
+        };
         let moves: Vec<_> = decision.moves.iter().cloned().collect();
         let applied = apply_moves(spec, &clusters, &entries, &moves);
-        report.applied = applied.applied.clone();
-        report.rejected = applied.rejected.clone();
         if applied.applied.is_empty() {
+            report.decision_id = Some(self.record(&record).map_err(|e| e.to_string())?);
+            report.rejected = applied.rejected.clone();
             let reason = applied
                 .rejected
                 .first()
@@ -621,12 +619,20 @@ impl Engine {
                 .unwrap_or_else(|| "the strategy proposed no move".into());
             return Ok(ActionOutcome::NoChange { reason });
         }
-        {
-            let _write = self.write_lock(name).await;
-            self.store
-                .set_placement(name, &applied.entries)
-                .map_err(|e| e.to_string())?;
-        }
+        report.applied = applied.applied.clone();
+        report.rejected = applied.rejected.clone();
+        let committed = self
+            .commit(
+                name,
+                Commit {
+                    placement: Some(&applied.entries),
+                    decisions: std::slice::from_ref(&record),
+                    ..Commit::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        report.decision_id = committed.decision_ids.first().copied();
         Ok(ActionOutcome::Applied {
             moves: applied.applied.len(),
         })

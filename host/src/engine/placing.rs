@@ -6,12 +6,13 @@
 //! chosen in advance, but stored with 0 replicas ("pending") until `POST /alerts` names it.
 //! Pending services use no capacity.
 
+use super::error::EngineError;
 use super::lifecycle::Engine;
 use super::record::{self, Cause, DecisionView};
 use crate::graphs::GraphSpec;
 use crate::plugins::dispatch::DecisionRecord as Made;
 use crate::plugins::StrategyName;
-use crate::store::{now_ms, DecisionRecord, PlacementEntry, StoreError};
+use crate::store::{now_ms, DecisionRecord, PlacementEntry};
 use serde_json::{json, Value};
 use smo_plugin_api::{
     Cluster, PlacementDecision, PlacementRequest, ROption, RVec, StrategyKind, Telemetry,
@@ -191,9 +192,9 @@ pub struct Ask<'a> {
 impl Engine {
     /// Asks for a placement of `ask.spec` and validates it. Changes nothing in the store; the
     /// caller holds the decision lock and appends and applies the result.
-    pub(crate) async fn decide_placement(&self, ask: Ask<'_>) -> Result<Placed, StoreError> {
+    pub(crate) async fn decide_placement(&self, ask: Ask<'_>) -> Result<Placed, EngineError> {
         let spec = ask.spec;
-        let clusters = self.decision_clusters(ask.decided, &spec.name)?;
+        let clusters = self.decision_clusters(ask.decided, &spec.name).await?;
         let current: Vec<PlacementEntry> = ask
             .current
             .unwrap_or_default()

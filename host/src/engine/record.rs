@@ -132,6 +132,14 @@ pub struct DecisionView {
     /// The decision itself (placement, replicas or moves).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Value>,
+    /// The generation of the desired state this decision committed; absent when it changed
+    /// nothing (a failure, a dry run, replicas that stayed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
+    /// Whether the backend took that generation (or a later one); absent without a generation
+    /// or once the graph is gone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied: Option<bool>,
 }
 
 impl DecisionView {
@@ -158,12 +166,24 @@ impl DecisionView {
                 .then(|| output.get("decision").cloned())
                 .flatten()
                 .filter(|d| !d.is_null()),
+            generation: None,
+            applied: None,
         }
+    }
+
+    /// Sets `applied` from the graph's newest applied generation.
+    pub fn with_applied(mut self, applied_generation: Option<u64>) -> Self {
+        self.applied = self
+            .generation
+            .map(|g| applied_generation.is_some_and(|a| a >= g));
+        self
     }
 
     /// The view of a stored decision.
     pub fn from_stored(decision: &Decision, detail: bool) -> Self {
-        Self::from_record(Some(decision.id), &decision.record, detail)
+        let mut view = Self::from_record(Some(decision.id), &decision.record, detail);
+        view.generation = decision.generation;
+        view
     }
 }
 

@@ -4,14 +4,15 @@
 //!
 //! A round, under the decision lock: read the graph (a graph no longer running ends its loop),
 //! read telemetry, call the graph's scaling strategy (or the default) once per cluster hosting
-//! deployed services, record each decision, apply the replicas (clamped to the service's
-//! `1..=max_replicas`), and re-place the graph when a strategy answers `infeasible_replace`.
+//! deployed services, commit the replicas (clamped to the service's `1..=max_replicas`) with
+//! the round's decisions (only record them when nothing changed), and re-place the graph when
+//! a strategy answers `infeasible_replace`.
 
 use super::inventory::RUNNING;
 use super::lifecycle::Engine;
 use super::placing::{graph_strategy, plugin_graph};
 use super::record::{self, Cause};
-use crate::store::{now_ms, PlacementEntry};
+use crate::store::{now_ms, Commit, PlacementEntry};
 use serde_json::json;
 use smo_plugin_api::{ScalingRequest, StrategyKind};
 use std::collections::HashMap;
@@ -116,7 +117,7 @@ impl Engine {
         }
         let spec = &graph.spec;
         let entries = self.store.get_placement(name)?;
-        let clusters = self.decision_clusters(&decided, name)?;
+        let clusters = self.decision_clusters(&decided, name).await?;
         let telemetry =
             self.telemetry
                 .telemetry_with_delay(spec, &entries, &clusters, self.telemetry.now_s());
@@ -125,6 +126,7 @@ impl Engine {
         let plugin_graph = plugin_graph(spec, &entries);
         let mut updated = entries.clone();
         let mut infeasible = Vec::new();
+        let mut records = Vec::new();
         for cluster in &clusters {
             let here: Vec<PlacementEntry> = entries
                 .iter()
@@ -155,13 +157,13 @@ impl Engine {
                 .scale(strategy.as_ref(), &params, Arc::new(request))
                 .instrument(span)
                 .await;
-            self.record(&record::to_store(
+            records.push(record::to_store(
                 name,
                 &made,
                 started_at_ms,
                 Cause::ScalingLoop,
                 inputs,
-            ))?;
+            ));
             let (Some(decision), None) = (&made.decision, &made.error) else {
                 continue;
             };
@@ -184,10 +186,21 @@ impl Engine {
             }
         }
         if updated != entries {
-            let _write = self.write_lock(name).await;
-            self.store.set_placement(name, &updated)?;
+            self.commit(
+                name,
+                Commit {
+                    placement: Some(&updated),
+                    decisions: &records,
+                    ..Commit::default()
+                },
+            )
+            .await?;
             self.offload.mark_scaled(name);
             tracing::info!(graph = %name, "replicas scaled");
+        } else {
+            for record in &records {
+                self.record(record)?;
+            }
         }
         if !infeasible.is_empty() {
             tracing::info!(graph = %name, clusters = ?infeasible, "scaling infeasible: re-placing");

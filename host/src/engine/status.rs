@@ -1,9 +1,15 @@
 //! What `GET /v1/graphs[/{name}]` shows: the descriptor summary, status, placement, the active
-//! strategies with their plugin versions, the last decision of each kind, per-service status.
+//! strategies with their plugin versions, the last decision of each kind, and where the graph
+//! and each service stand between desired and observed (phase, ready replicas, attempts).
 //!
-//! A service is `deployed` (replicas > 0 on some cluster of a running graph), `pending` (a
-//! conditional service waiting for its alert) or `not_deployed` (its graph is stopped).
+//! A service is `deployed` (the backend reports ready replicas of it), `deploying` (replicas
+//! are desired, none is ready yet), `pending` (a conditional service waiting for its alert) or
+//! `not_deployed` (its graph is stopped, or nothing is desired of it). Its `phase` is the
+//! applier's ([`super::applier::phase`]).
 
+use super::applier::phase::{Phase, PhaseInputs};
+use super::applier::reconcile::effective_desired;
+use super::applier::Observed;
 use super::error::EngineError;
 use super::inventory::RUNNING;
 use super::lifecycle::Engine;
@@ -11,10 +17,11 @@ use super::offload_loop::OffloadView;
 use super::placing::graph_strategy;
 use super::record::DecisionView;
 use crate::plugins::StrategyName;
-use crate::store::{DecisionKind, PlacementEntry, StoredGraph};
+use crate::store::{ApplyAction, ApplySummary, DecisionKind, PlacementEntry, StoredGraph};
 use serde::Serialize;
 use serde_json::Value;
 use smo_plugin_api::StrategyKind;
+use std::collections::HashMap;
 
 /// `hdaGraph` fields worth showing.
 #[derive(Debug, Clone, Serialize)]
@@ -57,23 +64,65 @@ pub struct LastDecisions {
     pub migration: Option<DecisionView>,
 }
 
-/// Replicas of a service on one cluster.
+/// Replicas of a service on one cluster: desired, and ready as last observed.
 #[derive(Debug, Clone, Serialize)]
 pub struct OnCluster {
     pub cluster: String,
+    /// Desired replicas.
     pub replicas: u32,
+    /// Ready replicas the backend reports.
+    pub ready: u32,
+}
+
+/// An attempt of the applier that failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyErrorView {
+    pub message: String,
+    /// When the attempt started (ms since the Unix epoch).
+    pub at_ms: i64,
+    /// apply or withdraw.
+    pub action: ApplyAction,
+    pub retryable: bool,
+    pub generation: u64,
+}
+
+/// Where a graph stands between its desired state and what the backend runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyView {
+    /// The generation of the desired state (grows with every commit).
+    pub generation: u64,
+    /// The newest generation the backend took.
+    pub applied_generation: Option<u64>,
+    /// Attempts at the current generation.
+    pub attempts: u32,
+    pub last_attempt_at_ms: Option<i64>,
+    pub last_error: Option<ApplyErrorView>,
+    /// When the backend was last observed (ms since the Unix epoch); `None`: not yet.
+    pub observed_at_ms: Option<i64>,
+    /// Why the backend could not be observed, if it could not.
+    pub observe_error: Option<String>,
 }
 
 /// One service's state.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceView {
     pub name: String,
-    /// deployed, pending or not_deployed.
+    /// deployed, deploying, pending or not_deployed.
     pub status: &'static str,
+    /// pending, applying, ready, degraded or failed.
+    pub phase: Phase,
     /// Deployed on an alert (`trigger: event`) rather than with the graph.
     pub conditional: bool,
-    /// Replicas in total.
+    /// Desired replicas in total.
     pub replicas: u32,
+    /// Desired replicas in total (as `replicas`).
+    pub desired: u32,
+    /// Ready replicas in total, as last observed.
+    pub observed: u32,
+    /// The graph's last failed attempt, when this service is not in step.
+    pub last_apply_error: Option<ApplyErrorView>,
+    /// Attempts at the graph's current generation.
+    pub attempts: u32,
     pub min_replicas: u32,
     pub max_replicas: u32,
     /// Per-replica demand.
@@ -94,8 +143,12 @@ pub struct LoopView {
 #[derive(Debug, Clone, Serialize)]
 pub struct GraphView {
     pub name: String,
-    /// running or stopped.
+    /// running, stopped or deleting.
     pub status: String,
+    /// pending, applying, ready, degraded or failed: the graph's services together.
+    pub phase: Phase,
+    /// The desired state's generation, the attempts to apply it and the last observation.
+    pub apply: ApplyView,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub descriptor: DescriptorSummary,
@@ -116,14 +169,61 @@ pub struct GraphView {
 pub struct GraphSummary {
     pub name: String,
     pub status: String,
+    /// The graph's phase (see the graph's status).
+    pub phase: Phase,
     pub services: Vec<String>,
     pub placement: Vec<PlacementEntry>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
 
-fn service_views(graph: &StoredGraph, placement: &[PlacementEntry]) -> Vec<ServiceView> {
+/// What the phase and the views are computed from.
+struct Standing {
+    summary: ApplySummary,
+    observed: Option<Observed>,
+}
+
+impl Standing {
+    fn inputs(&self, generation: u64) -> PhaseInputs<'_> {
+        PhaseInputs {
+            generation,
+            summary: &self.summary,
+            observed: self.observed.as_ref().and_then(|o| o.observation.as_ref()),
+        }
+    }
+
+    fn last_error(&self) -> Option<ApplyErrorView> {
+        self.summary.last_error.as_ref().map(|a| ApplyErrorView {
+            message: a.record.error.clone().unwrap_or_default(),
+            at_ms: a.record.started_at_ms,
+            action: a.record.action,
+            retryable: a.record.retryable,
+            generation: a.record.generation,
+        })
+    }
+
+    fn view(&self, generation: u64) -> ApplyView {
+        ApplyView {
+            generation,
+            applied_generation: self.summary.applied_generation,
+            attempts: self.summary.attempts,
+            last_attempt_at_ms: self.summary.last.as_ref().map(|a| a.record.started_at_ms),
+            last_error: self.last_error(),
+            observed_at_ms: self.observed.as_ref().map(|o| o.at_ms),
+            observe_error: self.observed.as_ref().and_then(|o| o.error.clone()),
+        }
+    }
+}
+
+fn service_views(
+    graph: &StoredGraph,
+    placement: &[PlacementEntry],
+    standing: &Standing,
+) -> Vec<ServiceView> {
     let running = graph.status == RUNNING;
+    let desired = effective_desired(graph, placement.to_vec());
+    let inputs = standing.inputs(graph.generation);
+    let observation = inputs.observed;
     graph
         .spec
         .services
@@ -135,13 +235,24 @@ fn service_views(graph: &StoredGraph, placement: &[PlacementEntry]) -> Vec<Servi
                 .map(|e| OnCluster {
                     cluster: e.cluster.clone(),
                     replicas: e.replicas,
+                    ready: observation.map_or(0, |o| o.ready(&s.name, &e.cluster)),
                 })
                 .collect();
             let replicas = clusters.iter().map(|c| c.replicas).sum();
+            let observed = observation.map_or(0, |o| {
+                o.replicas
+                    .iter()
+                    .filter(|r| r.service == s.name)
+                    .map(|r| r.ready)
+                    .sum()
+            });
+            let phase = inputs.phase_of(&desired, |name| name == s.name);
             let status = if !running {
                 "not_deployed"
-            } else if replicas > 0 {
+            } else if observed > 0 {
                 "deployed"
+            } else if replicas > 0 {
+                "deploying"
             } else if s.conditional {
                 "pending"
             } else {
@@ -150,8 +261,15 @@ fn service_views(graph: &StoredGraph, placement: &[PlacementEntry]) -> Vec<Servi
             ServiceView {
                 name: s.name.clone(),
                 status,
+                phase,
                 conditional: s.conditional,
                 replicas,
+                desired: replicas,
+                observed,
+                last_apply_error: matches!(phase, Phase::Degraded | Phase::Failed)
+                    .then(|| standing.last_error())
+                    .flatten(),
+                attempts: standing.summary.attempts,
                 min_replicas: s.scaling.min_replicas,
                 max_replicas: s.scaling.max_replicas,
                 cpu: s.demand.cpu,
@@ -164,6 +282,14 @@ fn service_views(graph: &StoredGraph, placement: &[PlacementEntry]) -> Vec<Servi
 }
 
 impl Engine {
+    /// The recorded attempts and the last observation of `graph`.
+    fn standing(&self, graph: &StoredGraph) -> Result<Standing, EngineError> {
+        Ok(Standing {
+            summary: self.store.apply_summary(graph.name(), graph.generation)?,
+            observed: self.applier.observed(graph.name()),
+        })
+    }
+
     fn active_strategy(
         &self,
         graph: &StoredGraph,
@@ -223,6 +349,15 @@ impl Engine {
             }
             (graph, placement, last)
         };
+        let standing = self.standing(&graph)?;
+        let applied = standing.summary.applied_generation;
+        let last: Vec<Option<DecisionView>> = last
+            .into_iter()
+            .map(|d| d.map(|d| d.with_applied(applied)))
+            .collect();
+        let phase = standing
+            .inputs(graph.generation)
+            .phase_of(&effective_desired(&graph, placement.clone()), |_| true);
         let defaults = self.dispatcher.defaults();
         let strategies = ActiveStrategies {
             placement: self.active_strategy(
@@ -257,6 +392,8 @@ impl Engine {
         Ok(GraphView {
             name: graph.spec.name.clone(),
             status: graph.status.clone(),
+            phase,
+            apply: standing.view(graph.generation),
             created_at_ms: graph.created_at_ms,
             updated_at_ms: graph.updated_at_ms,
             descriptor: DescriptorSummary {
@@ -267,7 +404,7 @@ impl Engine {
                 use_static_placement: graph.spec.use_static_placement,
             },
             strategies,
-            services: service_views(&graph, &placement),
+            services: service_views(&graph, &placement, &standing),
             placement,
             last_decisions,
             last_failure,
@@ -297,7 +434,12 @@ impl Engine {
                 };
                 (graph, self.store.get_placement(&name)?)
             };
+            let phase = self
+                .standing(&graph)?
+                .inputs(graph.generation)
+                .phase_of(&effective_desired(&graph, placement.clone()), |_| true);
             out.push(GraphSummary {
+                phase,
                 services: graph.spec.services.iter().map(|s| s.name.clone()).collect(),
                 status: graph.status,
                 placement,
@@ -309,17 +451,38 @@ impl Engine {
         Ok(out)
     }
 
-    /// The decision history, newest first: graph `graph`'s, or everyone's.
+    /// The decision history, newest first: graph `graph`'s, or everyone's; each decision that
+    /// committed a desired state says whether the backend took it.
     pub fn decisions(
         &self,
         graph: Option<&str>,
         limit: usize,
     ) -> Result<Vec<DecisionView>, EngineError> {
-        Ok(self
-            .store
-            .list_decisions(graph, limit)?
-            .iter()
-            .map(|d| DecisionView::from_stored(d, true))
-            .collect())
+        let mut applied: HashMap<String, Option<Option<u64>>> = HashMap::new();
+        let mut views = Vec::new();
+        for decision in self.store.list_decisions(graph, limit)? {
+            let view = DecisionView::from_stored(&decision, true);
+            if view.generation.is_none() {
+                views.push(view);
+                continue;
+            }
+            let name = &decision.record.graph;
+            if !applied.contains_key(name) {
+                let newest = match self.store.get_graph(name)? {
+                    Some(stored) => Some(
+                        self.store
+                            .apply_summary(name, stored.generation)?
+                            .applied_generation,
+                    ),
+                    None => None,
+                };
+                applied.insert(name.clone(), newest);
+            }
+            views.push(match applied.get(name).copied().flatten() {
+                Some(newest) => view.with_applied(newest),
+                None => view,
+            });
+        }
+        Ok(views)
     }
 }

@@ -8,6 +8,7 @@
 //! `scenarios/README.md`.
 
 pub mod allocation;
+pub mod backend;
 pub mod bound;
 pub mod command;
 pub mod continuum;

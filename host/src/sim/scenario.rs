@@ -65,9 +65,29 @@ pub struct ScenarioSpec {
     pub network: NetworkSpec,
     #[serde(default)]
     pub migration: MigrationSpec,
+    /// How the continuum behaves as `smo serve`'s backend (`smo serve --scenario`): start-up
+    /// delay and injected apply failures; `[backend.sim]` of the configuration when absent.
+    #[serde(default)]
+    pub continuum: Option<ContinuumSpec>,
     pub users: Vec<UserSpec>,
     pub datacenters: Vec<DatacenterSpec>,
     pub workload: WorkloadSpec,
+}
+
+/// `continuum`: the simulated continuum as a backend of `smo serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContinuumSpec {
+    /// Simulated seconds from an apply to its replicas being ready (default 2).
+    #[serde(default = "default_ready_after_s")]
+    pub ready_after_s: f64,
+    /// The first this many applies fail with a transient error (default 0).
+    #[serde(default)]
+    pub fail_applies: u64,
+}
+
+fn default_ready_after_s() -> f64 {
+    2.0
 }
 
 /// The VM queue: at most `capacity` VMs wait, each at most `max_wait_minutes`.
@@ -726,6 +746,11 @@ impl Scenario {
         }
         if !above(n.bandwidth_mbps, 0.0) {
             e.add("network.bandwidth_mbps".into(), "must be > 0");
+        }
+        if let Some(c) = &s.continuum {
+            if !at_least(c.ready_after_s, 0.0) {
+                e.add("continuum.ready_after_s".into(), "must be >= 0");
+            }
         }
         if !at_least(s.migration.energy_wh_per_gib, 0.0) {
             e.add("migration.energy_wh_per_gib".into(), "must be >= 0");

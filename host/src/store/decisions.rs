@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -82,16 +82,19 @@ pub struct DecisionRecord {
     pub output: Value,
 }
 
-/// A recorded decision: its id (increasing with time) and the record.
+/// A recorded decision: its id (increasing with time), the generation of the desired state
+/// its commit made (none when it changed nothing) and the record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub id: i64,
+    #[serde(default)]
+    pub generation: Option<u64>,
     #[serde(flatten)]
     pub record: DecisionRecord,
 }
 
 const SELECT: &str = "SELECT id, graph, kind, strategy, plugin_version, started_at_ms, \
-                      duration_ms, outcome, reasons, inputs, output FROM decisions";
+                      duration_ms, outcome, reasons, inputs, output, generation FROM decisions";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Decision, StoreError>> {
     let id: i64 = row.get(0)?;
@@ -100,6 +103,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Decision, StoreError>> {
     let reasons: String = row.get(8)?;
     let inputs: String = row.get(9)?;
     let output: String = row.get(10)?;
+    let generation: Option<i64> = row.get(11)?;
     let what = || format!("decision {id}");
     let corrupt = |reason: String| StoreError::Corrupt {
         what: what(),
@@ -119,36 +123,51 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Decision, StoreError>> {
             output: from_json(&output, what)?,
         })
     };
-    Ok(decode().map(|record| Decision { id, record }))
+    Ok(decode().map(|record| Decision {
+        id,
+        generation: generation.and_then(|g| u64::try_from(g).ok()),
+        record,
+    }))
+}
+
+/// Appends `record` (made at `generation`, if its commit made one) through `conn`, inside or
+/// outside a transaction; returns its id.
+pub(super) fn insert_decision(
+    conn: &Connection,
+    record: &DecisionRecord,
+    generation: Option<u64>,
+) -> Result<i64, StoreError> {
+    let what = || format!("a {} decision for graph {:?}", record.kind, record.graph);
+    let reasons = to_json(&record.reasons, what)?;
+    let inputs = to_json(&record.inputs, what)?;
+    let output = to_json(&record.output, what)?;
+    let generation = generation.map(|g| i64::try_from(g).unwrap_or(i64::MAX));
+    conn.execute(
+        "INSERT INTO decisions (graph, kind, strategy, plugin_version, started_at_ms,
+             duration_ms, outcome, reasons, inputs, output, generation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            record.graph,
+            record.kind.as_str(),
+            record.strategy,
+            record.plugin_version,
+            record.started_at_ms,
+            record.duration_ms,
+            record.outcome.as_str(),
+            reasons,
+            inputs,
+            output,
+            generation,
+        ],
+    )
+    .during(|| format!("record {}", what()))?;
+    Ok(conn.last_insert_rowid())
 }
 
 impl Store {
-    /// Appends a decision; returns its id.
+    /// Appends a decision that changed no desired state; returns its id.
     pub fn append_decision(&self, record: &DecisionRecord) -> Result<i64, StoreError> {
-        let what = || format!("a {} decision for graph {:?}", record.kind, record.graph);
-        let reasons = to_json(&record.reasons, what)?;
-        let inputs = to_json(&record.inputs, what)?;
-        let output = to_json(&record.output, what)?;
-        let conn = self.lock();
-        conn.execute(
-            "INSERT INTO decisions (graph, kind, strategy, plugin_version, started_at_ms,
-                 duration_ms, outcome, reasons, inputs, output)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                record.graph,
-                record.kind.as_str(),
-                record.strategy,
-                record.plugin_version,
-                record.started_at_ms,
-                record.duration_ms,
-                record.outcome.as_str(),
-                reasons,
-                inputs,
-                output,
-            ],
-        )
-        .during(|| format!("record {}", what()))?;
-        Ok(conn.last_insert_rowid())
+        insert_decision(&self.lock(), record, None)
     }
 
     /// The latest `limit` decisions, newest first; only graph `graph`'s when given.

@@ -52,6 +52,9 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// A commit that cannot be carried out as asked (a caller's mistake, not the data's).
+    #[error("cannot commit to graph {graph:?}: {reason}")]
+    InvalidCommit { graph: String, reason: String },
     /// A stored row could not be read back (written by another version, or edited by hand).
     #[error("stored {what} is unreadable: {reason}")]
     Corrupt { what: String, reason: String },

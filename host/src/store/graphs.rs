@@ -1,7 +1,7 @@
 //! Graphs in the store: the descriptor text as submitted, the validated spec as JSON, a status
 //! string owned by the engine, and creation/update times. Deleting a graph drops its placement.
 
-use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
 use serde::Serialize;
 
 use super::error::{SqlContext, StoreError};
@@ -16,6 +16,9 @@ pub struct StoredGraph {
     /// Set by the engine, e.g. "running" or "stopped"; never empty. The control loops resume
     /// after a restart for the graphs whose status says they ran.
     pub status: String,
+    /// The generation of its desired state: the number of its latest commit (0 before the
+    /// first), see [`super::commits`].
+    pub generation: u64,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -26,8 +29,8 @@ impl StoredGraph {
     }
 }
 
-const SELECT: &str =
-    "SELECT name, descriptor, spec, status, created_at_ms, updated_at_ms FROM graphs";
+const SELECT: &str = "SELECT name, descriptor, spec, status, created_at_ms, updated_at_ms, \
+                      generation FROM graphs";
 
 /// Rebuilds a row. The spec JSON is authoritative (a later smo may validate more strictly, and
 /// a stored graph must still load); if it cannot be read, the descriptor is parsed again.
@@ -38,6 +41,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredGraph, StoreError>> 
     let status: String = row.get(3)?;
     let created_at_ms: i64 = row.get(4)?;
     let updated_at_ms: i64 = row.get(5)?;
+    let generation: i64 = row.get(6)?;
     let spec = match GraphSpec::from_json(&spec_json, &descriptor) {
         Ok(spec) => Ok(spec),
         Err(decode_error) => parse_descriptor(&descriptor).map_err(|errors| StoreError::Corrupt {
@@ -48,9 +52,54 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredGraph, StoreError>> 
     Ok(spec.map(|spec| StoredGraph {
         spec,
         status,
+        generation: u64::try_from(generation).unwrap_or(0),
         created_at_ms,
         updated_at_ms,
     }))
+}
+
+/// Stores `spec` with `status` inside the caller's transaction: a new graph, or with `replace`
+/// one replacing the graph of that name (its creation time and generation kept, placement rows
+/// of services the spec no longer has removed).
+pub(super) fn write_graph_in(
+    tx: &Transaction<'_>,
+    spec: &GraphSpec,
+    status: &str,
+    replace: bool,
+) -> Result<StoredGraph, StoreError> {
+    let name = spec.name.as_str();
+    let operation = || format!("put graph {name:?}");
+    let spec_json = to_json(spec, || format!("graph {name:?}"))?;
+    let services = to_json(
+        &spec
+            .services
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        || format!("the services of graph {name:?}"),
+    )?;
+    let now = now_ms();
+    let exists = super::graph_exists(tx, name, operation)?;
+    if exists && !replace {
+        return Err(StoreError::GraphExists(name.to_owned()));
+    }
+    tx.execute(
+        "INSERT INTO graphs (name, descriptor, spec, status, created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (name) DO UPDATE SET descriptor = excluded.descriptor,
+             spec = excluded.spec, status = excluded.status,
+             updated_at_ms = excluded.updated_at_ms",
+        params![name, spec.source, spec_json, status, now],
+    )
+    .during(operation)?;
+    tx.execute(
+        "DELETE FROM placements WHERE graph = ?1
+             AND service NOT IN (SELECT value FROM json_each(?2))",
+        params![name, services],
+    )
+    .during(operation)?;
+    tx.query_row(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
+        .during(operation)?
 }
 
 impl Store {
@@ -72,45 +121,12 @@ impl Store {
         status: &str,
         replace: bool,
     ) -> Result<StoredGraph, StoreError> {
-        let name = spec.name.as_str();
-        let operation = || format!("put graph {name:?}");
-        let spec_json = to_json(spec, || format!("graph {name:?}"))?;
-        let services = to_json(
-            &spec
-                .services
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>(),
-            || format!("the services of graph {name:?}"),
-        )?;
-        let now = now_ms();
-
+        let operation = || format!("put graph {:?}", spec.name);
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .during(operation)?;
-        let exists = super::graph_exists(&tx, name, operation)?;
-        if exists && !replace {
-            return Err(StoreError::GraphExists(name.to_owned()));
-        }
-        tx.execute(
-            "INSERT INTO graphs (name, descriptor, spec, status, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-             ON CONFLICT (name) DO UPDATE SET descriptor = excluded.descriptor,
-                 spec = excluded.spec, status = excluded.status,
-                 updated_at_ms = excluded.updated_at_ms",
-            params![name, spec.source, spec_json, status, now],
-        )
-        .during(operation)?;
-        tx.execute(
-            "DELETE FROM placements WHERE graph = ?1
-                 AND service NOT IN (SELECT value FROM json_each(?2))",
-            params![name, services],
-        )
-        .during(operation)?;
-        let stored = tx
-            .query_row(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
-            .during(operation)??;
+        let stored = write_graph_in(&tx, spec, status, replace)?;
         tx.commit().during(operation)?;
         Ok(stored)
     }
@@ -158,6 +174,25 @@ impl Store {
             return Err(StoreError::GraphNotFound(name.to_owned()));
         }
         Ok(())
+    }
+
+    /// Deletes graph `name` if it is still at `generation` with status `status` (so that a
+    /// graph changed or created anew meanwhile stays). Returns whether it was deleted.
+    pub fn delete_graph_at(
+        &self,
+        name: &str,
+        generation: u64,
+        status: &str,
+    ) -> Result<bool, StoreError> {
+        let generation = i64::try_from(generation).unwrap_or(i64::MAX);
+        let changed = self
+            .lock()
+            .execute(
+                "DELETE FROM graphs WHERE name = ?1 AND generation = ?2 AND status = ?3",
+                params![name, generation, status],
+            )
+            .during(|| format!("delete graph {name:?} at generation {generation}"))?;
+        Ok(changed > 0)
     }
 
     /// Deletes graph `name` and its placement (its decision history is kept). Returns whether

@@ -76,8 +76,44 @@ CREATE TABLE offload_transitions (
 CREATE INDEX offload_transitions_by_graph ON offload_transitions (graph, id DESC);
 "#;
 
+/// Version 3: the desired state's generations and the applier's attempts (see
+/// [`super::commits`] and [`super::apply_attempts`]).
+const V3: &str = r#"
+-- The generation of each graph's desired state: the number of its latest commit.
+ALTER TABLE graphs ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+
+-- The generation a decision's commit made (NULL: the decision changed nothing).
+ALTER TABLE decisions ADD COLUMN generation INTEGER;
+
+-- One row a commit; AUTOINCREMENT never reuses a number, so generations only grow, across
+-- graphs and across a graph deleted and created again.
+CREATE TABLE commits (
+    generation     INTEGER PRIMARY KEY AUTOINCREMENT,
+    graph          TEXT NOT NULL CHECK (length(graph) > 0),
+    committed_at_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX commits_by_graph ON commits (graph, generation DESC);
+
+-- No foreign key to graphs: the attempts of a deleted graph are kept (its withdrawal, or its
+-- forced deletion, among them).
+CREATE TABLE apply_attempts (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    graph         TEXT NOT NULL CHECK (length(graph) > 0),
+    generation    INTEGER NOT NULL,
+    action        TEXT NOT NULL CHECK (action IN ('apply', 'withdraw', 'force_delete')),
+    started_at_ms INTEGER NOT NULL,
+    duration_ms   REAL NOT NULL CHECK (duration_ms >= 0),
+    outcome       TEXT NOT NULL CHECK (outcome IN ('ok', 'error')),
+    retryable     INTEGER NOT NULL CHECK (retryable IN (0, 1)),
+    error         TEXT
+) STRICT;
+
+CREATE INDEX apply_attempts_by_graph ON apply_attempts (graph, id DESC);
+"#;
+
 /// The migrations, in order: `MIGRATIONS[i]` brings the schema to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -142,12 +178,12 @@ mod tests {
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
                  AND name IN ('graphs', 'clusters', 'placements', 'decisions', 'api_tokens', \
-                 'offload_transitions')",
+                 'offload_transitions', 'commits', 'apply_attempts')",
                 [],
                 |row| row.get(0),
             )
             .expect("count");
-        assert_eq!(tables, 6);
+        assert_eq!(tables, 8);
     }
 
     #[test]

@@ -8,13 +8,17 @@
 //! Every write is a transaction: a write that fails, half-way or not, changes nothing.
 //!
 //! Data is keyed by names, as in the plugin API. Times are milliseconds since the Unix epoch.
-//! The tables, one module each: [`graphs`] (descriptor text, validated spec JSON, status),
-//! [`clusters`] (the cluster as JSON, energy profile included), [`placements`] (graph, service,
-//! cluster, replicas), [`decisions`] (every strategy call, newest first), [`offload_transitions`]
-//! (each graph's offload machine transitions, bounded per graph) and [`tokens`] (hashed API
-//! tokens).
+//! The tables, one module each: [`graphs`] (descriptor text, validated spec JSON, status,
+//! generation), [`clusters`] (the cluster as JSON, energy profile included), [`placements`]
+//! (graph, service, cluster, replicas: the desired state), [`commits`] (the one write of a
+//! desired state, with its decisions and a new generation), [`decisions`] (every strategy call,
+//! newest first), [`apply_attempts`] (the applier's applies and withdrawals, bounded per graph),
+//! [`offload_transitions`] (each graph's offload machine transitions, bounded per graph) and
+//! [`tokens`] (hashed API tokens).
 
+pub mod apply_attempts;
 pub mod clusters;
+pub mod commits;
 pub mod decisions;
 mod error;
 pub mod graphs;
@@ -30,7 +34,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use error::SqlContext;
 use rusqlite::{Connection, OptionalExtension};
 
+pub use apply_attempts::{
+    ApplyAction, ApplyAttempt, ApplyAttemptRecord, ApplySummary, APPLY_ATTEMPTS_KEPT,
+};
 pub use clusters::StoredCluster;
+pub use commits::{Commit, Committed};
 pub use decisions::{Decision, DecisionKind, DecisionRecord, Outcome};
 pub use error::StoreError;
 pub use graphs::StoredGraph;

@@ -1,7 +1,7 @@
 //! Placements in the store: for each graph, which service runs how many replicas on which
 //! cluster. A placement is replaced as a whole, atomically; a service may be on several clusters.
 
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::{params, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use smo_plugin_api::{Assignment, Placement, RString};
 
@@ -49,13 +49,50 @@ impl PlacementEntry {
     }
 }
 
+/// Replaces graph `graph`'s placement rows with `entries` inside the caller's transaction.
+pub(super) fn write_placement(
+    tx: &Transaction<'_>,
+    graph: &str,
+    entries: &[PlacementEntry],
+) -> Result<(), StoreError> {
+    let operation = || format!("set the placement of graph {graph:?}");
+    let now = now_ms();
+    tx.execute("DELETE FROM placements WHERE graph = ?1", [graph])
+        .during(operation)?;
+    let mut insert = tx
+        .prepare(
+            "INSERT INTO placements
+                 (graph, service, cluster, replicas, position, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .during(operation)?;
+    for (position, entry) in entries.iter().enumerate() {
+        let position = i64::try_from(position).unwrap_or(i64::MAX);
+        insert
+            .execute(params![
+                graph,
+                entry.service,
+                entry.cluster,
+                entry.replicas,
+                position,
+                now
+            ])
+            .during(|| {
+                format!(
+                    "set the placement of graph {graph:?} (service {:?} on cluster {:?})",
+                    entry.service, entry.cluster
+                )
+            })?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Replaces the placement of graph `graph` with `entries` (in one transaction: on any
     /// failure, e.g. the same service and cluster listed twice, the previous placement stays).
     /// [`StoreError::GraphNotFound`] if the graph is not stored.
     pub fn set_placement(&self, graph: &str, entries: &[PlacementEntry]) -> Result<(), StoreError> {
         let operation = || format!("set the placement of graph {graph:?}");
-        let now = now_ms();
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -63,35 +100,7 @@ impl Store {
         if !super::graph_exists(&tx, graph, operation)? {
             return Err(StoreError::GraphNotFound(graph.to_owned()));
         }
-        tx.execute("DELETE FROM placements WHERE graph = ?1", [graph])
-            .during(operation)?;
-        {
-            let mut insert = tx
-                .prepare(
-                    "INSERT INTO placements
-                         (graph, service, cluster, replicas, position, updated_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .during(operation)?;
-            for (position, entry) in entries.iter().enumerate() {
-                let position = i64::try_from(position).unwrap_or(i64::MAX);
-                insert
-                    .execute(params![
-                        graph,
-                        entry.service,
-                        entry.cluster,
-                        entry.replicas,
-                        position,
-                        now
-                    ])
-                    .during(|| {
-                        format!(
-                            "set the placement of graph {graph:?} (service {:?} on cluster {:?})",
-                            entry.service, entry.cluster
-                        )
-                    })?;
-            }
-        }
+        write_placement(&tx, graph, entries)?;
         tx.commit().during(operation)
     }
 

@@ -540,10 +540,14 @@ fn a_version_1_database_migrates_forward_keeping_its_data() {
     }
     let store = Store::open_file(&path).expect("migrate");
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     let decisions = store.list_decisions(Some("shop"), 10).expect("decisions");
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].record.started_at_ms, 7);
+    assert_eq!(
+        decisions[0].generation, None,
+        "a v1 decision committed nothing"
+    );
     store
         .append_offload_transition(&transition("shop", 1.0))
         .expect("the new table");
@@ -554,4 +558,167 @@ fn a_version_1_database_migrates_forward_keeping_its_data() {
             .len(),
         1
     );
+}
+
+#[test]
+fn a_commit_writes_spec_placement_status_and_decisions_at_a_new_generation() {
+    let store = Store::open_in_memory().expect("store");
+    let shop = spec(SHOP_V1);
+    let placement = [
+        PlacementEntry::new("api", "edge-1", 2),
+        PlacementEntry::new("db", "cloud-1", 1),
+    ];
+    let decisions = [
+        decision("shop", DecisionKind::Placement, 1),
+        decision("shop", DecisionKind::Scaling, 2),
+    ];
+    let created = store
+        .commit(
+            "shop",
+            &Commit {
+                spec: Some(&shop),
+                create: true,
+                placement: Some(&placement),
+                status: Some("running"),
+                decisions: &decisions,
+            },
+        )
+        .expect("create");
+    assert_eq!(created.decision_ids.len(), 2);
+    let stored = store.get_graph("shop").expect("get").expect("stored");
+    assert_eq!(stored.generation, created.generation);
+    assert_eq!(stored.status, "running");
+    assert_eq!(store.get_placement("shop").expect("placement"), placement);
+    let listed = store.list_decisions(Some("shop"), 10).expect("decisions");
+    assert!(listed
+        .iter()
+        .all(|d| d.generation == Some(created.generation)));
+
+    // Creating again is refused and changes nothing.
+    let again = store.commit(
+        "shop",
+        &Commit {
+            spec: Some(&shop),
+            create: true,
+            status: Some("running"),
+            decisions: &decisions,
+            ..Commit::default()
+        },
+    );
+    assert!(
+        matches!(again, Err(StoreError::GraphExists(_))),
+        "{again:?}"
+    );
+    assert_eq!(store.list_decisions(Some("shop"), 10).expect("d").len(), 2);
+
+    // A status change alone keeps the placement and makes a newer generation.
+    let stopped = store
+        .commit(
+            "shop",
+            &Commit {
+                status: Some("stopped"),
+                ..Commit::default()
+            },
+        )
+        .expect("stop");
+    assert!(stopped.generation > created.generation);
+    assert_eq!(store.get_placement("shop").expect("placement"), placement);
+
+    // A failing commit (the same row twice) changes nothing, decisions included.
+    let twice = [
+        PlacementEntry::new("api", "edge-1", 1),
+        PlacementEntry::new("api", "edge-1", 1),
+    ];
+    let failed = store.commit(
+        "shop",
+        &Commit {
+            placement: Some(&twice),
+            decisions: &decisions,
+            ..Commit::default()
+        },
+    );
+    assert!(failed.is_err());
+    let after = store.get_graph("shop").expect("get").expect("stored");
+    assert_eq!(after.generation, stopped.generation);
+    assert_eq!(after.status, "stopped");
+    assert_eq!(store.list_decisions(Some("shop"), 10).expect("d").len(), 2);
+    assert!(matches!(
+        store.commit("ghost", &Commit::default()),
+        Err(StoreError::GraphNotFound(_))
+    ));
+}
+
+#[test]
+fn generations_keep_growing_when_a_graph_is_deleted_and_created_again() {
+    let store = Store::open_in_memory().expect("store");
+    let shop = spec(SHOP_V1);
+    let create = Commit {
+        spec: Some(&shop),
+        create: true,
+        status: Some("running"),
+        ..Commit::default()
+    };
+    let first = store.commit("shop", &create).expect("create");
+    assert!(store.delete_graph("shop").expect("delete"));
+    let second = store.commit("shop", &create).expect("create again");
+    assert!(second.generation > first.generation);
+    assert!(
+        !store
+            .delete_graph_at("shop", first.generation, "running")
+            .expect("older generation"),
+        "a graph created anew is not deleted by its predecessor's withdrawal"
+    );
+    assert!(store
+        .delete_graph_at("shop", second.generation, "running")
+        .expect("this generation"));
+}
+
+#[test]
+fn apply_attempts_give_the_applied_generation_the_attempts_and_the_last_error() {
+    let store = Store::open_in_memory().expect("store");
+    let attempt = |generation: u64, ok: bool| ApplyAttemptRecord {
+        graph: "shop".into(),
+        generation,
+        action: ApplyAction::Apply,
+        started_at_ms: i64::try_from(generation).expect("small"),
+        duration_ms: 0.5,
+        ok,
+        retryable: !ok,
+        error: (!ok).then(|| format!("failure at {generation}")),
+    };
+    assert_eq!(
+        store.apply_summary("shop", 1).expect("empty"),
+        ApplySummary::default()
+    );
+    store.append_apply_attempt(&attempt(1, true)).expect("ok");
+    store
+        .append_apply_attempt(&attempt(2, false))
+        .expect("fail");
+    store
+        .append_apply_attempt(&attempt(2, false))
+        .expect("fail");
+    let summary = store.apply_summary("shop", 2).expect("summary");
+    assert_eq!(summary.applied_generation, Some(1));
+    assert_eq!(summary.attempts, 2);
+    assert!(!summary.last.as_ref().expect("last").record.ok);
+    store.append_apply_attempt(&attempt(2, true)).expect("ok");
+    let summary = store.apply_summary("shop", 2).expect("summary");
+    assert_eq!(summary.applied_generation, Some(2));
+    assert_eq!(summary.attempts, 3);
+    let error = summary.last_error.expect("kept").record;
+    assert_eq!(error.error.as_deref(), Some("failure at 2"));
+    assert!(error.retryable);
+    for _ in 0..APPLY_ATTEMPTS_KEPT {
+        store.append_apply_attempt(&attempt(3, true)).expect("ok");
+    }
+    let listed = store
+        .list_apply_attempts(Some("shop"), usize::MAX)
+        .expect("list");
+    assert_eq!(listed.len(), APPLY_ATTEMPTS_KEPT, "bounded per graph");
+    assert!(listed.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let nameless = ApplyAttemptRecord {
+        graph: String::new(),
+        ..attempt(1, true)
+    };
+    assert!(store.append_apply_attempt(&nameless).is_err());
 }

@@ -1,5 +1,6 @@
-//! `smo serve --scenario FILE`: the simulated continuum as the daemon's backend. Clusters come
-//! from the scenario, their energy profiles follow its hourly data, and loads its rate series.
+//! `smo serve --scenario FILE`: the scenario's clusters, energy and loads as the daemon's
+//! telemetry. Clusters come from the scenario, their energy profiles follow its hourly data,
+//! and loads its rate series.
 //!
 //! Simulated time starts at the scenario's `start` when the daemon starts and runs `speed` times
 //! faster than the wall clock (1 = real time), wrapping around the scenario's horizon. Every
@@ -9,8 +10,8 @@
 //! other services get the deterministic [`SineLoad`]. The users' delay is the simulator's model
 //! ([`crate::sim::delay`]) with the scenario's users, network and per-service processing times.
 
-use super::telemetry::{SineLoad, TelemetrySource};
-use super::user_delay::{self, UserDelay};
+use crate::engine::telemetry::{SineLoad, TelemetrySource};
+use crate::engine::user_delay::{self, UserDelay};
 use crate::graphs::GraphSpec;
 use crate::sim::delay;
 use crate::sim::engine::{network, Net};
@@ -26,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The scenario-driven continuum behind `smo serve --scenario`.
-pub struct SimContinuum {
+pub struct ScenarioTelemetry {
     scenario: Scenario,
     speed: f64,
     origin: Instant,
@@ -36,7 +37,7 @@ pub struct SimContinuum {
     fallback: SineLoad,
 }
 
-impl SimContinuum {
+impl ScenarioTelemetry {
     /// Prepares the series of `scenario`; `speed` > 0 is simulated seconds per wall second.
     pub fn new(scenario: Scenario, speed: f64) -> Result<Self, String> {
         if !(speed.is_finite() && speed > 0.0) {
@@ -202,7 +203,7 @@ fn cluster(d: &DatacenterSpec, env: &Environment, i: usize, hour: usize) -> Clus
     }
 }
 
-impl TelemetrySource for SimContinuum {
+impl TelemetrySource for ScenarioTelemetry {
     fn user_delay(
         &self,
         graph: &GraphSpec,
@@ -326,7 +327,7 @@ mod tests {
 
     #[test]
     fn clusters_follow_the_hourly_carbon_of_the_scenario() {
-        let sim = SimContinuum::new(scenario("eu-5dc-24h.yaml"), 1.0).unwrap();
+        let sim = ScenarioTelemetry::new(scenario("eu-5dc-24h.yaml"), 1.0).unwrap();
         let at0 = sim.clusters_at(0);
         assert_eq!(at0.len(), 5);
         let changed = (1..24).any(|h| {
@@ -348,10 +349,10 @@ mod tests {
 
     #[test]
     fn scenario_services_get_the_scenario_rates() {
-        let sim = SimContinuum::new(scenario("brussels-demo.yaml"), 1.0).unwrap();
+        let sim = ScenarioTelemetry::new(scenario("brussels-demo.yaml"), 1.0).unwrap();
         let rates = &sim.rates["noise-reduction"];
         assert!(!rates.is_empty());
         assert!(rates.iter().all(|r| *r >= 0.0));
-        assert!(SimContinuum::new(scenario("brussels-demo.yaml"), 0.0).is_err());
+        assert!(ScenarioTelemetry::new(scenario("brussels-demo.yaml"), 0.0).is_err());
     }
 }

@@ -1,0 +1,48 @@
+//! The one commit path: every change of a graph's desired state (its placement, its status,
+//! its spec) is stored with the decisions that made it in one transaction, then the applier
+//! is woken to make the backend follow.
+
+use super::error::EngineError;
+use super::lifecycle::Engine;
+use crate::store::{Commit, Committed, StoreError};
+use std::sync::atomic::Ordering;
+
+/// Decisions appended between two prunes of the history.
+pub(crate) const PRUNE_EVERY: u64 = 512;
+
+impl Engine {
+    /// Commits `commit` to graph `name` under its write lock (readers never see half of it),
+    /// then wakes the applier. The caller holds the decision lock when the commit uses
+    /// capacity.
+    pub(crate) async fn commit(
+        &self,
+        name: &str,
+        commit: Commit<'_>,
+    ) -> Result<Committed, EngineError> {
+        let committed = {
+            let _write = self.write_lock(name).await;
+            self.store.commit(name, &commit).map_err(|e| match e {
+                StoreError::GraphExists(n) => EngineError::GraphExists(n),
+                other => other.into(),
+            })?
+        };
+        self.note_appended(commit.decisions.len() as u64)?;
+        tracing::debug!(graph = %name, generation = committed.generation, "desired state committed");
+        self.applier.wake(name);
+        Ok(committed)
+    }
+
+    /// Counts `n` decisions appended, pruning the history now and then.
+    pub(crate) fn note_appended(&self, n: u64) -> Result<(), StoreError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let before = self.appended.fetch_add(n, Ordering::Relaxed);
+        let crossed = (before + n) / PRUNE_EVERY > before / PRUNE_EVERY;
+        if self.config.decision_history > 0 && crossed {
+            let pruned = self.store.prune_decisions(self.config.decision_history)?;
+            tracing::debug!(pruned, "decision history pruned");
+        }
+        Ok(())
+    }
+}
