@@ -417,3 +417,47 @@ pub fn serve_expecting_exit(
     };
     (status, reader.join().expect("stderr reader"))
 }
+
+/// The scaling intent of [`test_descriptor`]'s services: 2 fixed replicas, alpha 50.
+pub const FIXED_TWO: &str = "{alpha: 50, beta: 0, minReplicas: 2, maxReplicas: 2}";
+
+/// A graph `id` of `services` (name, memory; 2 CPUs each, a Helm artifact), each with the
+/// scaling intent `scaling` (e.g. [`FIXED_TWO`]), pinned to cluster `pinned` when given, with
+/// `intent` lines added under `hdaGraphIntent`.
+pub fn test_descriptor(
+    id: &str,
+    services: &[(&str, &str)],
+    pinned: Option<&str>,
+    intent: &str,
+    scaling: &str,
+) -> String {
+    let mut doc = format!(
+        "hdaGraph:\n  imVersion: 0.4.0\n  id: {id}\n  version: \"1.0.0\"\n  designer: smo tests\n  \
+         description: offload loop test\n  hdaGraphIntent:\n{static_}{intent}    security:\n      \
+         enabled: False\n    highAvailability:\n      enabled: False\n    highPerformance:\n      \
+         enabled: False\n    energyEfficiency:\n      enabled: False\n  services:\n",
+        static_ = if pinned.is_some() {
+            "    useStaticPlacement: True\n"
+        } else {
+            ""
+        },
+    );
+    for (name, ram) in services {
+        doc.push_str(&format!(
+            "    - id: {name}\n      deployment:\n        trigger:\n          auto:\n            \
+             dependencies: []\n        intent:\n          network:\n            deviceProximity:\n              \
+             enabled: False\n            latencies: []\n          compute:\n            cpu: \"2\"\n            \
+             ram: \"{ram}\"\n            storage: \"small\"\n            gpu:\n              enabled: False\n          \
+             coLocation: []\n          connectionPoints: []\n          metrics: []\n          \
+             scaling: {scaling}\n      artifact:\n        \
+             ociImage: \"oci://registry.example/shop/{name}\"\n        ociConfig:\n          type: App\n          \
+             implementer: HELM\n        ociRun:\n          name: HELM\n          version: v3\n        \
+             valuesOverwrite:{affinity}\n",
+            affinity = match pinned {
+                Some(c) => format!("\n          clustersAffinity: [{c}]"),
+                None => " {}".to_owned(),
+            }
+        ));
+    }
+    doc
+}

@@ -17,35 +17,7 @@ fn scenario(name: &str) -> String {
 /// A graph of `services` (name, memory) with 2 fixed replicas each (alpha 50), pinned to
 /// `pinned` when given, with `intent` lines added under `hdaGraphIntent`.
 fn descriptor(id: &str, services: &[(&str, &str)], pinned: Option<&str>, intent: &str) -> String {
-    let mut doc = format!(
-        "hdaGraph:\n  imVersion: 0.4.0\n  id: {id}\n  version: \"1.0.0\"\n  designer: smo tests\n  \
-         description: offload loop test\n  hdaGraphIntent:\n{static_}{intent}    security:\n      \
-         enabled: False\n    highAvailability:\n      enabled: False\n    highPerformance:\n      \
-         enabled: False\n    energyEfficiency:\n      enabled: False\n  services:\n",
-        static_ = if pinned.is_some() {
-            "    useStaticPlacement: True\n"
-        } else {
-            ""
-        },
-    );
-    for (name, ram) in services {
-        doc.push_str(&format!(
-            "    - id: {name}\n      deployment:\n        trigger:\n          auto:\n            \
-             dependencies: []\n        intent:\n          network:\n            deviceProximity:\n              \
-             enabled: False\n            latencies: []\n          compute:\n            cpu: \"2\"\n            \
-             ram: \"{ram}\"\n            storage: \"small\"\n            gpu:\n              enabled: False\n          \
-             coLocation: []\n          connectionPoints: []\n          metrics: []\n          \
-             scaling: {{alpha: 50, beta: 0, minReplicas: 2, maxReplicas: 2}}\n      artifact:\n        \
-             ociImage: \"oci://registry.example/shop/{name}\"\n        ociConfig:\n          type: App\n          \
-             implementer: HELM\n        ociRun:\n          name: HELM\n          version: v3\n        \
-             valuesOverwrite:{affinity}\n",
-            affinity = match pinned {
-                Some(c) => format!("\n          clustersAffinity: [{c}]"),
-                None => " {}".to_owned(),
-            }
-        ));
-    }
-    doc
+    test_descriptor(id, services, pinned, intent, FIXED_TWO)
 }
 
 fn send_yaml(method: &str, url: &str, body: &str) -> (u16, Value) {

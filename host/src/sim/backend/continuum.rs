@@ -152,7 +152,7 @@ impl Continuum for SimContinuum {
         let call = self.applies.fetch_add(1, Ordering::Relaxed) + 1;
         if call <= self.behaviour.fail_applies {
             return Err(ContinuumError::Unavailable(format!(
-                "simulated failure of apply {call} (backend.sim.fail_applies = {})",
+                "simulated failure of apply {call} (the continuum fails the first {})",
                 self.behaviour.fail_applies
             )));
         }
