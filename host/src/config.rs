@@ -1,8 +1,7 @@
 //! Daemon configuration: a TOML file with the same keys as the `smo serve` flags.
 //! Flags override the file; unknown keys are errors that name the key and its line.
 
-use crate::engine::offload::PromQueries;
-use crate::engine::prometheus::{GraphTelemetry, PrometheusConfig};
+use crate::engine::prometheus::{GraphTelemetry, PromQueries, PrometheusConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -10,8 +10,9 @@ use crate::engine::applier::ApplierConfig;
 use crate::engine::inventory;
 use crate::engine::lifecycle::{Engine, EngineConfig};
 use crate::engine::ports::Continuum;
+use crate::engine::ports::TelemetrySource;
 use crate::engine::prometheus::PrometheusTelemetry;
-use crate::engine::telemetry::{SineLoad, TelemetrySource};
+use crate::engine::telemetry::SineLoad;
 use crate::plugins::dispatch::DefaultStrategies;
 use crate::plugins::{
     triggers, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
@@ -108,7 +109,7 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
     let dispatcher = build_dispatcher(config, probe_exe).await?;
     let store = Arc::new(Store::open(&config.state_dir)?);
     let mut scenario_behaviour = None;
-    let telemetry: Arc<dyn TelemetrySource> = match &config.sim.scenario {
+    let simulated: Arc<dyn TelemetrySource> = match &config.sim.scenario {
         Some(path) => {
             let scenario = Scenario::load(path).map_err(|e| DaemonError::Other(e.to_string()))?;
             scenario_behaviour = scenario.spec.continuum;
@@ -138,6 +139,7 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             Arc::new(SineLoad::default())
         }
     };
+    let telemetry = choose_telemetry(config, simulated)?;
     let continuum = build_continuum(config, scenario_behaviour)?;
     let auth = Arc::new(Auth::from_config(&config.auth, &config.state_dir, &store)?);
     let engine = Engine::new(
@@ -153,7 +155,6 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
     );
     engine.announce_clusters()?;
     engine.start_applier();
-    install_offload_telemetry(config, &engine)?;
     let resumed = engine.resume().await?;
     if resumed.loops > 0 {
         tracing::info!(
@@ -219,22 +220,27 @@ fn build_continuum(
     }
 }
 
-/// Makes the offload loops observe through the configured `[telemetry] source`, before any
-/// loop starts. With `prometheus`, a graph absent from `[telemetry.prometheus.graphs]` is not
-/// given the built-in model instead: each of its rounds fails with a telemetry error naming the
-/// graph (logged, counted in its offload status as `telemetryErrors` / `lastTelemetryError`),
-/// and its machine is not stepped, so a misconfigured graph never acts on simulated delays.
-fn install_offload_telemetry(config: &Config, engine: &Engine) -> Result<(), DaemonError> {
+/// The telemetry every loop reads, from `[telemetry] source`: the simulated continuum's own
+/// (`builtin`: the scenario's, or the demo sine load without one), or Prometheus. With
+/// `prometheus`, a graph absent from `[telemetry.prometheus.graphs]` is not given the built-in
+/// model instead: its scaling rounds are skipped and its offload rounds fail, each with a
+/// telemetry error naming the graph (logged, counted in its status), so that no loop acts on
+/// simulated figures.
+fn choose_telemetry(
+    config: &Config,
+    simulated: Arc<dyn TelemetrySource>,
+) -> Result<Arc<dyn TelemetrySource>, DaemonError> {
     let settings = &config.telemetry;
-    let _span = tracing::info_span!("offload_telemetry", source = %settings.source).entered();
+    let _span = tracing::info_span!("telemetry", source = %settings.source).entered();
     match settings.source_kind()? {
         TelemetrySourceKind::Builtin => {
             if settings.prometheus != Default::default() {
                 tracing::warn!(
                     "[telemetry.prometheus] is configured but telemetry.source is \"builtin\": \
-                     the offload loops use the built-in delay model"
+                     the loops use the simulated continuum's loads and delay"
                 );
             }
+            Ok(simulated)
         }
         TelemetrySourceKind::Prometheus => {
             let prometheus = &settings.prometheus;
@@ -243,21 +249,20 @@ fn install_offload_telemetry(config: &Config, engine: &Engine) -> Result<(), Dae
                 tracing::warn!(
                     url = %prometheus.url,
                     "telemetry.source is \"prometheus\" but no [telemetry.prometheus.graphs.<graph>] \
-                     is configured: every offload loop will report a telemetry error"
+                     is configured: every loop will report a telemetry error"
                 );
             }
             tracing::info!(
                 url = %prometheus.url,
                 timeout_ms = prometheus.timeout_ms,
                 graphs = ?graphs,
-                "offload loops observe through Prometheus"
+                "the loops read Prometheus"
             );
-            engine.set_offload_telemetry(Box::new(PrometheusTelemetry::new(
+            Ok(Arc::new(PrometheusTelemetry::new(
                 prometheus.to_prometheus_config(),
-            )));
+            )))
         }
     }
-    Ok(())
 }
 
 /// Runs the daemon until it is told to stop.

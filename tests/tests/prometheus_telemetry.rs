@@ -4,10 +4,14 @@
 mod prom_support;
 
 use prom_support::*;
-use smo_host::engine::offload::{OffloadTelemetry, PromQueries};
+use smo_host::engine::ports::TelemetrySource;
 use smo_host::engine::prometheus::{
-    GraphTelemetry, PromClient, PromError, PrometheusConfig, PrometheusTelemetry, SbmpRefresh,
+    GraphTelemetry, PromClient, PromError, PromQueries, PrometheusConfig, PrometheusTelemetry,
+    SbmpRefresh,
 };
+use smo_host::graphs::{parse_descriptor, GraphSpec};
+use smo_host::store::PlacementEntry;
+use smo_tests::{test_descriptor, FIXED_TWO};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -51,6 +55,20 @@ fn telemetry(url: &str) -> PrometheusTelemetry {
             .map(|(name, g)| (name.to_owned(), g))
             .collect(),
     })
+}
+
+/// A graph `name` of `services` (2 CPUs and 1 GiB a replica).
+fn graph(name: &str, services: &[&str]) -> GraphSpec {
+    let services: Vec<(&str, &str)> = services.iter().map(|s| (*s, "1Gi")).collect();
+    parse_descriptor(&test_descriptor(name, &services, None, "", FIXED_TWO)).expect("descriptor")
+}
+
+/// The offload loop's observation of graph `name`.
+fn observe(
+    telemetry: &PrometheusTelemetry,
+    name: &str,
+) -> Result<smo_host::engine::offload::Observation, smo_host::engine::ports::TelemetryError> {
+    telemetry.offload_observation(&graph(name, &["frontend"]), &[], &[], 1234.0)
 }
 
 fn check_refresh(r: &SbmpRefresh) {
@@ -158,28 +176,23 @@ fn check_refresh(r: &SbmpRefresh) {
 fn prometheus_telemetry_reads_a_real_prometheus() {
     let exporter = Exporter::start();
     let server = PromServer::start(exporter.addr);
-    let mut telemetry = telemetry(&server.url);
+    let telemetry = telemetry(&server.url);
     wait_for_scrapes(telemetry.client());
 
     let refresh = telemetry.refresh("shop").expect("full refresh");
     check_refresh(&refresh);
 
     // The light observation: the delay, and frontend (only) at the edge.
-    let now = Duration::from_secs(1234);
-    let obs = telemetry.observe("shop", now).expect("observe shop");
+    let obs = observe(&telemetry, "shop").expect("observe shop");
     assert_close("observed delay", obs.delay_ms, DELAY_MS, 1e-6);
     assert!(!obs.autoscaler_active);
     assert!(obs.can_offload && obs.can_unoffload, "{obs:?}");
-    let obs = telemetry
-        .observe("edge-only", now)
-        .expect("observe edge-only");
+    let obs = observe(&telemetry, "edge-only").expect("observe edge-only");
     assert_close("edge-only delay", obs.delay_ms, DELAY_MS, 1e-6);
     assert!(!obs.can_offload && obs.can_unoffload, "{obs:?}");
     // No user traffic to cart or db: the delay is unknown; nothing of them at the edge (the
     // 500s to cart at the edge do not count).
-    let obs = telemetry
-        .observe("cloud-only", now)
-        .expect("observe cloud-only");
+    let obs = observe(&telemetry, "cloud-only").expect("observe cloud-only");
     assert!(obs.delay_ms.is_nan(), "{obs:?}");
     assert!(obs.can_offload && !obs.can_unoffload, "{obs:?}");
 
@@ -205,7 +218,59 @@ fn prometheus_telemetry_reads_a_real_prometheus() {
         matches!(e, PromError::NotVector { ref result_type, .. } if result_type == "scalar"),
         "{e:?}"
     );
-    let e = telemetry.observe("unknown", now).unwrap_err();
+    let e = observe(&telemetry, "unknown").unwrap_err();
+    assert!(e.message.contains("no Prometheus queries"), "{e}");
+
+    // The scaling loop's loads: the measured rate into each deployed service (ratios exact),
+    // the time it took to answer, its pods' CPU over what its replicas reserve.
+    let shop = graph("shop", &["frontend", "cart", "db"]);
+    let placed = [
+        PlacementEntry::new("frontend", "cloud-1", 1),
+        PlacementEntry::new("cart", "cloud-1", 2),
+        PlacementEntry::new("db", "cloud-1", 0),
+    ];
+    let loads = telemetry.loads(&shop, &placed, 99.5).expect("loads");
+    assert_eq!(loads.time_unix_s, 99);
+    let load = |name: &str| {
+        loads
+            .loads
+            .iter()
+            .find(|l| l.service.as_str() == name)
+            .unwrap_or_else(|| panic!("no load of {name}"))
+            .clone()
+    };
+    assert_eq!(loads.loads.len(), 2, "db has no replica: no load");
+    let (frontend, cart) = (load("frontend"), load("cart"));
+    // frontend: 8 + 12 from the ingress (loadgen is no caller of the graph); cart: 30.
+    assert_close(
+        "frontend rate (timing factor near 1)",
+        frontend.current_rps,
+        20.0,
+        0.2,
+    );
+    assert_close(
+        "cart / frontend",
+        cart.current_rps / frontend.current_rps,
+        1.5,
+        1e-6,
+    );
+    assert_eq!(frontend.predicted_rps, frontend.current_rps);
+    assert_close(
+        "frontend response",
+        frontend.response_time_ms,
+        SERVICE_MS,
+        1e-6,
+    );
+    // CPU: frontend's pods 0.25 + 0.5 cores over 1 x 2, cart's 1.25 + 0.75 over 2 x 2.
+    assert_close(
+        "cpu ratio",
+        cart.cpu_utilisation / frontend.cpu_utilisation,
+        (2.0 / 4.0) / (0.75 / 2.0),
+        1e-6,
+    );
+    let e = telemetry
+        .loads(&graph("unknown", &["frontend"]), &placed, 0.0)
+        .unwrap_err();
     assert!(e.message.contains("no Prometheus queries"), "{e}");
     drop(server);
     drop(exporter);
@@ -221,10 +286,8 @@ fn a_dead_url_gives_a_connection_error_naming_it() {
         "{e:?}"
     );
     assert!(e.to_string().contains(&url), "{e}");
-    let mut telemetry = telemetry(&url);
-    let e = telemetry
-        .observe("shop", Duration::ZERO)
-        .expect_err("nothing listens");
+    let telemetry = telemetry(&url);
+    let e = observe(&telemetry, "shop").expect_err("nothing listens");
     assert!(e.message.contains(&url), "{e}");
     assert!(e.message.contains("cannot connect"), "{e}");
 }

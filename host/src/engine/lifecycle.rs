@@ -14,12 +14,11 @@ use super::error::EngineError;
 use super::inventory::{self, UsageCache, DELETING, RUNNING, STOPPED};
 use super::locks::GraphLocks;
 use super::offload_loop::OffloadLoops;
-use super::offload_telemetry::StoreTelemetry;
 use super::placing::{Ask, Placed};
 use super::ports::Continuum;
+use super::ports::TelemetrySource;
 use super::record::{Cause, DecisionView};
 use super::scaling::Loops;
-use super::telemetry::TelemetrySource;
 use crate::graphs::GraphSpec;
 use crate::plugins::{Dispatcher, StrategyName};
 use crate::store::{
@@ -129,10 +128,7 @@ impl Engine {
         continuum: Arc<dyn Continuum>,
         config: EngineConfig,
     ) -> Arc<Self> {
-        let offload = OffloadLoops::new(Box::new(StoreTelemetry::new(
-            Arc::clone(&store),
-            Arc::clone(&telemetry),
-        )));
+        let offload = OffloadLoops::default();
         Arc::new(Self {
             offload,
             store,

@@ -31,17 +31,18 @@
 //! of the transitions before it.
 
 use super::error::EngineError;
+use super::inventory;
 use super::inventory::RUNNING;
 use super::lifecycle::Engine;
 use super::offload::{
-    Action, ActionOutcome, MigrationInputs, OffloadMachine, OffloadState, OffloadStatus,
-    OffloadTelemetry, TelemetryError, Transition, TRANSITION_LOG_LEN,
+    Action, ActionOutcome, OffloadMachine, OffloadState, OffloadStatus, Transition,
+    TRANSITION_LOG_LEN,
 };
 use super::offload_apply::apply_moves;
 use super::placing::{graph_strategy, plugin_graph};
+use super::ports::{TelemetryError, TelemetrySource};
 use super::record::{self, Cause};
 use super::scaling::{Round, Trigger};
-use super::telemetry::TelemetrySource;
 use super::user_delay;
 use crate::graphs::{GraphSpec, OffloadPolicy};
 use crate::store::{
@@ -59,9 +60,6 @@ use tracing::Instrument;
 
 /// The shortest wall-clock period between two rounds.
 const MIN_PERIOD: Duration = Duration::from_millis(5);
-
-/// The telemetry the loops observe through, shared and replaceable.
-pub type SharedOffloadTelemetry = Arc<Mutex<Box<dyn OffloadTelemetry + Send>>>;
 
 /// What the last action did, for the status.
 #[derive(Debug, Clone, Serialize)]
@@ -127,9 +125,9 @@ struct Entry {
 }
 
 /// The offload loops, by graph name, and what they share.
+#[derive(Default)]
 pub struct OffloadLoops {
     entries: Mutex<HashMap<String, Entry>>,
-    telemetry: Mutex<SharedOffloadTelemetry>,
     /// How many times the scaling loop changed each graph's replicas.
     scaled: Mutex<HashMap<String, u64>>,
 }
@@ -139,19 +137,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl OffloadLoops {
-    pub fn new(telemetry: Box<dyn OffloadTelemetry + Send>) -> Self {
-        Self {
-            entries: Mutex::new(HashMap::new()),
-            telemetry: Mutex::new(Arc::new(Mutex::new(telemetry))),
-            scaled: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Replaces the telemetry the loops observe through (e.g. Prometheus).
-    pub fn set_telemetry(&self, telemetry: Box<dyn OffloadTelemetry + Send>) {
-        *lock(&self.telemetry) = Arc::new(Mutex::new(telemetry));
-    }
-
     /// Notes that the scaling loop changed graph `name`'s replicas.
     pub fn mark_scaled(&self, name: &str) {
         *lock(&self.scaled).entry(name.to_owned()).or_default() += 1;
@@ -372,11 +357,6 @@ impl Engine {
         }
     }
 
-    /// Replaces the telemetry the offload loops observe through.
-    pub fn set_offload_telemetry(&self, telemetry: Box<dyn OffloadTelemetry + Send>) {
-        self.offload.set_telemetry(telemetry);
-    }
-
     /// The offload loop of graph `name`, if it has (had) one; its transitions are the
     /// persisted ones (the machine's own log if the store cannot give them).
     pub fn offload_view(&self, name: &str) -> Option<OffloadView> {
@@ -460,16 +440,14 @@ impl Engine {
             return Ok(Round::Stop);
         };
         let now = telemetry_now(self.telemetry.as_ref());
-        let telemetry = Arc::clone(&*lock(&self.offload.telemetry));
-        let graph_name = name.to_owned();
-        let observed =
-            tokio::task::spawn_blocking(move || lock(&telemetry).observe(&graph_name, now))
-                .await
-                .map_err(|e| TelemetryError {
-                    graph: name.to_owned(),
-                    message: format!("the telemetry task failed: {e}"),
-                })
-                .and_then(|r| r);
+        let placement = self.store.get_placement(name)?;
+        let clusters = inventory::clusters_for(&self.store, None)?;
+        let spec = graph.spec;
+        let observed = self
+            .measure(name, move |source| {
+                source.offload_observation(&spec, &placement, &clusters, now.as_secs_f64())
+            })
+            .await;
         let mut obs = match observed {
             Ok(obs) => obs,
             Err(e) => {
@@ -566,11 +544,16 @@ impl Engine {
         let params = spec.parameters_json(StrategyKind::MIGRATION);
         let deployed: Vec<PlacementEntry> =
             entries.iter().filter(|e| e.replicas > 0).cloned().collect();
-        let base = self.migration_telemetry(spec, &deployed, &clusters, now);
-        let measured = self
-            .measured_inputs(name, base)
+        let measured = {
+            let (spec, deployed, clusters) = (spec.clone(), deployed.clone(), clusters.clone());
+            let graph_name = name.to_owned();
+            self.measure(name, move |source| {
+                let base = migration_telemetry(source, &spec, &deployed, &clusters, now)?;
+                source.migration_inputs(&graph_name, base)
+            })
             .await
-            .map_err(|e| format!("no migration inputs: {e}"))?;
+            .map_err(|e| format!("no migration inputs: {e}"))?
+        };
         let extra = request_extra(action, measured.extra);
         let request = MigrationRequest {
             graph: plugin_graph(spec, &entries),
@@ -637,81 +620,56 @@ impl Engine {
             moves: applied.applied.len(),
         })
     }
+}
 
-    /// `base` as the offload telemetry measures it
-    /// ([`OffloadTelemetry::migration_inputs`]), asked in a blocking task through the handle
-    /// the observations use (a Prometheus source makes HTTP queries).
-    async fn measured_inputs(
-        &self,
-        name: &str,
-        base: Telemetry,
-    ) -> Result<MigrationInputs, TelemetryError> {
-        let telemetry = Arc::clone(&*lock(&self.offload.telemetry));
-        let graph_name = name.to_owned();
-        let span = tracing::debug_span!("offload_migration_inputs", graph = %name);
-        tokio::task::spawn_blocking(move || {
-            let _span = span.entered();
-            lock(&telemetry).migration_inputs(&graph_name, base)
-        })
-        .await
-        .map_err(|e| TelemetryError {
-            graph: name.to_owned(),
-            message: format!("the telemetry task failed: {e}"),
-        })
-        .and_then(|r| r)
-    }
-
-    /// The host's own figures for a migration strategy (the base of
-    /// [`OffloadTelemetry::migration_inputs`]): loads with their users' delay, links between
-    /// the clusters, and the users' calls to each service (and each service's to its
-    /// dependencies, at the service's own rate).
-    fn migration_telemetry(
-        &self,
-        spec: &GraphSpec,
-        placement: &[PlacementEntry],
-        clusters: &[Cluster],
-        now: Duration,
-    ) -> Telemetry {
-        let source = self.telemetry.as_ref();
-        let mut telemetry =
-            source.telemetry_with_delay(spec, placement, clusters, now.as_secs_f64());
-        telemetry.links = source.links(clusters);
-        let rate = |service: &str| {
-            telemetry
-                .loads
-                .iter()
-                .find(|l| l.service.as_str() == service)
-                .map_or(0.0, |l| l.current_rps)
-        };
-        let mut calls = Vec::new();
-        for service in &spec.services {
-            let rps = rate(&service.name);
-            if rps <= 0.0 {
-                continue;
-            }
-            calls.push(CallRate {
-                from: user_delay::USERS.into(),
-                to: service.name.as_str().into(),
-                rps,
-                mean_response_bytes: source.response_bytes(&service.name),
-            });
-            for dep in service
-                .dependencies
-                .required
-                .iter()
-                .chain(&service.dependencies.preferred)
-            {
-                calls.push(CallRate {
-                    from: service.name.as_str().into(),
-                    to: dep.as_str().into(),
-                    rps,
-                    mean_response_bytes: source.response_bytes(dep),
-                });
-            }
-        }
-        telemetry.calls = RVec::from(calls);
+/// The host's own figures for a migration strategy (the base of
+/// [`TelemetrySource::migration_inputs`]): loads with their users' delay, links between the
+/// clusters, and the users' calls to each service (and each service's to its dependencies, at
+/// the service's own rate).
+fn migration_telemetry(
+    source: &dyn TelemetrySource,
+    spec: &GraphSpec,
+    placement: &[PlacementEntry],
+    clusters: &[Cluster],
+    now: Duration,
+) -> Result<Telemetry, TelemetryError> {
+    let mut telemetry = source.loads_with_delay(spec, placement, clusters, now.as_secs_f64())?;
+    telemetry.links = source.links(clusters);
+    let rate = |service: &str| {
         telemetry
+            .loads
+            .iter()
+            .find(|l| l.service.as_str() == service)
+            .map_or(0.0, |l| l.current_rps)
+    };
+    let mut calls = Vec::new();
+    for service in &spec.services {
+        let rps = rate(&service.name);
+        if rps <= 0.0 {
+            continue;
+        }
+        calls.push(CallRate {
+            from: user_delay::USERS.into(),
+            to: service.name.as_str().into(),
+            rps,
+            mean_response_bytes: source.response_bytes(&service.name),
+        });
+        for dep in service
+            .dependencies
+            .required
+            .iter()
+            .chain(&service.dependencies.preferred)
+        {
+            calls.push(CallRate {
+                from: service.name.as_str().into(),
+                to: dep.as_str().into(),
+                rps,
+                mean_response_bytes: source.response_bytes(dep),
+            });
+        }
     }
+    telemetry.calls = RVec::from(calls);
+    Ok(telemetry)
 }
 
 /// `request.extra` of an action: the telemetry's members, then the action's (its

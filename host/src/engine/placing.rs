@@ -219,14 +219,31 @@ impl Engine {
             .collect();
         // A graph that does not run yet has nothing measured, but the request still carries
         // the backend's clock (simulated time under `--scenario`).
+        // A source that cannot measure a running graph leaves its placement without loads
+        // (the error goes into the decision's inputs), rather than blocking it.
         let now_s = now_ms() as f64 / 1e3;
+        let unmeasured = Telemetry {
+            time_unix_s: self.telemetry.clock_s(now_s),
+            ..Telemetry::default()
+        };
+        let mut telemetry_error = None;
         let telemetry = if ask.running && !current.is_empty() {
-            self.telemetry.telemetry(spec, &current, now_s)
-        } else {
-            Telemetry {
-                time_unix_s: self.telemetry.clock_s(now_s),
-                ..Telemetry::default()
+            let (measured_spec, placed) = (spec.clone(), current.clone());
+            let measured = self
+                .measure(&spec.name, move |source| {
+                    source.loads(&measured_spec, &placed, now_s)
+                })
+                .await;
+            match measured {
+                Ok(telemetry) => telemetry,
+                Err(error) => {
+                    tracing::warn!(graph = %spec.name, %error, "placement without loads");
+                    telemetry_error = Some(error.to_string());
+                    unmeasured
+                }
             }
+        } else {
+            unmeasured
         };
         let strategy = ask
             .strategy
@@ -234,12 +251,15 @@ impl Engine {
         let params = ask
             .params
             .unwrap_or_else(|| spec.parameters_json(StrategyKind::PLACEMENT));
-        let inputs = json!({
+        let mut inputs = json!({
             "clusters": clusters_summary(&clusters),
             "current": if current.is_empty() { Value::Null } else { json!(current) },
             "params": serde_json::from_str::<Value>(&params).unwrap_or(Value::Null),
             "pending": pending,
         });
+        if let (Some(error), Value::Object(map)) = (telemetry_error, &mut inputs) {
+            map.insert("telemetry_error".into(), json!(error));
+        }
         let request = PlacementRequest {
             graph,
             clusters: RVec::from(clusters.clone()),

@@ -8,7 +8,7 @@
 //! the round's decisions (only record them when nothing changed), and re-place the graph when
 //! a strategy answers `infeasible_replace`.
 
-use super::inventory::RUNNING;
+use super::inventory::{self, RUNNING};
 use super::lifecycle::Engine;
 use super::placing::{graph_strategy, plugin_graph};
 use super::record::{self, Cause};
@@ -59,15 +59,32 @@ struct LoopHandle {
     task: JoinHandle<()>,
 }
 
-/// The running loops, by graph name.
+/// Rounds of a graph's loop skipped because its telemetry could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TelemetryErrors {
+    pub count: u64,
+    pub last: Option<String>,
+}
+
+/// The running loops, by graph name, and their telemetry errors.
 #[derive(Default)]
 pub struct Loops {
     handles: Mutex<HashMap<String, LoopHandle>>,
+    errors: Mutex<HashMap<String, TelemetryErrors>>,
 }
 
 impl Loops {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LoopHandle>> {
         self.handles.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn errors(&self) -> std::sync::MutexGuard<'_, HashMap<String, TelemetryErrors>> {
+        self.errors.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The telemetry errors of graph `name`'s scaling loop.
+    pub fn telemetry_errors(&self, name: &str) -> TelemetryErrors {
+        self.errors().get(name).cloned().unwrap_or_default()
     }
 }
 
@@ -106,8 +123,36 @@ impl Engine {
             .is_some_and(|h| !h.task.is_finished())
     }
 
-    /// One round of graph `name`'s scaling loop (see the module documentation).
+    /// One round of graph `name`'s scaling loop (see the module documentation). The loads are
+    /// read before the decision lock is taken (a source may take its time); a source that
+    /// cannot measure the graph skips the round, counted in the loop's status.
     pub async fn scale_round(&self, name: &str) -> Result<Round, super::error::EngineError> {
+        let Some(graph) = self.store.get_graph(name)? else {
+            return Ok(Round::Stop);
+        };
+        if graph.status != RUNNING {
+            return Ok(Round::Stop);
+        }
+        let measured = {
+            let placed = self.store.get_placement(name)?;
+            let clusters = inventory::clusters_for(&self.store, Some(name))?;
+            let spec = graph.spec.clone();
+            self.measure(name, move |source| {
+                source.loads_with_delay(&spec, &placed, &clusters, source.now_s())
+            })
+            .await
+        };
+        let telemetry = match measured {
+            Ok(telemetry) => telemetry,
+            Err(error) => {
+                tracing::warn!(graph = %name, %error, "scaling round skipped: no telemetry");
+                let mut errors = self.loops.errors();
+                let entry = errors.entry(name.to_owned()).or_default();
+                entry.count += 1;
+                entry.last = Some(error.to_string());
+                return Ok(Round::Continue);
+            }
+        };
         let decided = self.decision_lock.lock().await;
         let Some(graph) = self.store.get_graph(name)? else {
             return Ok(Round::Stop);
@@ -118,9 +163,6 @@ impl Engine {
         let spec = &graph.spec;
         let entries = self.store.get_placement(name)?;
         let clusters = self.decision_clusters(&decided, name).await?;
-        let telemetry =
-            self.telemetry
-                .telemetry_with_delay(spec, &entries, &clusters, self.telemetry.now_s());
         let strategy = graph_strategy(spec, StrategyKind::SCALING);
         let params = spec.parameters_json(StrategyKind::SCALING);
         let plugin_graph = plugin_graph(spec, &entries);

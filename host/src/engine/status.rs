@@ -137,6 +137,9 @@ pub struct ServiceView {
 pub struct LoopView {
     pub active: bool,
     pub period_ms: u64,
+    /// Rounds skipped because the telemetry source could not measure the graph.
+    pub telemetry_errors: u64,
+    pub last_telemetry_error: Option<String>,
 }
 
 /// `GET /v1/graphs/{name}`.
@@ -409,6 +412,8 @@ impl Engine {
             last_decisions,
             last_failure,
             scaling_loop: LoopView {
+                telemetry_errors: self.loops.telemetry_errors(name).count,
+                last_telemetry_error: self.loops.telemetry_errors(name).last,
                 active: self.loop_active(name),
                 period_ms: u64::try_from(self.config.scaling_period.as_millis())
                     .unwrap_or(u64::MAX),

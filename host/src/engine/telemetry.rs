@@ -1,5 +1,6 @@
-//! Where the control loops read load and user delay from: a [`TelemetrySource`]. Without a
-//! scenario, [`SineLoad`] makes a deterministic load from the clock (delay: [`user_delay`]).
+//! The simulated continuum's demo load without a scenario: [`SineLoad`], a deterministic load
+//! from the clock (delay: [`user_delay`]), as a [`TelemetrySource`]. Never used with
+//! `[telemetry] source = "prometheus"`.
 //!
 //! `SineLoad`: service `s` with scaling profile (alpha, beta) and `min` replicas receives
 //! `rps(t) = base * (1 + a * sin(2 pi t / P + phi_s))` requests/s, with
@@ -7,77 +8,12 @@
 //! and a phase `phi_s` fixed by the service's name, so services peak at different times and the
 //! same instant always gives the same load. The prediction is `rps(t + horizon)`.
 
+use super::ports::{TelemetryError, TelemetrySource};
 use super::user_delay::{self, UserDelay};
 use crate::graphs::{GraphSpec, ServiceSpec};
 use crate::store::PlacementEntry;
-use smo_plugin_api::{Cluster, Link, RVec, ServiceLoad, Telemetry};
+use smo_plugin_api::{Cluster, RVec, ServiceLoad, Telemetry};
 use std::f64::consts::TAU;
-
-/// A source of telemetry for a graph's control loops.
-pub trait TelemetrySource: Send + Sync {
-    /// What is measured now (`now_s`: seconds since the Unix epoch) for the services of `graph`
-    /// placed as `placement`.
-    fn telemetry(&self, graph: &GraphSpec, placement: &[PlacementEntry], now_s: f64) -> Telemetry;
-
-    /// The time strategies are told it is at wall-clock `now_s`, in whole seconds since the
-    /// Unix epoch (a simulated continuum tells its simulated time).
-    fn clock_s(&self, now_s: f64) -> i64 {
-        now_s.floor() as i64
-    }
-
-    /// The users' mean delay of `graph` placed as `placement` on `clusters` at `now_s`
-    /// (unknown by default).
-    fn user_delay(
-        &self,
-        _graph: &GraphSpec,
-        _placement: &[PlacementEntry],
-        _clusters: &[Cluster],
-        _now_s: f64,
-    ) -> UserDelay {
-        UserDelay::default()
-    }
-
-    /// [`Self::telemetry`] with each service's `response_time_ms` set from
-    /// [`Self::user_delay`] (left at 0 when unknown).
-    fn telemetry_with_delay(
-        &self,
-        graph: &GraphSpec,
-        placement: &[PlacementEntry],
-        clusters: &[Cluster],
-        now_s: f64,
-    ) -> Telemetry {
-        let mut telemetry = self.telemetry(graph, placement, now_s);
-        let delay = self.user_delay(graph, placement, clusters, now_s);
-        for load in telemetry.loads.iter_mut() {
-            if let Some(ms) = delay.of(load.service.as_str()) {
-                load.response_time_ms = ms;
-            }
-        }
-        telemetry
-    }
-
-    /// The telemetry clock now (s since the Unix epoch): the wall clock by default.
-    fn now_s(&self) -> f64 {
-        crate::store::now_ms() as f64 / 1e3
-    }
-
-    /// Telemetry seconds per wall-clock second (1 by default).
-    fn speed(&self) -> f64 {
-        1.0
-    }
-
-    /// Links between `clusters` for a migration strategy: RTT from the coordinates by default
-    /// ([`user_delay::links`]).
-    fn links(&self, clusters: &[Cluster]) -> RVec<Link> {
-        user_delay::links(clusters)
-    }
-
-    /// The mean response size of `service` (bytes), for the call rates a migration strategy
-    /// is given; 20 kB by default.
-    fn response_bytes(&self, _service: &str) -> f64 {
-        20.0 * 1024.0
-    }
-}
 
 /// A deterministic sinusoidal load, see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -125,18 +61,14 @@ impl SineLoad {
     }
 }
 
-impl TelemetrySource for SineLoad {
-    fn user_delay(
+impl SineLoad {
+    /// The load of `graph`'s deployed services at `now_s` (see the module documentation).
+    pub fn telemetry(
         &self,
         graph: &GraphSpec,
         placement: &[PlacementEntry],
-        clusters: &[Cluster],
         now_s: f64,
-    ) -> UserDelay {
-        user_delay::sine_model(self, graph, placement, clusters, now_s)
-    }
-
-    fn telemetry(&self, graph: &GraphSpec, placement: &[PlacementEntry], now_s: f64) -> Telemetry {
+    ) -> Telemetry {
         let loads = graph
             .services
             .iter()
@@ -168,11 +100,34 @@ impl TelemetrySource for SineLoad {
             .collect::<Vec<_>>();
         Telemetry {
             // Whole seconds are enough for strategies; the float keeps sub-second loops smooth.
-            time_unix_s: self.clock_s(now_s),
+            time_unix_s: now_s.floor() as i64,
             loads: RVec::from(loads),
             links: RVec::new(),
             calls: RVec::new(),
         }
+    }
+}
+
+impl TelemetrySource for SineLoad {
+    fn loads(
+        &self,
+        graph: &GraphSpec,
+        placement: &[PlacementEntry],
+        now_s: f64,
+    ) -> Result<Telemetry, TelemetryError> {
+        Ok(self.telemetry(graph, placement, now_s))
+    }
+
+    fn user_delay(
+        &self,
+        graph: &GraphSpec,
+        placement: &[PlacementEntry],
+        clusters: &[Cluster],
+        now_s: f64,
+    ) -> Result<UserDelay, TelemetryError> {
+        Ok(user_delay::sine_model(
+            self, graph, placement, clusters, now_s,
+        ))
     }
 }
 

@@ -97,11 +97,25 @@ fn ingress(
     }
 }
 
-/// Mesh traffic seen by the destination: requests and response bytes (`bytes` a response).
+/// The time every service of the mesh takes to answer (ms), as its sidecar reports it.
+pub const SERVICE_MS: f64 = 4.0;
+
+/// Mesh traffic seen by the destination: requests, response bytes (`bytes` a response) and
+/// the time taken ([`SERVICE_MS`]).
 fn mesh(out: &mut Vec<Series>, labels: &[(&'static str, &'static str)], rate: f64, bytes: f64) {
     out.push(counter("istio_requests_total", labels, rate));
     out.push(counter("istio_response_bytes_sum", labels, rate * bytes));
     out.push(counter("istio_response_bytes_count", labels, rate));
+    out.push(counter(
+        "istio_request_duration_milliseconds_sum",
+        labels,
+        rate * SERVICE_MS,
+    ));
+    out.push(counter(
+        "istio_request_duration_milliseconds_count",
+        labels,
+        rate,
+    ));
 }
 
 /// A container: CPU cores (counter of seconds) and memory bytes (two gauges).

@@ -10,7 +10,8 @@
 //! other services get the deterministic [`SineLoad`]. The users' delay is the simulator's model
 //! ([`crate::sim::delay`]) with the scenario's users, network and per-service processing times.
 
-use crate::engine::telemetry::{SineLoad, TelemetrySource};
+use crate::engine::ports::{TelemetryError, TelemetrySource};
+use crate::engine::telemetry::SineLoad;
 use crate::engine::user_delay::{self, UserDelay};
 use crate::graphs::GraphSpec;
 use crate::sim::delay;
@@ -210,10 +211,16 @@ impl TelemetrySource for ScenarioTelemetry {
         placement: &[PlacementEntry],
         clusters: &[Cluster],
         now_s: f64,
-    ) -> UserDelay {
+    ) -> Result<UserDelay, TelemetryError> {
         let spec = &self.scenario.spec;
         if spec.users.is_empty() {
-            return user_delay::sine_model(&self.fallback, graph, placement, clusters, now_s);
+            return Ok(user_delay::sine_model(
+                &self.fallback,
+                graph,
+                placement,
+                clusters,
+                now_s,
+            ));
         }
         let step_s = f64::from(self.scenario.step_s());
         let per_service = graph
@@ -244,7 +251,7 @@ impl TelemetrySource for ScenarioTelemetry {
                 Some((service.name.clone(), served))
             })
             .collect();
-        UserDelay::from_served(per_service)
+        Ok(UserDelay::from_served(per_service))
     }
 
     /// Simulated time, not wrapped at the horizon (so the offload machine's clock never goes
@@ -287,7 +294,12 @@ impl TelemetrySource for ScenarioTelemetry {
             .map_or(20.0 * 1024.0, |s| s.response_kb * 1024.0)
     }
 
-    fn telemetry(&self, graph: &GraphSpec, placement: &[PlacementEntry], now_s: f64) -> Telemetry {
+    fn loads(
+        &self,
+        graph: &GraphSpec,
+        placement: &[PlacementEntry],
+        now_s: f64,
+    ) -> Result<Telemetry, TelemetryError> {
         let mut telemetry = self.fallback.telemetry(graph, placement, now_s);
         let step = self.step();
         for load in telemetry.loads.iter_mut() {
@@ -306,7 +318,7 @@ impl TelemetrySource for ScenarioTelemetry {
             }
         }
         telemetry.time_unix_s = self.clock_s(now_s);
-        telemetry
+        Ok(telemetry)
     }
 
     fn clock_s(&self, _now_s: f64) -> i64 {
