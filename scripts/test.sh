@@ -13,3 +13,5 @@ echo "== building the example plugin against plugin-api 1.0.0 (tests/compat, the
 cargo build --locked --manifest-path tests/compat/Cargo.toml --target-dir "${target_dir}/compat"
 echo "== running all tests" >&2
 cargo test --workspace --locked
+echo "== a host of the next minor plugin-api version loads the 1.0.0 plugin (tests/compat)" >&2
+cargo test --locked -p smo-plugin-api --features testing-next-minor --test next_minor

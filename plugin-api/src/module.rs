@@ -59,11 +59,12 @@ pub struct PluginMetadata {
     pub extra: RString,
 }
 
-/// The root module. Fields are only ever appended (see the crate's versioning rule).
+/// The root module. Fields are only ever appended (see the crate's versioning rule), after
+/// `new_migration`; the accessor of an appended field returns `None` for a plugin built before
+/// it (abi_stable's default for prefix types), so a newer host keeps loading older plugins.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModule_Ref)))]
-#[sabi(missing_field(panic))]
 pub struct PluginModule {
     /// The plugin's metadata.
     pub metadata: extern "C" fn() -> PluginMetadata,
@@ -81,6 +82,16 @@ pub struct PluginModule {
         name: RStr<'_>,
         params: RStr<'_>,
     ) -> RResult<MigrationStrategyBox, PluginError>,
+    /// Only with the `testing-next-minor` feature: the kind of field a next minor version would
+    /// append, so that a test can load a plugin built before it into such a host.
+    #[cfg(feature = "testing-next-minor")]
+    pub next_minor_probe: extern "C" fn() -> u32,
+}
+
+/// What [`PluginModule::next_minor_probe`] answers for a plugin built with the field.
+#[cfg(feature = "testing-next-minor")]
+pub extern "C" fn next_minor_probe() -> u32 {
+    1
 }
 
 impl RootModule for PluginModule_Ref {

@@ -162,6 +162,8 @@ pub fn root_module(
         new_placement,
         new_scaling,
         new_migration,
+        #[cfg(feature = "testing-next-minor")]
+        next_minor_probe: crate::module::next_minor_probe,
     }
     .leak_into_prefix()
 }

@@ -69,9 +69,10 @@ pub fn load(path: &Path) -> Result<(PluginModule_Ref, PluginInfo), PluginHostErr
             return Err(summarise(path, error));
         }
     };
-    let module = header
-        .init_root_module::<PluginModule_Ref>()
-        .map_err(|e| summarise(path, e))?;
+    // Not abi_stable's `init_root_module`: it refuses plugins built against an older minor
+    // version of smo-plugin-api once the root module has gained a field.
+    let module =
+        smo_plugin_api::loading::init_root_module(header).map_err(|e| summarise(path, e))?;
     let info = info_of(module);
     if !info.panic_unwind {
         return Err(PluginHostError::Load {
