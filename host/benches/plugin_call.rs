@@ -128,6 +128,7 @@ fn call_group(c: &mut Criterion, services: usize, clusters: usize) {
         b.iter(|| {
             runtime
                 .block_on(dispatcher.place(Some(&name), "{}", Arc::clone(&shared)))
+                .record
                 .error
                 .is_none()
         })
@@ -180,7 +181,7 @@ fn reload_latency(c: &mut Criterion) {
             runtime.block_on(async {
                 registry.reload().await.expect("reload");
                 let r = dispatcher.place(Some(&name), "{}", Arc::clone(&req)).await;
-                assert_eq!(r.plugin_version.as_deref(), Some(want));
+                assert_eq!(r.record.plugin_version.as_deref(), Some(want));
             })
         })
     });

@@ -5,6 +5,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod decision;
 pub mod engine;
 pub mod graphs;
 pub mod logging;

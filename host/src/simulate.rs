@@ -90,6 +90,14 @@ impl StrategyDriver for PluginDriver {
             self.dispatcher.migrate_exact(&name, &params, request).await
         })
     }
+
+    /// The version of the loaded plugin that `strategy` (`plugin/name?params`) names.
+    fn plugin_version(&self, strategy: &str) -> Option<String> {
+        let (name, _) = strategy_params::split(strategy).ok()?;
+        let name = StrategyName::parse(name).ok()?;
+        let entry = self.dispatcher.registry().entry(&name.plugin).ok()?;
+        Some(entry.info.version.clone())
+    }
 }
 
 /// Runs `smo simulate` with the plugins of `plugin_dir`.

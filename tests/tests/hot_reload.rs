@@ -41,9 +41,9 @@ async fn replacing_a_plugin_under_load_loses_no_call() {
                     .place(Some(&echo), "{}", Arc::clone(&request))
                     .await;
                 seen.push((
-                    r.error.clone(),
-                    r.fallback_reason.clone(),
-                    r.plugin_version.clone(),
+                    r.record.error.clone(),
+                    r.record.fallback_reason.clone(),
+                    r.record.plugin_version.clone(),
                 ));
             }
             seen
@@ -53,7 +53,7 @@ async fn replacing_a_plugin_under_load_loses_no_call() {
     let first = dispatcher
         .place(Some(&echo), "{}", Arc::clone(&request))
         .await;
-    assert_eq!(version_of(&first.reasons), "1.0.0");
+    assert_eq!(version_of(&first.record.reasons), "1.0.0");
 
     sandbox.install("smo_fixture_versioned_v2", "versioned.so");
     let report = dispatcher
@@ -69,8 +69,8 @@ async fn replacing_a_plugin_under_load_loses_no_call() {
         let r = dispatcher
             .place(Some(&echo), "{}", Arc::clone(&request))
             .await;
-        assert_eq!(version_of(&r.reasons), "2.0.0");
-        assert_eq!(r.plugin_version.as_deref(), Some("2.0.0"));
+        assert_eq!(version_of(&r.record.reasons), "2.0.0");
+        assert_eq!(r.record.plugin_version.as_deref(), Some("2.0.0"));
     }
     stop.store(true, Ordering::Relaxed);
     let seen = caller.await.unwrap();
@@ -100,8 +100,8 @@ async fn replacing_a_plugin_under_load_loses_no_call() {
     let r = dispatcher
         .place(Some(&echo), "{}", Arc::clone(&request))
         .await;
-    assert_eq!(r.fallback_reason, None);
-    assert_eq!(version_of(&r.reasons), "2.0.0");
+    assert_eq!(r.record.fallback_reason, None);
+    assert_eq!(version_of(&r.record.reasons), "2.0.0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,13 +138,13 @@ async fn a_call_in_flight_finishes_on_the_version_it_started_on() {
         .expect("reload succeeds");
     std::fs::write(&release, b"go").unwrap();
     let old = in_flight.await.unwrap();
-    assert_eq!(old.error, None);
-    assert_eq!(version_of(&old.reasons), "1.0.0");
+    assert_eq!(old.record.error, None);
+    assert_eq!(version_of(&old.record.reasons), "1.0.0");
     std::fs::remove_file(&started).unwrap();
     let new = dispatcher
         .place(Some(&gate), &params, Arc::new(small_request()))
         .await;
-    assert_eq!(version_of(&new.reasons), "2.0.0");
+    assert_eq!(version_of(&new.record.reasons), "2.0.0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

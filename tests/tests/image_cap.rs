@@ -18,7 +18,7 @@ async fn reloads_past_the_image_cap_are_refused_and_the_old_version_serves() {
     let first = dispatcher
         .place(Some(&echo), "{}", Arc::new(small_request()))
         .await;
-    assert_eq!(first.plugin_version.as_deref(), Some("1.0.0"));
+    assert_eq!(first.record.plugin_version.as_deref(), Some("1.0.0"));
     assert_eq!(dispatcher.registry().status().images_mapped, 1);
 
     sandbox.install("smo_fixture_versioned_v2", "versioned.so");
@@ -29,5 +29,5 @@ async fn reloads_past_the_image_cap_are_refused_and_the_old_version_serves() {
     let again = dispatcher
         .place(Some(&echo), "{}", Arc::new(small_request()))
         .await;
-    assert_eq!(again.plugin_version.as_deref(), Some("1.0.0"));
+    assert_eq!(again.record.plugin_version.as_deref(), Some("1.0.0"));
 }

@@ -22,6 +22,7 @@ async fn going_back_to_a_mapped_version_maps_no_new_image() {
         dispatcher
             .place(Some(&echo), "{}", Arc::new(small_request()))
             .await
+            .record
             .plugin_version
     };
     assert_eq!(call().await.as_deref(), Some("1.0.0"));

@@ -19,20 +19,20 @@ async fn a_panicking_strategy_is_contained_counted_and_quarantined() {
         let record = dispatcher
             .place(Some(&boom), "{}", Arc::clone(&request))
             .await;
-        let reason = record.fallback_reason.expect("fell back");
+        let reason = record.record.fallback_reason.expect("fell back");
         assert!(reason.contains("panicked"), "{reason}");
         assert!(
             reason.contains("fixture panic while placing 3 services"),
             "{reason}"
         );
-        assert_eq!(record.strategy, "default-lp/placement");
+        assert_eq!(record.record.strategy, "default-lp/placement");
         assert!(record.decision.is_some(), "the default strategy decided");
         let stats = panicky_stats(&dispatcher);
         assert_eq!(stats.panics, call);
     }
     // Third consecutive panic quarantined it: the next call does not reach the plugin.
     let record = dispatcher.place(Some(&boom), "{}", request).await;
-    let reason = record.fallback_reason.expect("fell back");
+    let reason = record.record.fallback_reason.expect("fell back");
     assert!(reason.contains("quarantined"), "{reason}");
     let stats = panicky_stats(&dispatcher);
     assert_eq!(stats.panics, 3);
@@ -73,21 +73,25 @@ fn a_hanging_strategy_times_out_and_only_blocks_itself() {
         let first = dispatcher
             .place(Some(&forever), "{}", Arc::clone(&request))
             .await;
-        let reason = first.fallback_reason.expect("fell back");
+        let reason = first.record.fallback_reason.expect("fell back");
         assert!(reason.contains("timed out"), "{reason}");
         assert!(first.decision.is_some());
         // The hung call still holds the only permit: the second waits and times out too.
         let second = dispatcher
             .place(Some(&forever), "{}", Arc::clone(&request))
             .await;
-        assert!(second.fallback_reason.unwrap().contains("timed out"));
+        assert!(second.record.fallback_reason.unwrap().contains("timed out"));
         // Two consecutive timeouts quarantine it; other plugins still answer directly.
         let third = dispatcher
             .place(Some(&forever), "{}", Arc::clone(&request))
             .await;
-        assert!(third.fallback_reason.unwrap().contains("quarantined"));
+        assert!(third
+            .record
+            .fallback_reason
+            .unwrap()
+            .contains("quarantined"));
         let default = dispatcher.place(None, "{}", request).await;
-        assert_eq!(default.fallback_reason, None);
+        assert_eq!(default.record.fallback_reason, None);
         assert!(default.decision.is_some());
         let hangs = dispatcher
             .registry()
@@ -154,7 +158,7 @@ async fn bad_files_are_rejected_with_one_line_each_and_good_ones_still_load() {
     let record = dispatcher
         .place(None, "{}", Arc::new(small_request()))
         .await;
-    assert_eq!(record.error, None);
+    assert_eq!(record.record.error, None);
 }
 
 #[test]

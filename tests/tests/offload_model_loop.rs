@@ -51,7 +51,7 @@ impl ModelContinuum {
             .dispatcher
             .migrate(Some(&name), "{}", Arc::new(self.request(extra)))
             .await;
-        assert_eq!(made.error, None);
+        assert_eq!(made.record.error, None);
         made.decision.expect("a decision")
     }
 

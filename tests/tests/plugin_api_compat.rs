@@ -55,14 +55,17 @@ async fn a_plugin_built_against_plugin_api_1_0_0_answers_like_a_current_build() 
         let record = dispatcher
             .place(Some(&name), r#"{"role": "edge"}"#, Arc::clone(&request))
             .await;
-        assert_eq!(record.error, None);
-        assert_eq!(record.fallback_reason, None, "the plugin itself answered");
+        assert_eq!(record.record.error, None);
+        assert_eq!(
+            record.record.fallback_reason, None,
+            "the plugin itself answered"
+        );
         decisions.push(record.decision.expect("a decision"));
         // Bad parameters are refused by the old build as by the new one.
         let record = dispatcher
             .place(Some(&name), r#"{"role": "moon"}"#, Arc::clone(&request))
             .await;
-        let reason = record.fallback_reason.expect("refused");
+        let reason = record.record.fallback_reason.expect("refused");
         assert!(reason.contains("moon"), "{reason}");
     }
     assert!(!decisions[0].placement.assignments.is_empty());

@@ -37,10 +37,13 @@ async fn every_shipped_plugin_loads_is_listed_and_places() {
             let record = dispatcher
                 .place(Some(&name), "{}", Arc::clone(&request))
                 .await;
-            assert_eq!(record.error, None, "{name}");
-            assert_eq!(record.fallback_reason, None, "{name}");
-            assert_eq!(record.strategy, name.to_string());
-            assert_eq!(record.plugin_version.as_deref(), Some(p.version.as_str()));
+            assert_eq!(record.record.error, None, "{name}");
+            assert_eq!(record.record.fallback_reason, None, "{name}");
+            assert_eq!(record.record.strategy, name.to_string());
+            assert_eq!(
+                record.record.plugin_version.as_deref(),
+                Some(p.version.as_str())
+            );
             let decision = record.decision.expect("a decision");
             let services: BTreeSet<String> = decision
                 .placement
@@ -59,7 +62,7 @@ async fn every_shipped_plugin_loads_is_listed_and_places() {
                 Some("cloud-gpu"),
                 "{name}"
             );
-            assert!(!record.reasons.is_empty(), "{name} gave no reasons");
+            assert!(!record.record.reasons.is_empty(), "{name} gave no reasons");
             placed += 1;
         }
     }
@@ -86,7 +89,7 @@ async fn migration_strategy_answers_and_unknown_names_are_explained() {
         .filter(|c| c.name != "cloud-2")
         .collect();
     let placement = dispatcher.place(None, "{}", Arc::new(req.clone())).await;
-    assert_eq!(placement.strategy, "default-lp/placement");
+    assert_eq!(placement.record.strategy, "default-lp/placement");
     assert!(placement.decision.is_some());
     let in_cloud = |service: &str| smo_plugin_api::Assignment {
         service: service.into(),
@@ -135,13 +138,13 @@ async fn migration_strategy_answers_and_unknown_names_are_explained() {
     let record = dispatcher
         .migrate(Some(&name), "{}", Arc::new(migration))
         .await;
-    assert_eq!(record.error, None);
-    assert_eq!(record.fallback_reason, None);
+    assert_eq!(record.record.error, None);
+    assert_eq!(record.record.fallback_reason, None);
     let moves = record.decision.expect("a decision").moves;
     assert!(
         !moves.is_empty(),
         "an offload was asked for: {:?}",
-        record.reasons
+        record.record.reasons
     );
     for m in moves.iter() {
         assert_eq!(m.to.as_str(), "edge-1", "{m:?}");
@@ -152,9 +155,9 @@ async fn migration_strategy_answers_and_unknown_names_are_explained() {
     let req = small_request();
     let missing = StrategyName::parse("nope/placement").unwrap();
     let record = dispatcher.place(Some(&missing), "{}", Arc::new(req)).await;
-    let reason = record.fallback_reason.expect("fell back");
+    let reason = record.record.fallback_reason.expect("fell back");
     assert!(reason.contains("no plugin named `nope`"), "{reason}");
-    assert_eq!(record.strategy, "default-lp/placement");
+    assert_eq!(record.record.strategy, "default-lp/placement");
     assert!(record.decision.is_some());
 }
 
@@ -169,12 +172,15 @@ async fn the_readme_example_plugin_loads_and_honours_its_parameters() {
     let record = dispatcher
         .place(Some(&name), r#"{"role": "edge"}"#, Arc::clone(&request))
         .await;
-    assert_eq!(record.error, None);
+    assert_eq!(record.record.error, None);
     let placement = record.decision.unwrap().placement;
     assert!(placement.assignments.iter().all(|a| a.cluster == "edge-1"));
     let record = dispatcher
         .place(Some(&name), r#"{"role": "moon"}"#, request)
         .await;
-    let reason = record.fallback_reason.expect("bad parameters are refused");
+    let reason = record
+        .record
+        .fallback_reason
+        .expect("bad parameters are refused");
     assert!(reason.contains("moon"), "{reason}");
 }

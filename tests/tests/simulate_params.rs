@@ -87,3 +87,51 @@ fn refused_parameters_stop_the_run_naming_them() {
         );
     }
 }
+
+#[test]
+fn decisions_are_kept_as_the_records_smo_serve_stores() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_default_lp", "default-lp.so");
+    let mut cmd = sandbox.simulate("eu-5dc-24h.yaml");
+    cmd.args([
+        "--hours",
+        "1",
+        "--strategy",
+        "default-lp/placement",
+        "--decisions",
+    ]);
+    let doc = simulate_report(&cmd.output().expect("smo runs"));
+    let run = &doc["strategies"][0];
+    let records = run["decisions"].as_array().expect("decisions");
+    let calls = run["totals"]["strategy_calls"].as_u64().expect("calls");
+    assert_eq!(records.len() as u64, calls, "one record a call");
+    let start_ms = 1_728_864_000_000_i64; // 2024-10-14T00:00:00Z, the scenario's start
+    for record in records {
+        assert_eq!(record["kind"], "placement", "{record}");
+        assert_eq!(record["trigger"], "simulate");
+        assert_eq!(record["strategy"], "default-lp/placement");
+        assert_eq!(record["plugin_version"], "0.1.0");
+        assert_eq!(record["outcome"], "ok", "{record}");
+        let at = record["started_at_ms"].as_i64().expect("time");
+        assert!(
+            (start_ms..start_ms + 3_600_000).contains(&at),
+            "simulated time: {at}"
+        );
+        assert!(
+            record["decision"]["placement"]["assignments"].is_array(),
+            "{record}"
+        );
+        assert!(!record["reasons"].as_array().expect("reasons").is_empty());
+    }
+    // Without --decisions the report has none; without --json the flag is refused.
+    let mut plain = sandbox.simulate("eu-5dc-24h.yaml");
+    plain.args(["--hours", "1", "--strategy", "default-lp/placement"]);
+    let doc = simulate_report(&plain.output().expect("smo runs"));
+    assert!(doc["strategies"][0].get("decisions").is_none());
+    let refused = std::process::Command::new(smo_bin())
+        .args(["simulate", "x.yaml", "--decisions"])
+        .output()
+        .expect("smo runs");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--json"));
+}

@@ -4,9 +4,10 @@
 use super::body;
 use super::error::{from_query_rejection, ApiError};
 use super::AppState;
+use crate::decision::DecisionRecord;
 use crate::engine::lifecycle::{Deleted, DeployMode};
 use crate::engine::offload_loop::OffloadAnswer;
-use crate::engine::record::{Cause, DecisionView};
+use crate::engine::record::Cause;
 use crate::engine::status::{GraphSummary, GraphView};
 use crate::plugins::StrategyName;
 use crate::store::ApplyAttempt;
@@ -173,7 +174,7 @@ pub async fn stop(
 pub async fn replace(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<DecisionView>, ApiError> {
+) -> Result<Json<DecisionRecord>, ApiError> {
     Ok(Json(
         state
             .engine
@@ -198,7 +199,7 @@ pub struct ExecuteQuery {
 #[derive(Debug, Serialize)]
 pub struct Executed {
     pub applied: bool,
-    pub decision: DecisionView,
+    pub decision: DecisionRecord,
 }
 
 /// `plugin/strategy` (sent as `plugin%2Fstrategy`) or `plugin:strategy`.
@@ -288,7 +289,7 @@ pub struct DecisionsQuery {
 /// The history body.
 #[derive(Debug, Serialize)]
 pub struct DecisionList {
-    pub decisions: Vec<DecisionView>,
+    pub decisions: Vec<DecisionRecord>,
 }
 
 /// Query of the apply attempts.

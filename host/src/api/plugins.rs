@@ -3,14 +3,14 @@
 
 use super::error::{from_json_rejection, ApiError};
 use super::AppState;
-use crate::plugins::dispatch::DecisionRecord;
+use crate::decision::DecisionRecord;
 use crate::plugins::StrategyName;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use smo_plugin_api::{PlacementDecision, PlacementRequest};
+use smo_plugin_api::PlacementRequest;
 use std::sync::Arc;
 
 /// `GET /healthz`
@@ -51,12 +51,13 @@ pub struct PlaceBody {
     pub request: PlacementRequest,
 }
 
-/// `POST /v1/strategies/{plugin}/{strategy}/place`: one placement decision, through the guard.
+/// `POST /v1/strategies/{plugin}/{strategy}/place`: one placement decision, through the guard
+/// (with the fallback to the default strategy), as a decision record with the decision in it.
 pub async fn place(
     State(state): State<AppState>,
     Path((plugin, strategy)): Path<(String, String)>,
     body: Result<Json<PlaceBody>, JsonRejection>,
-) -> Result<Json<DecisionRecord<PlacementDecision>>, ApiError> {
+) -> Result<Json<DecisionRecord>, ApiError> {
     let Json(body) = body.map_err(from_json_rejection)?;
     let name = StrategyName::parse(&format!("{plugin}/{strategy}")).map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_strategy", e.to_string()).with_field("strategy")
@@ -64,9 +65,9 @@ pub async fn place(
     let params = body
         .params
         .map_or_else(|| "{}".to_string(), |p| p.to_string());
-    let record = state
+    let decided = state
         .dispatcher
         .place(Some(&name), &params, Arc::new(body.request))
         .await;
-    Ok(Json(record))
+    Ok(Json(decided.to_record()))
 }

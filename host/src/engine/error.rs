@@ -1,7 +1,7 @@
 //! What the engine refuses or fails at, one variant per answer the API gives (404, 409, 422,
 //! 500); a failed decision carries its record so the caller can show why.
 
-use crate::engine::record::DecisionView;
+use crate::decision::DecisionRecord;
 use crate::store::StoreError;
 
 /// An engine failure.
@@ -26,7 +26,7 @@ pub enum EngineError {
     PlacementFailed {
         graph: String,
         reason: String,
-        decision: Box<DecisionView>,
+        decision: Box<DecisionRecord>,
     },
     /// The backend could not answer (its inventory, before a decision).
     #[error(transparent)]

@@ -17,13 +17,13 @@ use super::offload_loop::OffloadLoops;
 use super::placing::{Ask, Placed};
 use super::ports::Continuum;
 use super::ports::TelemetrySource;
-use super::record::{Cause, DecisionView};
+use super::record::Cause;
 use super::scaling::Loops;
+use crate::decision::DecisionRecord;
 use crate::graphs::GraphSpec;
 use crate::plugins::{Dispatcher, StrategyName};
 use crate::store::{
-    now_ms, ApplyAction, ApplyAttemptRecord, Commit, DecisionRecord, PlacementEntry, Store,
-    StoreError,
+    now_ms, ApplyAction, ApplyAttemptRecord, Commit, PlacementEntry, Store, StoreError,
 };
 use smo_plugin_api::Cluster;
 use std::sync::atomic::AtomicU64;
@@ -67,14 +67,14 @@ pub struct Deployed {
     /// A new graph (not an update).
     pub created: bool,
     /// The placement decision (absent when a stopped graph was updated without one).
-    pub decision: Option<DecisionView>,
+    pub decision: Option<DecisionRecord>,
 }
 
 /// The result of `execute_strategy`.
 #[derive(Debug)]
 pub struct Executed {
     pub applied: bool,
-    pub decision: DecisionView,
+    pub decision: DecisionRecord,
 }
 
 /// What a deletion did.
@@ -245,7 +245,7 @@ impl Engine {
         placed: &Placed,
         spec: Option<(&GraphSpec, bool)>,
         status: Option<&str>,
-    ) -> Result<DecisionView, EngineError> {
+    ) -> Result<DecisionRecord, EngineError> {
         let entries = self.placed_rows(name, placed)?;
         let committed = self
             .commit(
@@ -355,7 +355,7 @@ impl Engine {
         cause: Cause,
         strategy: Option<StrategyName>,
         params: Option<String>,
-    ) -> Result<DecisionView, EngineError> {
+    ) -> Result<DecisionRecord, EngineError> {
         let decided = self.decision_lock.lock().await;
         self.replace_locked(&decided, name, cause, strategy, params)
             .await
@@ -369,7 +369,7 @@ impl Engine {
         cause: Cause,
         strategy: Option<StrategyName>,
         params: Option<String>,
-    ) -> Result<DecisionView, EngineError> {
+    ) -> Result<DecisionRecord, EngineError> {
         let graph = self
             .store
             .get_graph(name)?
@@ -464,7 +464,7 @@ impl Engine {
 
     /// Starts a stopped graph: re-places it (its services were undeployed, and the capacity
     /// may have gone to others), marks it running and starts its scaling loop.
-    pub async fn start(self: &Arc<Self>, name: &str) -> Result<DecisionView, EngineError> {
+    pub async fn start(self: &Arc<Self>, name: &str) -> Result<DecisionRecord, EngineError> {
         let decided = self.decision_lock.lock().await;
         let graph = self
             .store

@@ -45,9 +45,7 @@ use super::record::{self, Cause};
 use super::scaling::{Round, Trigger};
 use super::user_delay;
 use crate::graphs::{GraphSpec, OffloadPolicy};
-use crate::store::{
-    now_ms, Commit, OffloadTransitionRecord, PlacementEntry, StoredOffloadTransition,
-};
+use crate::store::{Commit, OffloadTransitionRecord, PlacementEntry, StoredOffloadTransition};
 use serde::Serialize;
 use serde_json::json;
 use smo_plugin_api::{CallRate, Cluster, MigrationRequest, RVec, StrategyKind, Telemetry};
@@ -570,16 +568,16 @@ impl Engine {
             "extra": extra,
             "params": serde_json::from_str::<serde_json::Value>(&params).unwrap_or_default(),
         });
-        let started_at_ms = now_ms();
         let made = self
             .dispatcher
             .migrate(strategy.as_ref(), &params, Arc::new(request))
             .await;
-        if !made.strategy.is_empty() {
-            report.strategy = Some(made.strategy.clone());
+        if !made.record.strategy.is_empty() {
+            report.strategy = Some(made.record.strategy.clone());
         }
-        let record = record::to_store(name, &made, started_at_ms, Cause::OffloadLoop, inputs);
-        let decision = match (&made.error, &made.decision) {
+        let record = record::complete(name, &made, Cause::OffloadLoop, inputs);
+        record.log();
+        let decision = match (&made.record.error, &made.decision) {
             (None, Some(decision)) => decision,
             (error, _) => {
                 // No decision: it is recorded on its own.

@@ -8,11 +8,11 @@
 
 use super::error::EngineError;
 use super::lifecycle::Engine;
-use super::record::{self, Cause, DecisionView};
+use super::record::{self, Cause};
+use crate::decision::{Decided, DecisionRecord, Outcome};
 use crate::graphs::GraphSpec;
-use crate::plugins::dispatch::DecisionRecord as Made;
 use crate::plugins::StrategyName;
-use crate::store::{now_ms, DecisionRecord, PlacementEntry};
+use crate::store::{now_ms, PlacementEntry};
 use serde_json::{json, Value};
 use smo_plugin_api::{
     Cluster, PlacementDecision, PlacementRequest, ROption, RVec, StrategyKind, Telemetry,
@@ -31,15 +31,19 @@ pub struct Placed {
 }
 
 impl Placed {
-    /// The API's view of the decision (with the inputs and the decision itself).
-    pub fn view(&self, id: Option<i64>) -> DecisionView {
-        DecisionView::from_record(id, &self.record, true)
+    /// The decision with the history id it was stored under, if it was.
+    pub fn view(&self, id: Option<i64>) -> DecisionRecord {
+        DecisionRecord {
+            id,
+            ..self.record.clone()
+        }
     }
 
-    /// Why it failed: the error, else the fallback reason, else "no placement".
+    /// Why it failed: the error, else "no placement".
     pub fn failure(&self) -> String {
-        let view = DecisionView::from_record(None, &self.record, false);
-        view.error
+        self.record
+            .error
+            .clone()
             .unwrap_or_else(|| "the strategy returned no placement".to_owned())
     }
 }
@@ -271,27 +275,31 @@ impl Engine {
             telemetry,
             extra: request_extra(&self.store.graph_names()?, &spec.name).into(),
         };
-        let started_at_ms = now_ms();
         let span = tracing::info_span!("placement", graph = %spec.name, cause = ask.cause.as_str());
-        let mut made: Made<PlacementDecision> = self
+        let mut made: Decided<PlacementDecision> = self
             .dispatcher
             .place(strategy.as_ref(), &params, Arc::new(request))
             .instrument(span)
             .await;
         let mut entries = None;
-        if made.error.is_none() {
-            match made.decision.as_ref() {
+        if made.record.error.is_none() {
+            let problem = match made.decision.as_ref() {
                 Some(decision) => match validate(spec, &clusters, decision, &pending) {
-                    Ok(valid) => entries = Some(valid),
-                    Err(problem) => made.error = Some(problem),
+                    Ok(valid) => {
+                        entries = Some(valid);
+                        None
+                    }
+                    Err(problem) => Some(problem),
                 },
-                None => made.error = Some("the strategy returned no placement".to_owned()),
+                None => Some("the strategy returned no placement".to_owned()),
+            };
+            if let Some(problem) = problem {
+                made.record.error = Some(problem);
+                made.record.outcome = Outcome::Error;
             }
         }
-        if let Some(error) = &made.error {
-            tracing::warn!(graph = %spec.name, cause = ask.cause.as_str(), %error, "placement failed");
-        }
-        let record = record::to_store(&spec.name, &made, started_at_ms, ask.cause, inputs);
+        let record = record::complete(&spec.name, &made, ask.cause, inputs);
+        record.log();
         Ok(Placed { record, entries })
     }
 }

@@ -1,8 +1,7 @@
-//! Decision records in and out of the store: a dispatcher record becomes a history row (what
-//! was asked, who decided, how long, why, what it was given), and a row becomes the API's view.
+//! What made the engine ask for a decision ([`Cause`]), and how a dispatcher's answer becomes
+//! the record the engine stores: the graph, the trigger and the inputs summary added.
 
-use crate::plugins::dispatch::{DecisionRecord as Made, Kind};
-use crate::store::{Decision, DecisionKind, DecisionRecord, Outcome};
+use crate::decision::{Decided, DecisionRecord};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -46,193 +45,71 @@ impl Cause {
     }
 }
 
-fn store_kind(kind: Kind) -> DecisionKind {
-    match kind {
-        Kind::Placement => DecisionKind::Placement,
-        Kind::Scaling => DecisionKind::Scaling,
-        Kind::Migration => DecisionKind::Migration,
-    }
-}
-
-/// The history row of a decision made for `graph`, started at `started_at_ms`; `inputs` is
-/// the summary of what the strategy was given (the trigger is added to it).
-pub fn to_store<T: Serialize>(
+/// The record of `decided`, a decision made for `graph` because of `trigger`, completed with
+/// what the engine knows: the graph, the trigger, the inputs summary (the trigger goes in it
+/// too, as stored rows have always had it) and the decision as JSON.
+pub fn complete<T: Serialize>(
     graph: &str,
-    made: &Made<T>,
-    started_at_ms: i64,
+    decided: &Decided<T>,
     trigger: Cause,
     mut inputs: Value,
 ) -> DecisionRecord {
-    let outcome = if made.error.is_some() {
-        Outcome::Error
-    } else if made.fallback_reason.is_some() {
-        Outcome::Fallback
-    } else {
-        Outcome::Ok
-    };
     if let Value::Object(map) = &mut inputs {
         map.insert("trigger".into(), json!(trigger.as_str()));
     }
-    let strategy = if made.strategy.is_empty() {
-        made.requested.clone()
-    } else {
-        made.strategy.clone()
-    };
-    DecisionRecord {
-        graph: graph.to_owned(),
-        kind: store_kind(made.kind),
-        strategy,
-        plugin_version: made.plugin_version.clone().unwrap_or_default(),
-        started_at_ms,
-        duration_ms: if made.duration_ms.is_finite() {
-            made.duration_ms.max(0.0)
-        } else {
-            0.0
-        },
-        outcome,
-        reasons: made.reasons.clone(),
-        inputs,
-        output: json!({
-            "requested": made.requested,
-            "fallback_reason": made.fallback_reason,
-            "error": made.error,
-            "decision": made.decision,
-        }),
+    let mut record = decided.to_record();
+    record.graph = graph.to_owned();
+    record.trigger = Some(trigger.as_str().to_owned());
+    record.inputs = Some(inputs);
+    if record.strategy.is_empty() {
+        record.strategy = record.requested.clone().unwrap_or_default();
     }
-}
-
-/// A decision as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DecisionView {
-    /// History id (absent for a decision that was not recorded, e.g. a dry run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    pub graph: String,
-    pub kind: DecisionKind,
-    /// What asked for it: deploy, update, replace, start, execute_strategy, infeasible,
-    /// resume, scaling_loop or offload_loop.
-    pub trigger: Option<String>,
-    /// The strategy the graph asked for.
-    pub requested: Option<String>,
-    /// The strategy that decided (the default after a fallback).
-    pub strategy: String,
-    pub plugin_version: Option<String>,
-    pub started_at_ms: i64,
-    pub duration_ms: f64,
-    /// ok, fallback or error.
-    pub outcome: Outcome,
-    pub reasons: Vec<String>,
-    /// Why the requested strategy was not used, if it was not.
-    pub fallback_reason: Option<String>,
-    /// Why no decision was made, if none was.
-    pub error: Option<String>,
-    /// The inputs summary (clusters with their free capacity and energy, loads, parameters).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inputs: Option<Value>,
-    /// The decision itself (placement, replicas or moves).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Value>,
-    /// The generation of the desired state this decision committed; absent when it changed
-    /// nothing (a failure, a dry run, replicas that stayed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub generation: Option<u64>,
-    /// Whether the backend took that generation (or a later one); absent without a generation
-    /// or once the graph is gone.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub applied: Option<bool>,
-}
-
-impl DecisionView {
-    /// The view of a history row; `detail` keeps the inputs and the decision.
-    pub fn from_record(id: Option<i64>, record: &DecisionRecord, detail: bool) -> Self {
-        let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
-        let output = &record.output;
-        Self {
-            id,
-            graph: record.graph.clone(),
-            kind: record.kind,
-            trigger: text(record.inputs.get("trigger")),
-            requested: text(output.get("requested")),
-            strategy: record.strategy.clone(),
-            plugin_version: Some(record.plugin_version.clone()).filter(|v| !v.is_empty()),
-            started_at_ms: record.started_at_ms,
-            duration_ms: record.duration_ms,
-            outcome: record.outcome,
-            reasons: record.reasons.clone(),
-            fallback_reason: text(output.get("fallback_reason")),
-            error: text(output.get("error")),
-            inputs: detail.then(|| record.inputs.clone()),
-            decision: detail
-                .then(|| output.get("decision").cloned())
-                .flatten()
-                .filter(|d| !d.is_null()),
-            generation: None,
-            applied: None,
-        }
+    if !record.duration_ms.is_finite() || record.duration_ms < 0.0 {
+        record.duration_ms = 0.0;
     }
-
-    /// Sets `applied` from the graph's newest applied generation.
-    pub fn with_applied(mut self, applied_generation: Option<u64>) -> Self {
-        self.applied = self
-            .generation
-            .map(|g| applied_generation.is_some_and(|a| a >= g));
-        self
-    }
-
-    /// The view of a stored decision.
-    pub fn from_stored(decision: &Decision, detail: bool) -> Self {
-        let mut view = Self::from_record(Some(decision.id), &decision.record, detail);
-        view.generation = decision.generation;
-        view
-    }
+    record
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::{DecisionKind, Outcome};
 
-    fn made(error: Option<&str>, fallback: Option<&str>) -> Made<Vec<u32>> {
-        Made {
-            kind: Kind::Scaling,
-            requested: "p/s".into(),
-            strategy: "p/s".into(),
-            plugin_version: error.is_none().then(|| "1.2.3".to_owned()),
-            fallback_reason: fallback.map(str::to_owned),
-            duration_ms: 1.5,
-            error: error.map(str::to_owned),
-            reasons: vec!["because".into()],
+    fn decided(error: Option<&str>) -> Decided<Vec<u32>> {
+        let mut record = DecisionRecord::new(DecisionKind::Scaling, 7);
+        record.requested = Some("p/s".into());
+        record.error = error.map(str::to_owned);
+        if error.is_some() {
+            record.outcome = Outcome::Error;
+        }
+        record.duration_ms = f64::NAN;
+        Decided {
+            record,
             decision: error.is_none().then(|| vec![3]),
         }
     }
 
     #[test]
-    fn outcome_follows_error_and_fallback() {
-        let ok = to_store("g", &made(None, None), 1, Cause::Deploy, json!({}));
-        assert_eq!(ok.outcome, Outcome::Ok);
-        let fb = to_store("g", &made(None, Some("x")), 1, Cause::Deploy, json!({}));
-        assert_eq!(fb.outcome, Outcome::Fallback);
-        let err = to_store("g", &made(Some("boom"), None), 1, Cause::Deploy, json!({}));
-        assert_eq!(err.outcome, Outcome::Error);
-        assert_eq!(err.plugin_version, "");
-    }
-
-    #[test]
-    fn a_view_round_trips_the_record() {
-        let record = to_store(
+    fn a_completed_record_names_graph_trigger_inputs_and_decision() {
+        let record = complete(
             "g",
-            &made(Some("boom"), Some("first failed")),
-            7,
+            &decided(None),
             Cause::ScalingLoop,
             json!({"cluster": "c"}),
         );
-        let view = DecisionView::from_record(Some(4), &record, false);
-        assert_eq!(view.trigger.as_deref(), Some("scaling_loop"));
-        assert_eq!(view.error.as_deref(), Some("boom"));
-        assert_eq!(view.fallback_reason.as_deref(), Some("first failed"));
-        assert_eq!(view.requested.as_deref(), Some("p/s"));
-        assert_eq!(view.plugin_version, None);
-        assert!(view.inputs.is_none());
-        let detailed = DecisionView::from_record(Some(4), &record, true);
-        assert_eq!(detailed.inputs.expect("inputs")["cluster"], "c");
+        assert_eq!(record.graph, "g");
+        assert_eq!(record.trigger.as_deref(), Some("scaling_loop"));
+        let inputs = record.inputs.expect("inputs");
+        assert_eq!(inputs["cluster"], "c");
+        assert_eq!(inputs["trigger"], "scaling_loop");
+        assert_eq!(record.decision, Some(json!([3])));
+        assert_eq!(
+            record.strategy, "p/s",
+            "the requested name when none decided"
+        );
+        assert_eq!(record.duration_ms, 0.0);
+        let failed = complete("g", &decided(Some("boom")), Cause::Deploy, json!({}));
+        assert_eq!(failed.outcome, Outcome::Error);
+        assert_eq!(failed.decision, None);
     }
 }

@@ -12,7 +12,7 @@ use super::inventory::{self, RUNNING};
 use super::lifecycle::Engine;
 use super::placing::{graph_strategy, plugin_graph};
 use super::record::{self, Cause};
-use crate::store::{now_ms, Commit, PlacementEntry};
+use crate::store::{Commit, PlacementEntry};
 use serde_json::json;
 use smo_plugin_api::{ScalingRequest, StrategyKind};
 use std::collections::HashMap;
@@ -192,21 +192,16 @@ impl Engine {
                 "loads": request.telemetry.loads,
                 "params": serde_json::from_str::<serde_json::Value>(&params).unwrap_or_default(),
             });
-            let started_at_ms = now_ms();
             let span = tracing::info_span!("scaling", graph = %name, cluster = %cluster.name);
             let made = self
                 .dispatcher
                 .scale(strategy.as_ref(), &params, Arc::new(request))
                 .instrument(span)
                 .await;
-            records.push(record::to_store(
-                name,
-                &made,
-                started_at_ms,
-                Cause::ScalingLoop,
-                inputs,
-            ));
-            let (Some(decision), None) = (&made.decision, &made.error) else {
+            let record = record::complete(name, &made, Cause::ScalingLoop, inputs);
+            record.log();
+            records.push(record);
+            let (Some(decision), None) = (&made.decision, &made.record.error) else {
                 continue;
             };
             if decision.infeasible_replace {

@@ -15,7 +15,7 @@ use super::inventory::RUNNING;
 use super::lifecycle::Engine;
 use super::offload_loop::OffloadView;
 use super::placing::graph_strategy;
-use super::record::DecisionView;
+use crate::decision::DecisionRecord;
 use crate::plugins::StrategyName;
 use crate::store::{ApplyAction, ApplySummary, DecisionKind, PlacementEntry, StoredGraph};
 use serde::Serialize;
@@ -59,9 +59,9 @@ pub struct ActiveStrategies {
 /// The newest decision of each kind.
 #[derive(Debug, Clone, Serialize)]
 pub struct LastDecisions {
-    pub placement: Option<DecisionView>,
-    pub scaling: Option<DecisionView>,
-    pub migration: Option<DecisionView>,
+    pub placement: Option<DecisionRecord>,
+    pub scaling: Option<DecisionRecord>,
+    pub migration: Option<DecisionRecord>,
 }
 
 /// Replicas of a service on one cluster: desired, and ready as last observed.
@@ -160,7 +160,7 @@ pub struct GraphView {
     pub services: Vec<ServiceView>,
     pub last_decisions: LastDecisions,
     /// The newest of the last decisions that failed or fell back, if any: why it failed.
-    pub last_failure: Option<DecisionView>,
+    pub last_failure: Option<DecisionRecord>,
     pub scaling_loop: LoopView,
     /// The offload loop (state machine, recent transitions, last action) of a graph with an
     /// `offloadPolicy`; `None` without one.
@@ -344,17 +344,13 @@ impl Engine {
                 DecisionKind::Scaling,
                 DecisionKind::Migration,
             ] {
-                last.push(
-                    self.store
-                        .last_decision(name, kind)?
-                        .map(|d| DecisionView::from_stored(&d, false)),
-                );
+                last.push(self.store.last_decision(name, kind)?.map(|d| d.summary()));
             }
             (graph, placement, last)
         };
         let standing = self.standing(&graph)?;
         let applied = standing.summary.applied_generation;
-        let last: Vec<Option<DecisionView>> = last
+        let last: Vec<Option<DecisionRecord>> = last
             .into_iter()
             .map(|d| d.map(|d| d.with_applied(applied)))
             .collect();
@@ -462,28 +458,27 @@ impl Engine {
         &self,
         graph: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<DecisionView>, EngineError> {
+    ) -> Result<Vec<DecisionRecord>, EngineError> {
         let mut applied: HashMap<String, Option<Option<u64>>> = HashMap::new();
         let mut views = Vec::new();
-        for decision in self.store.list_decisions(graph, limit)? {
-            let view = DecisionView::from_stored(&decision, true);
+        for view in self.store.list_decisions(graph, limit)? {
             if view.generation.is_none() {
                 views.push(view);
                 continue;
             }
-            let name = &decision.record.graph;
-            if !applied.contains_key(name) {
-                let newest = match self.store.get_graph(name)? {
+            let name = view.graph.clone();
+            if !applied.contains_key(&name) {
+                let newest = match self.store.get_graph(&name)? {
                     Some(stored) => Some(
                         self.store
-                            .apply_summary(name, stored.generation)?
+                            .apply_summary(&name, stored.generation)?
                             .applied_generation,
                     ),
                     None => None,
                 };
                 applied.insert(name.clone(), newest);
             }
-            views.push(match applied.get(name).copied().flatten() {
+            views.push(match applied.get(&name).copied().flatten() {
                 Some(newest) => view.with_applied(newest),
                 None => view,
             });

@@ -5,7 +5,8 @@ use super::error::CallError;
 use super::guard::CallGuard;
 use super::names::StrategyName;
 use super::registry::{Instance, Registry};
-use serde::Serialize;
+use crate::decision::{Decided, DecisionKind as Kind, DecisionRecord, Outcome, Reasons};
+use crate::store::now_ms;
 use smo_plugin_api::{
     MigrationDecision, MigrationRequest, PlacementDecision, PlacementRequest, PluginError,
     ScalingDecision, ScalingRequest,
@@ -13,32 +14,6 @@ use smo_plugin_api::{
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
-
-/// The strategy kinds, as the plugin metadata names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Placement,
-    Scaling,
-    Migration,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Placement => "placement",
-            Kind::Scaling => "scaling",
-            Kind::Migration => "migration",
-        }
-    }
-    fn code(self) -> u8 {
-        match self {
-            Kind::Placement => 1,
-            Kind::Scaling => 2,
-            Kind::Migration => 3,
-        }
-    }
-}
 
 /// The strategies used when a graph names none, or when its own fails.
 #[derive(Debug, Clone)]
@@ -61,62 +36,6 @@ impl Default for DefaultStrategies {
             },
             migration: None,
         }
-    }
-}
-
-/// What a decision was, who made it, how long it took, and why it is what it is.
-#[derive(Debug, Clone, Serialize)]
-pub struct DecisionRecord<T> {
-    pub kind: Kind,
-    /// The strategy the graph asked for.
-    pub requested: String,
-    /// The strategy that made the decision (the default after a fallback).
-    pub strategy: String,
-    pub plugin_version: Option<String>,
-    /// Why the requested strategy was not used, if it was not.
-    pub fallback_reason: Option<String>,
-    pub duration_ms: f64,
-    /// Why no decision was made, if none was.
-    pub error: Option<String>,
-    pub reasons: Vec<String>,
-    /// The decision itself, when one was made.
-    pub decision: Option<T>,
-}
-
-/// Decisions that carry human-readable reasons.
-pub trait Reasons {
-    fn reasons(&self) -> Vec<String>;
-}
-
-impl Reasons for PlacementDecision {
-    fn reasons(&self) -> Vec<String> {
-        self.reasons.iter().map(|r| r.to_string()).collect()
-    }
-}
-impl Reasons for ScalingDecision {
-    fn reasons(&self) -> Vec<String> {
-        self.reasons
-            .iter()
-            .map(|r| r.to_string())
-            .chain(
-                self.replicas
-                    .iter()
-                    .map(|c| format!("{}: {} replicas ({})", c.service, c.replicas, c.reason)),
-            )
-            .collect()
-    }
-}
-impl Reasons for MigrationDecision {
-    fn reasons(&self) -> Vec<String> {
-        self.reasons
-            .iter()
-            .map(|r| r.to_string())
-            .chain(
-                self.moves
-                    .iter()
-                    .map(|m| format!("move {} {} -> {}: {}", m.service, m.from, m.to, m.reason)),
-            )
-            .collect()
     }
 }
 
@@ -181,7 +100,7 @@ impl Dispatcher {
         strategy: Option<&StrategyName>,
         params: &str,
         request: Arc<PlacementRequest>,
-    ) -> DecisionRecord<PlacementDecision> {
+    ) -> Decided<PlacementDecision> {
         let invoke: Invoke<_, _> = if request.current.is_some() {
             invoke_replace
         } else {
@@ -204,7 +123,7 @@ impl Dispatcher {
         strategy: Option<&StrategyName>,
         params: &str,
         request: Arc<ScalingRequest>,
-    ) -> DecisionRecord<ScalingDecision> {
+    ) -> Decided<ScalingDecision> {
         let default = self.defaults.scaling.clone();
         self.decide(
             Kind::Scaling,
@@ -222,7 +141,7 @@ impl Dispatcher {
         strategy: Option<&StrategyName>,
         params: &str,
         request: Arc<MigrationRequest>,
-    ) -> DecisionRecord<MigrationDecision> {
+    ) -> Decided<MigrationDecision> {
         let default = self.defaults.migration.clone();
         self.decide(
             Kind::Migration,
@@ -282,7 +201,7 @@ impl Dispatcher {
         params: &str,
         request: Arc<R>,
         invoke: Invoke<R, T>,
-    ) -> DecisionRecord<T>
+    ) -> Decided<T>
     where
         R: Send + Sync + 'static,
         T: Reasons + Send + 'static,
@@ -305,27 +224,22 @@ impl Dispatcher {
         params: &str,
         request: Arc<R>,
         invoke: Invoke<R, T>,
-    ) -> DecisionRecord<T>
+    ) -> Decided<T>
     where
         R: Send + Sync + 'static,
         T: Reasons + Send + 'static,
     {
         let started = Instant::now();
         let primary = requested.or(default);
-        let mut record = DecisionRecord {
-            kind,
-            requested: primary.map_or_else(|| "none".to_string(), |s| s.to_string()),
-            strategy: String::new(),
-            plugin_version: None,
-            fallback_reason: None,
-            duration_ms: 0.0,
-            error: None,
-            reasons: Vec::new(),
-            decision: None,
-        };
+        let mut record = DecisionRecord::new(kind, now_ms());
+        record.requested = Some(primary.map_or_else(|| "none".to_string(), |s| s.to_string()));
         let Some(primary) = primary else {
             record.error = Some(format!("no {} strategy configured", kind.as_str()));
-            return record;
+            record.outcome = Outcome::Error;
+            return Decided {
+                record,
+                decision: None,
+            };
         };
         let mut outcome = self
             .call(kind, primary, params, Arc::clone(&request), invoke)
@@ -340,17 +254,24 @@ impl Dispatcher {
                 outcome = self.call(kind, fallback, "{}", request, invoke).await;
             }
         }
-        match outcome {
+        let decision = match outcome {
             Ok((decision, version)) => {
                 record.plugin_version = Some(version);
                 record.reasons = decision.reasons();
-                record.decision = Some(decision);
+                if record.fallback_reason.is_some() {
+                    record.outcome = Outcome::Fallback;
+                }
+                Some(decision)
             }
-            Err(error) => record.error = Some(error.to_string()),
-        }
+            Err(error) => {
+                record.error = Some(error.to_string());
+                record.outcome = Outcome::Error;
+                None
+            }
+        };
         record.duration_ms = started.elapsed().as_secs_f64() * 1e3;
         tracing::info!(strategy = %record.strategy, ok = record.error.is_none(), duration_ms = record.duration_ms, "decision made");
-        record
+        Decided { record, decision }
     }
 
     async fn call<R, T>(

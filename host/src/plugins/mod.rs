@@ -21,7 +21,7 @@ pub mod staging;
 pub mod stats;
 pub mod triggers;
 
-pub use dispatch::{DecisionRecord, Dispatcher};
+pub use dispatch::Dispatcher;
 pub use error::{CallError, PluginHostError};
 pub use guard::{CallGuard, GuardConfig};
 pub use names::StrategyName;

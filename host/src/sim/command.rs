@@ -3,7 +3,7 @@
 
 use super::bound;
 use super::driver::StrategyDriver;
-use super::engine::{simulate, SimError};
+use super::engine::{simulate_with, SimError, SimOptions};
 use super::metrics::{set_baseline, StrategyRun};
 use super::report;
 use super::scenario::Scenario;
@@ -30,6 +30,11 @@ pub struct SimulateArgs {
     /// Print one JSON document with totals and hourly metrics per strategy.
     #[arg(long)]
     pub json: bool,
+    /// With --json: also the decision record of every strategy call of each run (strategy,
+    /// plugin version, simulated time, duration, outcome, reasons, the decision), as
+    /// `decisions` under each strategy; the same records `smo serve` keeps.
+    #[arg(long, requires = "json")]
+    pub decisions: bool,
     /// Draw hourly energy, carbon and renewable share per strategy (.png or .svg).
     #[arg(long, value_name = "PATH")]
     pub plot: Option<PathBuf>,
@@ -244,7 +249,10 @@ fn run_strategies(
     let mut runs = Vec::with_capacity(strategies.len());
     for name in &strategies {
         bar.set_message(format!("{name} (seed {})", scenario.spec.seed));
-        runs.push(simulate(scenario, name, driver, Some(&bar))?);
+        let options = SimOptions {
+            decisions: args.decisions,
+        };
+        runs.push(simulate_with(scenario, name, driver, Some(&bar), options)?);
     }
     bar.finish_and_clear();
     set_baseline(&mut runs, &baseline);

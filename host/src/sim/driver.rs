@@ -51,4 +51,11 @@ pub trait StrategyDriver {
         strategy: &str,
         request: &MigrationRequest,
     ) -> Result<(MigrationDecision, Duration), DriverError>;
+
+    /// The version of the plugin behind `strategy`, for the decision records; unknown by
+    /// default.
+    fn plugin_version(&self, strategy: &str) -> Option<String> {
+        let _ = strategy;
+        None
+    }
 }

@@ -29,7 +29,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod calls;
 mod vm_moves;
+
+use crate::decision::{DecisionKind, DecisionRecord};
+use calls::Call;
 
 /// Why a simulation could not run or report.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +121,13 @@ impl StrategySpec {
     }
 }
 
+/// What a run keeps besides its metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimOptions {
+    /// Keep the decision record of every strategy call (`smo simulate --decisions`).
+    pub decisions: bool,
+}
+
 /// Runs `scenario` with `strategy` (see [`StrategySpec::parse`]) and returns its metrics.
 /// `progress`, when given, advances by one per step.
 pub fn simulate(
@@ -125,9 +136,23 @@ pub fn simulate(
     driver: &dyn StrategyDriver,
     progress: Option<&ProgressBar>,
 ) -> Result<StrategyRun, SimError> {
+    simulate_with(scenario, strategy, driver, progress, SimOptions::default())
+}
+
+/// [`simulate`] keeping what `options` asks for.
+pub fn simulate_with(
+    scenario: &Scenario,
+    strategy: &str,
+    driver: &dyn StrategyDriver,
+    progress: Option<&ProgressBar>,
+    options: SimOptions,
+) -> Result<StrategyRun, SimError> {
     let spec = StrategySpec::parse(strategy, &scenario.spec.strategies).map_err(SimError::Usage)?;
     scenario.validate()?;
     let mut run = Run::new(scenario, driver, spec)?;
+    if options.decisions {
+        run.decisions = Some(Vec::new());
+    }
     for k in 0..run.steps {
         run.step(k)?;
         if let Some(p) = progress {
@@ -231,6 +256,8 @@ struct Run<'a> {
     offload: Option<OffloadMachine>,
     offload_every: usize,
     offload_events: Vec<metrics::OffloadEvent>,
+    /// Every strategy call's record, when the run keeps them ([`SimOptions::decisions`]).
+    decisions: Option<Vec<DecisionRecord>>,
 }
 
 impl<'a> Run<'a> {
@@ -342,6 +369,7 @@ impl<'a> Run<'a> {
             offload,
             offload_every,
             offload_events: Vec::new(),
+            decisions: None,
         })
     }
 
@@ -446,37 +474,18 @@ impl<'a> Run<'a> {
 
     // ---- strategy calls -------------------------------------------------------------------
 
-    /// Books a call; an unknown strategy stops the run, other failures go back to the caller.
-    fn booked<T>(
-        &mut self,
-        name: &str,
-        r: Result<(T, Duration), DriverError>,
-    ) -> Result<Result<T, DriverError>, SimError> {
-        match r {
-            Ok((t, d)) => {
-                self.acc().record_call(d);
-                Ok(Ok(t))
-            }
-            Err(e @ (DriverError::UnknownStrategy(_) | DriverError::BadParameters(_))) => {
-                Err(SimError::Strategy {
-                    strategy: name.to_string(),
-                    message: e.to_string(),
-                })
-            }
-            Err(e) => {
-                self.acc().record_call(Duration::ZERO);
-                Ok(Err(e))
-            }
-        }
-    }
-
     fn call_place(
         &mut self,
         req: &PlacementRequest,
     ) -> Result<Result<PlacementDecision, DriverError>, SimError> {
         let name = self.strategy.placement.clone();
         let r = self.driver.place(&name, req);
-        self.booked(&name, r)
+        let call = Call {
+            kind: DecisionKind::Placement,
+            strategy: &name,
+            graph: req.graph.name.as_str(),
+        };
+        self.booked(call, r)
     }
 
     // ---- snapshots for strategies ---------------------------------------------------------
@@ -996,7 +1005,12 @@ impl<'a> Run<'a> {
                 self.step_scale_time += *took;
                 self.record_forecasts(&decision.extra, &req.telemetry.loads);
             }
-            let decision = match self.booked(strategy, r)? {
+            let call = Call {
+                kind: DecisionKind::Scaling,
+                strategy,
+                graph: req.graph.name.as_str(),
+            };
+            let decision = match self.booked(call, r)? {
                 Ok(decision) => decision,
                 Err(DriverError::Infeasible(_)) => {
                     replace = true;
@@ -1264,7 +1278,12 @@ impl<'a> Run<'a> {
             extra,
         };
         let r = self.driver.migrate(strategy, &req);
-        let decision = match self.booked(strategy, r)? {
+        let call = Call {
+            kind: DecisionKind::Migration,
+            strategy,
+            graph: req.graph.name.as_str(),
+        };
+        let decision = match self.booked(call, r)? {
             Ok(d) => d,
             Err(DriverError::Infeasible(_)) => return Ok(None),
             Err(_) => {
@@ -1570,6 +1589,7 @@ impl<'a> Run<'a> {
             run.totals.offload_actions = Some(std::mem::take(&mut self.offload_events));
         }
         run.vm_mix = self.vm_mix.into_hourly();
+        run.decisions = self.decisions.unwrap_or_default();
         run
     }
 }

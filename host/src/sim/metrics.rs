@@ -420,6 +420,10 @@ pub struct StrategyRun {
     /// VMs running by shape, per booked hour: what `--lower-bound` places (not printed).
     #[serde(skip)]
     pub vm_mix: Vec<Vec<super::vm_mix::ShapeLoad>>,
+    /// Every strategy call's decision record (`smo simulate --json --decisions`; empty and
+    /// left out otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<crate::decision::DecisionRecord>,
 }
 
 impl StrategyRun {
@@ -429,6 +433,9 @@ impl StrategyRun {
         r.totals.timing = None;
         for h in &mut r.hourly {
             h.timing = None;
+        }
+        for d in &mut r.decisions {
+            d.duration_ms = 0.0;
         }
         r
     }
@@ -584,6 +591,7 @@ pub(crate) fn finish(
         hourly,
         datacenters,
         vm_mix: Vec::new(),
+        decisions: Vec::new(),
     }
 }
 

@@ -33,6 +33,6 @@ pub(crate) mod testing;
 
 pub use command::{run, SimulateArgs};
 pub use driver::{DriverError, StrategyDriver};
-pub use engine::{simulate, SimError, StrategySpec};
+pub use engine::{simulate, simulate_with, SimError, SimOptions, StrategySpec};
 pub use metrics::{HourMetrics, StrategyRun, Totals};
 pub use scenario::{Scenario, ScenarioError};

@@ -1,102 +1,22 @@
-//! The decision history: one record per strategy call (placement, scaling or migration) with
-//! the strategy and plugin version, timing, outcome, reasons, an inputs summary and the output.
-
-use std::fmt;
-use std::str::FromStr;
+//! The decision history: one row per strategy call (placement, scaling or migration) holding
+//! its [`DecisionRecord`]: strategy and plugin version, timing, outcome, reasons, the inputs
+//! summary, the output (what was asked for, the fallback, the error, the decision) and the
+//! generation its commit made.
+//!
+//! The trigger lives in the inputs summary, as rows written before it had a field of its own
+//! have it; reading a row takes it from there.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::error::{SqlContext, StoreError};
 use super::{from_json, to_json, Store};
-
-/// Which kind of strategy made a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DecisionKind {
-    Placement,
-    Scaling,
-    Migration,
-}
-
-/// How a strategy call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// The named strategy decided.
-    Ok,
-    /// No decision was made (the reasons say why).
-    Error,
-    /// The named strategy failed and the default strategy decided instead.
-    Fallback,
-}
-
-macro_rules! text_enum {
-    ($type:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $type {
-            pub fn as_str(self) -> &'static str {
-                match self { $($type::$variant => $text),+ }
-            }
-        }
-        impl fmt::Display for $type {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl FromStr for $type {
-            type Err = String;
-            fn from_str(text: &str) -> Result<Self, String> {
-                match text {
-                    $($text => Ok($type::$variant),)+
-                    other => Err(format!(
-                        concat!("unknown ", stringify!($type), " {:?}"), other
-                    )),
-                }
-            }
-        }
-    };
-}
-
-text_enum!(DecisionKind { Placement => "placement", Scaling => "scaling", Migration => "migration" });
-text_enum!(Outcome { Ok => "ok", Error => "error", Fallback => "fallback" });
-
-/// A decision to record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DecisionRecord {
-    pub graph: String,
-    pub kind: DecisionKind,
-    /// `plugin/strategy` that was called (or the fallback's name when `outcome` is fallback).
-    pub strategy: String,
-    pub plugin_version: String,
-    pub started_at_ms: i64,
-    /// Wall time of the call, in milliseconds (fractions kept).
-    pub duration_ms: f64,
-    pub outcome: Outcome,
-    /// Human-readable reasons, in the order they were given.
-    pub reasons: Vec<String>,
-    /// A summary of what the strategy was given (clusters, loads, ...).
-    pub inputs: Value,
-    /// What it decided (placement, replicas or moves), or the error.
-    pub output: Value,
-}
-
-/// A recorded decision: its id (increasing with time), the generation of the desired state
-/// its commit made (none when it changed nothing) and the record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
-    pub id: i64,
-    #[serde(default)]
-    pub generation: Option<u64>,
-    #[serde(flatten)]
-    pub record: DecisionRecord,
-}
+pub use crate::decision::{DecisionKind, DecisionRecord, Outcome};
 
 const SELECT: &str = "SELECT id, graph, kind, strategy, plugin_version, started_at_ms, \
                       duration_ms, outcome, reasons, inputs, output, generation FROM decisions";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Decision, StoreError>> {
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<DecisionRecord, StoreError>> {
     let id: i64 = row.get(0)?;
     let kind: String = row.get(2)?;
     let outcome: String = row.get(7)?;
@@ -104,30 +24,38 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Decision, StoreError>> {
     let inputs: String = row.get(9)?;
     let output: String = row.get(10)?;
     let generation: Option<i64> = row.get(11)?;
+    let plugin_version: String = row.get(4)?;
     let what = || format!("decision {id}");
     let corrupt = |reason: String| StoreError::Corrupt {
         what: what(),
         reason,
     };
     let decode = || -> Result<DecisionRecord, StoreError> {
+        let inputs: Value = from_json(&inputs, what)?;
+        let output: Value = from_json(&output, what)?;
+        let text =
+            |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
         Ok(DecisionRecord {
+            id: Some(id),
             graph: row.get(1).during(what)?,
             kind: kind.parse().map_err(corrupt)?,
+            trigger: text(&inputs, "trigger"),
+            requested: text(&output, "requested"),
             strategy: row.get(3).during(what)?,
-            plugin_version: row.get(4).during(what)?,
+            plugin_version: Some(plugin_version.clone()).filter(|v| !v.is_empty()),
             started_at_ms: row.get(5).during(what)?,
             duration_ms: row.get(6).during(what)?,
             outcome: outcome.parse().map_err(corrupt)?,
             reasons: from_json(&reasons, what)?,
-            inputs: from_json(&inputs, what)?,
-            output: from_json(&output, what)?,
+            fallback_reason: text(&output, "fallback_reason"),
+            error: text(&output, "error"),
+            decision: output.get("decision").cloned().filter(|d| !d.is_null()),
+            inputs: Some(inputs),
+            generation: generation.and_then(|g| u64::try_from(g).ok()),
+            applied: None,
         })
     };
-    Ok(decode().map(|record| Decision {
-        id,
-        generation: generation.and_then(|g| u64::try_from(g).ok()),
-        record,
-    }))
+    Ok(decode())
 }
 
 /// Appends `record` (made at `generation`, if its commit made one) through `conn`, inside or
@@ -139,9 +67,22 @@ pub(super) fn insert_decision(
 ) -> Result<i64, StoreError> {
     let what = || format!("a {} decision for graph {:?}", record.kind, record.graph);
     let reasons = to_json(&record.reasons, what)?;
-    let inputs = to_json(&record.inputs, what)?;
-    let output = to_json(&record.output, what)?;
+    let inputs = to_json(record.inputs.as_ref().unwrap_or(&json!({})), what)?;
+    let output = to_json(
+        &json!({
+            "requested": record.requested,
+            "fallback_reason": record.fallback_reason,
+            "error": record.error,
+            "decision": record.decision,
+        }),
+        what,
+    )?;
     let generation = generation.map(|g| i64::try_from(g).unwrap_or(i64::MAX));
+    let duration_ms = if record.duration_ms.is_finite() {
+        record.duration_ms.max(0.0)
+    } else {
+        0.0
+    };
     conn.execute(
         "INSERT INTO decisions (graph, kind, strategy, plugin_version, started_at_ms,
              duration_ms, outcome, reasons, inputs, output, generation)
@@ -150,9 +91,9 @@ pub(super) fn insert_decision(
             record.graph,
             record.kind.as_str(),
             record.strategy,
-            record.plugin_version,
+            record.plugin_version.as_deref().unwrap_or(""),
             record.started_at_ms,
-            record.duration_ms,
+            duration_ms,
             record.outcome.as_str(),
             reasons,
             inputs,
@@ -175,7 +116,7 @@ impl Store {
         &self,
         graph: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Decision>, StoreError> {
+    ) -> Result<Vec<DecisionRecord>, StoreError> {
         let operation = || match graph {
             Some(graph) => format!("list the decisions of graph {graph:?}"),
             None => "list decisions".to_owned(),
@@ -198,7 +139,7 @@ impl Store {
         &self,
         graph: &str,
         kind: DecisionKind,
-    ) -> Result<Option<Decision>, StoreError> {
+    ) -> Result<Option<DecisionRecord>, StoreError> {
         self.lock()
             .query_row(
                 &format!("{SELECT} WHERE graph = ?1 AND kind = ?2 ORDER BY id DESC LIMIT 1"),

@@ -39,7 +39,7 @@ pub use apply_attempts::{
 };
 pub use clusters::StoredCluster;
 pub use commits::{Commit, Committed};
-pub use decisions::{Decision, DecisionKind, DecisionRecord, Outcome};
+pub use decisions::{DecisionKind, DecisionRecord, Outcome};
 pub use error::StoreError;
 pub use graphs::StoredGraph;
 pub use migrations::SCHEMA_VERSION;

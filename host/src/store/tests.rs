@@ -51,15 +51,15 @@ fn spec(text: &str) -> GraphSpec {
 fn decision(graph: &str, kind: DecisionKind, started_at_ms: i64) -> DecisionRecord {
     DecisionRecord {
         graph: graph.to_owned(),
-        kind,
+        trigger: Some("deploy".to_owned()),
+        requested: Some("ecmr/heuristic".to_owned()),
         strategy: "ecmr/heuristic".to_owned(),
-        plugin_version: "0.1.0".to_owned(),
-        started_at_ms,
+        plugin_version: Some("0.1.0".to_owned()),
         duration_ms: 1.25,
-        outcome: Outcome::Ok,
         reasons: vec!["api fits edge-1".to_owned()],
-        inputs: json!({"clusters": 2}),
-        output: json!({"api": "edge-1"}),
+        inputs: Some(json!({"clusters": 2, "trigger": "deploy"})),
+        decision: Some(json!({"api": "edge-1"})),
+        ..DecisionRecord::new(kind, started_at_ms)
     }
 }
 
@@ -134,10 +134,12 @@ fn everything_survives_closing_and_reopening_the_file() {
 
     let decisions = store.list_decisions(Some("shop"), 10).expect("decisions");
     assert_eq!(decisions.len(), 1);
-    assert_eq!(decisions[0].id, first_id);
     assert_eq!(
-        decisions[0].record,
-        decision("shop", DecisionKind::Placement, 1000)
+        decisions[0],
+        DecisionRecord {
+            id: Some(first_id),
+            ..decision("shop", DecisionKind::Placement, 1000)
+        }
     );
     assert_eq!(
         store.find_token(&token).expect("token").map(|t| t.scope),
@@ -334,17 +336,17 @@ fn decisions_are_listed_newest_first() {
         store.append_decision(&record).expect("append");
     }
     let all = store.list_decisions(None, 10).expect("all");
-    let order: Vec<i64> = all.iter().map(|d| d.record.started_at_ms).collect();
+    let order: Vec<i64> = all.iter().map(|d| d.started_at_ms).collect();
     assert_eq!(order, [3, 2, 1, 0]);
     let shop = store.list_decisions(Some("shop"), 2).expect("shop");
-    let order: Vec<i64> = shop.iter().map(|d| d.record.started_at_ms).collect();
+    let order: Vec<i64> = shop.iter().map(|d| d.started_at_ms).collect();
     assert_eq!(order, [3, 1]);
-    assert_eq!(shop[0].record.outcome, Outcome::Fallback);
+    assert_eq!(shop[0].outcome, Outcome::Fallback);
     let last = store
         .last_decision("shop", DecisionKind::Scaling)
         .expect("last")
         .expect("one");
-    assert_eq!(last.record.started_at_ms, 1);
+    assert_eq!(last.started_at_ms, 1);
     assert_eq!(
         store
             .last_decision("other", DecisionKind::Migration)
@@ -355,7 +357,7 @@ fn decisions_are_listed_newest_first() {
     let json = serde_json::to_value(&all[0]).expect("json");
     assert_eq!(json["kind"], "migration");
     assert_eq!(json["outcome"], "fallback");
-    assert_eq!(json["durationMs"], 1.25);
+    assert_eq!(json["duration_ms"], 1.25);
     assert!(json["id"].is_i64());
 
     assert_eq!(store.prune_decisions(2).expect("prune"), 2);
@@ -543,7 +545,7 @@ fn a_version_1_database_migrates_forward_keeping_its_data() {
     assert_eq!(SCHEMA_VERSION, 3);
     let decisions = store.list_decisions(Some("shop"), 10).expect("decisions");
     assert_eq!(decisions.len(), 1);
-    assert_eq!(decisions[0].record.started_at_ms, 7);
+    assert_eq!(decisions[0].started_at_ms, 7);
     assert_eq!(
         decisions[0].generation, None,
         "a v1 decision committed nothing"

@@ -51,7 +51,12 @@ impl Run<'_> {
         let _enter = span.enter();
         let req = self.vm_request();
         let r = self.driver.migrate(strategy, &req);
-        let decision = match self.booked(strategy, r)? {
+        let call = super::Call {
+            kind: crate::decision::DecisionKind::Migration,
+            strategy,
+            graph: req.graph.name.as_str(),
+        };
+        let decision = match self.booked(call, r)? {
             Ok(d) => d,
             Err(DriverError::Infeasible(_)) => return Ok(()),
             Err(_) => {
