@@ -92,7 +92,7 @@ fn config_tokens_have_their_scope_and_health_and_openapi_are_open() {
     let doc = api.call("GET", "/v1/openapi.json", None, None);
     assert_eq!(doc.status, 200);
     let checked_in: serde_json::Value =
-        serde_json::from_str(include_str!("../../host/openapi.json")).expect("openapi.json");
+        serde_json::from_str(include_str!("../../host/smo/openapi.json")).expect("openapi.json");
     assert_eq!(
         doc.body, checked_in,
         "the served document is the checked-in one"

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// The repository's `scenarios/` folder.
 pub fn scenarios_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
 }
 
 /// One datacenter with one 4-core server (100 W idle, 200 W peak, PUE 1.5, 300 g/kWh), two

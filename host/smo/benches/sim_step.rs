@@ -106,7 +106,7 @@ impl StrategyDriver for Greenest {
 }
 
 fn scenarios() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
 }
 
 fn eu_10k() -> Scenario {

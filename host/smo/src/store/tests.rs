@@ -9,7 +9,7 @@ use crate::graphs::{parse_descriptor, GraphSpec};
 
 const BRUSSELS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/hdag/brussels-demo.yaml"
+    "/../../tests/fixtures/hdag/brussels-demo.yaml"
 ));
 
 const SHOP_V1: &str = r#"

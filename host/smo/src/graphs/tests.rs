@@ -8,11 +8,11 @@ use super::*;
 
 const HELLO_WORLD: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/hdag/hello-world.yaml"
+    "/../../tests/fixtures/hdag/hello-world.yaml"
 ));
 const BRUSSELS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/hdag/brussels-demo.yaml"
+    "/../../tests/fixtures/hdag/brussels-demo.yaml"
 ));
 
 fn parse_ok(text: &str) -> GraphSpec {
@@ -135,7 +135,7 @@ fn brussels_fixture_loads_as_is() {
 
 #[test]
 fn fixtures_validate_from_file() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/hdag");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/hdag");
     for file in ["hello-world.yaml", "brussels-demo.yaml"] {
         let path = format!("{dir}/{file}");
         if let Err(errors) = validate_file(&path) {

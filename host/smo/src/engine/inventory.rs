@@ -354,9 +354,10 @@ mod tests {
     fn the_cache_follows_marked_writes() {
         let store = Store::open_in_memory().expect("store");
         seed_if_empty(&store).expect("seed");
-        let spec = crate::graphs::parse_descriptor(include_str!(
-            "../../../tests/fixtures/hdag/hello-world.yaml"
-        ))
+        let spec = crate::graphs::parse_descriptor(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/hdag/hello-world.yaml"
+        )))
         .expect("fixture");
         let cache = UsageCache::default();
         assert!(cache.usage(&store, None).expect("usage").is_empty());

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
-const HELLO: &str = include_str!("../../tests/fixtures/hdag/hello-world.yaml");
+const HELLO: &str = include_str!("../../../tests/fixtures/hdag/hello-world.yaml");
 
 fn artifacts() -> PathBuf {
     let exe = std::env::current_exe().expect("bench executable");

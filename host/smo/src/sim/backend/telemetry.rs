@@ -332,7 +332,7 @@ mod tests {
 
     fn scenario(name: &str) -> Scenario {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../scenarios")
+            .join("../../scenarios")
             .join(name);
         Scenario::load(&path).expect("scenario loads")
     }

@@ -67,8 +67,9 @@ mod tests;
 /// The upstream `brussels-demo` descriptor, parsed: the fixture of the host's unit tests.
 #[cfg(test)]
 pub(crate) fn brussels_demo_spec() -> GraphSpec {
-    parse_descriptor(include_str!(
-        "../../../tests/fixtures/hdag/brussels-demo.yaml"
-    ))
+    parse_descriptor(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/hdag/brussels-demo.yaml"
+    )))
     .expect("the brussels-demo fixture parses")
 }

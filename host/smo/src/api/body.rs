@@ -125,7 +125,7 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    const HELLO: &str = include_str!("../../../tests/fixtures/hdag/hello-world.yaml");
+    const HELLO: &str = include_str!("../../../../tests/fixtures/hdag/hello-world.yaml");
 
     fn headers(kind: Option<&'static str>) -> HeaderMap {
         let mut h = HeaderMap::new();
