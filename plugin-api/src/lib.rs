@@ -56,6 +56,8 @@ pub mod loading;
 pub mod module;
 pub mod sdk;
 pub mod strategy;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod types;
 
 pub use abi_stable::std_types::{ROption, RStr, RString, RVec};

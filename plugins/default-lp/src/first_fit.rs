@@ -88,7 +88,7 @@ pub fn first_fit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::*;
+    use smo_plugin_api::testing::*;
 
     fn place(request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
         first_fit(request, &Params::default())

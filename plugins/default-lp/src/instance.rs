@@ -391,7 +391,7 @@ pub fn nothing_to_place(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::*;
+    use smo_plugin_api::testing::*;
 
     #[test]
     fn required_dependencies_form_units_and_preferred_stay_pairs() {

@@ -18,9 +18,6 @@ pub mod scaling;
 pub mod scope;
 pub mod solver;
 
-#[cfg(test)]
-mod testkit;
-
 pub use first_fit::FirstFit;
 pub use milp_placement::MilpPlacement;
 pub use params::Params;

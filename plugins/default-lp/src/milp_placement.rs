@@ -165,7 +165,7 @@ pub fn balanced(
 mod tests {
     use super::*;
     use crate::first_fit::first_fit;
-    use crate::testkit::*;
+    use smo_plugin_api::testing::*;
 
     fn place(request: &PlacementRequest, params: &Params) -> PlacementDecision {
         match balanced(request, params) {

@@ -228,7 +228,7 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::*;
+    use smo_plugin_api::testing::*;
 
     fn assert_objective(decision: &PlacementDecision, expected: f64) {
         let got = decision.objective.into_option().unwrap_or(f64::NAN);

@@ -358,7 +358,7 @@ pub fn scale(request: &ScalingRequest, params: &Params) -> Result<ScalingDecisio
 mod tests {
     use super::*;
     use crate::params::LoadMode;
-    use crate::testkit::*;
+    use smo_plugin_api::testing::*;
 
     fn run(request: &ScalingRequest, params: &Params) -> ScalingDecision {
         match scale(request, params) {

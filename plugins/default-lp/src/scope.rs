@@ -184,7 +184,7 @@ fn largest_first_bound(inst: &Instance<'_>, residents: &[usize], available: &Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::*;
+    use smo_plugin_api::testing::*;
 
     fn options() -> SolveOptions {
         SolveOptions {

@@ -1,8 +1,8 @@
-//! Builders for the unit tests: services, clusters, graphs and requests in one line each.
-//! Compiled only for `cargo test`.
+//! Builders for tests and benches (the `testing` feature): services, clusters, graphs and
+//! requests in one line each, with fluent additions, so that no crate writes them again.
 
-use smo_plugin_api::prelude::*;
-use smo_plugin_api::types::Placement as PlacementRecord;
+use crate::prelude::*;
+use crate::types::Placement as PlacementRecord;
 
 /// A service with a per-replica demand, one replica and the default scaling profile.
 pub fn service(name: &str, cpu: f64, memory_mib: f64, gpu: u32) -> Service {
@@ -56,7 +56,8 @@ impl ServiceExt for Service {
     }
 }
 
-/// A cluster whose whole capacity is available.
+/// A cluster (role edge, at 0°N 0°E, default energy profile and prices) whose whole capacity
+/// is available.
 pub fn cluster(name: &str, cpu: f64, memory_mib: f64, gpu: u32) -> Cluster {
     let r = Resources::new(cpu, memory_mib, gpu);
     Cluster {
@@ -70,6 +71,65 @@ pub fn cluster(name: &str, cpu: f64, memory_mib: f64, gpu: u32) -> Cluster {
         labels: RVec::new(),
         extra: "{}".into(),
     }
+}
+
+/// Fluent additions to a test cluster.
+pub trait ClusterExt {
+    fn role(self, role: ClusterRole) -> Cluster;
+    /// Coordinates (degrees).
+    fn at(self, lat: f64, lon: f64) -> Cluster;
+    /// What is left free of its capacity.
+    fn available(self, cpu: f64, memory_mib: f64, gpu: u32) -> Cluster;
+    /// Grid carbon intensity (g/kWh) and PUE.
+    fn grid(self, carbon_intensity_g_per_kwh: f64, pue: f64) -> Cluster;
+    /// Idle and peak power of the whole cluster (W).
+    fn power(self, idle_w: f64, peak_w: f64) -> Cluster;
+    /// Its `extra` JSON.
+    fn extra(self, json: &str) -> Cluster;
+}
+
+impl ClusterExt for Cluster {
+    fn role(mut self, role: ClusterRole) -> Cluster {
+        self.role = role;
+        self
+    }
+    fn at(mut self, lat: f64, lon: f64) -> Cluster {
+        self.location.lat = lat;
+        self.location.lon = lon;
+        self
+    }
+    fn available(mut self, cpu: f64, memory_mib: f64, gpu: u32) -> Cluster {
+        self.available = Resources::new(cpu, memory_mib, gpu);
+        self
+    }
+    fn grid(mut self, carbon_intensity_g_per_kwh: f64, pue: f64) -> Cluster {
+        self.energy.carbon_intensity_g_per_kwh = carbon_intensity_g_per_kwh;
+        self.energy.pue = pue;
+        self
+    }
+    fn power(mut self, idle_w: f64, peak_w: f64) -> Cluster {
+        self.energy.idle_power_w = idle_w;
+        self.energy.peak_power_w = peak_w;
+        self
+    }
+    fn extra(mut self, json: &str) -> Cluster {
+        self.extra = json.into();
+        self
+    }
+}
+
+/// Three clusters in the shape of smo's built-in inventory: an edge in Athens (16 cores), a
+/// GPU cloud in Stockholm (128 cores, 8 GPUs) and a cloud in Frankfurt (256 cores).
+pub fn three_clusters() -> Vec<Cluster> {
+    vec![
+        cluster("edge-athens", 16.0, 32_768.0, 0).at(37.98, 23.73),
+        cluster("cloud-gpu-stockholm", 128.0, 1_048_576.0, 8)
+            .role(ClusterRole::Cloud)
+            .at(59.33, 18.07),
+        cluster("cloud-frankfurt", 256.0, 1_048_576.0, 0)
+            .role(ClusterRole::Cloud)
+            .at(50.11, 8.68),
+    ]
 }
 
 pub fn graph_of(services: Vec<Service>) -> Graph {
