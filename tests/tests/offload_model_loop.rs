@@ -1,10 +1,10 @@
-//! The offload state machine (`smo_host::engine::offload`) closed around the real `sbmp-gma`
+//! The offload state machine (`smo_core::offload`) closed around the real `sbmp-gma`
 //! plugin on a model-in-the-loop continuum: the app's user delay is 50 ms of processing plus
 //! SBMP's own network-delay prediction for the current edge set and load (read from the
 //! decision's `extra.before`), so the loop can be checked without the simulator.
 
 use serde_json::Value;
-use smo_host::engine::offload::{ActionOutcome, Observation, OffloadMachine, OffloadPolicy};
+use smo_core::offload::{ActionOutcome, Observation, OffloadMachine, OffloadPolicy};
 use smo_host::plugins::{Dispatcher, StrategyName};
 use smo_plugin_api::*;
 use smo_tests::*;

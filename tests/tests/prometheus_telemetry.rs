@@ -4,12 +4,12 @@
 mod prom_support;
 
 use prom_support::*;
-use smo_host::engine::ports::TelemetrySource;
+use smo_core::graphs::{parse_descriptor, GraphSpec};
+use smo_core::ports::TelemetrySource;
 use smo_host::engine::prometheus::{
     GraphTelemetry, PromClient, PromError, PromQueries, PrometheusConfig, PrometheusTelemetry,
     SbmpRefresh,
 };
-use smo_host::graphs::{parse_descriptor, GraphSpec};
 use smo_host::store::PlacementEntry;
 use smo_tests::{test_descriptor, FIXED_TWO};
 use std::collections::BTreeMap;
@@ -67,7 +67,7 @@ fn graph(name: &str, services: &[&str]) -> GraphSpec {
 fn observe(
     telemetry: &PrometheusTelemetry,
     name: &str,
-) -> Result<smo_host::engine::offload::Observation, smo_host::engine::ports::TelemetryError> {
+) -> Result<smo_core::offload::Observation, smo_core::ports::TelemetryError> {
     telemetry.offload_observation(&graph(name, &["frontend"]), &[], &[], 1234.0)
 }
 

@@ -7,10 +7,10 @@
 //! build --workspace` for `--profile dev`, `cargo build --release --workspace` for `cargo bench`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use smo_core::graphs::parse_descriptor;
 use smo_host::config::Config;
 use smo_host::daemon::{build_app, App};
 use smo_host::engine::lifecycle::DeployMode;
-use smo_host::graphs::parse_descriptor;
 use smo_host::store::Commit;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -9,8 +9,6 @@ use crate::engine::applier::backoff::BackoffPolicy;
 use crate::engine::applier::ApplierConfig;
 use crate::engine::inventory;
 use crate::engine::lifecycle::{Engine, EngineConfig};
-use crate::engine::ports::Continuum;
-use crate::engine::ports::TelemetrySource;
 use crate::engine::prometheus::PrometheusTelemetry;
 use crate::engine::telemetry::SineLoad;
 use crate::plugins::dispatch::DefaultStrategies;
@@ -20,6 +18,8 @@ use crate::plugins::{
 use crate::sim::backend::{ScenarioTelemetry, SimBehaviour, SimContinuum};
 use crate::sim::scenario::{ContinuumSpec, Scenario};
 use crate::store::{Store, StoreError};
+use smo_core::ports::Continuum;
+use smo_core::ports::TelemetrySource;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

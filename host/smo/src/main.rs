@@ -25,7 +25,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let info = check::check(&file).map_err(|e| e.to_string())?;
             print_json(&info)
         }
-        Command::Validate { file, json } => match smo_host::graphs::validate_file(&file) {
+        Command::Validate { file, json } => match smo_core::graphs::validate_file(&file) {
             Ok(spec) if json => print_json(&spec.to_plugin_graph()),
             Ok(spec) => {
                 println!("{}: valid", file.display());

@@ -8,11 +8,11 @@
 //! pull artifacts (post the descriptor itself).
 
 use super::error::{from_bytes_rejection, ApiError};
-use crate::graphs::{parse_descriptor, GraphSpec};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::Value;
+use smo_core::graphs::{parse_descriptor, GraphSpec};
 
 const JSON: &[&str] = &["application/json"];
 const TEXT: &[&str] = &[

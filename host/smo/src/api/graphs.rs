@@ -4,7 +4,6 @@
 use super::body;
 use super::error::{from_query_rejection, ApiError};
 use super::AppState;
-use crate::decision::DecisionRecord;
 use crate::engine::lifecycle::{Deleted, DeployMode};
 use crate::engine::offload_loop::OffloadAnswer;
 use crate::engine::record::Cause;
@@ -19,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use smo_core::decision::DecisionRecord;
 
 /// `201 Created` with a `Location` header and the graph's status.
 fn created(view: GraphView) -> Response {

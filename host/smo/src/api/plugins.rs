@@ -3,13 +3,13 @@
 
 use super::error::{from_json_rejection, ApiError};
 use super::AppState;
-use crate::decision::DecisionRecord;
 use crate::plugins::StrategyName;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
+use smo_core::decision::DecisionRecord;
 use smo_plugin_api::PlacementRequest;
 use std::sync::Arc;
 

@@ -180,7 +180,7 @@ impl EnergyPatch {
 impl ClusterBody {
     /// The cluster named `name` this body describes, on top of `previous` (for an update).
     fn build(&self, name: &str, previous: Option<&Cluster>) -> Result<Cluster, EngineError> {
-        crate::graphs::validate::check_id(name).map_err(|m| EngineError::invalid("name", m))?;
+        smo_core::graphs::validate::check_id(name).map_err(|m| EngineError::invalid("name", m))?;
         check_number("capacity.cpu", self.capacity.cpu, 0.0, f64::INFINITY)?;
         check_number(
             "capacity.memory_mib",

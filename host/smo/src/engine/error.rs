@@ -1,8 +1,8 @@
 //! What the engine refuses or fails at, one variant per answer the API gives (404, 409, 422,
 //! 500); a failed decision carries its record so the caller can show why.
 
-use crate::decision::DecisionRecord;
 use crate::store::StoreError;
+use smo_core::decision::DecisionRecord;
 
 /// An engine failure.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,7 @@ pub enum EngineError {
     },
     /// The backend could not answer (its inventory, before a decision).
     #[error(transparent)]
-    Backend(#[from] crate::engine::ports::ContinuumError),
+    Backend(#[from] smo_core::ports::ContinuumError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

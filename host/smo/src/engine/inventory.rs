@@ -8,8 +8,8 @@
 //! upstream SMO subtracted them and then placed them again). `available` never goes below zero.
 //! Strategies get only the clusters the backend reports ready ([`ready_clusters`]).
 
-use super::ports::ClusterInventory;
 use crate::store::{PlacementEntry, Store, StoreError, StoredGraph};
+use smo_core::ports::ClusterInventory;
 use smo_plugin_api::{
     Cluster, ClusterRole, EnergyProfile, Label, Location, Prices, RVec, Resources,
 };
@@ -354,7 +354,7 @@ mod tests {
     fn the_cache_follows_marked_writes() {
         let store = Store::open_in_memory().expect("store");
         seed_if_empty(&store).expect("seed");
-        let spec = crate::graphs::parse_descriptor(include_str!(concat!(
+        let spec = smo_core::graphs::parse_descriptor(include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/fixtures/hdag/hello-world.yaml"
         )))

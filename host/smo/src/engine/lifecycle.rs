@@ -15,16 +15,16 @@ use super::inventory::{self, UsageCache, DELETING, RUNNING, STOPPED};
 use super::locks::GraphLocks;
 use super::offload_loop::OffloadLoops;
 use super::placing::{Ask, Placed};
-use super::ports::Continuum;
-use super::ports::TelemetrySource;
 use super::record::Cause;
 use super::scaling::Loops;
-use crate::decision::DecisionRecord;
-use crate::graphs::GraphSpec;
 use crate::plugins::{Dispatcher, StrategyName};
 use crate::store::{
     now_ms, ApplyAction, ApplyAttemptRecord, Commit, PlacementEntry, Store, StoreError,
 };
+use smo_core::decision::DecisionRecord;
+use smo_core::graphs::GraphSpec;
+use smo_core::ports::Continuum;
+use smo_core::ports::TelemetrySource;
 use smo_plugin_api::Cluster;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! so every read runs on tokio's blocking pool, and a failed task is a telemetry error.
 
 use super::lifecycle::Engine;
-use super::ports::{TelemetryError, TelemetrySource};
+use smo_core::ports::{TelemetryError, TelemetrySource};
 use std::sync::Arc;
 
 impl Engine {

@@ -7,8 +7,8 @@
 //! capped at the service's `maxReplicas`. A move naming an unknown service or cluster, or that
 //! would not fit the cluster's free capacity, is rejected with the reason and skipped.
 
-use crate::graphs::GraphSpec;
 use crate::store::PlacementEntry;
+use smo_core::graphs::GraphSpec;
 use smo_plugin_api::{Cluster, Move, Resources};
 
 /// The placement after the moves, and what happened to each move.
@@ -183,7 +183,7 @@ mod tests {
     use super::*;
 
     fn spec() -> GraphSpec {
-        crate::graphs::brussels_demo_spec()
+        smo_core::graphs::brussels_demo_spec()
     }
 
     fn mv(service: &str, from: &str, to: &str, replicas: u32) -> Move {

@@ -2,7 +2,7 @@
 //! observation period it observes, steps the graph's [`OffloadMachine`], and acts when asked.
 //!
 //! A round: read the graph (gone, stopped, or without a policy: the loop ends), take an
-//! [`Observation`](super::offload::Observation) from the engine's [`OffloadTelemetry`] (the
+//! [`Observation`](smo_core::offload::Observation) from the engine's [`OffloadTelemetry`] (the
 //! autoscaler flag is set when the scaling loop changed the graph's replicas since the previous
 //! round), step the machine. On an [`Action`], under the decision lock: ask the graph's
 //! migration strategy through the dispatcher, record the decision (trigger `offload_loop`; its
@@ -34,20 +34,20 @@ use super::error::EngineError;
 use super::inventory;
 use super::inventory::RUNNING;
 use super::lifecycle::Engine;
-use super::offload::{
-    Action, ActionOutcome, OffloadMachine, OffloadState, OffloadStatus, Transition,
-    TRANSITION_LOG_LEN,
-};
 use super::offload_apply::apply_moves;
 use super::placing::{graph_strategy, plugin_graph};
-use super::ports::{TelemetryError, TelemetrySource};
 use super::record::{self, Cause};
 use super::scaling::{Round, Trigger};
-use super::user_delay;
-use crate::graphs::{GraphSpec, OffloadPolicy};
 use crate::store::{Commit, OffloadTransitionRecord, PlacementEntry, StoredOffloadTransition};
 use serde::Serialize;
 use serde_json::json;
+use smo_core::graphs::{GraphSpec, OffloadPolicy};
+use smo_core::offload::{
+    Action, ActionOutcome, OffloadMachine, OffloadState, OffloadStatus, Transition,
+    TRANSITION_LOG_LEN,
+};
+use smo_core::ports::{TelemetryError, TelemetrySource};
+use smo_core::user_delay;
 use smo_plugin_api::{CallRate, Cluster, MigrationRequest, RVec, StrategyKind, Telemetry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};

@@ -9,11 +9,11 @@
 use super::error::EngineError;
 use super::lifecycle::Engine;
 use super::record::{self, Cause};
-use crate::decision::{Decided, DecisionRecord, Outcome};
-use crate::graphs::GraphSpec;
 use crate::plugins::StrategyName;
 use crate::store::{now_ms, PlacementEntry};
 use serde_json::{json, Value};
+use smo_core::decision::{Decided, DecisionRecord, Outcome};
+use smo_core::graphs::GraphSpec;
 use smo_plugin_api::{
     Cluster, PlacementDecision, PlacementRequest, ROption, RVec, StrategyKind, Telemetry,
 };
@@ -310,7 +310,7 @@ mod tests {
     use smo_plugin_api::{Assignment, Placement};
 
     fn spec() -> GraphSpec {
-        crate::graphs::brussels_demo_spec()
+        smo_core::graphs::brussels_demo_spec()
     }
 
     fn decision(rows: &[(&str, &str, u32)]) -> PlacementDecision {

@@ -1,9 +1,9 @@
 //! What made the engine ask for a decision ([`Cause`]), and how a dispatcher's answer becomes
 //! the record the engine stores: the graph, the trigger and the inputs summary added.
 
-use crate::decision::{Decided, DecisionRecord};
 use serde::Serialize;
 use serde_json::{json, Value};
+use smo_core::decision::{Decided, DecisionRecord};
 
 /// What made the engine ask for a decision (stored in the inputs summary as `trigger`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,7 +73,7 @@ pub fn complete<T: Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{DecisionKind, Outcome};
+    use smo_core::decision::{DecisionKind, Outcome};
 
     fn decided(error: Option<&str>) -> Decided<Vec<u32>> {
         let mut record = DecisionRecord::new(DecisionKind::Scaling, 7);

@@ -15,11 +15,11 @@ use super::inventory::RUNNING;
 use super::lifecycle::Engine;
 use super::offload_loop::OffloadView;
 use super::placing::graph_strategy;
-use crate::decision::DecisionRecord;
 use crate::plugins::StrategyName;
 use crate::store::{ApplyAction, ApplySummary, DecisionKind, PlacementEntry, StoredGraph};
 use serde::Serialize;
 use serde_json::Value;
+use smo_core::decision::DecisionRecord;
 use smo_plugin_api::StrategyKind;
 use std::collections::HashMap;
 

@@ -8,10 +8,11 @@
 //! and a phase `phi_s` fixed by the service's name, so services peak at different times and the
 //! same instant always gives the same load. The prediction is `rps(t + horizon)`.
 
-use super::ports::{TelemetryError, TelemetrySource};
-use super::user_delay::{self, UserDelay};
-use crate::graphs::{GraphSpec, ServiceSpec};
 use crate::store::PlacementEntry;
+use smo_core::delay;
+use smo_core::graphs::{GraphSpec, ServiceSpec};
+use smo_core::ports::{TelemetryError, TelemetrySource};
+use smo_core::user_delay::{self, UserDelay};
 use smo_plugin_api::{Cluster, RVec, ServiceLoad, Telemetry};
 use std::f64::consts::TAU;
 
@@ -108,6 +109,41 @@ impl SineLoad {
     }
 }
 
+/// The model without a scenario (see the module documentation).
+pub fn sine_model(
+    load: &SineLoad,
+    graph: &GraphSpec,
+    placement: &[PlacementEntry],
+    clusters: &[Cluster],
+    now_s: f64,
+) -> UserDelay {
+    let Some(entry) = user_delay::ingress(clusters) else {
+        return UserDelay::default();
+    };
+    let per_service = graph
+        .services
+        .iter()
+        .filter_map(|service| {
+            let copies = user_delay::copies(service, placement, clusters, |c| {
+                user_delay::rtt_ms(entry, c)
+            });
+            if copies.is_empty() {
+                return None;
+            }
+            let rps = load.service_rate(service, now_s);
+            let requests = (rps * user_delay::WINDOW_S).round() as u64;
+            let (served, _) = delay::route(
+                requests,
+                user_delay::WINDOW_S,
+                user_delay::processing_ms(service),
+                &copies,
+            );
+            Some((service.name.clone(), served))
+        })
+        .collect();
+    UserDelay::from_served(per_service)
+}
+
 impl TelemetrySource for SineLoad {
     fn loads(
         &self,
@@ -125,9 +161,7 @@ impl TelemetrySource for SineLoad {
         clusters: &[Cluster],
         now_s: f64,
     ) -> Result<UserDelay, TelemetryError> {
-        Ok(user_delay::sine_model(
-            self, graph, placement, clusters, now_s,
-        ))
+        Ok(sine_model(self, graph, placement, clusters, now_s))
     }
 }
 
@@ -148,7 +182,7 @@ mod tests {
 
     #[test]
     fn only_deployed_services_get_a_load() {
-        let spec = crate::graphs::brussels_demo_spec();
+        let spec = smo_core::graphs::brussels_demo_spec();
         let placement = vec![
             PlacementEntry::new("noise-reduction", "c", 2),
             PlacementEntry::new("image-compression-vo", "c", 0),
@@ -157,5 +191,53 @@ mod tests {
         assert_eq!(t.loads.len(), 1);
         assert_eq!(t.loads[0].service.as_str(), "noise-reduction");
         assert_eq!(t.time_unix_s, 1000);
+    }
+
+    #[test]
+    fn the_delay_rises_with_load_and_falls_at_the_edge() {
+        let spec = smo_core::graphs::brussels_demo_spec();
+        let clusters = crate::engine::inventory::default_clusters();
+        let edge = user_delay::ingress(&clusters)
+            .expect("an edge")
+            .name
+            .to_string();
+        let cloud = clusters
+            .iter()
+            .filter(|c| c.role == smo_plugin_api::ClusterRole::Cloud)
+            .max_by(|a, b| {
+                user_delay::rtt_ms(&clusters[0], a).total_cmp(&user_delay::rtt_ms(&clusters[0], b))
+            })
+            .expect("a cloud")
+            .name
+            .to_string();
+        let placed = |cluster: &str| -> Vec<PlacementEntry> {
+            spec.services
+                .iter()
+                .map(|s| PlacementEntry::new(s.name.clone(), cluster, 1))
+                .collect()
+        };
+        let load = SineLoad::default();
+        let in_cloud = placed(&cloud);
+        let at_edge = placed(&edge);
+        // Find a low and a high instant of the sine for comparison.
+        let samples: Vec<f64> = (0..60)
+            .map(|k| {
+                sine_model(&load, &spec, &in_cloud, &clusters, f64::from(k) * 10.0)
+                    .mean_ms
+                    .expect("traffic")
+            })
+            .collect();
+        let lo = samples.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = samples.iter().copied().fold(0.0, f64::max);
+        assert!(hi > lo, "{lo} {hi}");
+        for k in 0..60 {
+            let t = f64::from(k) * 10.0;
+            let cloud_d = sine_model(&load, &spec, &in_cloud, &clusters, t);
+            let edge_d = sine_model(&load, &spec, &at_edge, &clusters, t);
+            assert!(
+                edge_d.mean_ms.expect("edge") < cloud_d.mean_ms.expect("cloud"),
+                "at {t}"
+            );
+        }
     }
 }

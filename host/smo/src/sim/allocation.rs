@@ -21,7 +21,7 @@ pub fn capacity_covering(sp: &ServiceSpec, peak: f64) -> f64 {
 
 /// Capacity of the fewest replicas whose requests meet `slo_ms` at `peak` rps from users
 /// `latency_ms` away: latency + processing / (1 - rho) <= SLO, i.e. rho <= 1 - processing /
-/// (SLO - latency) (rho capped at 0.95 as in [`super::delay::processing`]), at most `max_replicas`.
+/// (SLO - latency) (rho capped at 0.95 as in [`smo_core::delay::processing`]), at most `max_replicas`.
 /// `None` when no replica count meets it (latency + processing alone exceed the SLO).
 pub fn capacity_within_slo(
     sp: &ServiceSpec,

@@ -224,7 +224,7 @@ impl Fleet {
                     .user_lat
                     .get(user)
                     .and_then(|u| u.get(dc))
-                    .is_some_and(|lat| lat + super::delay::processing(ms, 0.0) <= self.slo_ms),
+                    .is_some_and(|lat| lat + smo_core::delay::processing(ms, 0.0) <= self.slo_ms),
             }
     }
 
@@ -352,7 +352,9 @@ fn in_time(sc: &Scenario, user_lat: &[Vec<f64>]) -> Vec<Vec<bool>> {
         .map(|row| {
             row.iter()
                 .zip(&spec.datacenters)
-                .map(|(lat, d)| lat + super::delay::processing(d.processing_ms, 0.0) <= spec.slo_ms)
+                .map(|(lat, d)| {
+                    lat + smo_core::delay::processing(d.processing_ms, 0.0) <= spec.slo_ms
+                })
                 .collect()
         })
         .collect()

@@ -6,10 +6,8 @@
 
 use super::allocation;
 use super::continuum::{Datacenter, TypeUse};
-use super::delay;
 use super::driver::{DriverError, StrategyDriver};
 use super::environment::Environment;
-use super::geo;
 use super::metrics::{self, Acc, StrategyRun};
 use super::scenario::{
     Role, Scenario, ScenarioError, ServerSelection, StrategyDefaults, VmQueueSpec,
@@ -17,8 +15,10 @@ use super::scenario::{
 use super::server_hint;
 use super::vm_mix::{Shape, VmMix};
 use super::workload::{self, VmRequest};
-use crate::engine::offload::{Action, ActionOutcome, Observation, OffloadMachine};
 use indicatif::ProgressBar;
+use smo_core::delay;
+use smo_core::geo;
+use smo_core::offload::{Action, ActionOutcome, Observation, OffloadMachine};
 use smo_plugin_api::{
     Assignment, CallRate, Cluster, ClusterRole, Dependency, DependencyKind, EnergyProfile, Graph,
     Label, Link, Location, MigrationRequest, Placement, PlacementDecision, PlacementRequest,
@@ -32,8 +32,8 @@ use std::time::Duration;
 mod calls;
 mod vm_moves;
 
-use crate::decision::{DecisionKind, DecisionRecord};
 use calls::Call;
+use smo_core::decision::{DecisionKind, DecisionRecord};
 
 /// Why a simulation could not run or report.
 #[derive(Debug, thiserror::Error)]
@@ -1603,7 +1603,7 @@ fn vm_id(name: &str) -> Option<usize> {
     name.strip_prefix("vm-").and_then(|x| x.parse().ok())
 }
 
-pub use super::delay::processing;
+pub use smo_core::delay::processing;
 
 pub(crate) fn network(sc: &Scenario) -> Net {
     let spec = &sc.spec;

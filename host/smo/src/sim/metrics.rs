@@ -423,7 +423,7 @@ pub struct StrategyRun {
     /// Every strategy call's decision record (`smo simulate --json --decisions`; empty and
     /// left out otherwise).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub decisions: Vec<crate::decision::DecisionRecord>,
+    pub decisions: Vec<smo_core::decision::DecisionRecord>,
 }
 
 impl StrategyRun {

@@ -175,12 +175,12 @@ pub struct StrategyDefaults {
     #[serde(default)]
     pub replacement_every_minutes: Option<u32>,
     /// Drive the migration strategy through the offload state machine
-    /// (`crate::engine::offload`): the host observes the users' mean delay every
+    /// (`smo_core::offload`): the host observes the users' mean delay every
     /// `queryPeriodS` and calls the strategy only when the machine acts, with
     /// `extra = {"requiredDecreaseMs": ±x}`. Without it, the strategy is called every
     /// `migration_every_minutes` with an empty `extra`.
     #[serde(default)]
-    pub offload_policy: Option<crate::graphs::OffloadPolicy>,
+    pub offload_policy: Option<smo_core::graphs::OffloadPolicy>,
 }
 
 /// Latency `base_ms + km * ms_per_km` between any two named places; per-link overrides.

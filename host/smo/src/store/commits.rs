@@ -12,7 +12,7 @@ use super::error::{SqlContext, StoreError};
 use super::graphs::write_graph_in;
 use super::placements::{write_placement, PlacementEntry};
 use super::{now_ms, Store};
-use crate::graphs::GraphSpec;
+use smo_core::graphs::GraphSpec;
 
 /// What one commit changes of a graph.
 #[derive(Debug, Clone, Copy, Default)]

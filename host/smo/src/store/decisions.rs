@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::error::{SqlContext, StoreError};
 use super::{from_json, to_json, Store};
-pub use crate::decision::{DecisionKind, DecisionRecord, Outcome};
+pub use smo_core::decision::{DecisionKind, DecisionRecord, Outcome};
 
 const SELECT: &str = "SELECT id, graph, kind, strategy, plugin_version, started_at_ms, \
                       duration_ms, outcome, reasons, inputs, output, generation FROM decisions";

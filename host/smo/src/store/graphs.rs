@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::error::{SqlContext, StoreError};
 use super::{now_ms, to_json, Store};
-use crate::graphs::{parse_descriptor, GraphSpec};
+use smo_core::graphs::{parse_descriptor, GraphSpec};
 
 /// A graph as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -29,7 +29,7 @@ pub mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use error::SqlContext;
 use rusqlite::{Connection, OptionalExtension};
@@ -172,14 +172,7 @@ pub(crate) fn graph_exists(
         .is_some())
 }
 
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()
-        .and_then(|elapsed| i64::try_from(elapsed.as_millis()).ok())
-        .unwrap_or(0)
-}
+pub use smo_core::clock::now_ms;
 
 /// Serialises `value` as JSON text, naming `what` on failure.
 pub(crate) fn to_json<T: serde::Serialize + ?Sized>(

@@ -2,52 +2,10 @@
 //! cluster. A placement is replaced as a whole, atomically; a service may be on several clusters.
 
 use rusqlite::{params, Transaction, TransactionBehavior};
-use serde::{Deserialize, Serialize};
-use smo_plugin_api::{Assignment, Placement, RString};
+pub use smo_core::placement::PlacementEntry;
 
 use super::error::{SqlContext, StoreError};
 use super::{now_ms, Store};
-
-/// "Service `service` runs `replicas` replicas on cluster `cluster`."
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct PlacementEntry {
-    pub service: String,
-    pub cluster: String,
-    pub replicas: u32,
-}
-
-impl PlacementEntry {
-    pub fn new(service: impl Into<String>, cluster: impl Into<String>, replicas: u32) -> Self {
-        Self {
-            service: service.into(),
-            cluster: cluster.into(),
-            replicas,
-        }
-    }
-
-    /// The entries of a strategy's placement, in its order.
-    pub fn from_plugin(placement: &Placement) -> Vec<Self> {
-        placement
-            .assignments
-            .iter()
-            .map(|a| Self::new(a.service.as_str(), a.cluster.as_str(), a.replicas))
-            .collect()
-    }
-
-    /// Entries as the plugin API's placement (for a re-placement or a scaling request).
-    pub fn to_plugin(entries: &[Self]) -> Placement {
-        Placement {
-            assignments: entries
-                .iter()
-                .map(|entry| Assignment {
-                    service: RString::from(entry.service.as_str()),
-                    cluster: RString::from(entry.cluster.as_str()),
-                    replicas: entry.replicas,
-                })
-                .collect(),
-        }
-    }
-}
 
 /// Replaces graph `graph`'s placement rows with `entries` inside the caller's transaction.
 pub(super) fn write_placement(

@@ -5,7 +5,7 @@ use serde_json::json;
 use smo_plugin_api::DependencyKind;
 
 use super::*;
-use crate::graphs::{parse_descriptor, GraphSpec};
+use smo_core::graphs::{parse_descriptor, GraphSpec};
 
 const BRUSSELS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -13,10 +13,10 @@ pub mod reconcile;
 pub mod runner;
 pub mod scheduler;
 
-use super::ports::Observation;
 use backoff::BackoffPolicy;
 use runner::Runner;
 use scheduler::Scheduler;
+use smo_core::ports::Observation;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;

@@ -10,9 +10,9 @@
 //! - `failed`: the last attempt failed in a way a retry will not mend; it stays so until the
 //!   desired state changes.
 
-use crate::engine::ports::Observation;
 use crate::store::{ApplySummary, PlacementEntry};
 use serde::Serialize;
+use smo_core::ports::Observation;
 
 /// See the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,8 +99,8 @@ impl PhaseInputs<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::ports::ObservedReplicas;
     use crate::store::{ApplyAction, ApplyAttempt, ApplyAttemptRecord};
+    use smo_core::ports::ObservedReplicas;
 
     fn attempt(generation: u64, ok: bool, retryable: bool) -> ApplyAttempt {
         ApplyAttempt {

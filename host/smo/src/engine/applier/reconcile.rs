@@ -11,8 +11,8 @@ use super::{Observed, Reconciled};
 use crate::engine::error::EngineError;
 use crate::engine::inventory::{DELETING, RUNNING};
 use crate::engine::lifecycle::Engine;
-use crate::engine::ports::{ContinuumError, DesiredState, Observation};
 use crate::store::{now_ms, ApplyAction, ApplyAttemptRecord, PlacementEntry, StoredGraph};
+use smo_core::ports::{ContinuumError, DesiredState, Observation};
 use std::time::Instant;
 use tracing::Instrument;
 

@@ -6,9 +6,9 @@
 
 use super::refresh::measured;
 use super::{per_service, GraphTelemetry, PrometheusTelemetry, SERVICE_LABEL};
-use crate::engine::ports::TelemetryError;
-use crate::graphs::GraphSpec;
 use crate::store::PlacementEntry;
+use smo_core::graphs::GraphSpec;
+use smo_core::ports::TelemetryError;
 use smo_plugin_api::{RVec, ServiceLoad, Telemetry};
 use std::collections::BTreeMap;
 

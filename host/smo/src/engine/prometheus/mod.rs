@@ -11,13 +11,13 @@ pub use client::{parse_query_response, PromClient, PromError, Sample};
 pub use queries::PromQueries;
 pub use refresh::{apply_refresh, refresh_extra, AreaUsage, CallRate, SbmpRefresh};
 
-use super::offload::Observation;
-use super::ports::{MigrationInputs, TelemetryError, TelemetrySource};
-use super::user_delay::{self, UserDelay};
-use crate::graphs::GraphSpec;
 use crate::store::PlacementEntry;
 use queries::{promql_string, regex_alternatives};
 use serde::{Deserialize, Serialize};
+use smo_core::graphs::GraphSpec;
+use smo_core::offload::Observation;
+use smo_core::ports::{MigrationInputs, TelemetryError, TelemetrySource};
+use smo_core::user_delay::{self, UserDelay};
 use smo_plugin_api::{Cluster, Telemetry};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -10,10 +10,10 @@
 //! runs lives in memory: after a restart of the daemon it runs nothing until the applier has
 //! applied the stored desired state again.
 
-use crate::engine::ports::{
+use smo_core::graphs::GraphSpec;
+use smo_core::ports::{
     ClusterInventory, Continuum, ContinuumError, DesiredState, Observation, ObservedReplicas,
 };
-use crate::graphs::GraphSpec;
 use smo_plugin_api::{Cluster, Resources};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -250,7 +250,7 @@ mod tests {
     use crate::store::PlacementEntry;
 
     fn spec() -> GraphSpec {
-        crate::graphs::brussels_demo_spec()
+        smo_core::graphs::brussels_demo_spec()
     }
 
     fn continuum(behaviour: SimBehaviour) -> SimContinuum {

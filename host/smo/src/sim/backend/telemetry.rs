@@ -8,18 +8,18 @@
 //! on-site renewable supply, grid renewable share, energy price), so strategies see them change.
 //! Services named in the scenario's workload get its request rates (per step, seeded noise);
 //! other services get the deterministic [`SineLoad`]. The users' delay is the simulator's model
-//! ([`crate::sim::delay`]) with the scenario's users, network and per-service processing times.
+//! ([`smo_core::delay`]) with the scenario's users, network and per-service processing times.
 
-use crate::engine::ports::{TelemetryError, TelemetrySource};
 use crate::engine::telemetry::SineLoad;
-use crate::engine::user_delay::{self, UserDelay};
-use crate::graphs::GraphSpec;
-use crate::sim::delay;
 use crate::sim::engine::{network, Net};
 use crate::sim::environment::Environment;
-use crate::sim::geo;
 use crate::sim::scenario::{DatacenterSpec, Role, Scenario};
 use crate::store::{PlacementEntry, Store};
+use smo_core::delay;
+use smo_core::geo;
+use smo_core::graphs::GraphSpec;
+use smo_core::ports::{TelemetryError, TelemetrySource};
+use smo_core::user_delay::{self, UserDelay};
 use smo_plugin_api::{
     Cluster, ClusterRole, EnergyProfile, Label, Link, Location, Prices, RVec, Resources, Telemetry,
 };
@@ -214,7 +214,7 @@ impl TelemetrySource for ScenarioTelemetry {
     ) -> Result<UserDelay, TelemetryError> {
         let spec = &self.scenario.spec;
         if spec.users.is_empty() {
-            return Ok(user_delay::sine_model(
+            return Ok(crate::engine::telemetry::sine_model(
                 &self.fallback,
                 graph,
                 placement,

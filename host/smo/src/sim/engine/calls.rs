@@ -3,10 +3,10 @@
 //! `smo serve` stores, on the run's simulated clock.
 
 use super::Run;
-use crate::decision::{DecisionKind, DecisionRecord, Outcome, Reasons};
 use crate::sim::driver::DriverError;
 use crate::sim::engine::SimError;
 use serde::Serialize;
+use smo_core::decision::{DecisionKind, DecisionRecord, Outcome, Reasons};
 use std::time::Duration;
 
 /// The trigger of the records of `smo simulate`.

@@ -16,9 +16,9 @@
 //! bandwidth, and egress between datacenters.
 
 use super::{vm_demand, vm_id, Run, SimError, VmAt};
-use crate::sim::delay::processing;
 use crate::sim::driver::DriverError;
 use serde::Deserialize;
+use smo_core::delay::processing;
 use smo_plugin_api::{Assignment, Graph, MigrationRequest, Move, Placement, RVec};
 use std::collections::HashMap;
 
@@ -52,7 +52,7 @@ impl Run<'_> {
         let req = self.vm_request();
         let r = self.driver.migrate(strategy, &req);
         let call = super::Call {
-            kind: crate::decision::DecisionKind::Migration,
+            kind: smo_core::decision::DecisionKind::Migration,
             strategy,
             graph: req.graph.name.as_str(),
         };

@@ -1,7 +1,8 @@
-//! The users' delay of a graph for its placement and load, as `smo serve` measures it without
-//! Prometheus: the result type, and the model used over [`SineLoad`] when there is no scenario.
+//! The users' delay of a graph for its placement and load, as `smo serve` models it without
+//! Prometheus: the result type, and the pieces of the model used over the demo sine load when
+//! there is no scenario (`smo_sim::backend::sine`).
 //!
-//! Model without a scenario (the simulator's delay model, [`crate::sim::delay`], with inputs
+//! Model without a scenario (the simulator's delay model, [`crate::delay`], with inputs
 //! taken from the inventory): users enter at the graph's *edge ingress*, the first cluster of
 //! role `edge` (else the first cluster). Each deployed service receives its [`SineLoad`] rate
 //! `λ_s(t)` from there. Its copies are its placement rows with replicas; a copy on cluster `c`
@@ -9,15 +10,14 @@
 //! clusters' coordinates (0 at the ingress itself), and serves `alpha × replicas + beta`
 //! requests/s. One replica serves `alpha` requests/s, so a request's processing time is
 //! `1000 / alpha` ms, inflated by the copy's utilisation. Requests go nearest copy first over a
-//! 60 s window ([`crate::sim::delay::route`]). The graph's delay is the request-weighted mean
+//! 60 s window ([`crate::delay::route`]). The graph's delay is the request-weighted mean
 //! over its services: it rises with load (queueing at saturated copies) and falls when
 //! services get a copy at the edge (no RTT to the cloud).
 
-use super::telemetry::SineLoad;
-use crate::graphs::{GraphSpec, ServiceSpec};
-use crate::sim::delay::{self, Copy, Served};
-use crate::sim::geo;
-use crate::store::PlacementEntry;
+use crate::delay::{self, Copy, Served};
+use crate::geo;
+use crate::graphs::ServiceSpec;
+use crate::placement::PlacementEntry;
 use smo_plugin_api::{Cluster, ClusterRole, Link, RVec};
 
 /// One-way network latency base (ms) of the model without a scenario.
@@ -127,85 +127,5 @@ pub fn processing_ms(service: &ServiceSpec) -> f64 {
         1000.0 / service.scaling.alpha
     } else {
         0.0
-    }
-}
-
-/// The model without a scenario (see the module documentation).
-pub fn sine_model(
-    load: &SineLoad,
-    graph: &GraphSpec,
-    placement: &[PlacementEntry],
-    clusters: &[Cluster],
-    now_s: f64,
-) -> UserDelay {
-    let Some(entry) = ingress(clusters) else {
-        return UserDelay::default();
-    };
-    let per_service = graph
-        .services
-        .iter()
-        .filter_map(|service| {
-            let copies = copies(service, placement, clusters, |c| rtt_ms(entry, c));
-            if copies.is_empty() {
-                return None;
-            }
-            let rps = load.service_rate(service, now_s);
-            let requests = (rps * WINDOW_S).round() as u64;
-            let (served, _) = delay::route(requests, WINDOW_S, processing_ms(service), &copies);
-            Some((service.name.clone(), served))
-        })
-        .collect();
-    UserDelay::from_served(per_service)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec() -> GraphSpec {
-        crate::graphs::brussels_demo_spec()
-    }
-
-    #[test]
-    fn the_delay_rises_with_load_and_falls_at_the_edge() {
-        let spec = spec();
-        let clusters = crate::engine::inventory::default_clusters();
-        let edge = ingress(&clusters).expect("an edge").name.to_string();
-        let cloud = clusters
-            .iter()
-            .filter(|c| c.role == ClusterRole::Cloud)
-            .max_by(|a, b| rtt_ms(&clusters[0], a).total_cmp(&rtt_ms(&clusters[0], b)))
-            .expect("a cloud")
-            .name
-            .to_string();
-        let placed = |cluster: &str| -> Vec<PlacementEntry> {
-            spec.services
-                .iter()
-                .map(|s| PlacementEntry::new(s.name.clone(), cluster, 1))
-                .collect()
-        };
-        let load = SineLoad::default();
-        let in_cloud = placed(&cloud);
-        let at_edge = placed(&edge);
-        // Find a low and a high instant of the sine for comparison.
-        let samples: Vec<f64> = (0..60)
-            .map(|k| {
-                sine_model(&load, &spec, &in_cloud, &clusters, f64::from(k) * 10.0)
-                    .mean_ms
-                    .expect("traffic")
-            })
-            .collect();
-        let lo = samples.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = samples.iter().copied().fold(0.0, f64::max);
-        assert!(hi > lo, "{lo} {hi}");
-        for k in 0..60 {
-            let t = f64::from(k) * 10.0;
-            let cloud_d = sine_model(&load, &spec, &in_cloud, &clusters, t);
-            let edge_d = sine_model(&load, &spec, &at_edge, &clusters, t);
-            assert!(
-                edge_d.mean_ms.expect("edge") < cloud_d.mean_ms.expect("cloud"),
-                "at {t}"
-            );
-        }
     }
 }

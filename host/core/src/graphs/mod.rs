@@ -65,8 +65,8 @@ pub fn validate_file(path: impl AsRef<Path>) -> Result<GraphSpec, ValidationErro
 mod tests;
 
 /// The upstream `brussels-demo` descriptor, parsed: the fixture of the host's unit tests.
-#[cfg(test)]
-pub(crate) fn brussels_demo_spec() -> GraphSpec {
+#[cfg(any(test, feature = "testing"))]
+pub fn brussels_demo_spec() -> GraphSpec {
     parse_descriptor(include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/fixtures/hdag/brussels-demo.yaml"

@@ -19,10 +19,10 @@
 //! Every method may block (a source may query over HTTP): the engine calls them off its async
 //! workers.
 
-use crate::engine::offload::Observation;
-use crate::engine::user_delay::{self, UserDelay};
 use crate::graphs::GraphSpec;
-use crate::store::{now_ms, PlacementEntry};
+use crate::offload::Observation;
+use crate::user_delay::{self, UserDelay};
+use crate::{clock::now_ms, placement::PlacementEntry};
 use smo_plugin_api::{Cluster, ClusterRole, Link, RVec, Telemetry};
 
 /// A telemetry source could not answer for a graph.
@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn the_defaults_build_on_loads_and_user_delay() {
         let spec = crate::graphs::brussels_demo_spec();
-        let clusters = crate::engine::inventory::default_clusters();
+        let clusters = smo_plugin_api::testing::three_clusters();
         let placed = [PlacementEntry::new("noise-reduction", "edge-athens", 1)];
         let with_delay = Fixed
             .loads_with_delay(&spec, &placed, &clusters, 7.0)
@@ -269,7 +269,7 @@ mod tests {
     #[test]
     fn directions_follow_the_copies_at_the_edge() {
         let spec = crate::graphs::brussels_demo_spec();
-        let clusters = crate::engine::inventory::default_clusters();
+        let clusters = smo_plugin_api::testing::three_clusters();
         let cloud = [PlacementEntry::new("noise-reduction", "cloud-frankfurt", 1)];
         assert_eq!(directions(&spec, &cloud, &clusters), (true, false));
         let both = [

@@ -20,7 +20,7 @@
 //!   retries those with backoff and marks the others `failed` until the desired state changes.
 
 use crate::graphs::GraphSpec;
-use crate::store::PlacementEntry;
+use crate::placement::PlacementEntry;
 use serde::Serialize;
 use smo_plugin_api::{Cluster, Resources};
 use std::collections::BTreeMap;
