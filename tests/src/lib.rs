@@ -4,9 +4,9 @@
 //! The tests load real `.so` files built by `cargo build --workspace` (the README's test
 //! command builds them first); nothing here links a plugin into the test.
 
-use smo_host::plugins::dispatch::DefaultStrategies;
-use smo_host::plugins::{CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig};
 use smo_plugin_api::*;
+use smo_plugin_host::dispatch::DefaultStrategies;
+use smo_plugin_host::{CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! nothing fails, later calls see the new version, in-flight calls finish on the old one, and a
 //! broken replacement leaves the serving version in place.
 
-use smo_host::plugins::StrategyName;
+use smo_plugin_host::StrategyName;
 use smo_tests::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -165,7 +165,7 @@ async fn an_identical_redrop_maps_no_new_image() {
         "{report:?}"
     );
     let after = dispatcher.registry().status();
-    let sha = |s: &smo_host::plugins::registry::RegistryStatus| {
+    let sha = |s: &smo_plugin_host::registry::RegistryStatus| {
         s.plugins
             .iter()
             .find(|p| p.name == "versioned")

@@ -2,7 +2,7 @@
 //! of images a reload is refused with a message that a restart is needed.
 //! (Its own test binary, because the image count is per process.)
 
-use smo_host::plugins::StrategyName;
+use smo_plugin_host::StrategyName;
 use smo_tests::*;
 use std::sync::Arc;
 use std::time::Duration;

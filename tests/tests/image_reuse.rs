@@ -1,7 +1,7 @@
 //! Swapping back to a version this process already mapped maps nothing new: its staged copy
 //! (named by content hash) is reused. (Its own test binary: the image count is per process.)
 
-use smo_host::plugins::StrategyName;
+use smo_plugin_host::StrategyName;
 use smo_tests::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +14,7 @@ async fn going_back_to_a_mapped_version_maps_no_new_image() {
     config.max_images = 2;
     let dispatcher = dispatcher(config, Duration::from_secs(30), 3).await;
     let echo = StrategyName::parse("versioned/echo").unwrap();
-    let version = |d: &smo_host::plugins::Dispatcher| {
+    let version = |d: &smo_plugin_host::Dispatcher| {
         let d = d.registry().status();
         (d.images_mapped, d.generation)
     };

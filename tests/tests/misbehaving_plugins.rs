@@ -1,7 +1,7 @@
 //! Fixture plugins that panic, hang, speak another API version, crash while loading, or are
 //! not plugins at all: the host rejects or contains each, reports it, and keeps serving.
 
-use smo_host::plugins::StrategyName;
+use smo_plugin_host::StrategyName;
 use smo_tests::*;
 use std::process::Command;
 use std::sync::Arc;
@@ -41,8 +41,8 @@ async fn a_panicking_strategy_is_contained_counted_and_quarantined() {
 }
 
 fn panicky_stats(
-    dispatcher: &smo_host::plugins::Dispatcher,
-) -> smo_host::plugins::stats::StatsSnapshot {
+    dispatcher: &smo_plugin_host::Dispatcher,
+) -> smo_plugin_host::stats::StatsSnapshot {
     dispatcher
         .registry()
         .status()

@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 use smo_core::offload::{ActionOutcome, Observation, OffloadMachine, OffloadPolicy};
-use smo_host::plugins::{Dispatcher, StrategyName};
 use smo_plugin_api::*;
+use smo_plugin_host::{Dispatcher, StrategyName};
 use smo_tests::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! source built against the current crate does. The old build is `examples/hello-strategy`
 //! compiled in `tests/compat` (its own workspace, built by `scripts/test.sh`).
 
-use smo_host::plugins::StrategyName;
+use smo_plugin_host::StrategyName;
 use smo_tests::*;
 use std::path::PathBuf;
 use std::sync::Arc;

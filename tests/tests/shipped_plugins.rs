@@ -1,7 +1,7 @@
 //! Each shipped plugin, loaded from its compiled `.so`: it is listed with its metadata and
 //! every placement strategy it offers answers a small fixed input.
 
-use smo_host::plugins::StrategyName;
+use smo_plugin_host::StrategyName;
 use smo_tests::*;
 use std::collections::BTreeSet;
 use std::sync::Arc;

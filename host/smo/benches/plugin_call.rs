@@ -5,12 +5,12 @@
 //! (the README's bench command does it).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use smo_host::plugins::dispatch::DefaultStrategies;
-use smo_host::plugins::{
-    loader, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
-};
 use smo_plugin_api::sdk::Placement;
 use smo_plugin_api::*;
+use smo_plugin_host::dispatch::DefaultStrategies;
+use smo_plugin_host::{
+    loader, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

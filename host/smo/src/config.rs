@@ -609,7 +609,7 @@ impl Config {
             ("defaults.migration", self.defaults.migration.as_ref()),
         ] {
             if let Some(name) = name {
-                if let Err(e) = crate::plugins::StrategyName::parse(name) {
+                if let Err(e) = smo_plugin_host::StrategyName::parse(name) {
                     return invalid(field, &e.to_string());
                 }
             }

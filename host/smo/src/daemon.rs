@@ -11,15 +11,15 @@ use crate::engine::inventory;
 use crate::engine::lifecycle::{Engine, EngineConfig};
 use crate::engine::prometheus::PrometheusTelemetry;
 use crate::engine::telemetry::SineLoad;
-use crate::plugins::dispatch::DefaultStrategies;
-use crate::plugins::{
-    triggers, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
-};
 use crate::sim::backend::{ScenarioTelemetry, SimBehaviour, SimContinuum};
 use crate::sim::scenario::{ContinuumSpec, Scenario};
 use crate::store::{Store, StoreError};
 use smo_core::ports::Continuum;
 use smo_core::ports::TelemetrySource;
+use smo_plugin_host::dispatch::DefaultStrategies;
+use smo_plugin_host::{
+    triggers, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +36,7 @@ pub enum DaemonError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Plugins(#[from] crate::plugins::PluginHostError),
+    Plugins(#[from] smo_plugin_host::PluginHostError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,

@@ -7,7 +7,6 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod logging;
-pub mod plugins;
 pub mod sim;
 pub mod simulate;
 pub mod store;

@@ -4,7 +4,7 @@
 use clap::Parser;
 use smo_host::cli::{Cli, Command, PluginCommand, ServeArgs};
 use smo_host::config::{Config, LogFormat};
-use smo_host::plugins::{check, probe};
+use smo_plugin_host::{check, probe};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -69,7 +69,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 smo_host::logging::init(log_format);
                 let exe = own_exe()?;
                 runtime()?.block_on(async move {
-                    let files = smo_host::plugins::catalog::scan(&dir).map_err(|e| e.to_string())?;
+                    let files = smo_plugin_host::catalog::scan(&dir).map_err(|e| e.to_string())?;
                     let config = probe::ProbeConfig { exe, timeout: std::time::Duration::from_secs(10) };
                     let mut rows = Vec::new();
                     for file in files {

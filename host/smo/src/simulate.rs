@@ -2,7 +2,6 @@
 //! call guard, so strategies run from their compiled `.so` files exactly as in the daemon.
 
 use crate::config::Config;
-use crate::plugins::{CallError, Dispatcher, StrategyName};
 use crate::sim::command::{self, SimulateArgs};
 use crate::sim::driver::{DriverError, StrategyDriver};
 use crate::sim::strategy_params;
@@ -10,6 +9,7 @@ use smo_plugin_api::{
     MigrationDecision, MigrationRequest, PlacementDecision, PlacementRequest, ScalingDecision,
     ScalingRequest,
 };
+use smo_plugin_host::{CallError, Dispatcher, StrategyName};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -8,7 +8,6 @@ use crate::engine::lifecycle::{Deleted, DeployMode};
 use crate::engine::offload_loop::OffloadAnswer;
 use crate::engine::record::Cause;
 use crate::engine::status::{GraphSummary, GraphView};
-use crate::plugins::StrategyName;
 use crate::store::ApplyAttempt;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -19,6 +18,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use smo_core::decision::DecisionRecord;
+use smo_plugin_host::StrategyName;
 
 /// `201 Created` with a `Location` header and the graph's status.
 fn created(view: GraphView) -> Response {

@@ -16,11 +16,11 @@ pub mod openapi;
 pub mod plugins;
 
 use crate::engine::lifecycle::Engine;
-use crate::plugins::Dispatcher;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
+use smo_plugin_host::Dispatcher;
 use std::sync::Arc;
 
 /// Largest request body accepted, in bytes.

@@ -3,7 +3,6 @@
 
 use super::error::{from_json_rejection, ApiError};
 use super::AppState;
-use crate::plugins::StrategyName;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,6 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use smo_core::decision::DecisionRecord;
 use smo_plugin_api::PlacementRequest;
+use smo_plugin_host::StrategyName;
 use std::sync::Arc;
 
 /// `GET /healthz`
@@ -24,14 +24,16 @@ pub async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
 }
 
 /// `GET /v1/plugins`
-pub async fn list(State(state): State<AppState>) -> Json<crate::plugins::registry::RegistryStatus> {
+pub async fn list(
+    State(state): State<AppState>,
+) -> Json<smo_plugin_host::registry::RegistryStatus> {
     Json(state.dispatcher.registry().status())
 }
 
 /// `POST /v1/plugins/reload`: 200 with what changed, or 409 with why nothing changed.
 pub async fn reload(
     State(state): State<AppState>,
-) -> Result<Json<crate::plugins::ReloadReport>, ApiError> {
+) -> Result<Json<smo_plugin_host::ReloadReport>, ApiError> {
     state
         .dispatcher
         .registry()

@@ -17,7 +17,6 @@ use super::offload_loop::OffloadLoops;
 use super::placing::{Ask, Placed};
 use super::record::Cause;
 use super::scaling::Loops;
-use crate::plugins::{Dispatcher, StrategyName};
 use crate::store::{
     now_ms, ApplyAction, ApplyAttemptRecord, Commit, PlacementEntry, Store, StoreError,
 };
@@ -26,6 +25,7 @@ use smo_core::graphs::GraphSpec;
 use smo_core::ports::Continuum;
 use smo_core::ports::TelemetrySource;
 use smo_plugin_api::Cluster;
+use smo_plugin_host::{Dispatcher, StrategyName};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;

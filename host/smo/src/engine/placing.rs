@@ -9,7 +9,6 @@
 use super::error::EngineError;
 use super::lifecycle::Engine;
 use super::record::{self, Cause};
-use crate::plugins::StrategyName;
 use crate::store::{now_ms, PlacementEntry};
 use serde_json::{json, Value};
 use smo_core::decision::{Decided, DecisionRecord, Outcome};
@@ -17,6 +16,7 @@ use smo_core::graphs::GraphSpec;
 use smo_plugin_api::{
     Cluster, PlacementDecision, PlacementRequest, ROption, RVec, StrategyKind, Telemetry,
 };
+use smo_plugin_host::StrategyName;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tracing::Instrument;

@@ -15,12 +15,12 @@ use super::inventory::RUNNING;
 use super::lifecycle::Engine;
 use super::offload_loop::OffloadView;
 use super::placing::graph_strategy;
-use crate::plugins::StrategyName;
 use crate::store::{ApplyAction, ApplySummary, DecisionKind, PlacementEntry, StoredGraph};
 use serde::Serialize;
 use serde_json::Value;
 use smo_core::decision::DecisionRecord;
 use smo_plugin_api::StrategyKind;
+use smo_plugin_host::StrategyName;
 use std::collections::HashMap;
 
 /// `hdaGraph` fields worth showing.

@@ -5,7 +5,7 @@ use super::error::CallError;
 use super::guard::CallGuard;
 use super::names::StrategyName;
 use super::registry::{Instance, Registry};
-use crate::store::now_ms;
+use smo_core::clock::now_ms;
 use smo_core::decision::{Decided, DecisionKind as Kind, DecisionRecord, Outcome, Reasons};
 use smo_plugin_api::{
     MigrationDecision, MigrationRequest, PlacementDecision, PlacementRequest, PluginError,

@@ -1,5 +1,6 @@
-//! Strategy plugins: finding `.so` files, probing them in a child process, loading them
-//! through the stable ABI, hot reload, and the guard every strategy call goes through.
+//! smo's plugin host: finding strategy plugins (`.so` files), probing them in a child process,
+//! loading them through the stable ABI, hot reload, and the guard every strategy call goes
+//! through.
 //!
 //! Flow: [`catalog`] scans the plugin directory and [`staging`] copies each file to a private
 //! path named by its content hash; [`probe`] runs `smo plugin check` on that copy in a child
