@@ -6,11 +6,11 @@ mod prom_support;
 use prom_support::*;
 use smo_core::graphs::{parse_descriptor, GraphSpec};
 use smo_core::ports::TelemetrySource;
-use smo_host::engine::prometheus::{
+use smo_host::store::PlacementEntry;
+use smo_prometheus::{
     GraphTelemetry, PromClient, PromError, PromQueries, PrometheusConfig, PrometheusTelemetry,
     SbmpRefresh,
 };
-use smo_host::store::PlacementEntry;
 use smo_tests::{test_descriptor, FIXED_TWO};
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,8 +1,8 @@
 //! Daemon configuration: a TOML file with the same keys as the `smo serve` flags.
 //! Flags override the file; unknown keys are errors that name the key and its line.
 
-use crate::engine::prometheus::{GraphTelemetry, PromQueries, PrometheusConfig};
 use serde::Deserialize;
+use smo_prometheus::{GraphTelemetry, PromQueries, PrometheusConfig};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -485,7 +485,7 @@ impl PrometheusSettings {
         Ok(())
     }
 
-    /// The configuration of [`crate::engine::prometheus::PrometheusTelemetry`].
+    /// The configuration of [`smo_prometheus::PrometheusTelemetry`].
     pub fn to_prometheus_config(&self) -> PrometheusConfig {
         PrometheusConfig {
             url: self.url.clone(),

@@ -9,7 +9,6 @@ use crate::engine::applier::backoff::BackoffPolicy;
 use crate::engine::applier::ApplierConfig;
 use crate::engine::inventory;
 use crate::engine::lifecycle::{Engine, EngineConfig};
-use crate::engine::prometheus::PrometheusTelemetry;
 use crate::engine::telemetry::SineLoad;
 use crate::sim::backend::{ScenarioTelemetry, SimBehaviour, SimContinuum};
 use crate::sim::scenario::{ContinuumSpec, Scenario};
@@ -20,6 +19,7 @@ use smo_plugin_host::dispatch::DefaultStrategies;
 use smo_plugin_host::{
     triggers, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
 };
+use smo_prometheus::PrometheusTelemetry;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! (the delay `rate(sum) / rate(count)`, response sizes, Fm) is exact whatever the timing.
 #![allow(dead_code)]
 
-use smo_host::engine::prometheus::PromClient;
+use smo_prometheus::PromClient;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

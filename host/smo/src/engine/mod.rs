@@ -13,7 +13,6 @@ pub mod measure;
 pub mod offload_apply;
 pub mod offload_loop;
 pub mod placing;
-pub mod prometheus;
 pub mod record;
 pub mod scaling;
 pub mod status;

@@ -4,10 +4,10 @@
 //! Prometheus does not forecast: the predicted rate is the measured one. A service the
 //! Prometheus settings do not list, or without traffic in the window, has a rate of 0.
 
-use super::refresh::measured;
-use super::{per_service, GraphTelemetry, PrometheusTelemetry, SERVICE_LABEL};
-use crate::store::PlacementEntry;
+use crate::refresh::measured;
+use crate::{per_service, GraphTelemetry, PrometheusTelemetry, SERVICE_LABEL};
 use smo_core::graphs::GraphSpec;
+use smo_core::placement::PlacementEntry;
 use smo_core::ports::TelemetryError;
 use smo_plugin_api::{RVec, ServiceLoad, Telemetry};
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Telemetry from a real Prometheus scraping Istio and cAdvisor metrics (research note §5): the
+//! smo's telemetry from a real Prometheus scraping Istio and cAdvisor metrics (research note §5): the
 //! [`PrometheusTelemetry`] source of the Telemetry port, over the HTTP [`client`], the PromQL of
 //! [`queries`], the scaling loop's measured [`loads`] and the offload action's full [`refresh`].
 
@@ -11,11 +11,11 @@ pub use client::{parse_query_response, PromClient, PromError, Sample};
 pub use queries::PromQueries;
 pub use refresh::{apply_refresh, refresh_extra, AreaUsage, CallRate, SbmpRefresh};
 
-use crate::store::PlacementEntry;
 use queries::{promql_string, regex_alternatives};
 use serde::{Deserialize, Serialize};
 use smo_core::graphs::GraphSpec;
 use smo_core::offload::Observation;
+use smo_core::placement::PlacementEntry;
 use smo_core::ports::{MigrationInputs, TelemetryError, TelemetrySource};
 use smo_core::user_delay::{self, UserDelay};
 use smo_plugin_api::{Cluster, Telemetry};
