@@ -42,7 +42,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct SimulateCommand {
     #[command(flatten)]
-    pub sim: crate::sim::command::SimulateArgs,
+    pub sim: smo_sim::command::SimulateArgs,
     /// Directory of the strategy plugins (*.so) to compare.
     #[arg(long, env = "SMO_PLUGIN_DIR", default_value = "/var/lib/smo/plugins")]
     pub plugin_dir: PathBuf,

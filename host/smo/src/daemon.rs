@@ -7,11 +7,8 @@ use crate::api::{self, AppState};
 use crate::config::{ApplierSettings, BackendKind, Config, TelemetrySourceKind};
 use crate::engine::applier::backoff::BackoffPolicy;
 use crate::engine::applier::ApplierConfig;
-use crate::engine::inventory;
 use crate::engine::lifecycle::{Engine, EngineConfig};
-use crate::engine::telemetry::SineLoad;
-use crate::sim::backend::{ScenarioTelemetry, SimBehaviour, SimContinuum};
-use crate::sim::scenario::{ContinuumSpec, Scenario};
+use crate::engine::{inventory, scenario_clusters};
 use crate::store::{Store, StoreError};
 use smo_core::ports::Continuum;
 use smo_core::ports::TelemetrySource;
@@ -20,6 +17,9 @@ use smo_plugin_host::{
     triggers, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
 };
 use smo_prometheus::PrometheusTelemetry;
+use smo_sim::backend::SineLoad;
+use smo_sim::backend::{ScenarioTelemetry, SimBehaviour, SimContinuum};
+use smo_sim::scenario::{ContinuumSpec, Scenario};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,7 +117,7 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
                 ScenarioTelemetry::new(scenario, config.sim.speed)
                     .map_err(|e| DaemonError::Other(format!("{}: {e}", path.display())))?,
             );
-            let clusters = sim.sync_clusters(&store)?;
+            let clusters = scenario_clusters::sync(&sim, &store)?;
             tracing::info!(
                 scenario = %path.display(),
                 clusters,
@@ -125,7 +125,10 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
                 "simulated continuum: clusters from the scenario"
             );
             // The task lives as long as the runtime: the daemon's whole life.
-            drop(Arc::clone(&sim).spawn_hourly_sync(Arc::clone(&store)));
+            drop(scenario_clusters::spawn_hourly(
+                Arc::clone(&sim),
+                Arc::clone(&store),
+            ));
             sim
         }
         None => {

@@ -7,6 +7,5 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod logging;
-pub mod sim;
 pub mod simulate;
 pub mod store;

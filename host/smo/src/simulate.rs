@@ -2,14 +2,14 @@
 //! call guard, so strategies run from their compiled `.so` files exactly as in the daemon.
 
 use crate::config::Config;
-use crate::sim::command::{self, SimulateArgs};
-use crate::sim::driver::{DriverError, StrategyDriver};
-use crate::sim::strategy_params;
 use smo_plugin_api::{
     MigrationDecision, MigrationRequest, PlacementDecision, PlacementRequest, ScalingDecision,
     ScalingRequest,
 };
 use smo_plugin_host::{CallError, Dispatcher, StrategyName};
+use smo_sim::command::{self, SimulateArgs};
+use smo_sim::driver::{DriverError, StrategyDriver};
+use smo_sim::strategy_params;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;

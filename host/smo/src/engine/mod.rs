@@ -15,5 +15,5 @@ pub mod offload_loop;
 pub mod placing;
 pub mod record;
 pub mod scaling;
+pub mod scenario_clusters;
 pub mod status;
-pub mod telemetry;

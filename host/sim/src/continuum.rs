@@ -394,7 +394,7 @@ fn dominant_share(t: &ServerType, d: &Resources) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::scenario::{DatacenterSpec, SeriesSpec, ServerSpec};
+    use crate::scenario::{DatacenterSpec, SeriesSpec, ServerSpec};
 
     fn spec() -> DatacenterSpec {
         let server = |count, cores, idle, peak| ServerSpec {

@@ -11,12 +11,12 @@
 //! - `sim/10k_vms_5dc_24h_vm_migration`: the first, with the running VMs offered every hour to
 //!   an in-process VM migration strategy that moves none: what offering them costs the host.
 //!
-//! Run: `cargo bench -p smo --bench sim_step`.
+//! Run: `cargo bench -p smo-sim --bench sim_step`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use smo_host::sim::{simulate, DriverError, Scenario, StrategyDriver};
 use smo_plugin_api::capacity::FreeCapacity;
 use smo_plugin_api::*;
+use smo_sim::{simulate, DriverError, Scenario, StrategyDriver};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -247,7 +247,7 @@ impl Continuum for SimContinuum {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::PlacementEntry;
+    use smo_core::placement::PlacementEntry;
 
     fn spec() -> GraphSpec {
         smo_core::graphs::brussels_demo_spec()
@@ -255,7 +255,7 @@ mod tests {
 
     fn continuum(behaviour: SimBehaviour) -> SimContinuum {
         let sim = SimContinuum::new(behaviour);
-        sim.registered(&crate::engine::inventory::default_clusters());
+        sim.registered(&smo_plugin_api::testing::three_clusters());
         sim
     }
 

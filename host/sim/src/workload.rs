@@ -249,7 +249,7 @@ pub fn service_rates(scenario: &Scenario) -> Result<Vec<Vec<f64>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::testing::scenarios_dir;
+    use crate::testing::scenarios_dir;
 
     #[test]
     fn splitmix_is_stable_and_uniform_enough() {
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn the_generator_keeps_its_density_over_another_horizon() {
-        let yaml = crate::sim::testing::minimal_yaml()
+        let yaml = crate::testing::minimal_yaml()
             .replace("hours: 1", "hours: 48")
             .replace(
                 "    kind: list\n    requests:\n      - {arrival_s: 0, cpu: 2, memory_mib: 1024, duration_s: 1800}\n",

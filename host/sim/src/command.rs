@@ -3,7 +3,7 @@
 
 use super::bound;
 use super::driver::StrategyDriver;
-use super::engine::{simulate_with, SimError, SimOptions};
+use super::step_loop::{simulate_with, SimError, SimOptions};
 use super::metrics::{set_baseline, StrategyRun};
 use super::report;
 use super::scenario::Scenario;
@@ -275,7 +275,7 @@ fn progress_bar(args: &SimulateArgs, len: u64) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::testing::{scenarios_dir, TestDriver};
+    use crate::testing::{scenarios_dir, TestDriver};
 
     fn args() -> SimulateArgs {
         SimulateArgs {

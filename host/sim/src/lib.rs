@@ -1,8 +1,9 @@
-//! The simulated continuum (issue 5): datacenters with servers, power models, hourly carbon and
-//! renewables, a seeded workload, and the step loop behind `smo simulate`.
+//! smo's simulated continuum: datacenters with servers, power models, hourly carbon and
+//! renewables, a seeded workload, and the step loop behind `smo simulate`; and, in [`backend`],
+//! the same continuum as the Continuum and Telemetry ports behind `smo serve`.
 //!
 //! Data flows one way: [`scenario`] (YAML, validated, with the CSVs of [`data`]) ->
-//! [`workload`] (VM arrivals, request rates) -> [`engine`] (steps over a [`continuum`], asking
+//! [`workload`] (VM arrivals, request rates) -> [`step_loop`] (steps over a [`continuum`], asking
 //! strategies through a [`driver::StrategyDriver`]) -> [`metrics`] -> [`report`] (table, CSV,
 //! JSON, plot). [`command`] is `smo simulate`. Every formula is written out in
 //! `scenarios/README.md`.
@@ -14,7 +15,7 @@ pub mod command;
 pub mod continuum;
 pub mod data;
 pub mod driver;
-pub mod engine;
+pub mod step_loop;
 pub mod environment;
 pub mod metrics;
 pub mod power;
@@ -31,6 +32,6 @@ pub(crate) mod testing;
 
 pub use command::{run, SimulateArgs};
 pub use driver::{DriverError, StrategyDriver};
-pub use engine::{simulate, simulate_with, SimError, SimOptions, StrategySpec};
+pub use step_loop::{simulate, simulate_with, SimError, SimOptions, StrategySpec};
 pub use metrics::{HourMetrics, StrategyRun, Totals};
 pub use scenario::{Scenario, ScenarioError};

@@ -1712,7 +1712,7 @@ pub(crate) fn network(sc: &Scenario) -> Net {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::testing::{minimal_yaml, TestDriver};
+    use crate::testing::{minimal_yaml, TestDriver};
     use std::path::Path;
 
     fn run_yaml(yaml: &str, strategy: &str) -> StrategyRun {

@@ -197,7 +197,7 @@ struct Fleet {
 impl Fleet {
     fn of(sc: &Scenario) -> Result<Self, BoundError> {
         supported(sc)?;
-        let user_lat = super::engine::network(sc).user_lat;
+        let user_lat = super::step_loop::network(sc).user_lat;
         Ok(Fleet {
             groups: groups(sc),
             in_time: in_time(sc, &user_lat),
@@ -530,7 +530,7 @@ fn hour_w(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::power::PowerModel;
+    use crate::power::PowerModel;
 
     fn server(points_w: Vec<f64>) -> ServerType {
         ServerType {
@@ -683,13 +683,12 @@ mod tests {
     #[test]
     fn a_datacenter_within_the_slo_is_one_its_users_reach_in_time() {
         // eu-5dc-24h: users in Paris, 30 ms; Stockholm is 32.9 ms away, the others closer.
-        let sc =
-            Scenario::load(&crate::sim::testing::scenarios_dir().join("eu-5dc-24h.yaml")).unwrap();
+        let sc = Scenario::load(&crate::testing::scenarios_dir().join("eu-5dc-24h.yaml")).unwrap();
         let names: Vec<(&str, bool)> = sc
             .spec
             .datacenters
             .iter()
-            .zip(&in_time(&sc, &crate::sim::engine::network(&sc).user_lat)[0])
+            .zip(&in_time(&sc, &crate::step_loop::network(&sc).user_lat)[0])
             .map(|(d, ok)| (d.name.as_str(), *ok))
             .collect();
         assert_eq!(

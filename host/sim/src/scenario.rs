@@ -161,7 +161,7 @@ pub struct StrategyDefaults {
     #[serde(default)]
     pub migration: Option<String>,
     /// Migration strategy for the running VMs (called every `migration_every_minutes` with
-    /// the VMs as the graph; see `sim::engine::vm_moves`); none by default.
+    /// the VMs as the graph; see `step_loop::vm_moves`); none by default.
     #[serde(default)]
     pub vm_migration: Option<String>,
     /// Period of scaling calls (default: every step).
@@ -757,7 +757,7 @@ impl Scenario {
         }
         let st = &s.strategies;
         for (i, text) in st.compare.iter().enumerate() {
-            if let Err(m) = super::engine::StrategySpec::parse(text, st) {
+            if let Err(m) = super::step_loop::StrategySpec::parse(text, st) {
                 e.add(format!("strategies.compare[{i}]"), &m);
             }
         }
@@ -1207,7 +1207,7 @@ fn check_one<T: DeserializeOwned>(value: &serde_yaml::Value, prefix: &str, out: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::testing::{minimal_yaml, scenarios_dir};
+    use crate::testing::{minimal_yaml, scenarios_dir};
 
     #[test]
     fn a_minimal_scenario_loads() {

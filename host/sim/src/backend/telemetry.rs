@@ -3,28 +3,28 @@
 //! and loads its rate series.
 //!
 //! Simulated time starts at the scenario's `start` when the daemon starts and runs `speed` times
-//! faster than the wall clock (1 = real time), wrapping around the scenario's horizon. Every
-//! simulated hour the clusters' energy profiles in the store are refreshed (carbon intensity,
-//! on-site renewable supply, grid renewable share, energy price), so strategies see them change.
+//! faster than the wall clock (1 = real time), wrapping around the scenario's horizon. The
+//! clusters' energy profiles follow the hour ([`ScenarioTelemetry::clusters_now`]: carbon
+//! intensity, on-site renewable supply, grid renewable share, energy price); the daemon writes
+//! them to its store every simulated hour, so strategies see them change.
 //! Services named in the scenario's workload get its request rates (per step, seeded noise);
 //! other services get the deterministic [`SineLoad`]. The users' delay is the simulator's model
 //! ([`smo_core::delay`]) with the scenario's users, network and per-service processing times.
 
-use crate::engine::telemetry::SineLoad;
-use crate::sim::engine::{network, Net};
-use crate::sim::environment::Environment;
-use crate::sim::scenario::{DatacenterSpec, Role, Scenario};
-use crate::store::{PlacementEntry, Store};
+use super::sine::{sine_model, SineLoad};
+use crate::step_loop::{network, Net};
+use crate::environment::Environment;
+use crate::scenario::{DatacenterSpec, Role, Scenario};
 use smo_core::delay;
 use smo_core::geo;
 use smo_core::graphs::GraphSpec;
+use smo_core::placement::PlacementEntry;
 use smo_core::ports::{TelemetryError, TelemetrySource};
 use smo_core::user_delay::{self, UserDelay};
 use smo_plugin_api::{
     Cluster, ClusterRole, EnergyProfile, Label, Link, Location, Prices, RVec, Resources, Telemetry,
 };
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The scenario-driven continuum behind `smo serve --scenario`.
@@ -45,7 +45,7 @@ impl ScenarioTelemetry {
             return Err(format!("speed must be a positive number, got {speed}"));
         }
         let env = Environment::new(&scenario)?;
-        let rates = crate::sim::workload::service_rates(&scenario)?;
+        let rates = crate::workload::service_rates(&scenario)?;
         let rates = scenario
             .spec
             .workload
@@ -117,35 +117,14 @@ impl ScenarioTelemetry {
             .collect()
     }
 
-    /// Writes the scenario's clusters for the current simulated hour into the store (other
-    /// registered clusters are left alone). Returns how many were written.
-    pub fn sync_clusters(&self, store: &Store) -> Result<usize, crate::store::StoreError> {
-        let clusters = self.clusters_at(self.hour());
-        for c in &clusters {
-            store.upsert_cluster(c.name.as_str(), c)?;
-        }
-        Ok(clusters.len())
+    /// The scenario's clusters for the current simulated hour.
+    pub fn clusters_now(&self) -> Vec<Cluster> {
+        self.clusters_at(self.hour())
     }
 
-    /// Refreshes the clusters in the store at every simulated hour, until the task is dropped.
-    pub fn spawn_hourly_sync(self: Arc<Self>, store: Arc<Store>) -> tokio::task::JoinHandle<()> {
-        let period = Duration::from_secs_f64((3600.0 / self.speed).max(0.05));
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(period);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                let hour = self.hour();
-                match self.sync_clusters(&store) {
-                    Ok(n) => tracing::debug!(
-                        hour,
-                        clusters = n,
-                        "simulated hour: energy profiles updated"
-                    ),
-                    Err(error) => tracing::warn!(%error, "cannot update simulated clusters"),
-                }
-            }
-        })
+    /// The wall-clock length of a simulated hour (at least 50 ms).
+    pub fn hour_period(&self) -> Duration {
+        Duration::from_secs_f64((3600.0 / self.speed).max(0.05))
     }
 }
 
@@ -214,7 +193,7 @@ impl TelemetrySource for ScenarioTelemetry {
     ) -> Result<UserDelay, TelemetryError> {
         let spec = &self.scenario.spec;
         if spec.users.is_empty() {
-            return Ok(crate::engine::telemetry::sine_model(
+            return Ok(sine_model(
                 &self.fallback,
                 graph,
                 placement,

@@ -8,9 +8,9 @@
 //! and a phase `phi_s` fixed by the service's name, so services peak at different times and the
 //! same instant always gives the same load. The prediction is `rps(t + horizon)`.
 
-use crate::store::PlacementEntry;
 use smo_core::delay;
 use smo_core::graphs::{GraphSpec, ServiceSpec};
+use smo_core::placement::PlacementEntry;
 use smo_core::ports::{TelemetryError, TelemetrySource};
 use smo_core::user_delay::{self, UserDelay};
 use smo_plugin_api::{Cluster, RVec, ServiceLoad, Telemetry};
@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn the_delay_rises_with_load_and_falls_at_the_edge() {
         let spec = smo_core::graphs::brussels_demo_spec();
-        let clusters = crate::engine::inventory::default_clusters();
+        let clusters = smo_plugin_api::testing::three_clusters();
         let edge = user_delay::ingress(&clusters)
             .expect("an edge")
             .name

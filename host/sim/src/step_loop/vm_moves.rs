@@ -16,7 +16,7 @@
 //! bandwidth, and egress between datacenters.
 
 use super::{vm_demand, vm_id, Run, SimError, VmAt};
-use crate::sim::driver::DriverError;
+use crate::driver::DriverError;
 use serde::Deserialize;
 use smo_core::delay::processing;
 use smo_plugin_api::{Assignment, Graph, MigrationRequest, Move, Placement, RVec};

@@ -3,8 +3,8 @@
 //! `smo serve` stores, on the run's simulated clock.
 
 use super::Run;
-use crate::sim::driver::DriverError;
-use crate::sim::engine::SimError;
+use crate::driver::DriverError;
+use crate::step_loop::SimError;
 use serde::Serialize;
 use smo_core::decision::{DecisionKind, DecisionRecord, Outcome, Reasons};
 use std::time::Duration;

@@ -399,9 +399,9 @@ fn draw<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::engine::simulate;
-    use crate::sim::metrics::set_baseline;
-    use crate::sim::testing::{scenarios_dir, TestDriver};
+    use crate::step_loop::simulate;
+    use crate::metrics::set_baseline;
+    use crate::testing::{scenarios_dir, TestDriver};
 
     fn eu_runs(seed: Option<u64>) -> (Scenario, Vec<StrategyRun>) {
         let mut s = Scenario::load(&scenarios_dir().join("eu-5dc-24h.yaml")).unwrap();
