@@ -3,11 +3,11 @@
 
 use super::bound;
 use super::driver::StrategyDriver;
-use super::step_loop::{simulate_with, SimError, SimOptions};
 use super::metrics::{set_baseline, StrategyRun};
 use super::report;
 use super::scenario::Scenario;
 use super::seeds::{self, SeedRuns};
+use super::step_loop::{simulate_with, SimError, SimOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

@@ -399,8 +399,8 @@ fn draw<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::step_loop::simulate;
     use crate::metrics::set_baseline;
+    use crate::step_loop::simulate;
     use crate::testing::{scenarios_dir, TestDriver};
 
     fn eu_runs(seed: Option<u64>) -> (Scenario, Vec<StrategyRun>) {

@@ -12,9 +12,9 @@
 //! ([`smo_core::delay`]) with the scenario's users, network and per-service processing times.
 
 use super::sine::{sine_model, SineLoad};
-use crate::step_loop::{network, Net};
 use crate::environment::Environment;
 use crate::scenario::{DatacenterSpec, Role, Scenario};
+use crate::step_loop::{network, Net};
 use smo_core::delay;
 use smo_core::geo;
 use smo_core::graphs::GraphSpec;

@@ -7,6 +7,7 @@ use crate::driver::DriverError;
 use crate::step_loop::SimError;
 use serde::Serialize;
 use smo_core::decision::{DecisionKind, DecisionRecord, Outcome, Reasons};
+use smo_plugin_api::{PlacementDecision, PlacementRequest};
 use std::time::Duration;
 
 /// The trigger of the records of `smo simulate`.
@@ -48,6 +49,22 @@ impl Run<'_> {
             }
             Err(e) => Ok(Err(e)),
         }
+    }
+
+    /// Asks the run's placement strategy for `req` (a placement, or a re-placement when
+    /// `req.current` is set).
+    pub(super) fn call_place(
+        &mut self,
+        req: &PlacementRequest,
+    ) -> Result<Result<PlacementDecision, DriverError>, SimError> {
+        let name = self.strategy.placement.clone();
+        let r = self.driver.place(&name, req);
+        let call = Call {
+            kind: DecisionKind::Placement,
+            strategy: &name,
+            graph: req.graph.name.as_str(),
+        };
+        self.booked(call, r)
     }
 
     /// The record of `call`, answered `r`, at the run's simulated time.
