@@ -362,10 +362,14 @@ mod tests {
         let cache = UsageCache::default();
         assert!(cache.usage(&store, None).expect("usage").is_empty());
         store.create_graph(&spec, RUNNING).expect("graph");
+        let placed = [PlacementEntry::new("hello-world", "edge-athens", 3)];
         store
-            .set_placement(
+            .commit(
                 &spec.name,
-                &[PlacementEntry::new("hello-world", "edge-athens", 3)],
+                &crate::store::Commit {
+                    placement: Some(&placed),
+                    ..Default::default()
+                },
             )
             .expect("placement");
         cache.mark(&spec.name);
@@ -376,7 +380,15 @@ mod tests {
             .usage(&store, Some(&spec.name))
             .expect("except")
             .is_empty());
-        store.set_graph_status(&spec.name, STOPPED).expect("stop");
+        store
+            .commit(
+                &spec.name,
+                &crate::store::Commit {
+                    status: Some(STOPPED),
+                    ..Default::default()
+                },
+            )
+            .expect("stop");
         cache.mark(&spec.name);
         assert!(cache.usage(&store, None).expect("stopped").is_empty());
         store.delete_graph(&spec.name).expect("delete");
