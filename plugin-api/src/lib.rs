@@ -52,6 +52,7 @@
 
 pub mod capacity;
 pub mod error;
+pub mod extra;
 pub mod loading;
 pub mod module;
 pub mod sdk;

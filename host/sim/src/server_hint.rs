@@ -2,30 +2,33 @@
 //! chose (`extra.server_selection`), read and checked; anything else in `extra` is ignored.
 
 use super::scenario::ServerSelection;
+use smo_plugin_api::extra::{self, ExtraError, PlacementDecisionExtra};
 
 /// Why a decision's `extra.server_selection` was not used.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ServerHintError {
-    #[error("extra.server_selection: expected a string, got {0}")]
-    NotAString(String),
+    /// The member is there but is not a policy name ([`PlacementDecisionExtra`]).
+    #[error("{0}")]
+    Unreadable(ExtraError),
     #[error("extra.server_selection: unknown policy {name:?} (known: {known})")]
     Unknown { name: String, known: String },
 }
 
-/// The policy a decision asks for: `Ok(None)` when `extra` is empty, not JSON or names none.
+/// The policy a decision asks for ([`PlacementDecisionExtra::server_selection`]): `Ok(None)`
+/// when `extra` is empty, not a JSON object, or names none.
 pub fn requested(extra: &str) -> Result<Option<ServerSelection>, ServerHintError> {
     if !extra.contains("server_selection") {
         return Ok(None);
     }
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(extra) else {
+    let hint = match extra::read::<PlacementDecisionExtra>(extra) {
+        Ok(hint) => hint,
+        Err(e) if e.path == "server_selection" => return Err(ServerHintError::Unreadable(e)),
+        Err(_) => return Ok(None),
+    };
+    let Some(name) = hint.server_selection else {
         return Ok(None);
     };
-    let Some(field) = v.get("server_selection") else {
-        return Ok(None);
-    };
-    let Some(name) = field.as_str() else {
-        return Err(ServerHintError::NotAString(field.to_string()));
-    };
+    let name = name.as_str();
     ServerSelection::from_name(name)
         .map(Some)
         .ok_or_else(|| ServerHintError::Unknown {
@@ -60,6 +63,9 @@ mod tests {
         assert!(text.contains("best_fit"), "{text}");
         assert!(text.contains("least_power_shared_idle"), "{text}");
         let e = requested(r#"{"server_selection": 3}"#).unwrap_err();
-        assert_eq!(e, ServerHintError::NotAString("3".into()));
+        assert!(matches!(e, ServerHintError::Unreadable(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(text.starts_with("extra.server_selection: "), "{text}");
+        assert!(text.contains("expected a string"), "{text}");
     }
 }

@@ -2,6 +2,7 @@
 //! duration) and the network latency from each VM's users to each datacenter.
 
 use crate::site::Site;
+use smo_plugin_api::extra::{self, VmExtra};
 use smo_plugin_api::{PlacementRequest, Resources};
 
 /// One VM request `w_r`.
@@ -34,9 +35,9 @@ impl Batch {
                 .find(|l| l.key.as_str() == "user")
                 .map(|l| l.value.to_string())
                 .unwrap_or_default();
-            let duration_s = serde_json::from_str::<serde_json::Value>(s.extra.as_str())
+            let duration_s = extra::read::<VmExtra>(s.extra.as_str())
                 .ok()
-                .and_then(|v| v.get("duration_s").and_then(|d| d.as_f64()))
+                .and_then(|x| x.duration_s)
                 .unwrap_or(0.0);
             let demand = s.demand.times(s.replicas.max(1));
             vms.push(Vm {

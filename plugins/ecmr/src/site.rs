@@ -2,6 +2,7 @@
 //! supply and grid carbon intensity, and MESF (the server whose power rises least).
 
 use serde::Deserialize;
+use smo_plugin_api::extra::{self, ClusterExtra, ServerModel};
 use smo_plugin_api::{Cluster, Resources};
 
 const EPS: f64 = 1e-9;
@@ -14,6 +15,17 @@ pub struct ServerType {
     #[serde(default)]
     pub gpus: u32,
     pub curve_w: Vec<f64>,
+}
+
+impl From<ServerModel> for ServerType {
+    fn from(m: ServerModel) -> Self {
+        Self {
+            cores: m.cores,
+            memory_mib: m.memory_mib,
+            gpus: m.gpus.max(0.0) as u32,
+            curve_w: m.curve_w,
+        }
+    }
 }
 
 impl ServerType {
@@ -72,44 +84,29 @@ pub struct Site {
     pub free: Resources,
 }
 
-#[derive(Deserialize)]
-struct Detail {
-    #[serde(default)]
-    idle_on: bool,
-    types: Vec<ServerType>,
-    servers: Vec<(usize, f64, f64, u32, f64, f64)>,
-}
-
-#[derive(Deserialize, Default)]
-struct Extra {
-    #[serde(default)]
-    it_power_w: Option<f64>,
-    #[serde(default)]
-    server_detail: Option<Detail>,
-}
-
 impl Site {
     /// Reads a cluster. With `server_detail` in `extra` (the simulator sends it) every server is
     /// modelled; without it the datacenter is one linear server of its aggregate capacity.
     pub fn from_cluster(c: &Cluster) -> Site {
-        let extra: Extra = serde_json::from_str(c.extra.as_str()).unwrap_or_default();
+        let extra: ClusterExtra = extra::read(c.extra.as_str()).unwrap_or_default();
         let e = &c.energy;
         let detailed = extra.server_detail.is_some();
         let (idle_on, types, servers) = match extra.server_detail {
-            Some(d) if d.servers.iter().all(|s| s.0 < d.types.len()) => {
+            Some(d) if d.servers.iter().all(|s| (s[0] as usize) < d.types.len()) => {
                 let servers = d
                     .servers
                     .iter()
-                    .map(|&(kind, cpu, mem, gpu, busy, watts)| Server {
-                        kind,
+                    .map(|&[kind, cpu, mem, gpu, busy, watts]| Server {
+                        kind: kind as usize,
                         used_cpu: cpu,
                         used_memory_mib: mem,
-                        used_gpu: gpu,
+                        used_gpu: gpu as u32,
                         busy_cores: busy,
                         watts,
                     })
                     .collect();
-                (d.idle_on, d.types, servers)
+                let types = d.types.into_iter().map(ServerType::from).collect();
+                (d.idle_on, types, servers)
             }
             _ => {
                 let used = c.capacity.minus(&c.available);

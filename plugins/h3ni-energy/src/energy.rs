@@ -1,54 +1,27 @@
 //! What one cluster costs in power and carbon: marginal IT power of a demand (from the host's
 //! server detail when given, else peak W per core), on-site renewable headroom, SLO room.
 
-use serde::Deserialize;
+use smo_plugin_api::extra::{self, ClusterExtra, ServerModel};
 use smo_plugin_api::{Cluster, Resources, Telemetry};
 
-/// The optional members of `Cluster.extra` this plugin reads (all may be missing).
-#[derive(Debug, Default, Deserialize)]
-struct Extra {
-    #[serde(default)]
-    facility_power_w: Option<f64>,
-    #[serde(default)]
-    servers_on: Option<u64>,
-    #[serde(default)]
-    utilisation: Option<f64>,
-    #[serde(default)]
-    largest_free_cpu: Option<f64>,
-    #[serde(default)]
-    largest_free_memory_mib: Option<f64>,
-    #[serde(default)]
-    processing_ms: Option<f64>,
-    #[serde(default)]
-    slo_ms: Option<f64>,
-    #[serde(default)]
-    server_detail: Option<Detail>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Detail {
-    #[serde(default)]
-    idle_on: bool,
-    /// The host's own server choice inside the cluster (least power increase when absent).
-    #[serde(default)]
-    selection: Option<String>,
-    /// The choices a decision may ask for (`server_selection` in its `extra`).
-    #[serde(default)]
-    selectable: Vec<String>,
-    #[serde(default)]
-    types: Vec<ServerType>,
-    /// `[kind, used_cpu, used_memory_mib, used_gpu, busy_cores, watts]` per server.
-    #[serde(default)]
-    servers: Vec<[f64; 6]>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
+/// A server model of the host's `server_detail` ([`ServerModel`]), with its power curve.
+#[derive(Debug, Clone)]
 struct ServerType {
     cores: f64,
     memory_mib: f64,
-    #[serde(default)]
     gpus: f64,
     curve_w: Vec<f64>,
+}
+
+impl From<ServerModel> for ServerType {
+    fn from(m: ServerModel) -> Self {
+        Self {
+            cores: m.cores,
+            memory_mib: m.memory_mib,
+            gpus: m.gpus,
+            curve_w: m.curve_w,
+        }
+    }
 }
 
 impl ServerType {
@@ -149,13 +122,13 @@ pub struct ClusterModel {
 
 impl ClusterModel {
     pub fn new(c: &Cluster, max_utilisation: f64) -> Self {
-        let extra: Extra = serde_json::from_str(c.extra.as_str()).unwrap_or_default();
+        let extra: ClusterExtra = extra::read(c.extra.as_str()).unwrap_or_default();
         let detail = extra.server_detail.unwrap_or_default();
+        let types: Vec<ServerType> = detail.types.into_iter().map(ServerType::from).collect();
         let facility_w = extra.facility_power_w.unwrap_or(0.0);
         let servers_on = extra.servers_on.unwrap_or(1);
         let open_w = if servers_on == 0 && !detail.idle_on {
-            detail
-                .types
+            types
                 .iter()
                 .map(|t| t.power(0.0))
                 .fold(f64::INFINITY, f64::min)
@@ -191,7 +164,7 @@ impl ClusterModel {
                 .and_then(ServerPick::from_name)
                 .unwrap_or(ServerPick::LeastPowerIncrease),
             selectable: detail.selectable,
-            types: detail.types,
+            types,
             servers: detail.servers,
         }
     }

@@ -5,6 +5,7 @@ use crate::energy::{latency, ClusterModel, ServerPick};
 use crate::params::PlacementParams;
 use crate::reserve::{Reservations, SharedReservations};
 use highs::{Col, HighsModelStatus, RowProblem, Sense};
+use smo_plugin_api::extra::{self, PlacementDecisionExtra, VmExtra};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -132,16 +133,11 @@ fn late_requests_per_hour(s: &Service, it: &Item, t: &Telemetry) -> f64 {
     }
 }
 
-/// The hours `s` is expected to run, from `duration_s` in its `extra` (1 when unknown).
+/// The hours `s` is expected to run, from `duration_s` in its `extra` ([`VmExtra`]; 1 when
+/// unknown).
 fn expected_hours(s: &Service, p: &PlacementParams) -> f64 {
-    #[derive(serde::Deserialize)]
-    struct Extra {
-        duration_s: f64,
-    }
-    match serde_json::from_str::<Extra>(s.extra.as_str()) {
-        Ok(e) if e.duration_s.is_finite() && e.duration_s > 0.0 => {
-            (e.duration_s / 3600.0).min(p.max_duration_h)
-        }
+    match extra::read::<VmExtra>(s.extra.as_str()).map(|e| e.duration_s) {
+        Ok(Some(d)) if d.is_finite() && d > 0.0 => (d / 3600.0).min(p.max_duration_h),
         _ => 1.0,
     }
 }
@@ -616,7 +612,9 @@ impl Placement for EnergyPlacement {
         }
         d.reasons.push(format!("solved by {how}").into());
         if let Some(pick) = inst.server_selection {
-            d.extra = format!("{{\"server_selection\":\"{}\"}}", pick.name()).into();
+            d.extra = extra::write(&PlacementDecisionExtra {
+                server_selection: Some(pick.name().to_owned()),
+            });
             d.reasons
                 .push(format!("servers picked by {} (asked of the host)", pick.name()).into());
         }

@@ -11,6 +11,7 @@
 
 use crate::energy::{fits, ClusterModel, ServerState};
 use serde::Deserialize;
+use smo_plugin_api::extra::{self, VmExtra, VmMigrationRequestExtra, VmMovesExtra};
 use smo_plugin_api::prelude::*;
 use std::collections::HashMap;
 
@@ -72,22 +73,6 @@ impl RepackParams {
             None => Ok(self),
         }
     }
-}
-
-/// The members of a VM migration request's `extra` this strategy reads.
-#[derive(Debug, Default, Deserialize)]
-struct RequestExtra {
-    #[serde(default)]
-    vms: bool,
-    #[serde(default)]
-    copy_wh_per_gib: Option<f64>,
-}
-
-/// The members of a VM's `extra` this strategy reads.
-#[derive(Debug, Deserialize)]
-struct VmExtra {
-    remaining_s: f64,
-    server: usize,
 }
 
 /// One running VM as the plan sees it.
@@ -153,7 +138,7 @@ impl Repack {
 
 impl Migration for Repack {
     fn plan(&self, req: &MigrationRequest) -> Result<MigrationDecision, PluginError> {
-        let extra: RequestExtra = serde_json::from_str(req.extra.as_str()).unwrap_or_default();
+        let extra: VmMigrationRequestExtra = extra::read(req.extra.as_str()).unwrap_or_default();
         let mut d = MigrationDecision::default();
         if !extra.vms {
             d.reasons.push(
@@ -174,22 +159,26 @@ impl Migration for Repack {
             let Some(cluster) = on.get(s.name.as_str()) else {
                 continue;
             };
-            let Ok(x) = serde_json::from_str::<VmExtra>(s.extra.as_str()) else {
+            let vm = extra::read::<VmExtra>(s.extra.as_str());
+            let (Some(remaining_s), Some(server)) = vm
+                .as_ref()
+                .map_or((None, None), |x| (x.remaining_s, x.server))
+            else {
                 return Err(PluginError::invalid_input(format!(
                     "VM `{}`: extra needs `remaining_s` and `server`",
                     s.name
                 )));
             };
             by_cluster.entry(cluster).or_default().push((
-                x.server,
+                usize::try_from(server).unwrap_or(usize::MAX),
                 Vm {
                     name: s.name.clone(),
                     demand: s.demand,
-                    remaining_h: x.remaining_s.max(0.0) / 3600.0,
+                    remaining_h: remaining_s.max(0.0) / 3600.0,
                 },
             ));
         }
-        let mut servers = serde_json::Map::new();
+        let mut moved = VmMovesExtra::default();
         let mut budget = self.params.max_moves;
         for c in req.clusters.iter() {
             let Some(vms) = by_cluster.remove(c.name.as_str()) else {
@@ -198,7 +187,10 @@ impl Migration for Repack {
             let model = ClusterModel::new(c, 1.0);
             let plan = self.repack(&model, vms, copy_wh, &mut budget);
             for m in &plan.moves {
-                servers.insert(m.vm.name.to_string(), m.to.into());
+                moved.servers.insert(
+                    m.vm.name.to_string(),
+                    u32::try_from(m.to).unwrap_or(u32::MAX),
+                );
                 d.moves.push(Move {
                     service: m.vm.name.clone(),
                     from: c.name.clone(),
@@ -229,7 +221,7 @@ impl Migration for Repack {
             d.reasons
                 .push("every VM stays: no server's emptying pays back its copies".into());
         }
-        d.extra = serde_json::json!({ "servers": servers }).to_string().into();
+        d.extra = extra::write(&moved);
         Ok(d)
     }
 }

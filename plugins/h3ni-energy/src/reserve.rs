@@ -161,18 +161,16 @@ impl Reservations {
     }
 }
 
-/// The `graphs` array of a request's `extra` (the names of the graphs the host holds), if the
-/// host sent one.
+/// The graphs a request's `extra` lists (the names of the graphs the host holds,
+/// [`PlacementRequestExtra`]), if the host sent any.
 fn listed_graphs(extra: &str) -> Option<std::collections::HashSet<String>> {
-    #[derive(serde::Deserialize)]
-    struct Extra {
-        graphs: Option<Vec<String>>,
-    }
-    serde_json::from_str::<Extra>(extra)
+    extra::read::<PlacementRequestExtra>(extra)
         .ok()
-        .and_then(|e| e.graphs)
-        .map(|g| g.into_iter().collect())
+        .filter(|e| !e.graphs.is_empty())
+        .map(|e| e.graphs.into_iter().collect())
 }
+
+use smo_plugin_api::extra::{self, PlacementRequestExtra};
 
 #[cfg(test)]
 mod tests {

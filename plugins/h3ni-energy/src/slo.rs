@@ -1,15 +1,12 @@
 //! SLO-aware replica counts for `h3ni-energy/predictive` (`slo_margin`): a service's processing
 //! time estimated from its measured response and utilisation, and the replicas that keep it in.
 
+use smo_plugin_api::extra::{self, ClusterExtra};
 use smo_plugin_api::{Cluster, ScalingProfile};
 
-/// The SLO the host gives a cluster (`slo_ms` in its `extra`), if any.
+/// The SLO the host gives a cluster (`slo_ms` in its `extra`, [`ClusterExtra`]), if any.
 pub fn slo_of(c: &Cluster) -> Option<f64> {
-    #[derive(serde::Deserialize)]
-    struct Extra {
-        slo_ms: Option<f64>,
-    }
-    serde_json::from_str::<Extra>(c.extra.as_str())
+    extra::read::<ClusterExtra>(c.extra.as_str())
         .ok()
         .and_then(|e| e.slo_ms)
         .filter(|s| s.is_finite() && *s > 0.0)

@@ -2,6 +2,7 @@
 //! scaling, the allocation check and re-placement, and serving the step's requests.
 
 use super::*;
+use smo_plugin_api::extra::{self, ScalingDecisionExtra};
 
 impl Run<'_> {
     pub(super) fn graph(&self) -> Graph {
@@ -319,20 +320,14 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Books the forecasts a scaling decision reports (`{"forecasts": [{"service",
-    /// "forecast_rps"}]}` in its `extra`) against the rates the request carried.
+    /// Books the forecasts a scaling decision reports ([`ScalingDecisionExtra`]) against the
+    /// rates the request carried; an `extra` that cannot be read books none.
     pub(super) fn record_forecasts(&mut self, extra: &RString, loads: &RVec<ServiceLoad>) {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(extra.as_str()) else {
+        let Ok(reported) = extra::read::<ScalingDecisionExtra>(extra.as_str()) else {
             return;
         };
-        let Some(list) = v.get("forecasts").and_then(|f| f.as_array()) else {
-            return;
-        };
-        for f in list {
-            let (Some(name), Some(pred)) = (
-                f.get("service").and_then(|x| x.as_str()),
-                f.get("forecast_rps").and_then(|x| x.as_f64()),
-            ) else {
+        for f in &reported.forecasts {
+            let (name, Some(pred)) = (f.service.as_str(), f.forecast_rps) else {
                 continue;
             };
             let (Some(i), Some(actual)) = (

@@ -515,3 +515,31 @@ fn strategy_specs_parse_kinds() {
     assert!(StrategySpec::parse("colour=a/b", &d).is_err());
     assert!(StrategySpec::parse("a", &d).is_err());
 }
+
+#[test]
+fn the_extras_the_loop_writes_read_as_the_plugin_api_types() {
+    use smo_plugin_api::extra::{self, ClusterExtra, VmExtra};
+    let s = Scenario::from_yaml(&minimal_yaml(), Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    let spec = StrategySpec::parse("test/first-fit", &s.spec.strategies).expect("spec");
+    let run = Run::new(&s, &TestDriver, spec).expect("run");
+    let cluster = run.cluster(0, false);
+    let read: ClusterExtra = extra::read(cluster.extra.as_str()).expect("cluster extra");
+    let detail = read.server_detail.expect("server detail");
+    assert_eq!(detail.servers.len(), run.dcs[0].servers.len());
+    assert_eq!(detail.types.len(), run.dcs[0].types.len());
+    assert!(detail
+        .selectable
+        .iter()
+        .any(|p| p == "least_power_shared_idle"));
+    assert_eq!(read.slo_ms, Some(s.spec.slo_ms));
+    assert_eq!(read.servers_on, Some(0));
+    let vm = run.vm_service(
+        0,
+        extra::write(&VmExtra {
+            duration_s: Some(1800.0),
+            ..VmExtra::default()
+        }),
+    );
+    let vm: VmExtra = extra::read(vm.extra.as_str()).expect("vm extra");
+    assert_eq!(vm.duration_s, Some(1800.0));
+}

@@ -17,30 +17,18 @@
 
 use super::{vm_demand, vm_id, Run, SimError, VmAt};
 use crate::driver::DriverError;
-use serde::Deserialize;
 use smo_core::delay::processing;
+use smo_plugin_api::extra::{self, VmExtra, VmMigrationRequestExtra, VmMovesExtra};
 use smo_plugin_api::{Assignment, Graph, MigrationRequest, Move, Placement, RVec};
 use std::collections::HashMap;
 
-/// The members of a VM migration decision's `extra` the host reads (others are ignored).
-#[derive(Debug, Default, Deserialize)]
-struct DecisionExtra {
-    /// Target server per moved VM.
-    #[serde(default)]
-    servers: HashMap<String, u32>,
-}
-
-/// The target servers a decision names; an `extra` that is empty or `{}` names none.
+/// The target servers a decision names ([`VmMovesExtra`]); an `extra` that is empty or `{}`
+/// names none.
 fn target_servers(extra: &str) -> Result<HashMap<String, u32>, String> {
-    if extra.trim().is_empty() {
-        return Ok(HashMap::new());
-    }
-    serde_json::from_str::<DecisionExtra>(extra)
-        .map(|e| e.servers)
+    extra::read::<VmMovesExtra>(extra)
+        .map(|e| e.servers.into_iter().collect())
         .map_err(|e| {
-            format!(
-                "the decision's extra: {e} (expected {{\"servers\": {{\"vm-<id>\": <server>}}}})"
-            )
+            format!("the decision's {e} (expected {{\"servers\": {{\"vm-<id>\": <server>}}}})")
         })
 }
 
@@ -98,12 +86,11 @@ impl Run<'_> {
             let end_s = (at.end as u64 * u64::from(self.step_s)).max(now_s);
             let service = self.vm_service(
                 id,
-                format!(
-                    "{{\"duration_s\":{},\"remaining_s\":{},\"server\":{}}}",
-                    vm.duration_s,
-                    end_s - now_s,
-                    at.server
-                ),
+                extra::write(&VmExtra {
+                    duration_s: Some(f64::from(vm.duration_s)),
+                    remaining_s: Some((end_s - now_s) as f64),
+                    server: Some(u64::from(at.server)),
+                }),
             );
             current.assignments.push(Assignment {
                 service: service.name.clone(),
@@ -123,11 +110,10 @@ impl Run<'_> {
             clusters: self.clusters(false),
             current,
             telemetry: self.telemetry(RVec::new(), true),
-            extra: format!(
-                "{{\"vms\":true,\"copy_wh_per_gib\":{}}}",
-                self.sc.spec.migration.energy_wh_per_gib
-            )
-            .into(),
+            extra: extra::write(&VmMigrationRequestExtra {
+                vms: true,
+                copy_wh_per_gib: Some(self.sc.spec.migration.energy_wh_per_gib),
+            }),
         }
     }
 

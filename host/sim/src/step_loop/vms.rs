@@ -2,6 +2,7 @@
 //! booking each VM on a server of the datacenter it chose.
 
 use super::*;
+use smo_plugin_api::extra::{self, VmExtra};
 
 impl Run<'_> {
     /// Asks for a placement of `batch`. A VM whose datacenter had aggregate room but no server
@@ -11,7 +12,13 @@ impl Run<'_> {
             .iter()
             .map(|&id| {
                 let vm = &self.vms[id as usize];
-                self.vm_service(id as usize, format!("{{\"duration_s\":{}}}", vm.duration_s))
+                self.vm_service(
+                    id as usize,
+                    extra::write(&VmExtra {
+                        duration_s: Some(f64::from(vm.duration_s)),
+                        ..VmExtra::default()
+                    }),
+                )
             })
             .collect();
         let req = PlacementRequest {
@@ -47,7 +54,7 @@ impl Run<'_> {
     }
 
     /// VM `id` as strategies see it: service `vm-<id>`, one replica, its user as a label.
-    pub(super) fn vm_service(&self, id: usize, extra: String) -> Service {
+    pub(super) fn vm_service(&self, id: usize, extra: RString) -> Service {
         let vm = &self.vms[id];
         Service {
             name: format!("vm-{id}").into(),
@@ -66,7 +73,7 @@ impl Run<'_> {
                 value: self.user_names[vm.user as usize].clone(),
             }]
             .into(),
-            extra: extra.into(),
+            extra,
         }
     }
 

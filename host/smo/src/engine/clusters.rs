@@ -9,6 +9,7 @@ use super::inventory;
 use super::lifecycle::Engine;
 use crate::store::StoredCluster;
 use serde::{Deserialize, Serialize};
+use smo_plugin_api::extra::{self, ClusterExtra};
 use smo_plugin_api::{
     Cluster, ClusterRole, EnergyProfile, Label, Location, Prices, RVec, Resources,
 };
@@ -254,9 +255,9 @@ impl ClusterBody {
 
 /// The `slo_ms` a cluster's `extra` carries, if any.
 fn slo_of(cluster: &Cluster) -> Option<f64> {
-    serde_json::from_str::<serde_json::Value>(cluster.extra.as_str())
+    extra::read::<ClusterExtra>(cluster.extra.as_str())
         .ok()
-        .and_then(|v| v.get("slo_ms").and_then(serde_json::Value::as_f64))
+        .and_then(|e| e.slo_ms)
 }
 
 fn view(stored: StoredCluster<Cluster>, used: Resources) -> ClusterView {

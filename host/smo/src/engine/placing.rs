@@ -13,8 +13,9 @@ use crate::store::{now_ms, PlacementEntry};
 use serde_json::{json, Value};
 use smo_core::decision::{Decided, DecisionRecord, Outcome};
 use smo_core::graphs::GraphSpec;
+use smo_plugin_api::extra::{self, PlacementRequestExtra};
 use smo_plugin_api::{
-    Cluster, PlacementDecision, PlacementRequest, ROption, RVec, StrategyKind, Telemetry,
+    Cluster, PlacementDecision, PlacementRequest, ROption, RString, RVec, StrategyKind, Telemetry,
 };
 use smo_plugin_host::StrategyName;
 use std::collections::{HashMap, HashSet};
@@ -165,13 +166,13 @@ pub fn validate(
 
 /// The request's `extra`: `graphs`, the names of every graph the host holds with the one
 /// being placed (a strategy keeping state per graph forgets those not listed).
-pub fn request_extra(stored: &[String], placing: &str) -> String {
-    let mut graphs: Vec<&str> = stored.iter().map(String::as_str).collect();
-    if !graphs.contains(&placing) {
-        graphs.push(placing);
+pub fn request_extra(stored: &[String], placing: &str) -> RString {
+    let mut graphs = stored.to_vec();
+    if !graphs.iter().any(|g| g == placing) {
+        graphs.push(placing.to_owned());
         graphs.sort_unstable();
     }
-    json!({ "graphs": graphs }).to_string()
+    extra::write(&PlacementRequestExtra { graphs })
 }
 
 /// What to ask for.
@@ -273,7 +274,7 @@ impl Engine {
                 ROption::RSome(PlacementEntry::to_plugin(&current_for_strategy))
             },
             telemetry,
-            extra: request_extra(&self.store.graph_names()?, &spec.name).into(),
+            extra: request_extra(&self.store.graph_names()?, &spec.name),
         };
         let span = tracing::info_span!("placement", graph = %spec.name, cause = ask.cause.as_str());
         let mut made: Decided<PlacementDecision> = self
@@ -332,10 +333,12 @@ mod tests {
     #[test]
     fn the_request_lists_the_stored_graphs_and_the_one_being_placed() {
         let stored = vec!["a".to_owned(), "c".to_owned()];
-        let extra: Value = serde_json::from_str(&request_extra(&stored, "b")).expect("JSON");
-        assert_eq!(extra["graphs"], json!(["a", "b", "c"]));
-        let extra: Value = serde_json::from_str(&request_extra(&stored, "c")).expect("JSON");
-        assert_eq!(extra["graphs"], json!(["a", "c"]));
+        let extra: PlacementRequestExtra =
+            extra::read(request_extra(&stored, "b").as_str()).expect("JSON");
+        assert_eq!(extra.graphs, ["a", "b", "c"]);
+        let extra: PlacementRequestExtra =
+            extra::read(request_extra(&stored, "c").as_str()).expect("JSON");
+        assert_eq!(extra.graphs, ["a", "c"]);
     }
 
     #[test]
