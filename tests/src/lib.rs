@@ -4,6 +4,7 @@
 //! The tests load real `.so` files built by `cargo build --workspace` (the README's test
 //! command builds them first); nothing here links a plugin into the test.
 
+use smo_plugin_api::testing::{self, ClusterExt};
 use smo_plugin_api::*;
 use smo_plugin_host::dispatch::DefaultStrategies;
 use smo_plugin_host::{CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig};
@@ -165,6 +166,8 @@ pub async fn dispatcher(
     ))
 }
 
+/// A cluster of the small inputs: the test kit's, with a power curve of 100 W idle and 250 W
+/// peak a core and the grid's carbon intensity.
 fn cluster(
     (name, lat, lon): (&str, f64, f64),
     role: ClusterRole,
@@ -173,40 +176,11 @@ fn cluster(
     gpu: u32,
     carbon: f64,
 ) -> Cluster {
-    let capacity = Resources::new(cpu, mem, gpu);
-    Cluster {
-        name: name.into(),
-        role,
-        location: Location {
-            lat,
-            lon,
-            region: String::new().into(),
-        },
-        capacity,
-        available: capacity,
-        energy: EnergyProfile {
-            carbon_intensity_g_per_kwh: carbon,
-            idle_power_w: 100.0 * cpu,
-            peak_power_w: 250.0 * cpu,
-            ..EnergyProfile::default()
-        },
-        prices: Prices::default(),
-        labels: RVec::new(),
-        extra: "{}".into(),
-    }
-}
-
-fn service(name: &str, cpu: f64, mem: f64, gpu: u32) -> Service {
-    Service {
-        name: name.into(),
-        demand: Resources::new(cpu, mem, gpu),
-        replicas: 1,
-        scaling: ScalingProfile::default(),
-        dependencies: RVec::new(),
-        allowed_clusters: RVec::new(),
-        labels: RVec::new(),
-        extra: "{}".into(),
-    }
+    testing::cluster(name, cpu, mem, gpu)
+        .role(role)
+        .at(lat, lon)
+        .grid(carbon, EnergyProfile::default().pue)
+        .power(100.0 * cpu, 250.0 * cpu)
 }
 
 /// [`small_request`] without its GPU service: everything fits on the edge cluster.
@@ -228,9 +202,9 @@ pub fn small_request() -> PlacementRequest {
         graph: Graph {
             name: "demo".into(),
             services: vec![
-                service("frontend", 1.0, 512.0, 0),
-                service("inference", 2.0, 2048.0, 1),
-                service("db", 1.0, 1024.0, 0),
+                testing::service("frontend", 1.0, 512.0, 0),
+                testing::service("inference", 2.0, 2048.0, 1),
+                testing::service("db", 1.0, 1024.0, 0),
             ]
             .into(),
         },

@@ -8,23 +8,14 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use criterion::{criterion_group, criterion_main, Criterion};
-use smo_host::config::Config;
-use smo_host::daemon::{build_app, App};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
-const HELLO: &str = include_str!("../../../tests/fixtures/hdag/hello-world.yaml");
+mod common;
 
-fn artifacts() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench executable");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf()
-}
+const HELLO: &str = include_str!("../../../tests/fixtures/hdag/hello-world.yaml");
 
 fn named(id: &str) -> String {
     HELLO
@@ -33,46 +24,17 @@ fn named(id: &str) -> String {
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
-    runtime: tokio::runtime::Runtime,
-    app: App,
+    daemon: common::Daemon,
     token: String,
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).expect("plugin dir");
-    let so = artifacts().join("libsmo_default_lp.so");
-    assert!(
-        so.is_file(),
-        "{} missing: build the workspace in this profile first",
-        so.display()
-    );
-    std::fs::copy(&so, plugins.join("default-lp.so")).expect("copy plugin");
-    let config = Config {
-        plugin_dir: plugins,
-        state_dir: dir.path().join("state"),
-        ..Config::default()
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let app = runtime
-        .block_on(build_app(&config, artifacts().join("smo")))
-        .expect("app builds");
-    let token = std::fs::read_to_string(dir.path().join("state/admin.token"))
+    let daemon = common::daemon(|_| {});
+    let token = std::fs::read_to_string(daemon.dir.path().join("state/admin.token"))
         .expect("admin token")
         .trim()
         .to_owned();
-    Fixture {
-        _dir: dir,
-        runtime,
-        app,
-        token,
-    }
+    Fixture { daemon, token }
 }
 
 impl Fixture {
@@ -88,6 +50,7 @@ impl Fixture {
             .body(body.map_or_else(Body::empty, Body::from))
             .expect("request");
         let response = self
+            .daemon
             .app
             .router
             .clone()
@@ -105,7 +68,8 @@ impl Fixture {
 fn in_process(c: &mut Criterion) {
     let f = fixture();
     assert_eq!(
-        f.runtime
+        f.daemon
+            .runtime
             .block_on(f.call("POST", "/v1/graphs", Some(HELLO.to_owned()))),
         StatusCode::CREATED
     );
@@ -116,9 +80,10 @@ fn in_process(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     group.bench_function("GET /v1/graphs/{name}", |b| {
         b.iter(|| {
-            let status = f
-                .runtime
-                .block_on(f.call("GET", "/v1/graphs/hello-world-graph", None));
+            let status =
+                f.daemon
+                    .runtime
+                    .block_on(f.call("GET", "/v1/graphs/hello-world-graph", None));
             assert_eq!(status, StatusCode::OK);
         })
     });
@@ -129,14 +94,17 @@ fn in_process(c: &mut Criterion) {
             for _ in 0..iterations {
                 let name = format!("bench-{}", n.fetch_add(1, Ordering::Relaxed));
                 let started = Instant::now();
-                let status = f
-                    .runtime
-                    .block_on(f.call("POST", "/v1/graphs", Some(named(&name))));
+                let status =
+                    f.daemon
+                        .runtime
+                        .block_on(f.call("POST", "/v1/graphs", Some(named(&name))));
                 total += started.elapsed();
                 assert_eq!(status, StatusCode::CREATED);
-                let deleted =
-                    f.runtime
-                        .block_on(f.call("DELETE", &format!("/v1/graphs/{name}"), None));
+                let deleted = f.daemon.runtime.block_on(f.call(
+                    "DELETE",
+                    &format!("/v1/graphs/{name}"),
+                    None,
+                ));
                 assert_eq!(deleted, StatusCode::NO_CONTENT);
             }
             total
@@ -225,16 +193,18 @@ fn load(
 fn over_http(_: &mut Criterion) {
     let f = fixture();
     let listener = f
+        .daemon
         .runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let router = f.app.router.clone();
-    f.runtime.spawn(async move {
+    let router = f.daemon.app.router.clone();
+    f.daemon.runtime.spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
     assert_eq!(
-        f.runtime
+        f.daemon
+            .runtime
             .block_on(f.call("POST", "/v1/graphs", Some(HELLO.to_owned()))),
         StatusCode::CREATED
     );

@@ -8,23 +8,14 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use smo_core::graphs::parse_descriptor;
-use smo_host::config::Config;
-use smo_host::daemon::{build_app, App};
+mod common;
+
 use smo_host::engine::lifecycle::DeployMode;
 use smo_host::store::Commit;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const GRAPHS: usize = 100;
 const SERVICES: usize = 10;
-
-fn artifacts() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench executable");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf()
-}
 
 /// Graph `g<i>` of [`SERVICES`] small services.
 fn descriptor(i: usize) -> String {
@@ -37,62 +28,32 @@ fn descriptor(i: usize) -> String {
     doc
 }
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    runtime: tokio::runtime::Runtime,
-    app: App,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).expect("plugin dir");
-    let so = artifacts().join("libsmo_default_lp.so");
-    assert!(
-        so.is_file(),
-        "{} missing: build the workspace in this profile first",
-        so.display()
-    );
-    std::fs::copy(&so, plugins.join("default-lp.so")).expect("copy plugin");
-    let mut config = Config {
-        plugin_dir: plugins,
-        state_dir: dir.path().join("state"),
-        ..Config::default()
-    };
-    // Only the benchmark reconciles: no scaling rounds, no resync during the measurement.
-    config.engine.scaling_period_ms = 3_600_000;
-    config.applier.resync_ms = 3_600_000;
-    config.applier.poll_ms = 3_600_000;
-    config.backend.sim.ready_after_s = 0.0;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let app = runtime
-        .block_on(build_app(&config, artifacts().join("smo")))
-        .expect("app builds");
-    runtime.block_on(async {
+/// The daemon with every graph deployed, applied and ready.
+fn fixture() -> common::Daemon {
+    let daemon = common::daemon(|config| {
+        // Only the benchmark reconciles: no scaling rounds, no resync during the measurement.
+        config.engine.scaling_period_ms = 3_600_000;
+        config.applier.resync_ms = 3_600_000;
+        config.applier.poll_ms = 3_600_000;
+        config.backend.sim.ready_after_s = 0.0;
+    });
+    let engine = &daemon.app.engine;
+    daemon.runtime.block_on(async {
         for i in 0..GRAPHS {
             let spec = parse_descriptor(&descriptor(i)).expect("descriptor");
-            app.engine
+            engine
                 .deploy(spec, DeployMode::Create)
                 .await
                 .expect("deploys");
         }
-        // Every graph applied and ready before the measurement.
         for i in 0..GRAPHS {
             let name = format!("g{i}");
-            app.engine.reconcile(&name).await;
-            let status = app.engine.status(&name).await.expect("status");
+            engine.reconcile(&name).await;
+            let status = engine.status(&name).await.expect("status");
             assert_eq!(status.phase.as_str(), "ready", "{name}");
         }
     });
-    Fixture {
-        _dir: dir,
-        runtime,
-        app,
-    }
+    daemon
 }
 
 fn bench(c: &mut Criterion) {

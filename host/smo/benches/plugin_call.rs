@@ -11,27 +11,10 @@ use smo_plugin_host::dispatch::DefaultStrategies;
 use smo_plugin_host::{
     loader, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
 };
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn artifacts() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench executable");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf()
-}
-
-fn so(lib: &str) -> PathBuf {
-    let p = artifacts().join(format!("lib{lib}.so"));
-    assert!(
-        p.is_file(),
-        "{} missing: run `cargo build --release --workspace` first",
-        p.display()
-    );
-    p
-}
+mod common;
 
 fn request(services: usize, clusters: usize) -> PlacementRequest {
     let cluster = |i: usize| {
@@ -92,7 +75,7 @@ fn call_group(c: &mut Criterion, services: usize, clusters: usize) {
         })
     });
 
-    let (module, _) = loader::load(&so("smo_ecmr")).expect("ecmr loads");
+    let (module, _) = loader::load(&common::so("smo_ecmr")).expect("ecmr loads");
     let strategy = (module.new_placement())("heuristic".into(), "{}".into())
         .into_result()
         .expect("strategy builds");
@@ -109,12 +92,12 @@ fn call_group(c: &mut Criterion, services: usize, clusters: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let plugins = dir.path().join("plugins");
     std::fs::create_dir_all(&plugins).expect("plugin dir");
-    std::fs::copy(so("smo_ecmr"), plugins.join("ecmr.so")).expect("install");
+    std::fs::copy(common::so("smo_ecmr"), plugins.join("ecmr.so")).expect("install");
     let registry = runtime
         .block_on(Registry::open(RegistryConfig::new(
             &plugins,
             dir.path(),
-            artifacts().join("smo"),
+            common::artifacts().join("smo"),
         )))
         .expect("registry");
     let dispatcher = Dispatcher::new(
@@ -143,7 +126,7 @@ fn reload_latency(c: &mut Criterion) {
     std::fs::create_dir_all(&plugins).expect("plugin dir");
     let install = |lib: &str| {
         let tmp = plugins.join(".versioned.tmp");
-        std::fs::copy(so(lib), &tmp).expect("copy");
+        std::fs::copy(common::so(lib), &tmp).expect("copy");
         std::fs::rename(&tmp, plugins.join("versioned.so")).expect("rename");
     };
     install("smo_fixture_versioned");
@@ -152,7 +135,7 @@ fn reload_latency(c: &mut Criterion) {
             .block_on(Registry::open(RegistryConfig::new(
                 &plugins,
                 dir.path(),
-                artifacts().join("smo"),
+                common::artifacts().join("smo"),
             )))
             .expect("registry"),
     );
