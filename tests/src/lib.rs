@@ -89,6 +89,12 @@ impl Sandbox {
         std::fs::copy(source, &tmp).expect("copy plugin");
         std::fs::rename(&tmp, self.plugin_dir().join(as_name)).expect("rename plugin");
     }
+    /// Writes `toml` as the config file `smo.toml` in the sandbox; returns its path.
+    pub fn config(&self, toml: &str) -> String {
+        let path = self.root.path().join("smo.toml");
+        std::fs::write(&path, toml).expect("write config");
+        path.display().to_string()
+    }
     pub fn registry_config(&self) -> RegistryConfig {
         RegistryConfig::new(&self.plugin_dir(), &self.state_dir(), smo_bin())
     }
@@ -275,6 +281,15 @@ pub fn placement_of(view: &serde_json::Value) -> Vec<(String, String, u64)> {
         .collect()
 }
 
+/// The repository's scenario file `name` (in `scenarios/`), by absolute path.
+pub fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name)
+        .display()
+        .to_string()
+}
+
 pub struct Daemon {
     pub child: std::process::Child,
     pub addr: String,
@@ -300,6 +315,22 @@ impl Daemon {
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
         Self { child, addr }
+    }
+
+    /// Starts `smo serve --no-auth` on `scenario` at `speed` simulated seconds a second, with
+    /// the config file `config` when given.
+    pub fn on_scenario(
+        sandbox: &Sandbox,
+        config: Option<&str>,
+        scenario: &str,
+        speed: u32,
+    ) -> Self {
+        let speed = speed.to_string();
+        let mut args = vec!["--no-auth", "--scenario", scenario, "--speed", &speed];
+        if let Some(config) = config {
+            args.extend(["--config", config]);
+        }
+        Self::start(sandbox, &args)
     }
 
     pub fn url(&self, path: &str) -> String {

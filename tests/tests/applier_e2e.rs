@@ -11,8 +11,9 @@ const SERVICES: [(&str, &str); 3] = [("frontend", "1Gi"), ("catalog", "2Gi"), ("
 
 /// The offload demo scenario (its data by absolute path) with a `continuum` section added.
 fn scenario_with(sandbox: &Sandbox, continuum: &str) -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let text = std::fs::read_to_string(dir.join("offload-demo.yaml")).expect("scenario");
+    let demo = std::path::PathBuf::from(scenario("offload-demo.yaml"));
+    let dir = demo.parent().expect("scenarios/");
+    let text = std::fs::read_to_string(&demo).expect("scenario");
     let data = format!("csv: {}/data/", dir.display());
     let text = format!(
         "{}\ncontinuum: {continuum}\n",
@@ -95,26 +96,12 @@ fn a_graph_is_deployed_scaled_replaced_offloaded_and_deleted_with_desired_and_ob
     sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
     // 600 simulated s until ready (1/3 s at 1800x); the first two applies fail.
     let scenario = scenario_with(&sandbox, "{ready_after_s: 600, fail_applies: 2}");
-    let config = sandbox.root.path().join("smo.toml");
-    std::fs::write(
-        &config,
+    let config = sandbox.config(
         "[engine]\nscaling_period_ms = 200\n[applier]\npoll_ms = 50\nbackoff_base_ms = 1000\n\
          backoff_max_ms = 2000\n",
-    )
-    .expect("config");
-    // Half a simulated hour per wall-clock second: the demo's day in 48 s.
-    let daemon = Daemon::start(
-        &sandbox,
-        &[
-            "--no-auth",
-            "--config",
-            &config.display().to_string(),
-            "--scenario",
-            &scenario,
-            "--speed",
-            "1800",
-        ],
     );
+    // Half a simulated hour per wall-clock second: the demo's day in 48 s.
+    let daemon = Daemon::on_scenario(&sandbox, Some(&config), &scenario, 1800);
     let intent = "    migrationStrategy: sbmp-gma/offload\n    offloadPolicy: {offloadDelayMs: 50, \
                   unoffloadDelayMs: 25, stabilityWindowS: 1800, queryPeriodS: 300, cooldownS: 1800}\n";
     // One replica at the night's load, two from the morning on (alpha 50 rps a replica).
@@ -225,14 +212,9 @@ fn a_graph_is_deployed_scaled_replaced_offloaded_and_deleted_with_desired_and_ob
 #[test]
 fn a_daemon_killed_mid_apply_converges_after_its_restart() {
     let sandbox = Sandbox::with_plugins(&["smo_default_lp"]);
-    let config = sandbox.root.path().join("smo.toml");
     // Replicas are never ready in the first daemon's life: it dies mid-apply.
-    std::fs::write(
-        &config,
-        "[backend.sim]\nready_after_s = 86400\n[applier]\npoll_ms = 50\n",
-    )
-    .expect("config");
-    let args = ["--no-auth", "--config", &config.display().to_string()];
+    let config = sandbox.config("[backend.sim]\nready_after_s = 86400\n[applier]\npoll_ms = 50\n");
+    let args = ["--no-auth", "--config", &config];
     let graph = test_descriptor("mid", &[("api", "1Gi")], None, "", FIXED_TWO);
     let generation = {
         let daemon = Daemon::start(&sandbox, &args);

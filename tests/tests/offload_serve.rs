@@ -6,14 +6,6 @@ use serde_json::Value;
 use smo_tests::*;
 use std::time::Duration;
 
-fn scenario(name: &str) -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios")
-        .join(name)
-        .display()
-        .to_string()
-}
-
 /// A graph of `services` (name, memory) with 2 fixed replicas each (alpha 50), pinned to
 /// `pinned` when given, with `intent` lines added under `hdaGraphIntent`.
 fn descriptor(id: &str, services: &[(&str, &str)], pinned: Option<&str>, intent: &str) -> String {
@@ -71,21 +63,14 @@ fn the_offload_loop_moves_services_to_the_edge_and_back_in_smo_serve() {
     let sandbox = Sandbox::new();
     sandbox.install("smo_default_lp", "default-lp.so");
     sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
-    let config = sandbox.root.path().join("fast.toml");
-    std::fs::write(&config, "[engine]\nscaling_period_ms = 200\n").unwrap();
+    let config = sandbox.config("[engine]\nscaling_period_ms = 200\n");
     // One simulated hour per wall-clock second: the demo's day in 24 s. The offload policy is
     // the demo's (band 25..50 ms, W 30 min, cool-down 30 min, query window 5 min).
-    let daemon = Daemon::start(
+    let daemon = Daemon::on_scenario(
         &sandbox,
-        &[
-            "--no-auth",
-            "--config",
-            &config.display().to_string(),
-            "--scenario",
-            &scenario("offload-demo.yaml"),
-            "--speed",
-            "3600",
-        ],
+        Some(&config),
+        &scenario("offload-demo.yaml"),
+        3600,
     );
     let services = [("frontend", "1Gi"), ("catalog", "2Gi"), ("cart", "1Gi")];
     let intent = "    migrationStrategy: sbmp-gma/offload\n    offloadPolicy: {offloadDelayMs: 50, \
@@ -287,12 +272,8 @@ fn an_active_autoscaler_blocks_offload_action_until_it_settles() {
     let sandbox = Sandbox::new();
     sandbox.install("smo_default_lp", "default-lp.so");
     sandbox.install("smo_fixture_panicky", "panicky.so");
-    let config = sandbox.root.path().join("fast.toml");
-    std::fs::write(&config, "[engine]\nscaling_period_ms = 100\n").unwrap();
-    let daemon = Daemon::start(
-        &sandbox,
-        &["--no-auth", "--config", &config.display().to_string()],
-    );
+    let config = sandbox.config("[engine]\nscaling_period_ms = 100\n");
+    let daemon = Daemon::start(&sandbox, &["--no-auth", "--config", &config]);
     // The delay is always above the 2 ms threshold (observed every second, acting after 1 s),
     // but `panicky/flap` changes the replicas on every scaling round (every 100 ms).
     let graph = |scaling: &str| {

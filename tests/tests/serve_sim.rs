@@ -5,14 +5,6 @@
 use smo_tests::*;
 use std::time::Duration;
 
-fn scenario(name: &str) -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios")
-        .join(name)
-        .display()
-        .to_string()
-}
-
 fn carbon_by_cluster(daemon: &Daemon) -> Vec<(String, f64)> {
     let (status, body) = get_json(&daemon.url("/v1/clusters"));
     assert_eq!(status, 200, "{body}");
@@ -39,16 +31,7 @@ fn clusters_come_from_the_scenario_and_follow_its_hours() {
     let sandbox = Sandbox::new();
     sandbox.install("smo_default_lp", "default-lp.so");
     // One simulated hour per wall-clock second.
-    let daemon = Daemon::start(
-        &sandbox,
-        &[
-            "--no-auth",
-            "--scenario",
-            &scenario("eu-5dc-24h.yaml"),
-            "--speed",
-            "3600",
-        ],
-    );
+    let daemon = Daemon::on_scenario(&sandbox, None, &scenario("eu-5dc-24h.yaml"), 3600);
     let first = carbon_by_cluster(&daemon);
     let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names.len(), 5, "{names:?}");
@@ -67,19 +50,12 @@ fn clusters_come_from_the_scenario_and_follow_its_hours() {
 fn a_graph_the_scenario_knows_is_placed_on_its_clusters_and_scaled_on_its_rates() {
     let sandbox = Sandbox::new();
     sandbox.install("smo_default_lp", "default-lp.so");
-    let config = sandbox.root.path().join("fast.toml");
-    std::fs::write(&config, "[engine]\nscaling_period_ms = 200\n").unwrap();
-    let daemon = Daemon::start(
+    let config = sandbox.config("[engine]\nscaling_period_ms = 200\n");
+    let daemon = Daemon::on_scenario(
         &sandbox,
-        &[
-            "--no-auth",
-            "--config",
-            &config.display().to_string(),
-            "--scenario",
-            &scenario("brussels-demo.yaml"),
-            "--speed",
-            "600",
-        ],
+        Some(&config),
+        &scenario("brussels-demo.yaml"),
+        600,
     );
     let descriptor = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hdag/brussels-demo.yaml"),

@@ -30,6 +30,15 @@ impl PlacementEntry {
             .collect()
     }
 
+    /// How many replicas of `service` `entries` run, over all clusters.
+    pub fn replicas_of(entries: &[Self], service: &str) -> u32 {
+        entries
+            .iter()
+            .filter(|e| e.service == service)
+            .map(|e| e.replicas)
+            .sum()
+    }
+
     /// Entries as the plugin API's placement (for a re-placement or a scaling request).
     pub fn to_plugin(entries: &[Self]) -> Placement {
         Placement {

@@ -49,11 +49,7 @@ impl PrometheusTelemetry {
             .services
             .iter()
             .filter_map(|service| {
-                let replicas: u32 = placement
-                    .iter()
-                    .filter(|e| e.service == service.name)
-                    .map(|e| e.replicas)
-                    .sum();
+                let replicas: u32 = PlacementEntry::replicas_of(placement, &service.name);
                 if replicas == 0 {
                     return None;
                 }

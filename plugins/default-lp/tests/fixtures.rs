@@ -4,6 +4,7 @@
 use serde_yaml::Value;
 use smo_default_lp::{FirstFit, MilpPlacement, Params};
 use smo_plugin_api::prelude::*;
+use smo_plugin_api::testing::cluster;
 use smo_plugin_api::types::Placement as PlacementRecord;
 use std::path::PathBuf;
 
@@ -101,21 +102,6 @@ fn graph_from(doc: &Value) -> Graph {
     Graph {
         name: name.into(),
         services,
-    }
-}
-
-fn cluster(name: &str, cpu: f64, memory_mib: f64, gpu: u32) -> Cluster {
-    let r = Resources::new(cpu, memory_mib, gpu);
-    Cluster {
-        name: name.into(),
-        role: ClusterRole::Edge,
-        location: Location::default(),
-        capacity: r,
-        available: r,
-        energy: EnergyProfile::default(),
-        prices: Prices::default(),
-        labels: RVec::new(),
-        extra: "{}".into(),
     }
 }
 

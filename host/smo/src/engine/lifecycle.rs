@@ -18,7 +18,7 @@ use super::placing::{Ask, Placed};
 use super::record::Cause;
 use super::scaling::Loops;
 use crate::store::{
-    now_ms, ApplyAction, ApplyAttemptRecord, Commit, PlacementEntry, Store, StoreError,
+    now_ms, ApplyAction, ApplyAttemptRecord, Commit, PlacementEntry, Store, StoreError, StoredGraph,
 };
 use smo_core::decision::DecisionRecord;
 use smo_core::graphs::GraphSpec;
@@ -209,6 +209,13 @@ impl Engine {
         Ok(())
     }
 
+    /// Graph `name` as stored, or `GraphNotFound`.
+    pub(crate) fn stored_graph(&self, name: &str) -> Result<StoredGraph, EngineError> {
+        self.store
+            .get_graph(name)?
+            .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))
+    }
+
     /// Appends a decision that changes no desired state (pruning the history now and then);
     /// returns its id.
     pub(crate) fn record(&self, record: &DecisionRecord) -> Result<i64, StoreError> {
@@ -370,10 +377,7 @@ impl Engine {
         strategy: Option<StrategyName>,
         params: Option<String>,
     ) -> Result<DecisionRecord, EngineError> {
-        let graph = self
-            .store
-            .get_graph(name)?
-            .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?;
+        let graph = self.stored_graph(name)?;
         if graph.status != RUNNING {
             return Err(EngineError::Conflict(format!(
                 "graph {name:?} is {}: start it first",
@@ -425,10 +429,7 @@ impl Engine {
                 decision,
             });
         }
-        let graph = self
-            .store
-            .get_graph(name)?
-            .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?;
+        let graph = self.stored_graph(name)?;
         let running = graph.status == RUNNING;
         if apply && !running {
             return Err(EngineError::Conflict(format!(
@@ -466,10 +467,7 @@ impl Engine {
     /// may have gone to others), marks it running and starts its scaling loop.
     pub async fn start(self: &Arc<Self>, name: &str) -> Result<DecisionRecord, EngineError> {
         let decided = self.decision_lock.lock().await;
-        let graph = self
-            .store
-            .get_graph(name)?
-            .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?;
+        let graph = self.stored_graph(name)?;
         if graph.status != STOPPED {
             return Err(EngineError::Conflict(format!(
                 "graph {name:?} is {}: only a stopped graph starts",
@@ -502,10 +500,7 @@ impl Engine {
     /// as possible.
     pub async fn stop(&self, name: &str) -> Result<(), EngineError> {
         let _decided = self.decision_lock.lock().await;
-        let graph = self
-            .store
-            .get_graph(name)?
-            .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?;
+        let graph = self.stored_graph(name)?;
         if graph.status != RUNNING {
             return Err(EngineError::Conflict(format!(
                 "graph {name:?} is already {}",
@@ -534,10 +529,7 @@ impl Engine {
         let mut outcomes = self.applier.subscribe();
         let generation = {
             let _decided = self.decision_lock.lock().await;
-            let graph = self
-                .store
-                .get_graph(name)?
-                .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?;
+            let graph = self.stored_graph(name)?;
             self.stop_loop(name);
             self.forget_offload_loop(name);
             if force {

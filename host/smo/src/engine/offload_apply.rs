@@ -111,11 +111,7 @@ fn check_and_apply(
         }
     }
     let ceiling = svc.scaling.max_replicas.max(1);
-    let total: u32 = entries
-        .iter()
-        .filter(|e| e.service == service)
-        .map(|e| e.replicas)
-        .sum();
+    let total: u32 = PlacementEntry::replicas_of(entries, service);
     let mut next = entries.clone();
     let what = match (from.is_empty(), to.is_empty()) {
         (true, false) => {

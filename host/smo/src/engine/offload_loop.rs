@@ -388,9 +388,7 @@ impl Engine {
     pub async fn offload_status(&self, name: &str) -> Result<OffloadAnswer, EngineError> {
         let graph = {
             let _read = self.locks.read(name).await;
-            self.store
-                .get_graph(name)?
-                .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?
+            self.stored_graph(name)?
         };
         let Some(policy) = graph.spec.offload_policy else {
             return Ok(OffloadAnswer {

@@ -145,11 +145,17 @@ impl Engine {
         let telemetry = match measured {
             Ok(telemetry) => telemetry,
             Err(error) => {
-                tracing::warn!(graph = %name, %error, "scaling round skipped: no telemetry");
+                let message = error.to_string();
                 let mut errors = self.loops.errors();
                 let entry = errors.entry(name.to_owned()).or_default();
+                // Warn when the error is new; while it repeats, each round logs at debug.
+                if entry.last.as_deref() == Some(message.as_str()) {
+                    tracing::debug!(graph = %name, %error, "scaling round skipped: no telemetry");
+                } else {
+                    tracing::warn!(graph = %name, %error, "scaling round skipped: no telemetry");
+                }
                 entry.count += 1;
-                entry.last = Some(error.to_string());
+                entry.last = Some(message);
                 return Ok(Round::Continue);
             }
         };

@@ -333,10 +333,7 @@ impl Engine {
     pub async fn status(&self, name: &str) -> Result<GraphView, EngineError> {
         let (graph, placement, last) = {
             let _read = self.locks.read(name).await;
-            let graph = self
-                .store
-                .get_graph(name)?
-                .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?;
+            let graph = self.stored_graph(name)?;
             let placement = self.store.get_placement(name)?;
             let mut last = Vec::with_capacity(3);
             for kind in [

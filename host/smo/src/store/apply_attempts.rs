@@ -137,15 +137,14 @@ impl Store {
                 record.action, record.graph
             )
         };
-        let keep = i64::try_from(APPLY_ATTEMPTS_KEPT).unwrap_or(i64::MAX);
         let duration = if record.duration_ms.is_finite() {
             record.duration_ms.max(0.0)
         } else {
             0.0
         };
-        let mut conn = self.lock();
-        let tx = conn.transaction().during(operation)?;
-        tx.execute(
+        super::append_keeping_latest(
+            &mut self.lock(),
+            "apply_attempts",
             "INSERT INTO apply_attempts (graph, generation, action, started_at_ms, duration_ms,
                  outcome, retryable, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -159,17 +158,10 @@ impl Store {
                 i64::from(record.retryable),
                 record.error,
             ],
+            &record.graph,
+            APPLY_ATTEMPTS_KEPT,
+            operation,
         )
-        .during(operation)?;
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "DELETE FROM apply_attempts WHERE graph = ?1 AND id NOT IN
-                 (SELECT id FROM apply_attempts WHERE graph = ?1 ORDER BY id DESC LIMIT ?2)",
-            params![record.graph, keep],
-        )
-        .during(operation)?;
-        tx.commit().during(operation)?;
-        Ok(id)
     }
 
     /// The latest `limit` attempts, newest first; only graph `graph`'s when given.

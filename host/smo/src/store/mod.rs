@@ -159,6 +159,33 @@ pub(crate) fn query_all<T, P: rusqlite::Params>(
     Ok(rows)
 }
 
+/// Inserts one row of graph `graph` into `table` with `insert` and deletes the graph's rows
+/// beyond the newest `keep`, in one transaction; returns the new row's id.
+pub(crate) fn append_keeping_latest<P: rusqlite::Params>(
+    conn: &mut Connection,
+    table: &str,
+    insert: &str,
+    params: P,
+    graph: &str,
+    keep: usize,
+    operation: impl Fn() -> String,
+) -> Result<i64, StoreError> {
+    let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+    let tx = conn.transaction().during(&operation)?;
+    tx.execute(insert, params).during(&operation)?;
+    let id = tx.last_insert_rowid();
+    tx.execute(
+        &format!(
+            "DELETE FROM {table} WHERE graph = ?1 AND id NOT IN
+                 (SELECT id FROM {table} WHERE graph = ?1 ORDER BY id DESC LIMIT ?2)"
+        ),
+        rusqlite::params![graph, keep],
+    )
+    .during(&operation)?;
+    tx.commit().during(&operation)?;
+    Ok(id)
+}
+
 /// Whether graph `name` is stored (inside a transaction or not), naming `operation` on failure.
 pub(crate) fn graph_exists(
     conn: &Connection,

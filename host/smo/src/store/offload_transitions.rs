@@ -76,25 +76,17 @@ impl Store {
         let operation = || format!("record {}", what());
         let from = to_json(&record.from, what)?;
         let to = to_json(&record.to, what)?;
-        let keep = i64::try_from(OFFLOAD_TRANSITIONS_KEPT).unwrap_or(i64::MAX);
-        let mut conn = self.lock();
-        let tx = conn.transaction().during(operation)?;
-        tx.execute(
+        super::append_keeping_latest(
+            &mut self.lock(),
+            "offload_transitions",
             "INSERT INTO offload_transitions (graph, at_s, from_state, to_state, reason,
                  recorded_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![record.graph, record.at_s, from, to, record.reason, now_ms()],
+            &record.graph,
+            OFFLOAD_TRANSITIONS_KEPT,
+            operation,
         )
-        .during(operation)?;
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "DELETE FROM offload_transitions WHERE graph = ?1 AND id NOT IN
-                 (SELECT id FROM offload_transitions WHERE graph = ?1 ORDER BY id DESC LIMIT ?2)",
-            params![record.graph, keep],
-        )
-        .during(operation)?;
-        tx.commit().during(operation)?;
-        Ok(id)
     }
 
     /// Graph `graph`'s latest `limit` transitions, oldest first.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use smo_plugin_api::prelude::*;
+use smo_plugin_api::testing::{cluster, service};
 use smo_plugin_api::types::Placement as PlacementRecord;
 
 /// xorshift64: reproducible without a dependency.
@@ -28,34 +29,6 @@ impl Rng {
     }
 }
 
-fn cluster(name: String, cpu: f64, memory_mib: f64, gpu: u32) -> Cluster {
-    let r = Resources::new(cpu, memory_mib, gpu);
-    Cluster {
-        name: name.into(),
-        role: ClusterRole::Edge,
-        location: Location::default(),
-        capacity: r,
-        available: r,
-        energy: EnergyProfile::default(),
-        prices: Prices::default(),
-        labels: RVec::new(),
-        extra: "{}".into(),
-    }
-}
-
-fn service(name: String, demand: Resources) -> Service {
-    Service {
-        name: name.into(),
-        demand,
-        replicas: 1,
-        scaling: ScalingProfile::default(),
-        dependencies: RVec::new(),
-        allowed_clusters: RVec::new(),
-        labels: RVec::new(),
-        extra: "{}".into(),
-    }
-}
-
 /// `services` services on `clusters` clusters at about 65% CPU load: 5% of services need a GPU
 /// (every 5th cluster has 4), every 10th service requires its successor, 20% prefer a random
 /// other service. The current placement is a random feasible one; then every 10th cluster loses
@@ -65,8 +38,8 @@ pub fn replacement_request(services: usize, clusters: usize, seed: u64) -> Place
     let mut list: Vec<Service> = (0..services)
         .map(|i| {
             let gpu = u32::from(rng.below(20) == 0);
-            let demand = Resources::new(rng.range(0.25, 2.0), rng.range(256.0, 4096.0), gpu);
-            service(format!("svc-{i:04}"), demand)
+            let (cpu, memory_mib) = (rng.range(0.25, 2.0), rng.range(256.0, 4096.0));
+            service(&format!("svc-{i:04}"), cpu, memory_mib, gpu)
         })
         .collect();
     for i in 0..services {
@@ -94,7 +67,7 @@ pub fn replacement_request(services: usize, clusters: usize, seed: u64) -> Place
             let scale = rng.range(0.6, 1.4);
             let gpus = if e % 5 == 0 { 4 } else { 0 };
             cluster(
-                format!("cl-{e:03}"),
+                &format!("cl-{e:03}"),
                 mean_cpu * scale,
                 mean_mem * scale,
                 gpus,
@@ -173,10 +146,8 @@ pub fn scaling_request(services: usize, seed: u64) -> ScalingRequest {
     let mut assignments = Vec::new();
     let mut loads = Vec::new();
     for i in 0..services {
-        let mut s = service(
-            format!("svc-{i:04}"),
-            Resources::new(rng.range(0.1, 1.0), rng.range(128.0, 1024.0), 0),
-        );
+        let (cpu, memory_mib) = (rng.range(0.1, 1.0), rng.range(128.0, 1024.0));
+        let mut s = service(&format!("svc-{i:04}"), cpu, memory_mib, 0);
         s.scaling = ScalingProfile {
             alpha: rng.range(5.0, 50.0),
             beta: rng.range(-5.0, 5.0),
@@ -204,7 +175,7 @@ pub fn scaling_request(services: usize, seed: u64) -> ScalingRequest {
             name: "bench".into(),
             services: list.into_iter().collect(),
         },
-        cluster: cluster("big".to_string(), 2000.0, 4_000_000.0, 0),
+        cluster: cluster("big", 2000.0, 4_000_000.0, 0),
         placement: PlacementRecord {
             assignments: assignments.into_iter().collect(),
         },
