@@ -35,6 +35,10 @@ fn the_default_inventory_is_an_edge_a_gpu_cloud_and_a_cloud() {
         .any(|c| c["role"] == "cloud" && c["capacity"]["gpu"] == 0));
     for c in clusters {
         assert_eq!(c["available"], c["capacity"], "nothing deployed yet");
+        // The simulated continuum reports every registered cluster ready, all of it allocatable.
+        assert_eq!(c["backend"]["ready"], true, "{c}");
+        assert_eq!(c["backend"]["allocatable"], c["capacity"], "{c}");
+        assert_eq!(c["backend"]["allocated"]["cpu"], 0.0, "{c}");
         assert!(c["energy"]["pue"].as_f64() >= Some(1.0));
     }
 }
@@ -50,6 +54,11 @@ fn register_update_and_energy_profile() {
     assert_eq!(reply.body["energy"]["source"], "wind");
     assert_eq!(reply.body["energy"]["pue"], 1.2);
     assert_eq!(reply.body["labels"]["site"], "paris");
+    assert_eq!(
+        reply.body["backend"]["ready"], true,
+        "announced to the backend"
+    );
+    assert_eq!(reply.body["backend"]["allocatable"]["cpu"], 8.0);
     assert_eq!(
         api.post_json("/v1/clusters", &cluster_body("edge-paris", 8.0))
             .status,

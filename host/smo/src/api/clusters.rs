@@ -21,7 +21,7 @@ pub struct ClusterList {
 /// and its energy profile.
 pub async fn list(State(state): State<AppState>) -> Result<Json<ClusterList>, ApiError> {
     Ok(Json(ClusterList {
-        clusters: state.engine.list_clusters()?,
+        clusters: state.engine.list_clusters().await?,
     }))
 }
 
@@ -30,7 +30,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<ClusterView>, ApiError> {
-    Ok(Json(state.engine.get_cluster(&name)?))
+    Ok(Json(state.engine.get_cluster(&name).await?))
 }
 
 /// `POST /v1/clusters`: 201, or 409 if the name is taken.

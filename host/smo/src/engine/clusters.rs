@@ -9,6 +9,7 @@ use super::inventory;
 use super::lifecycle::Engine;
 use crate::store::StoredCluster;
 use serde::{Deserialize, Serialize};
+use smo_core::ports::continuum::ClusterInventory;
 use smo_plugin_api::extra::{self, ClusterExtra};
 use smo_plugin_api::{
     Cluster, ClusterRole, EnergyProfile, Label, Location, Prices, RVec, Resources,
@@ -83,6 +84,48 @@ pub struct ClusterView {
     pub slo_ms: Option<f64>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// What the backend (`[backend] kind`) reports of the cluster now.
+    pub backend: BackendReport,
+}
+
+/// A cluster as the backend reports it: only a ready cluster receives new placements.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BackendReport {
+    pub ready: bool,
+    /// Why the cluster is not ready: the backend's reason, or that the backend does not report
+    /// the cluster, or could not be asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What workloads may use of the cluster, when the backend reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocatable: Option<Resources>,
+    /// What every workload (not only smo's) uses of it now, when the backend reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocated: Option<Resources>,
+}
+
+impl BackendReport {
+    /// Cluster `name`'s report out of the backend's inventory (or the error asking for it).
+    fn of(name: &str, inventory: &Result<Vec<ClusterInventory>, String>) -> Self {
+        let not_ready = |reason: String| Self {
+            ready: false,
+            reason: Some(reason),
+            allocatable: None,
+            allocated: None,
+        };
+        match inventory {
+            Err(error) => not_ready(format!("the backend could not be asked: {error}")),
+            Ok(clusters) => match clusters.iter().find(|c| c.name == name) {
+                None => not_ready("the backend does not report this cluster".to_owned()),
+                Some(seen) => Self {
+                    ready: seen.ready,
+                    reason: seen.reason.clone(),
+                    allocatable: Some(seen.allocatable),
+                    allocated: Some(seen.allocated),
+                },
+            },
+        }
+    }
 }
 
 fn check_number(field: &str, value: f64, min: f64, max: f64) -> Result<(), EngineError> {
@@ -260,10 +303,16 @@ fn slo_of(cluster: &Cluster) -> Option<f64> {
         .and_then(|e| e.slo_ms)
 }
 
-fn view(stored: StoredCluster<Cluster>, used: Resources) -> ClusterView {
+fn view(
+    stored: StoredCluster<Cluster>,
+    used: Resources,
+    inventory: &Result<Vec<ClusterInventory>, String>,
+) -> ClusterView {
     let cluster = stored.cluster;
     let slo_ms = slo_of(&cluster);
+    let backend = BackendReport::of(&stored.name, inventory);
     ClusterView {
+        backend,
         name: stored.name,
         role: cluster.role,
         available: inventory::free(cluster.capacity, used),
@@ -284,8 +333,17 @@ fn view(stored: StoredCluster<Cluster>, used: Resources) -> ClusterView {
 }
 
 impl Engine {
-    /// Every cluster, by name, with what running graphs use of it.
-    pub fn list_clusters(&self) -> Result<Vec<ClusterView>, EngineError> {
+    /// The backend's inventory, or why it could not be had (a view shows it, and goes on).
+    async fn backend_inventory(&self) -> Result<Vec<ClusterInventory>, String> {
+        self.continuum.inventory().await.map_err(|error| {
+            tracing::warn!(%error, "the backend's inventory is unavailable");
+            error.to_string()
+        })
+    }
+
+    /// Every cluster, by name, with what running graphs use of it and the backend's report.
+    pub async fn list_clusters(&self) -> Result<Vec<ClusterView>, EngineError> {
+        let reported = self.backend_inventory().await;
         let used = inventory::usage(&self.store, None)?;
         Ok(self
             .store
@@ -293,13 +351,13 @@ impl Engine {
             .into_iter()
             .map(|stored| {
                 let taken = used.get(&stored.name).copied().unwrap_or_default();
-                view(stored, taken)
+                view(stored, taken, &reported)
             })
             .collect())
     }
 
-    /// Cluster `name`.
-    pub fn get_cluster(&self, name: &str) -> Result<ClusterView, EngineError> {
+    /// Cluster `name`, with the backend's report.
+    pub async fn get_cluster(&self, name: &str) -> Result<ClusterView, EngineError> {
         let stored = self
             .store
             .get_cluster::<Cluster>(name)?
@@ -308,7 +366,8 @@ impl Engine {
             .get(name)
             .copied()
             .unwrap_or_default();
-        Ok(view(stored, used))
+        let reported = self.backend_inventory().await;
+        Ok(view(stored, used, &reported))
     }
 
     /// Registers a new cluster (409 if the name is taken).
@@ -325,7 +384,7 @@ impl Engine {
         self.store.upsert_cluster(&name, &cluster)?;
         self.announce_clusters()?;
         tracing::info!(cluster = %name, "cluster registered");
-        self.get_cluster(&name)
+        self.get_cluster(&name).await
     }
 
     /// Replaces cluster `name`'s description (404 if unknown); an energy profile not given is
@@ -352,7 +411,7 @@ impl Engine {
         self.store.upsert_cluster(name, &cluster)?;
         self.announce_clusters()?;
         tracing::info!(cluster = %name, "cluster updated");
-        self.get_cluster(name)
+        self.get_cluster(name).await
     }
 
     /// Applies an energy-profile patch to cluster `name` (404 if unknown).
@@ -370,13 +429,47 @@ impl Engine {
         self.store.upsert_cluster(name, &stored.cluster)?;
         self.announce_clusters()?;
         tracing::info!(cluster = %name, carbon = stored.cluster.energy.carbon_intensity_g_per_kwh, "energy profile updated");
-        self.get_cluster(name)
+        self.get_cluster(name).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backend_report_says_why_a_cluster_is_not_ready() {
+        let seen = ClusterInventory {
+            name: "edge".into(),
+            ready: false,
+            reason: Some("NotReady: kubelet stopped posting".into()),
+            capacity: Resources::new(8.0, 8192.0, 0),
+            allocatable: Resources::new(7.5, 7000.0, 0),
+            allocated: Resources::new(2.0, 1024.0, 0),
+            labels: BTreeMap::new(),
+        };
+        let inventory = Ok(vec![seen]);
+        let report = BackendReport::of("edge", &inventory);
+        assert!(!report.ready);
+        assert_eq!(
+            report.reason.as_deref(),
+            Some("NotReady: kubelet stopped posting")
+        );
+        assert_eq!(report.allocatable, Some(Resources::new(7.5, 7000.0, 0)));
+        assert_eq!(report.allocated, Some(Resources::new(2.0, 1024.0, 0)));
+        let unknown = BackendReport::of("cloud", &inventory);
+        assert!(!unknown.ready && unknown.allocatable.is_none());
+        assert!(unknown
+            .reason
+            .unwrap_or_default()
+            .contains("does not report"));
+        let unreachable = BackendReport::of("edge", &Err("connection refused".to_owned()));
+        assert!(!unreachable.ready);
+        assert!(unreachable
+            .reason
+            .unwrap_or_default()
+            .contains("could not be asked: connection refused"));
+    }
 
     #[test]
     fn the_slo_goes_to_strategies_in_the_cluster_extra_and_is_kept_on_update() {
