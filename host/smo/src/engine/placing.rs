@@ -308,7 +308,6 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smo_plugin_api::{Assignment, Placement};
 
     fn spec() -> GraphSpec {
         smo_core::graphs::brussels_demo_spec()
@@ -316,16 +315,7 @@ mod tests {
 
     fn decision(rows: &[(&str, &str, u32)]) -> PlacementDecision {
         PlacementDecision {
-            placement: Placement {
-                assignments: rows
-                    .iter()
-                    .map(|(s, c, r)| Assignment {
-                        service: (*s).into(),
-                        cluster: (*c).into(),
-                        replicas: *r,
-                    })
-                    .collect(),
-            },
+            placement: smo_plugin_api::testing::placement_of(rows),
             ..PlacementDecision::default()
         }
     }
