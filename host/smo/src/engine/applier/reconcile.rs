@@ -133,7 +133,11 @@ impl Engine {
                 }))
             }
             Err(error) => {
-                tracing::warn!(%action, generation, %error, retryable = error.retryable(), "the backend refused the desired state");
+                if error.retryable() {
+                    tracing::warn!(%action, generation, %error, "the backend did not take the desired state; retrying with backoff");
+                } else {
+                    tracing::warn!(%action, generation, %error, "the backend refused the desired state; waiting for the next change");
+                }
                 self.applier.publish(Reconciled::Failed {
                     graph: name.to_owned(),
                     generation,
