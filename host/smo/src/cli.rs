@@ -36,6 +36,37 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the Kubernetes and Karmada objects a descriptor becomes (Deployment, Service,
+    /// PropagationPolicy, ServiceExport/ServiceImport), as YAML, without a cluster.
+    Render(RenderArgs),
+}
+
+/// Options of `smo render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The descriptor file (YAML or JSON).
+    pub descriptor: PathBuf,
+    /// Render this placement: a YAML or JSON list of {service, cluster, replicas}. Without it,
+    /// the placement is decided as `smo serve` would (see --strategy).
+    #[arg(long, conflicts_with = "strategy")]
+    pub placement: Option<PathBuf>,
+    /// Decide the placement with this strategy (plugin/strategy) instead of the one the
+    /// descriptor names (or the default).
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// Directory of the strategy plugins (*.so), when the placement is decided.
+    #[arg(long, env = "SMO_PLUGIN_DIR", default_value = "/var/lib/smo/plugins")]
+    pub plugin_dir: PathBuf,
+    /// Decide on this scenario's datacenters instead of the built-in 3-cluster inventory.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// The namespace of the objects (one per project).
+    #[arg(long, default_value = "smo")]
+    pub namespace: String,
+    /// Write one file per object into this directory (numbered in apply order) instead of one
+    /// YAML stream on stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Options of `smo simulate`.

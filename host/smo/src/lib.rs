@@ -7,5 +7,6 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod logging;
+pub mod render;
 pub mod simulate;
 pub mod store;

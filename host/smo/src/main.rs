@@ -41,6 +41,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 Err(format!("{}: {} error(s)", file.display(), errors.len()))
             }
         },
+        Command::Render(args) => {
+            smo_host::logging::init_with_default(log_format, "warn");
+            smo_host::render::run(&args, own_exe()?)
+        }
         Command::Simulate(cmd) => {
             smo_host::logging::init_with_default(log_format, "warn");
             let state_dir = cmd

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::container::{read_container, ContainerPort, EnvVar};
 use super::intent::GpuIntent;
 use super::read::{
     as_mapping, describe, field, flag_value, opt_count, opt_flag, opt_list, opt_mapping,
@@ -180,6 +181,16 @@ pub struct Artifact {
     /// Helm values to set; smo injects its placement keys into them.
     #[serde(skip_serializing_if = "Value::is_null")]
     pub values_overwrite: Value,
+    /// smo extension, for a service without a chart: the container image a backend renders
+    /// its own Deployment from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// smo extension: the ports of that container (and of its Service).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ContainerPort>,
+    /// smo extension: the container's environment, sorted by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
 }
 
 impl Artifact {
@@ -543,7 +554,11 @@ fn read_artifact(map: &Map<String, Value>, path: &FieldPath, errors: &mut Errors
             Value::Null
         }
     };
+    let container = read_container(map, path, errors);
     Artifact {
+        image: container.image,
+        ports: container.ports,
+        env: container.env,
         oci_image: opt_string(map, "ociImage", path, errors),
         config_type: config.and_then(|config| opt_text(config, "type", &config_path, errors)),
         implementer: config

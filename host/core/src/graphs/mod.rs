@@ -7,6 +7,7 @@
 //! both return either a complete, consistent [`GraphSpec`] or all the problems found, each with
 //! the path of its field, so an invalid descriptor never changes anything.
 
+pub mod container;
 pub mod descriptor;
 pub mod extensions;
 pub mod intent;
