@@ -63,6 +63,16 @@ pub struct RenderArgs {
     /// The namespace of the objects (one per project).
     #[arg(long, default_value = "smo")]
     pub namespace: String,
+    /// Look for a service's chart `oci://…/<name>` as `<DIR>/<name>` or `<DIR>/<name>-*.tgz`
+    /// before helm pulls it (repeatable).
+    #[arg(long)]
+    pub chart_dir: Vec<PathBuf>,
+    /// The helm binary that renders charts (`helm template`).
+    #[arg(long, env = "SMO_HELM", default_value = "helm")]
+    pub helm: PathBuf,
+    /// Pull charts from an insecure (plain HTTP) registry.
+    #[arg(long)]
+    pub plain_http: bool,
     /// Write one file per object into this directory (numbered in apply order) instead of one
     /// YAML stream on stdout.
     #[arg(long)]

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use smo_core::graphs::{GraphSpec, StrategyRef};
 use smo_core::placement::PlacementEntry;
 use smo_karmada::manifest::to_yaml_stream;
+use smo_karmada::render::HelmSettings;
 use smo_karmada::{render_graph, Manifest, RenderOptions};
 
 use crate::cli::RenderArgs;
@@ -33,6 +34,12 @@ pub fn run(args: &RenderArgs, probe_exe: PathBuf) -> Result<(), String> {
     };
     let options = RenderOptions {
         namespace: args.namespace.clone(),
+        helm: Some(HelmSettings {
+            helm: args.helm.clone(),
+            chart_dirs: args.chart_dir.clone(),
+            plain_http: args.plain_http,
+            kube_version: None,
+        }),
     };
     let manifests = render_graph(&spec, &placement, &options).map_err(|e| e.to_string())?;
     match &args.out {

@@ -4,10 +4,14 @@
 //! Rendering is pure and deterministic (clusters and objects in a fixed order), so applying the
 //! same desired state twice sends the same bodies, and `smo render` shows exactly what would go.
 
+pub mod chart;
 pub mod imports;
 pub mod names;
 pub mod propagation;
+pub mod values;
 pub mod workload;
+
+pub use chart::HelmSettings;
 
 use std::collections::BTreeMap;
 
@@ -25,12 +29,15 @@ use crate::RenderError;
 pub struct RenderOptions {
     /// The namespace of every object (one per project, as upstream SMO's Helm namespace).
     pub namespace: String,
+    /// How Helm charts are rendered; `None`: a service with a chart is an error.
+    pub helm: Option<HelmSettings>,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
         Self {
             namespace: "smo".into(),
+            helm: None,
         }
     }
 }
@@ -73,14 +80,34 @@ pub fn render_graph(
     names::check_dns_label("namespace", &options.namespace)?;
     names::check_label_value("hdaGraph.id", &graph.name)?;
     let placed = placed_services(graph, placement)?;
+    let imports = values::service_import_clusters(&placed);
     let mut manifests = vec![Manifest::of(&namespace(&options.namespace))?];
     for service in &placed {
         names::check_dns_label(&service.field("id"), &service.spec.name)?;
         let labels = Labels::new(&graph.name, &service.spec.name);
-        manifests.extend(workload::render(service, &labels, options)?);
-        manifests.push(Manifest::of(&propagation::workload_policy(
-            service, &labels, options,
-        ))?);
+        match service.artifact.and_then(|a| a.oci_image.as_deref()) {
+            Some(reference) => {
+                let Some(helm) = &options.helm else {
+                    return Err(RenderError::Chart {
+                        field: service.field("artifact.ociImage"),
+                        service: service.spec.name.clone(),
+                        chart: reference.to_owned(),
+                        reason: "charts are rendered by `helm template`, and no Helm was given"
+                            .into(),
+                    });
+                };
+                let values = values::chart_values(service, &imports);
+                manifests.extend(chart::render(
+                    service, reference, &values, &labels, options, helm,
+                )?);
+            }
+            None => {
+                manifests.extend(workload::render(service, &labels, options)?);
+                manifests.push(Manifest::of(&propagation::workload_policy(
+                    service, &labels, options,
+                ))?);
+            }
+        }
     }
     manifests.extend(imports::render(graph, &placed, options)?);
     Ok(manifests)
@@ -154,9 +181,18 @@ impl Labels {
     /// Every label of the service's objects: the selector, the service and `managed-by: smo`.
     pub fn all(&self) -> BTreeMap<String, String> {
         let mut labels = self.selector();
-        labels.insert(SERVICE_LABEL.to_owned(), self.service.clone());
-        labels.insert(MANAGED_BY.to_owned(), "smo".to_owned());
+        labels.extend(self.ownership());
         labels
+    }
+
+    /// What says an object is smo's and whose (added to a chart's objects): the graph, the
+    /// service and `managed-by: smo`.
+    pub fn ownership(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (GRAPH_LABEL.to_owned(), self.graph.clone()),
+            (SERVICE_LABEL.to_owned(), self.service.clone()),
+            (MANAGED_BY.to_owned(), "smo".to_owned()),
+        ])
     }
 
     /// Metadata of an object named `name` in `namespace` with these labels.

@@ -21,6 +21,29 @@ pub fn workload_policy(
     if service.artifact.is_some_and(|a| !a.ports.is_empty()) {
         selectors.push(selector("v1", "Service", name));
     }
+    PropagationPolicy::new(
+        labels.metadata(name, &options.namespace),
+        PropagationSpec {
+            resource_selectors: selectors,
+            propagate_deps: Some(true),
+            placement: weighted_placement(service),
+        },
+    )
+}
+
+/// `service`'s clusters, its replicas divided among them by static weight (its replicas on
+/// each).
+pub fn weighted_placement(service: &PlacedService<'_>) -> Placement {
+    Placement {
+        cluster_affinity: Some(ClusterAffinity {
+            cluster_names: service.clusters(),
+        }),
+        replica_scheduling: Some(weighted_division(service)),
+    }
+}
+
+/// `Divided`, `Weighted`, each cluster weighted by its replicas.
+pub fn weighted_division(service: &PlacedService<'_>) -> ReplicaSchedulingStrategy {
     let weights = service
         .replicas_by_cluster
         .iter()
@@ -31,25 +54,13 @@ pub fn workload_policy(
             weight: i64::from(*replicas),
         })
         .collect();
-    PropagationPolicy::new(
-        labels.metadata(name, &options.namespace),
-        PropagationSpec {
-            resource_selectors: selectors,
-            propagate_deps: Some(true),
-            placement: Placement {
-                cluster_affinity: Some(ClusterAffinity {
-                    cluster_names: service.clusters(),
-                }),
-                replica_scheduling: Some(ReplicaSchedulingStrategy {
-                    replica_scheduling_type: "Divided".into(),
-                    replica_division_preference: Some("Weighted".into()),
-                    weight_preference: Some(ClusterPreferences {
-                        static_weight_list: weights,
-                    }),
-                }),
-            },
-        },
-    )
+    ReplicaSchedulingStrategy {
+        replica_scheduling_type: "Divided".into(),
+        replica_division_preference: Some("Weighted".into()),
+        weight_preference: Some(ClusterPreferences {
+            static_weight_list: weights,
+        }),
+    }
 }
 
 /// A policy named `name` sending the objects `selectors` to `clusters` as they are (objects

@@ -212,6 +212,7 @@ fn errors_name_the_field() {
 
     let bad_namespace = RenderOptions {
         namespace: "Shop_NS".into(),
+        ..RenderOptions::default()
     };
     let error = render_graph(&graph, &placement(), &bad_namespace).unwrap_err();
     assert!(
@@ -230,4 +231,71 @@ fn errors_name_the_field() {
         error.to_string().contains("artifact.ociImage") && error.to_string().contains("helm"),
         "{error}"
     );
+}
+
+mod chart_values {
+    use super::*;
+    use crate::render::values::{chart_values, service_import_clusters};
+
+    /// The Brussels demo placed with its VO (a WoT chart) on two clusters.
+    fn brussels() -> (GraphSpec, Vec<PlacementEntry>) {
+        let graph = smo_core::graphs::brussels_demo_spec();
+        let rows = vec![
+            PlacementEntry::new("image-compression-vo", "edge-1", 1),
+            PlacementEntry::new("image-compression-vo", "cloud-a", 1),
+            PlacementEntry::new("noise-reduction", "cloud-a", 2),
+            PlacementEntry::new("image-detection", "cloud-b", 1),
+        ];
+        (graph, rows)
+    }
+
+    #[test]
+    fn import_clusters_are_upstreams_callers_clusters_with_duplicates() {
+        let (graph, rows) = brussels();
+        let placed = placed_services(&graph, &rows).unwrap();
+        let imports = service_import_clusters(&placed);
+        // image-compression-vo calls noise-reduction, which calls image-detection.
+        assert_eq!(imports["noise-reduction"], ["cloud-a", "edge-1"]);
+        assert_eq!(imports["image-detection"], ["cloud-a"]);
+        assert!(
+            !imports.contains_key("image-compression-vo"),
+            "nobody calls it"
+        );
+        let mut twice = rows.clone();
+        twice.push(PlacementEntry::new("image-detection", "cloud-a", 1));
+        let mut graph = graph;
+        graph.services[2].connection_points = vec!["noise-reduction".into()];
+        let placed = placed_services(&graph, &twice).unwrap();
+        assert_eq!(
+            service_import_clusters(&placed)["noise-reduction"],
+            ["cloud-a", "edge-1", "cloud-a", "cloud-b"],
+            "upstream appends each caller's clusters, duplicates included"
+        );
+    }
+
+    #[test]
+    fn a_wot_chart_gets_its_keys_under_vo_chart_overwrite_and_keeps_its_values() {
+        let (graph, rows) = brussels();
+        let placed = placed_services(&graph, &rows).unwrap();
+        let imports = service_import_clusters(&placed);
+        let vo = chart_values(&placed[0], &imports);
+        assert_eq!(
+            vo,
+            json!({
+                "voDescriptorOverwrite": {},
+                "voChartOverwrite": {
+                    "clustersAffinity": ["cloud-a", "edge-1"],
+                    "serviceImportClusters": [],
+                },
+            })
+        );
+        let helm = chart_values(&placed[1], &imports);
+        assert_eq!(
+            helm,
+            json!({
+                "clustersAffinity": ["cloud-a"],
+                "serviceImportClusters": ["cloud-a", "edge-1"],
+            })
+        );
+    }
 }

@@ -29,15 +29,6 @@ pub fn render(
 ) -> Result<Vec<Manifest>, RenderError> {
     let name = &service.spec.name;
     let artifact = service.artifact;
-    if let Some(chart) = artifact.and_then(|a| a.oci_image.as_deref()) {
-        return Err(RenderError::Chart {
-            field: service.field("artifact.ociImage"),
-            service: name.clone(),
-            chart: chart.to_owned(),
-            reason: "charts are rendered by `helm template`, which this renderer does not run"
-                .into(),
-        });
-    }
     let Some(image) = artifact.and_then(|a| a.image.as_deref()) else {
         return Err(RenderError::NothingToRun {
             field: service.field("artifact"),
