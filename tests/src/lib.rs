@@ -4,6 +4,8 @@
 //! The tests load real `.so` files built by `cargo build --workspace` (the README's test
 //! command builds them first); nothing here links a plugin into the test.
 
+pub mod fake_apiserver;
+
 use smo_plugin_api::testing::{self, ClusterExt};
 use smo_plugin_api::*;
 use smo_plugin_host::dispatch::DefaultStrategies;

@@ -7,11 +7,13 @@
 //! call, a multi-cluster `ServiceExport` where they run and a `ServiceImport` where their callers
 //! run. Every object carries the graph's and the service's labels and `managed-by: smo`.
 
+pub mod backend;
 pub mod crd;
 mod error;
 pub mod manifest;
 pub mod render;
 
+pub use backend::{KarmadaContinuum, KarmadaSettings};
 pub use error::RenderError;
 pub use manifest::Manifest;
 pub use render::{render_graph, RenderOptions};

@@ -36,6 +36,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the running daemon about its clusters.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Print the Kubernetes and Karmada objects a descriptor becomes (Deployment, Service,
     /// PropagationPolicy, ServiceExport/ServiceImport), as YAML, without a cluster.
     Render(RenderArgs),
@@ -127,6 +130,17 @@ pub struct ServeArgs {
     /// `[telemetry.prometheus] url`; the source itself is still chosen in the config file).
     #[arg(long, env = "SMO_TELEMETRY_URL")]
     pub telemetry_url: Option<String>,
+    /// Where decisions are applied: `sim` (the embedded simulated continuum) or `karmada`.
+    /// Config key: `[backend] kind`.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// A kubeconfig for the Karmada API server (with `--backend karmada`). Config key:
+    /// `[backend.karmada] kubeconfig`; not given: in-cluster, `$KUBECONFIG` or `~/.kube/config`.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context. Config key: `[backend.karmada] context`.
+    #[arg(long)]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +155,19 @@ pub enum PluginCommand {
     },
     /// Ask the running daemon to reload its plugin directory (all-or-nothing) and print the result.
     Reload(DaemonArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The registered clusters as the backend's inventory sees them: ready or why not, what is
+    /// allocatable and allocated (a table; --json for the API's answer).
+    List {
+        #[command(flatten)]
+        daemon: DaemonArgs,
+        /// Print the API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// How to reach the running daemon.

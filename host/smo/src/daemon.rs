@@ -8,10 +8,11 @@ use crate::config::{ApplierSettings, BackendKind, Config, TelemetrySourceKind};
 use crate::engine::applier::backoff::BackoffPolicy;
 use crate::engine::applier::ApplierConfig;
 use crate::engine::lifecycle::{Engine, EngineConfig};
-use crate::engine::{inventory, scenario_clusters};
+use crate::engine::{backend_clusters, inventory, scenario_clusters};
 use crate::store::{Store, StoreError};
 use smo_core::ports::Continuum;
 use smo_core::ports::TelemetrySource;
+use smo_karmada::KarmadaContinuum;
 use smo_plugin_host::dispatch::DefaultStrategies;
 use smo_plugin_host::{
     triggers, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
@@ -131,6 +132,7 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             ));
             sim
         }
+        None if config.backend.kind()? != BackendKind::Sim => Arc::new(SineLoad::default()),
         None => {
             let seeded = inventory::seed_if_empty(&store)?;
             if seeded > 0 {
@@ -143,7 +145,7 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
         }
     };
     let telemetry = choose_telemetry(config, simulated)?;
-    let continuum = build_continuum(config, scenario_behaviour)?;
+    let continuum = build_continuum(config, scenario_behaviour).await?;
     let auth = Arc::new(Auth::from_config(&config.auth, &config.state_dir, &store)?);
     let engine = Engine::new(
         store,
@@ -157,6 +159,15 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
         },
     );
     engine.announce_clusters()?;
+    let karmada = &config.backend.karmada;
+    if config.backend.kind()? == BackendKind::Karmada && karmada.adopt_clusters {
+        backend_clusters::adopt_once(&engine).await;
+        // The task ends by itself once the engine is dropped.
+        drop(backend_clusters::spawn_adopting(
+            Arc::downgrade(&engine),
+            Duration::from_millis(karmada.adopt_period_ms),
+        ));
+    }
     engine.start_applier();
     let resumed = engine.resume().await?;
     if resumed.loops > 0 {
@@ -193,8 +204,8 @@ fn applier_config(settings: &ApplierSettings) -> ApplierConfig {
 }
 
 /// The backend of `[backend] kind`: the simulated continuum, timed by `[backend.sim]` unless
-/// the scenario has a `continuum` section.
-fn build_continuum(
+/// the scenario has a `continuum` section, or a Karmada control plane (`[backend.karmada]`).
+async fn build_continuum(
     config: &Config,
     scenario: Option<ContinuumSpec>,
 ) -> Result<Arc<dyn Continuum>, DaemonError> {
@@ -219,6 +230,20 @@ fn build_continuum(
                 "backend: the simulated continuum"
             );
             Ok(Arc::new(SimContinuum::new(behaviour)))
+        }
+        BackendKind::Karmada => {
+            let settings = config.backend.karmada.to_settings();
+            let continuum = KarmadaContinuum::connect(settings)
+                .await
+                .map_err(DaemonError::Other)?;
+            let settings = continuum.settings();
+            tracing::info!(
+                kubeconfig = ?settings.kubeconfig,
+                context = ?settings.context,
+                namespace = %settings.namespace,
+                "backend: Karmada"
+            );
+            Ok(Arc::new(continuum))
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod cluster_table;
 pub mod config;
 pub mod daemon;
 pub mod engine;

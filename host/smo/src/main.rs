@@ -2,7 +2,7 @@
 //! Exit codes: 0 success, 1 failure (one error line on stderr), 2 usage error.
 
 use clap::Parser;
-use smo_host::cli::{Cli, Command, PluginCommand, ServeArgs};
+use smo_host::cli::{Cli, ClusterCommand, Command, PluginCommand, ServeArgs};
 use smo_host::config::{Config, LogFormat};
 use smo_plugin_host::{check, probe};
 use std::process::ExitCode;
@@ -58,6 +58,16 @@ fn run(cli: Cli) -> Result<(), String> {
             runtime()?
                 .block_on(smo_host::daemon::serve(config, own_exe()?))
                 .map_err(|e| e.to_string())
+        }
+        Command::Cluster(ClusterCommand::List { daemon, json }) => {
+            let url = format!("http://{}/v1/clusters", daemon.listen);
+            let body = http_json("GET", &url, token_for(&daemon).as_deref())?;
+            if json {
+                print_json(&body)
+            } else {
+                print!("{}", smo_host::cluster_table::render(&body)?);
+                Ok(())
+            }
         }
         Command::Plugin(PluginCommand::Reload(daemon)) => {
             let url = format!("http://{}/v1/plugins/reload", daemon.listen);
@@ -122,6 +132,16 @@ fn serve_config(args: ServeArgs, log_format: Option<LogFormat>) -> Result<Config
     if let Some(url) = args.telemetry_url {
         config.telemetry.prometheus.url = url;
     }
+    if let Some(kind) = args.backend {
+        config.backend.kind = kind;
+    }
+    if let Some(kubeconfig) = args.kubeconfig {
+        config.backend.karmada.kubeconfig = Some(kubeconfig);
+    }
+    if let Some(context) = args.context {
+        config.backend.karmada.context = Some(context);
+    }
+    config.validate().map_err(|e| e.to_string())?;
     Ok(config)
 }
 

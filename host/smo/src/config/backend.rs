@@ -3,12 +3,15 @@
 
 use super::ConfigError;
 use serde::Deserialize;
+use std::path::PathBuf;
 
 /// The backends `[backend] kind` may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
     /// The embedded simulated continuum.
     Sim,
+    /// Kubernetes clusters federated by a Karmada control plane.
+    Karmada,
 }
 
 /// `[backend]`: where decisions are applied.
@@ -19,6 +22,8 @@ pub struct BackendSettings {
     pub kind: String,
     /// `[backend.sim]`: how the simulated continuum behaves.
     pub sim: SimBackendSettings,
+    /// `[backend.karmada]`: where the Karmada API server is and how graphs are rendered for it.
+    pub karmada: KarmadaBackendSettings,
 }
 
 impl Default for BackendSettings {
@@ -26,6 +31,7 @@ impl Default for BackendSettings {
         Self {
             kind: "sim".into(),
             sim: SimBackendSettings::default(),
+            karmada: KarmadaBackendSettings::default(),
         }
     }
 }
@@ -35,11 +41,12 @@ impl BackendSettings {
     pub fn kind(&self) -> Result<BackendKind, ConfigError> {
         match self.kind.as_str() {
             "sim" => Ok(BackendKind::Sim),
+            "karmada" => Ok(BackendKind::Karmada),
             other => Err(ConfigError::Invalid {
                 field: "backend.kind".into(),
                 message: format!(
                     "unknown backend `{other}` (this release has `sim`, the embedded simulated \
-                     continuum)"
+                     continuum, and `karmada`)"
                 ),
             }),
         }
@@ -55,7 +62,90 @@ impl BackendSettings {
                 message: format!("{ready} is not a number of seconds >= 0"),
             });
         }
+        self.karmada.validate()
+    }
+}
+
+/// `[backend.karmada]`: the Karmada control plane smo applies graphs to.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct KarmadaBackendSettings {
+    /// A kubeconfig for the Karmada API server (not a member cluster's). Not given: in-cluster
+    /// when smo runs as a pod, else `$KUBECONFIG` or `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (its current context when not given).
+    pub context: Option<String>,
+    /// The namespace of every graph's objects.
+    pub namespace: String,
+    /// The helm binary that renders services whose artifact is a chart.
+    pub helm: PathBuf,
+    /// Directories searched for a chart `oci://…/<name>` (as `<dir>/<name>` or
+    /// `<dir>/<name>-*.tgz`) before helm pulls it.
+    pub chart_dirs: Vec<PathBuf>,
+    /// Pull charts from a plain-HTTP registry.
+    pub plain_http: bool,
+    /// The deadline of one request to the API server (ms).
+    pub request_timeout_ms: u64,
+    /// Register the member clusters the inventory reports that smo does not know yet (with
+    /// their allocatable resources, labels, and the default energy profile).
+    pub adopt_clusters: bool,
+    /// How often the inventory is checked for clusters to adopt (ms).
+    pub adopt_period_ms: u64,
+}
+
+impl Default for KarmadaBackendSettings {
+    fn default() -> Self {
+        Self {
+            kubeconfig: None,
+            context: None,
+            namespace: "smo".into(),
+            helm: PathBuf::from("helm"),
+            chart_dirs: Vec::new(),
+            plain_http: false,
+            request_timeout_ms: 10_000,
+            adopt_clusters: true,
+            adopt_period_ms: 5_000,
+        }
+    }
+}
+
+impl KarmadaBackendSettings {
+    /// Checks the namespace and the periods; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        smo_karmada::render::names::check_dns_label("namespace", &self.namespace).map_err(
+            |error| ConfigError::Invalid {
+                field: "backend.karmada.namespace".into(),
+                message: error.to_string(),
+            },
+        )?;
+        for (key, value) in [
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("adopt_period_ms", self.adopt_period_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    field: format!("backend.karmada.{key}"),
+                    message: "must be > 0".into(),
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The backend's own settings.
+    pub fn to_settings(&self) -> smo_karmada::KarmadaSettings {
+        smo_karmada::KarmadaSettings {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+            helm: smo_karmada::render::HelmSettings {
+                helm: self.helm.clone(),
+                chart_dirs: self.chart_dirs.clone(),
+                plain_http: self.plain_http,
+                ..smo_karmada::render::HelmSettings::default()
+            },
+            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
+        }
     }
 }
 

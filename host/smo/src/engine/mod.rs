@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod applier;
+pub mod backend_clusters;
 pub mod clusters;
 pub mod commit;
 pub mod error;
