@@ -500,3 +500,54 @@ pub fn test_descriptor(
     }
     doc
 }
+
+/// Sends `yaml` (a descriptor) with `method` to `url`; the status and the JSON answer.
+pub fn send(method: &str, url: &str, yaml: &str) -> (u16, serde_json::Value) {
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", "application/yaml")
+        .body(yaml.as_bytes().to_vec())
+        .expect("request");
+    let response = http().run(request).expect("request");
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Polls graph `name`'s status until `condition` holds (at most `seconds`).
+pub fn wait(
+    daemon: &Daemon,
+    name: &str,
+    seconds: u64,
+    what: &str,
+    condition: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    let held = eventually(Duration::from_secs(seconds), || {
+        let (status, view) = get_json(&daemon.url(&format!("/v1/graphs/{name}")));
+        last = view;
+        status == 200 && condition(&last)
+    });
+    assert!(held, "timed out waiting for {what}; last status: {last}");
+    last
+}
+
+/// Every service's desired rows equal the ready replicas the backend reports, per cluster.
+pub fn in_step(view: &serde_json::Value) -> bool {
+    view["services"].as_array().is_some_and(|services| {
+        services.iter().all(|s| {
+            s["observed"] == s["desired"]
+                && s["clusters"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().all(|c| c["ready"] == c["replicas"]))
+        })
+    })
+}
+
+pub fn ready(view: &serde_json::Value) -> bool {
+    view["phase"] == "ready" && in_step(view)
+}

@@ -5,7 +5,6 @@
 
 use serde_json::Value;
 use smo_tests::*;
-use std::time::Duration;
 
 const SERVICES: [(&str, &str); 3] = [("frontend", "1Gi"), ("catalog", "2Gi"), ("cart", "1Gi")];
 
@@ -22,53 +21,6 @@ fn scenario_with(sandbox: &Sandbox, continuum: &str) -> String {
     let path = sandbox.root.path().join("offload-demo-continuum.yaml");
     std::fs::write(&path, text).expect("write scenario");
     path.display().to_string()
-}
-
-fn send(method: &str, url: &str, yaml: &str) -> (u16, Value) {
-    let request = ureq::http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("content-type", "application/yaml")
-        .body(yaml.as_bytes().to_vec())
-        .expect("request");
-    let response = http().run(request).expect("request");
-    let status = response.status().as_u16();
-    let text = response.into_body().read_to_string().expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// Polls graph `name`'s status until `condition` holds (at most `seconds`).
-fn wait(
-    daemon: &Daemon,
-    name: &str,
-    seconds: u64,
-    what: &str,
-    condition: impl Fn(&Value) -> bool,
-) -> Value {
-    let mut last = Value::Null;
-    let held = eventually(Duration::from_secs(seconds), || {
-        let (status, view) = get_json(&daemon.url(&format!("/v1/graphs/{name}")));
-        last = view;
-        status == 200 && condition(&last)
-    });
-    assert!(held, "timed out waiting for {what}; last status: {last}");
-    last
-}
-
-/// Every service's desired rows equal the ready replicas the backend reports, per cluster.
-fn in_step(view: &Value) -> bool {
-    view["services"].as_array().is_some_and(|services| {
-        services.iter().all(|s| {
-            s["observed"] == s["desired"]
-                && s["clusters"]
-                    .as_array()
-                    .is_some_and(|cs| cs.iter().all(|c| c["ready"] == c["replicas"]))
-        })
-    })
-}
-
-fn ready(view: &Value) -> bool {
-    view["phase"] == "ready" && in_step(view)
 }
 
 fn desired_on(view: &Value, cluster: &str) -> u64 {

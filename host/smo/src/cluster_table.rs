@@ -4,11 +4,11 @@
 use serde_json::Value;
 use std::fmt::Write;
 
-/// The table of the clusters in `body` (the API's JSON list).
+/// The table of the clusters in `body` (the API's `{"clusters": [...]}`).
 pub fn render(body: &Value) -> Result<String, String> {
-    let clusters = body
-        .as_array()
-        .ok_or_else(|| "the daemon's answer to GET /v1/clusters is not a list".to_owned())?;
+    let clusters = body["clusters"].as_array().ok_or_else(|| {
+        "the daemon's answer to GET /v1/clusters has no list of clusters".to_owned()
+    })?;
     let mut rows = vec![[
         "NAME".to_owned(),
         "ROLE".to_owned(),
@@ -75,13 +75,13 @@ mod tests {
 
     #[test]
     fn one_line_a_cluster_with_the_backends_view() {
-        let table = render(&json!([
+        let table = render(&json!({"clusters": [
             {"name": "edge-1", "role": "edge", "used": {"cpu": 1.0, "memory_mib": 512.0, "gpu": 0},
              "backend": {"ready": true, "allocatable": {"cpu": 8.0, "memory_mib": 16384.0, "gpu": 1},
                          "allocated": {"cpu": 3.0, "memory_mib": 5120.0, "gpu": 0}}},
             {"name": "cloud-a", "role": "cloud", "used": {"cpu": 0.0, "memory_mib": 0.0, "gpu": 0},
              "backend": {"ready": false, "reason": "ClusterNotReachable: cluster is not reachable"}}
-        ]))
+        ]}))
         .unwrap();
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 3);

@@ -223,6 +223,11 @@ impl FakeApiServer {
         });
     }
 
+    /// Removes every injected fault not yet used.
+    pub fn clear_faults(&self) {
+        lock(&self.state.faults).clear();
+    }
+
     /// How the member clusters run the work.
     pub fn set_members(&self, behaviour: MemberBehaviour) {
         *lock(&self.state.members) = behaviour;
@@ -278,6 +283,8 @@ pub struct ClusterSpec<'a> {
     /// `cpu`, `memory` quantities (`"8"`, `"16Gi"`).
     pub allocatable: (&'a str, &'a str),
     pub allocated: (&'a str, &'a str),
+    /// `nvidia.com/gpu` allocatable.
+    pub gpus: u32,
     pub labels: &'a [(&'a str, &'a str)],
     pub region: Option<&'a str>,
 }
@@ -290,6 +297,7 @@ impl<'a> ClusterSpec<'a> {
             ready: true,
             allocatable: ("8", "16Gi"),
             allocated: ("0", "0"),
+            gpus: 0,
             labels: &[],
             region: None,
         }
@@ -308,6 +316,11 @@ impl<'a> ClusterSpec<'a> {
             json!({"type": "Ready", "status": "False", "reason": "ClusterNotReachable",
                    "message": "cluster is not reachable"})
         };
+        let mut allocatable =
+            json!({"cpu": self.allocatable.0, "memory": self.allocatable.1, "pods": "110"});
+        if self.gpus > 0 {
+            allocatable["nvidia.com/gpu"] = Value::from(self.gpus.to_string());
+        }
         let mut spec = json!({"syncMode": "Push"});
         if let Some(region) = self.region {
             spec["region"] = Value::from(region);
@@ -321,7 +334,7 @@ impl<'a> ClusterSpec<'a> {
             "status": {
                 "conditions": [condition],
                 "resourceSummary": {
-                    "allocatable": {"cpu": self.allocatable.0, "memory": self.allocatable.1, "pods": "110"},
+                    "allocatable": allocatable,
                     "allocated": {"cpu": self.allocated.0, "memory": self.allocated.1}
                 }
             }

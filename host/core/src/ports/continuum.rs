@@ -104,6 +104,14 @@ impl Observation {
         self.replicas.iter().all(|r| r.desired == 0 && r.ready == 0)
     }
 
+    /// The last error the backend reports for `service` on `cluster`.
+    pub fn error(&self, service: &str, cluster: &str) -> Option<String> {
+        self.replicas
+            .iter()
+            .find(|r| r.service == service && r.cluster == cluster)
+            .and_then(|r| r.last_error.clone())
+    }
+
     /// Ready replicas of `service` on `cluster`.
     pub fn ready(&self, service: &str, cluster: &str) -> u32 {
         self.replicas
@@ -190,6 +198,7 @@ mod tests {
         assert!(!seen.asked_for(&desired[..1]));
         assert!(!seen.all_ready());
         assert_eq!(seen.ready("a", "x"), 1);
+        assert_eq!(seen.error("a", "x"), None);
     }
 
     #[test]

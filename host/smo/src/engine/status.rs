@@ -72,6 +72,10 @@ pub struct OnCluster {
     pub replicas: u32,
     /// Ready replicas the backend reports.
     pub ready: u32,
+    /// The last error the backend reports for them (Karmada: the member cluster's message
+    /// when it could not apply the work).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// An attempt of the applier that failed.
@@ -239,6 +243,7 @@ fn service_views(
                     cluster: e.cluster.clone(),
                     replicas: e.replicas,
                     ready: observation.map_or(0, |o| o.ready(&s.name, &e.cluster)),
+                    error: observation.and_then(|o| o.error(&s.name, &e.cluster)),
                 })
                 .collect();
             let replicas = clusters.iter().map(|c| c.replicas).sum();
