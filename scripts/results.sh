@@ -33,6 +33,7 @@ benches=(
   "smo plugin_call"
   "smo api"
   "smo applier"
+  "smo-tests karmada_apply"
   "smo-sim sim_step"
   "smo-plugin-default-lp replacement"
   "smo-plugin-default-lp scaling"

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::StreamExt;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::{Map, Value};
 use smo_core::graphs::GraphSpec;
@@ -37,6 +38,9 @@ pub const MANAGED_KINDS: &[(&str, &str)] = &[
 
 type Kind = (String, String);
 
+/// Requests one apply keeps in flight to the API server.
+pub const REQUESTS_IN_FLIGHT: usize = 8;
+
 impl KarmadaContinuum {
     /// Renders `graph` as `desired` places it and applies every object, then prunes.
     pub(super) async fn apply_graph(
@@ -45,9 +49,19 @@ impl KarmadaContinuum {
         desired: &DesiredState,
     ) -> Result<(), ContinuumError> {
         let manifests = self.render(graph, desired).await?;
-        for manifest in &manifests {
+        // Cluster-scoped objects (the namespace) first, then the rest, several at a time.
+        let (first, rest): (Vec<&Manifest>, Vec<&Manifest>) =
+            manifests.iter().partition(|m| m.kind == "Namespace");
+        for manifest in first {
             self.server_side_apply(manifest).await?;
         }
+        // By index: a closure over references trips async-trait's Send bound (rust#64552).
+        let results: Vec<Result<(), ContinuumError>> = futures::stream::iter(0..rest.len())
+            .map(|at| self.server_side_apply(rest[at]))
+            .buffered(REQUESTS_IN_FLIGHT)
+            .collect()
+            .await;
+        first_failure(results)?;
         let rendered: BTreeSet<(Kind, String)> = manifests
             .iter()
             .map(|m| ((m.api_version.clone(), m.kind.clone()), m.name.clone()))
@@ -98,63 +112,85 @@ impl KarmadaContinuum {
         Ok(())
     }
 
-    /// Deletes the graph's objects of `kinds` that are not in `keep`.
+    /// Deletes the graph's objects of `kinds` that are not in `keep` (the kinds side by side).
     async fn prune(
         &self,
         graph: &str,
         kinds: &BTreeSet<Kind>,
         keep: &BTreeSet<(Kind, String)>,
     ) -> Result<(), ContinuumError> {
+        let kinds: Vec<&Kind> = kinds.iter().collect();
+        first_failure(
+            futures::stream::iter(0..kinds.len())
+                .map(|at| self.prune_kind(graph, kinds[at], keep))
+                .buffered(REQUESTS_IN_FLIGHT)
+                .collect()
+                .await,
+        )
+    }
+
+    async fn prune_kind(
+        &self,
+        graph: &str,
+        (api_version, kind): &Kind,
+        keep: &BTreeSet<(Kind, String)>,
+    ) -> Result<(), ContinuumError> {
+        let Some(resolved) = self.resolve_if_served(api_version, kind).await? else {
+            return Ok(());
+        };
+        let api = self.resources.api(&resolved, &self.settings.namespace);
         let selector = ListParams::default().labels(&format!("{GRAPH_LABEL}={graph}"));
-        for (api_version, kind) in kinds {
-            let Some(resolved) = self.resolve_if_served(api_version, kind).await? else {
+        let what = format!("list {kind} of graph {graph:?}");
+        let listed = self.timed(&what, api.list(&selector)).await?;
+        for object in listed.items {
+            let Some(name) = object.metadata.name else {
                 continue;
             };
-            let api = self.resources.api(&resolved, &self.settings.namespace);
-            let what = format!("list {kind} of graph {graph:?}");
-            let listed = self.timed(&what, api.list(&selector)).await?;
-            for object in listed.items {
-                let Some(name) = object.metadata.name else {
-                    continue;
-                };
-                if keep.contains(&((api_version.clone(), kind.clone()), name.clone())) {
-                    continue;
-                }
-                let what = format!("prune {kind}/{name}");
-                match self
-                    .timed(&what, api.delete(&name, &DeleteParams::default()))
-                    .await
-                {
-                    Ok(_) => tracing::info!(graph, kind = %kind, name, "pruned"),
-                    Err(ContinuumError::Rejected(message)) if message.contains(" 404 ") => {}
-                    Err(error) => return Err(error),
-                }
+            if keep.contains(&((api_version.clone(), kind.clone()), name.clone())) {
+                continue;
+            }
+            let what = format!("prune {kind}/{name}");
+            match self.timed(&what, api.delete(&name, &DeleteParams::default())).await {
+                Ok(_) => tracing::info!(graph, kind = %kind, name, "pruned"),
+                Err(ContinuumError::Rejected(message)) if message.contains(" 404 ") => {}
+                Err(error) => return Err(error),
             }
         }
         Ok(())
     }
 
-    /// Deletes every object labelled with `graph`, kind by kind.
+    /// Deletes every object labelled with `graph`, the kinds side by side.
     pub(super) async fn withdraw_graph(&self, graph: &str) -> Result<(), ContinuumError> {
         let mut kinds: BTreeSet<Kind> = MANAGED_KINDS
             .iter()
             .map(|(v, k)| ((*v).to_owned(), (*k).to_owned()))
             .collect();
         kinds.extend(self.applied_kinds(graph));
-        let selector = ListParams::default().labels(&format!("{GRAPH_LABEL}={graph}"));
-        for (api_version, kind) in &kinds {
-            let Some(resolved) = self.resolve_if_served(api_version, kind).await? else {
-                continue;
-            };
-            let api = self.resources.api(&resolved, &self.settings.namespace);
-            let what = format!("delete the {kind}s of graph {graph:?}");
-            self.timed(
-                &what,
-                api.delete_collection(&DeleteParams::default(), &selector),
-            )
-            .await?;
-        }
+        let listed: Vec<&Kind> = kinds.iter().collect();
+        first_failure(
+            futures::stream::iter(0..listed.len())
+                .map(|at| self.delete_kind(graph, listed[at]))
+                .buffered(REQUESTS_IN_FLIGHT)
+                .collect()
+                .await,
+        )?;
         self.forget_kinds(graph);
+        Ok(())
+    }
+
+    async fn delete_kind(
+        &self,
+        graph: &str,
+        (api_version, kind): &Kind,
+    ) -> Result<(), ContinuumError> {
+        let Some(resolved) = self.resolve_if_served(api_version, kind).await? else {
+            return Ok(());
+        };
+        let api = self.resources.api(&resolved, &self.settings.namespace);
+        let selector = ListParams::default().labels(&format!("{GRAPH_LABEL}={graph}"));
+        let what = format!("delete the {kind}s of graph {graph:?}");
+        self.timed(&what, api.delete_collection(&DeleteParams::default(), &selector))
+            .await?;
         Ok(())
     }
 
@@ -174,6 +210,11 @@ impl KarmadaContinuum {
             Err(error) => Err(error),
         }
     }
+}
+
+/// The first failure of `results` in their order (the same one whichever request ended first).
+pub(super) fn first_failure(results: Vec<Result<(), ContinuumError>>) -> Result<(), ContinuumError> {
+    results.into_iter().collect()
 }
 
 /// Adds the generation to every object, and to each service's PropagationPolicy its workload

@@ -99,6 +99,15 @@ impl KarmadaContinuum {
         }
     }
 
+    /// [`Self::timed`] with the request's description owned (for futures built in a closure).
+    async fn timed_owned<T>(
+        &self,
+        what: String,
+        call: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, ContinuumError> {
+        self.timed(&what, call).await
+    }
+
     fn lock_kinds(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeSet<(String, String)>>> {
         self.kinds
             .lock()

@@ -10,7 +10,11 @@ use kube::api::{DynamicObject, ListParams};
 use serde_json::Value;
 use smo_core::ports::continuum::{ContinuumError, Observation, ObservedReplicas};
 
-use super::apply::{GENERATION_ANNOTATION, REPLICAS_ANNOTATION, WORKLOAD_ANNOTATION};
+use futures::StreamExt;
+
+use super::apply::{
+    GENERATION_ANNOTATION, REPLICAS_ANNOTATION, REQUESTS_IN_FLIGHT, WORKLOAD_ANNOTATION,
+};
 use super::KarmadaContinuum;
 use crate::manifest::{GRAPH_LABEL, SERVICE_LABEL};
 
@@ -35,8 +39,15 @@ impl KarmadaContinuum {
         let bindings = self.resources.api(&bindings, &self.settings.namespace);
         let mut observation = Observation::default();
         let mut generations = Vec::new();
+        let mut workloads: Vec<(String, String, BTreeMap<String, String>)> = Vec::new();
         for policy in &listed.items {
-            let annotations = policy.metadata.annotations.clone().unwrap_or_default();
+            let annotations: BTreeMap<String, String> = policy
+                .metadata
+                .annotations
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
             let Some(workload) = annotations.get(WORKLOAD_ANNOTATION) else {
                 continue;
             };
@@ -53,31 +64,37 @@ impl KarmadaContinuum {
             {
                 generations.push(generation);
             }
-            let name = binding_name(workload);
-            let what = format!("get ResourceBinding {name}");
-            let binding =
-                match self.timed(&what, bindings.get_opt(&name)).await? {
-                    Some(binding) => binding,
-                    None => {
-                        let decided: BTreeMap<String, u32> = annotations
-                            .get(REPLICAS_ANNOTATION)
-                            .and_then(|text| serde_json::from_str(text).ok())
-                            .unwrap_or_default();
-                        observation.replicas.extend(decided.into_iter().map(
-                            |(cluster, desired)| ObservedReplicas {
-                                service: service.clone(),
-                                cluster,
-                                desired,
-                                ready: 0,
-                                last_error: None,
-                            },
-                        ));
-                        continue;
-                    }
-                };
-            observation
-                .replicas
-                .extend(binding_rows(&service, &binding));
+            workloads.push((service, binding_name(workload), annotations));
+        }
+        // The bindings side by side (by index: see `apply_graph`).
+        let found: Vec<Result<Option<DynamicObject>, ContinuumError>> =
+            futures::stream::iter(0..workloads.len())
+                .map(|at| {
+                    let name = &workloads[at].1;
+                    self.timed_owned(format!("get ResourceBinding {name}"), bindings.get_opt(name))
+                })
+                .buffered(REQUESTS_IN_FLIGHT)
+                .collect()
+                .await;
+        for ((service, _, annotations), binding) in workloads.iter().zip(found) {
+            match binding? {
+                Some(binding) => observation.replicas.extend(binding_rows(service, &binding)),
+                None => {
+                    let decided: BTreeMap<String, u32> = annotations
+                        .get(REPLICAS_ANNOTATION)
+                        .and_then(|text| serde_json::from_str(text).ok())
+                        .unwrap_or_default();
+                    observation
+                        .replicas
+                        .extend(decided.into_iter().map(|(cluster, desired)| ObservedReplicas {
+                            service: service.clone(),
+                            cluster,
+                            desired,
+                            ready: 0,
+                            last_error: None,
+                        }));
+                }
+            }
         }
         observation.generation = generations.into_iter().min();
         Ok(observation)
