@@ -44,6 +44,7 @@ fn desired(generation: u64, extra: u32) -> DesiredState {
         }
     }
     DesiredState {
+        server_selection: None,
         generation,
         placement,
     }
@@ -69,7 +70,7 @@ fn bench(c: &mut Criterion) {
     let first = desired(1, 0);
     let options = RenderOptions {
         namespace: "bench".into(),
-        helm: None,
+        ..RenderOptions::default()
     };
     let objects = render_graph(&graphs[0], &first.placement, &options)
         .expect("renders")

@@ -21,6 +21,7 @@ fn shop() -> GraphSpec {
 
 fn desired(generation: u64, rows: &[(&str, &str, u32)]) -> DesiredState {
     DesiredState {
+        server_selection: None,
         generation,
         placement: rows
             .iter()
@@ -63,6 +64,11 @@ async fn connect(
         kubeconfig: Some(server.write_kubeconfig(dir.path())),
         namespace: "shop".into(),
         request_timeout: timeout,
+        scheduler_names: [(
+            "least_power_shared_idle".to_owned(),
+            "smo-binpack".to_owned(),
+        )]
+        .into(),
         ..KarmadaSettings::default()
     };
     KarmadaContinuum::connect(settings)
@@ -311,6 +317,48 @@ async fn scale_changes_replicas_and_weights_move_changes_affinity_removal_prunes
         ]
     );
     assert_eq!(setup.server.objects().len(), objects_before - 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_choice_with_a_member_scheduler_becomes_override_policies_pruned_without_it() {
+    let setup = setup(Duration::from_secs(5)).await;
+    let graph = shop();
+    let mut state = desired(1, FIRST);
+    state.server_selection = Some("least_power_shared_idle".into());
+    setup.backend.apply(&graph, &state).await.unwrap();
+    let objects = setup.server.objects();
+    let overrides: Vec<&String> = objects
+        .keys()
+        .filter(|id| id.starts_with("OverridePolicy/"))
+        .collect();
+    assert_eq!(
+        overrides,
+        [
+            "OverridePolicy/shop/cart-scheduler",
+            "OverridePolicy/shop/catalog-scheduler",
+            "OverridePolicy/shop/frontend-scheduler",
+            "OverridePolicy/shop/worker-scheduler",
+        ]
+    );
+    let worker = &objects["OverridePolicy/shop/worker-scheduler"];
+    assert_eq!(
+        worker["spec"]["overrideRules"][0]["overriders"]["plaintext"][0]["value"],
+        "smo-binpack"
+    );
+    assert_eq!(
+        worker["spec"]["overrideRules"][0]["targetCluster"]["clusterNames"],
+        serde_json::json!(["cloud-b"])
+    );
+
+    // A choice no member scheduler makes, or none: the overrides are pruned.
+    state.generation = 2;
+    state.server_selection = Some("first_fit".into());
+    setup.backend.apply(&graph, &state).await.unwrap();
+    assert!(!setup
+        .server
+        .objects()
+        .keys()
+        .any(|id| id.starts_with("OverridePolicy/")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

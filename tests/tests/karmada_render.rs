@@ -109,6 +109,62 @@ fn without_a_placement_it_renders_what_smo_serve_would_decide() {
 }
 
 #[test]
+fn a_scheduler_name_becomes_an_override_policy_per_workload_valid_against_the_crd() {
+    let sandbox = Sandbox::new();
+    let placement = sandbox.root.path().join("placement.yaml");
+    std::fs::write(
+        &placement,
+        "- {service: frontend, cluster: edge-1, replicas: 3}\n\
+         - {service: frontend, cluster: cloud-a, replicas: 2}\n\
+         - {service: catalog, cluster: cloud-a, replicas: 2}\n",
+    )
+    .unwrap();
+    let out = render(
+        &sandbox,
+        &[
+            &shop().display().to_string(),
+            "--placement",
+            &placement.display().to_string(),
+            "--scheduler-name",
+            "smo-binpack",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stream = sandbox.root.path().join("stream.yaml");
+    std::fs::write(&stream, &out.stdout).unwrap();
+    assert_valid(&[&stream]);
+    let objects: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_slice(&out.stdout)
+        .map(|document| serde::Deserialize::deserialize(document).unwrap())
+        .collect();
+    let overrides: Vec<&serde_yaml::Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "OverridePolicy")
+        .collect();
+    assert_eq!(overrides.len(), 2, "one per placed workload");
+    let frontend = overrides
+        .iter()
+        .find(|o| o["metadata"]["name"] == "frontend-scheduler")
+        .expect("frontend's override");
+    assert_eq!(
+        frontend["spec"]["resourceSelectors"][0]["kind"],
+        "Deployment"
+    );
+    assert_eq!(frontend["spec"]["resourceSelectors"][0]["name"], "frontend");
+    let rule = &frontend["spec"]["overrideRules"][0];
+    let clusters: Vec<&str> = rule["targetCluster"]["clusterNames"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(clusters, ["cloud-a", "edge-1"]);
+    let patch = &rule["overriders"]["plaintext"][0];
+    assert_eq!(patch["path"], "/spec/template/spec/schedulerName");
+    assert_eq!(patch["operator"], "add");
+    assert_eq!(patch["value"], "smo-binpack");
+}
+
+#[test]
 fn bad_input_is_an_error_naming_the_field() {
     let sandbox = Sandbox::new();
     let placement = sandbox.root.path().join("placement.yaml");

@@ -70,6 +70,11 @@ pub struct RenderArgs {
     /// before helm pulls it (repeatable).
     #[arg(long)]
     pub chart_dir: Vec<PathBuf>,
+    /// Set the pods' `schedulerName` on their clusters through an OverridePolicy per workload
+    /// (what `smo serve` does when a placement decision asks for a server choice mapped in
+    /// `[backend.karmada] scheduler_names`).
+    #[arg(long)]
+    pub scheduler_name: Option<String>,
     /// The helm binary that renders charts (`helm template`).
     #[arg(long, env = "SMO_HELM", default_value = "helm")]
     pub helm: PathBuf,

@@ -40,6 +40,7 @@ pub fn run(args: &RenderArgs, probe_exe: PathBuf) -> Result<(), String> {
             plain_http: args.plain_http,
             kube_version: None,
         }),
+        scheduler_name: args.scheduler_name.clone(),
     };
     let manifests = render_graph(&spec, &placement, &options).map_err(|e| e.to_string())?;
     match &args.out {

@@ -50,6 +50,10 @@ pub struct DesiredState {
     pub generation: u64,
     /// Only rows with replicas; a service or cluster absent here runs nothing.
     pub placement: Vec<PlacementEntry>,
+    /// The server choice the graph's placement decision asked for (`extra.server_selection`,
+    /// e.g. `least_power_shared_idle`), for a backend that can pass it on; `None`: the
+    /// backend's own.
+    pub server_selection: Option<String>,
 }
 
 /// Replicas of one service on one cluster, as the backend sees them.

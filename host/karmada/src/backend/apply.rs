@@ -81,9 +81,21 @@ impl KarmadaContinuum {
         graph: &GraphSpec,
         desired: &DesiredState,
     ) -> Result<Vec<Manifest>, ContinuumError> {
+        let scheduler_name = desired.server_selection.as_ref().and_then(|policy| {
+            let found = self.settings.scheduler_names.get(policy).cloned();
+            if found.is_none() {
+                tracing::debug!(
+                    policy,
+                    "the decision asks for a server choice no member scheduler is mapped to \
+                     (backend.karmada.scheduler_names): the members' default scheduler places"
+                );
+            }
+            found
+        });
         let options = RenderOptions {
             namespace: self.settings.namespace.clone(),
             helm: Some(self.settings.helm.clone()),
+            scheduler_name,
         };
         let (graph, state) = (graph.clone(), desired.clone());
         let rendered = tokio::task::spawn_blocking(move || {
@@ -150,7 +162,10 @@ impl KarmadaContinuum {
                 continue;
             }
             let what = format!("prune {kind}/{name}");
-            match self.timed(&what, api.delete(&name, &DeleteParams::default())).await {
+            match self
+                .timed(&what, api.delete(&name, &DeleteParams::default()))
+                .await
+            {
                 Ok(_) => tracing::info!(graph, kind = %kind, name, "pruned"),
                 Err(ContinuumError::Rejected(message)) if message.contains(" 404 ") => {}
                 Err(error) => return Err(error),
@@ -189,8 +204,11 @@ impl KarmadaContinuum {
         let api = self.resources.api(&resolved, &self.settings.namespace);
         let selector = ListParams::default().labels(&format!("{GRAPH_LABEL}={graph}"));
         let what = format!("delete the {kind}s of graph {graph:?}");
-        self.timed(&what, api.delete_collection(&DeleteParams::default(), &selector))
-            .await?;
+        self.timed(
+            &what,
+            api.delete_collection(&DeleteParams::default(), &selector),
+        )
+        .await?;
         Ok(())
     }
 
@@ -213,7 +231,9 @@ impl KarmadaContinuum {
 }
 
 /// The first failure of `results` in their order (the same one whichever request ended first).
-pub(super) fn first_failure(results: Vec<Result<(), ContinuumError>>) -> Result<(), ContinuumError> {
+pub(super) fn first_failure(
+    results: Vec<Result<(), ContinuumError>>,
+) -> Result<(), ContinuumError> {
     results.into_iter().collect()
 }
 

@@ -13,7 +13,7 @@ pub mod observe;
 pub mod quantity;
 pub mod resources;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -43,6 +43,10 @@ pub struct KarmadaSettings {
     pub helm: HelmSettings,
     /// The deadline of one request to the API server.
     pub request_timeout: Duration,
+    /// The member clusters' scheduler (a pod's `schedulerName`) for each server choice a
+    /// placement decision may ask for (`extra.server_selection`, e.g.
+    /// `least_power_shared_idle`); a choice not listed leaves the default scheduler.
+    pub scheduler_names: BTreeMap<String, String>,
 }
 
 impl Default for KarmadaSettings {
@@ -53,6 +57,7 @@ impl Default for KarmadaSettings {
             namespace: "smo".into(),
             helm: HelmSettings::default(),
             request_timeout: Duration::from_secs(10),
+            scheduler_names: BTreeMap::new(),
         }
     }
 }

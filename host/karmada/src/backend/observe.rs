@@ -71,7 +71,10 @@ impl KarmadaContinuum {
             futures::stream::iter(0..workloads.len())
                 .map(|at| {
                     let name = &workloads[at].1;
-                    self.timed_owned(format!("get ResourceBinding {name}"), bindings.get_opt(name))
+                    self.timed_owned(
+                        format!("get ResourceBinding {name}"),
+                        bindings.get_opt(name),
+                    )
                 })
                 .buffered(REQUESTS_IN_FLIGHT)
                 .collect()
@@ -86,13 +89,17 @@ impl KarmadaContinuum {
                         .unwrap_or_default();
                     observation
                         .replicas
-                        .extend(decided.into_iter().map(|(cluster, desired)| ObservedReplicas {
-                            service: service.clone(),
-                            cluster,
-                            desired,
-                            ready: 0,
-                            last_error: None,
-                        }));
+                        .extend(
+                            decided
+                                .into_iter()
+                                .map(|(cluster, desired)| ObservedReplicas {
+                                    service: service.clone(),
+                                    cluster,
+                                    desired,
+                                    ready: 0,
+                                    last_error: None,
+                                }),
+                        );
                 }
             }
         }

@@ -7,6 +7,7 @@
 pub mod chart;
 pub mod imports;
 pub mod names;
+pub mod overrides;
 pub mod propagation;
 pub mod values;
 pub mod workload;
@@ -31,6 +32,9 @@ pub struct RenderOptions {
     pub namespace: String,
     /// How Helm charts are rendered; `None`: a service with a chart is an error.
     pub helm: Option<HelmSettings>,
+    /// The pods' `schedulerName` on their clusters (an OverridePolicy per workload), when the
+    /// placement decision asked for a server choice the member clusters' schedulers offer.
+    pub scheduler_name: Option<String>,
 }
 
 impl Default for RenderOptions {
@@ -38,6 +42,7 @@ impl Default for RenderOptions {
         Self {
             namespace: "smo".into(),
             helm: None,
+            scheduler_name: None,
         }
     }
 }
@@ -85,6 +90,7 @@ pub fn render_graph(
     for service in &placed {
         names::check_dns_label(&service.field("id"), &service.spec.name)?;
         let labels = Labels::new(&graph.name, &service.spec.name);
+        let first = manifests.len();
         match service.artifact.and_then(|a| a.oci_image.as_deref()) {
             Some(reference) => {
                 let Some(helm) = &options.helm else {
@@ -107,6 +113,16 @@ pub fn render_graph(
                     service, &labels, options,
                 ))?);
             }
+        }
+        if let Some(scheduler) = &options.scheduler_name {
+            let added = overrides::scheduler_overrides(
+                service,
+                &manifests[first..],
+                scheduler,
+                &labels,
+                options,
+            )?;
+            manifests.extend(added);
         }
     }
     manifests.extend(imports::render(graph, &placed, options)?);

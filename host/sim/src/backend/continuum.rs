@@ -261,6 +261,7 @@ mod tests {
 
     fn desired(generation: u64, rows: &[(&str, &str, u32)]) -> DesiredState {
         DesiredState {
+            server_selection: None,
             generation,
             placement: rows
                 .iter()

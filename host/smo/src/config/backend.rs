@@ -91,6 +91,9 @@ pub struct KarmadaBackendSettings {
     pub adopt_clusters: bool,
     /// How often the inventory is checked for clusters to adopt (ms).
     pub adopt_period_ms: u64,
+    /// For each server choice a placement decision may ask for (`least_power_shared_idle`,
+    /// ...), the member clusters' scheduler that makes it (set as the pods' `schedulerName`).
+    pub scheduler_names: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for KarmadaBackendSettings {
@@ -105,6 +108,7 @@ impl Default for KarmadaBackendSettings {
             request_timeout_ms: 10_000,
             adopt_clusters: true,
             adopt_period_ms: 5_000,
+            scheduler_names: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -145,6 +149,7 @@ impl KarmadaBackendSettings {
                 ..smo_karmada::render::HelmSettings::default()
             },
             request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
+            scheduler_names: self.scheduler_names.clone(),
         }
     }
 }

@@ -151,6 +151,26 @@ impl Store {
             .transpose()
     }
 
+    /// The newest decision of `kind` for graph `graph` that committed a desired state.
+    pub fn last_committed_decision(
+        &self,
+        graph: &str,
+        kind: DecisionKind,
+    ) -> Result<Option<DecisionRecord>, StoreError> {
+        self.lock()
+            .query_row(
+                &format!(
+                    "{SELECT} WHERE graph = ?1 AND kind = ?2 AND generation IS NOT NULL \
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                params![graph, kind.as_str()],
+                from_row,
+            )
+            .optional()
+            .during(|| format!("get the last committed {kind} decision of graph {graph:?}"))?
+            .transpose()
+    }
+
     /// Deletes all but the newest `keep` decisions; returns how many were deleted.
     pub fn prune_decisions(&self, keep: usize) -> Result<usize, StoreError> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);

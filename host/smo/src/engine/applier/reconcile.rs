@@ -11,7 +11,9 @@ use super::{Observed, Reconciled};
 use crate::engine::error::EngineError;
 use crate::engine::inventory::{DELETING, RUNNING};
 use crate::engine::lifecycle::Engine;
-use crate::store::{now_ms, ApplyAction, ApplyAttemptRecord, PlacementEntry, StoredGraph};
+use crate::store::{
+    now_ms, ApplyAction, ApplyAttemptRecord, DecisionKind, PlacementEntry, StoredGraph,
+};
 use smo_core::ports::{ContinuumError, DesiredState, Observation};
 use std::time::Instant;
 use tracing::Instrument;
@@ -96,6 +98,7 @@ impl Engine {
                 let state = DesiredState {
                     generation,
                     placement: desired,
+                    server_selection: self.server_selection(name)?,
                 };
                 self.continuum.apply(&graph.spec, &state).await
             }
@@ -153,6 +156,16 @@ impl Engine {
         }
     }
 
+    /// The server choice graph `name`'s newest committed placement decision asked for.
+    fn server_selection(&self, name: &str) -> Result<Option<String>, EngineError> {
+        let record = self
+            .store
+            .last_committed_decision(name, DecisionKind::Placement)?;
+        Ok(record
+            .and_then(|r| r.decision)
+            .and_then(|d| server_selection_of(&d)))
+    }
+
     /// Asks the backend what runs of graph `name` and keeps the answer for the status; `None`
     /// (logged, kept as the observation's error) when it cannot answer.
     async fn observe_graph(&self, name: &str) -> Option<Observation> {
@@ -201,6 +214,31 @@ impl Engine {
         } else {
             // Changed while it was withdrawn (forced away, or created anew): look again.
             Ok(Action::Requeue(std::time::Duration::ZERO))
+        }
+    }
+}
+
+/// `extra.server_selection` of a placement decision as stored (its `extra` is JSON text).
+pub fn server_selection_of(decision: &serde_json::Value) -> Option<String> {
+    let extra: serde_json::Value = serde_json::from_str(decision.get("extra")?.as_str()?).ok()?;
+    extra.get("server_selection")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_server_choice_is_read_from_the_decisions_extra() {
+        let decision =
+            json!({"placement": [], "extra": "{\"server_selection\":\"least_power_shared_idle\"}"});
+        assert_eq!(
+            server_selection_of(&decision).as_deref(),
+            Some("least_power_shared_idle")
+        );
+        for none in [json!({"extra": ""}), json!({"extra": "{}"}), json!({})] {
+            assert_eq!(server_selection_of(&none), None, "{none}");
         }
     }
 }
