@@ -181,7 +181,7 @@ async fn deploy_is_one_server_side_apply_per_object_then_a_list_per_kind_to_prun
             Some("smo")
         );
         assert!(
-            patch.query.get("force").is_none(),
+            !patch.query.contains_key("force"),
             "never forced: {patch:?}"
         );
         let body = patch.body.as_ref().unwrap();
@@ -596,7 +596,7 @@ fn watch_requests(server: &FakeApiServer) -> usize {
     server
         .requests()
         .iter()
-        .filter(|r| r.is_cluster_inventory() && r.query.get("watch").is_some())
+        .filter(|r| r.is_cluster_inventory() && r.query.contains_key("watch"))
         .count()
 }
 

@@ -222,6 +222,43 @@ fn the_brussels_demo_renders_with_its_charts_from_a_chart_directory() {
 }
 
 #[test]
+fn the_hello_world_fixture_renders_with_its_chart_as_valid_objects() {
+    let sandbox = Sandbox::with_plugins(&["smo_default_lp"]);
+    let dir = sandbox.root.path().join("charts");
+    copy_chart(&charts().join("nephele-app"), &dir.join("hello-world"));
+    let fixture = repo_root().join("tests/fixtures/hdag/hello-world.yaml");
+    let out_dir = sandbox.root.path().join("out");
+    let out = render(
+        &[&dir],
+        &[
+            &fixture.display().to_string(),
+            "--plugin-dir",
+            &sandbox.plugin_dir().display().to_string(),
+            "--out",
+            &out_dir.display().to_string(),
+        ],
+        &helm(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = validate_objects(&[&out_dir]);
+    assert!(report.status.success(), "{}", text(&report.stdout));
+    let names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with("deployment-hello-world.yaml")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.contains("propagationpolicy")),
+        "{names:?}"
+    );
+}
+
+#[test]
 fn a_failing_chart_or_a_missing_helm_is_an_error_naming_the_field() {
     let sandbox = Sandbox::new();
     let dir = sandbox.root.path().join("charts");
