@@ -174,20 +174,21 @@ fn a_chart_without_a_policy_gets_smos() {
     assert!(report.status.success(), "{}", text(&report.stdout));
 }
 
-#[test]
-fn the_brussels_demo_renders_with_its_charts_from_a_chart_directory() {
-    // Its three charts (oci://10.0.3.53:5000/test/<name>) are the test chart under their names.
+/// Renders fixture `tests/fixtures/hdag/<fixture>` as `smo serve` would place it, its charts
+/// (`oci://…/<name>`) being the test chart under each of `charts`; checks the objects against
+/// the schemas and returns their file names.
+fn render_fixture(fixture: &str, charts_named: &[&str]) -> Vec<String> {
     let sandbox = Sandbox::with_plugins(&["smo_default_lp"]);
     let dir = sandbox.root.path().join("charts");
-    for name in ["image-compression-vo", "noise-reduction", "image-detection"] {
+    for name in charts_named {
         copy_chart(&charts().join("nephele-app"), &dir.join(name));
     }
-    let brussels = repo_root().join("tests/fixtures/hdag/brussels-demo.yaml");
+    let descriptor = repo_root().join("tests/fixtures/hdag").join(fixture);
     let out_dir = sandbox.root.path().join("out");
     let out = render(
         &[&dir],
         &[
-            &brussels.display().to_string(),
+            &descriptor.display().to_string(),
             "--plugin-dir",
             &sandbox.plugin_dir().display().to_string(),
             "--out",
@@ -198,10 +199,19 @@ fn the_brussels_demo_renders_with_its_charts_from_a_chart_directory() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = validate_objects(&[&out_dir]);
     assert!(report.status.success(), "{}", text(&report.stdout));
-    let names: Vec<String> = std::fs::read_dir(&out_dir)
+    std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_brussels_demo_renders_with_its_charts_from_a_chart_directory() {
+    // Its three charts (oci://10.0.3.53:5000/test/<name>).
+    let names = render_fixture(
+        "brussels-demo.yaml",
+        &["image-compression-vo", "noise-reduction", "image-detection"],
+    );
     // The VO waits for its alert (a conditional service): nothing of it yet.
     assert!(
         names
@@ -223,29 +233,7 @@ fn the_brussels_demo_renders_with_its_charts_from_a_chart_directory() {
 
 #[test]
 fn the_hello_world_fixture_renders_with_its_chart_as_valid_objects() {
-    let sandbox = Sandbox::with_plugins(&["smo_default_lp"]);
-    let dir = sandbox.root.path().join("charts");
-    copy_chart(&charts().join("nephele-app"), &dir.join("hello-world"));
-    let fixture = repo_root().join("tests/fixtures/hdag/hello-world.yaml");
-    let out_dir = sandbox.root.path().join("out");
-    let out = render(
-        &[&dir],
-        &[
-            &fixture.display().to_string(),
-            "--plugin-dir",
-            &sandbox.plugin_dir().display().to_string(),
-            "--out",
-            &out_dir.display().to_string(),
-        ],
-        &helm(),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let report = validate_objects(&[&out_dir]);
-    assert!(report.status.success(), "{}", text(&report.stdout));
-    let names: Vec<String> = std::fs::read_dir(&out_dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = render_fixture("hello-world.yaml", &["hello-world"]);
     assert!(
         names
             .iter()

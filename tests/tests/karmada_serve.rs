@@ -235,3 +235,35 @@ fn serve_adopts_the_members_applies_a_graph_follows_it_and_withdraws_it() {
     );
     drop(runtime);
 }
+
+#[test]
+fn a_missing_kubeconfig_or_an_unknown_backend_stops_serve_naming_the_key() {
+    let sandbox = Sandbox::new();
+    let missing = sandbox.root.path().join("absent.kubeconfig");
+    let (status, stderr) = serve_expecting_exit(
+        &sandbox,
+        &[
+            "--no-auth",
+            "--backend",
+            "karmada",
+            "--kubeconfig",
+            &missing.display().to_string(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(!status.success());
+    assert!(
+        stderr.contains("backend.karmada.kubeconfig") && stderr.contains("absent.kubeconfig"),
+        "{stderr}"
+    );
+    let (status, stderr) = serve_expecting_exit(
+        &sandbox,
+        &["--no-auth", "--backend", "nomad"],
+        Duration::from_secs(30),
+    );
+    assert!(!status.success());
+    assert!(
+        stderr.contains("backend.kind") && stderr.contains("nomad"),
+        "{stderr}"
+    );
+}

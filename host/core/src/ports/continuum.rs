@@ -163,6 +163,12 @@ pub trait Continuum: Send + Sync {
     /// Removes everything of graph `graph`; idempotent.
     async fn withdraw(&self, graph: &str) -> Result<(), ContinuumError>;
 
+    /// Whether the backend passes a placement decision's server choice on
+    /// ([`DesiredState::server_selection`]); when not, the engine does not look it up.
+    fn passes_server_choice(&self) -> bool {
+        false
+    }
+
     /// smo's registered clusters changed (or the daemon started): a backend that simulates its
     /// clusters follows them; a real one ignores this (its clusters are its own).
     fn registered(&self, clusters: &[Cluster]) {

@@ -143,6 +143,10 @@ impl Continuum for KarmadaContinuum {
         "karmada"
     }
 
+    fn passes_server_choice(&self) -> bool {
+        !self.settings.scheduler_names.is_empty()
+    }
+
     async fn inventory(&self) -> Result<Vec<ClusterInventory>, ContinuumError> {
         self.inventory.clusters(self.settings.request_timeout).await
     }

@@ -18,16 +18,10 @@ use crate::{Manifest, RenderError};
 /// For each called service, the clusters where its callers run (sorted, no duplicates). A
 /// service nobody calls, or whose callers are not placed, is absent.
 pub fn import_clusters(placed: &[PlacedService<'_>]) -> BTreeMap<String, BTreeSet<String>> {
-    let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for caller in placed {
-        for callee in &caller.spec.connection_points {
-            imports
-                .entry(callee.clone())
-                .or_default()
-                .extend(caller.replicas_by_cluster.keys().cloned());
-        }
-    }
-    imports
+    super::values::service_import_clusters(placed)
+        .into_iter()
+        .map(|(callee, clusters)| (callee, clusters.into_iter().collect()))
+        .collect()
 }
 
 /// The ServiceExport, ServiceImport and their PropagationPolicies (`<service>-export`,

@@ -5,9 +5,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use abi_stable::std_types::RVec;
 use smo_core::ports::continuum::ClusterInventory;
-use smo_plugin_api::{Cluster, ClusterRole, EnergyProfile, Label, Location, Prices};
+use smo_plugin_api::{Cluster, ClusterRole, EnergyProfile, Location, Prices};
 
 use super::error::EngineError;
 use super::lifecycle::Engine;
@@ -59,14 +58,7 @@ fn registered(seen: &ClusterInventory) -> Cluster {
         available: seen.allocatable,
         energy: EnergyProfile::default(),
         prices: Prices::default(),
-        labels: seen
-            .labels
-            .iter()
-            .map(|(key, value)| Label {
-                key: key.as_str().into(),
-                value: value.as_str().into(),
-            })
-            .collect::<RVec<_>>(),
+        labels: super::clusters::labels_of(&seen.labels),
         extra: "{}".into(),
     }
 }

@@ -266,14 +266,7 @@ impl ClusterBody {
                 .prices
                 .or_else(|| previous.map(|c| c.prices))
                 .unwrap_or_default(),
-            labels: self
-                .labels
-                .iter()
-                .map(|(key, value)| Label {
-                    key: key.as_str().into(),
-                    value: value.as_str().into(),
-                })
-                .collect::<RVec<_>>(),
+            labels: labels_of(&self.labels),
             extra: self.extra(previous)?.into(),
         })
     }
@@ -330,6 +323,17 @@ fn view(
         created_at_ms: stored.created_at_ms,
         updated_at_ms: stored.updated_at_ms,
     }
+}
+
+/// A label map as the plugin API's labels.
+pub fn labels_of(labels: &BTreeMap<String, String>) -> RVec<Label> {
+    labels
+        .iter()
+        .map(|(key, value)| Label {
+            key: key.as_str().into(),
+            value: value.as_str().into(),
+        })
+        .collect()
 }
 
 impl Engine {

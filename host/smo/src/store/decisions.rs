@@ -140,15 +140,7 @@ impl Store {
         graph: &str,
         kind: DecisionKind,
     ) -> Result<Option<DecisionRecord>, StoreError> {
-        self.lock()
-            .query_row(
-                &format!("{SELECT} WHERE graph = ?1 AND kind = ?2 ORDER BY id DESC LIMIT 1"),
-                params![graph, kind.as_str()],
-                from_row,
-            )
-            .optional()
-            .during(|| format!("get the last {kind} decision of graph {graph:?}"))?
-            .transpose()
+        self.newest_decision(graph, kind, "")
     }
 
     /// The newest decision of `kind` for graph `graph` that committed a desired state.
@@ -157,17 +149,25 @@ impl Store {
         graph: &str,
         kind: DecisionKind,
     ) -> Result<Option<DecisionRecord>, StoreError> {
+        self.newest_decision(graph, kind, "AND generation IS NOT NULL")
+    }
+
+    fn newest_decision(
+        &self,
+        graph: &str,
+        kind: DecisionKind,
+        condition: &str,
+    ) -> Result<Option<DecisionRecord>, StoreError> {
         self.lock()
             .query_row(
                 &format!(
-                    "{SELECT} WHERE graph = ?1 AND kind = ?2 AND generation IS NOT NULL \
-                     ORDER BY id DESC LIMIT 1"
+                    "{SELECT} WHERE graph = ?1 AND kind = ?2 {condition} ORDER BY id DESC LIMIT 1"
                 ),
                 params![graph, kind.as_str()],
                 from_row,
             )
             .optional()
-            .during(|| format!("get the last committed {kind} decision of graph {graph:?}"))?
+            .during(|| format!("get the last {kind} decision of graph {graph:?}"))?
             .transpose()
     }
 

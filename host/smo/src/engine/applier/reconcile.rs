@@ -156,8 +156,12 @@ impl Engine {
         }
     }
 
-    /// The server choice graph `name`'s newest committed placement decision asked for.
+    /// The server choice graph `name`'s newest committed placement decision asked for, when
+    /// the backend passes it on.
     fn server_selection(&self, name: &str) -> Result<Option<String>, EngineError> {
+        if !self.continuum.passes_server_choice() {
+            return Ok(None);
+        }
         let record = self
             .store
             .last_committed_decision(name, DecisionKind::Placement)?;
