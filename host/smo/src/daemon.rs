@@ -161,7 +161,13 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
     engine.announce_clusters()?;
     let karmada = &config.backend.karmada;
     if config.backend.kind()? == BackendKind::Karmada && karmada.adopt_clusters {
-        backend_clusters::adopt_once(&engine).await;
+        if let Err(error) = backend_clusters::adopt_once(&engine).await {
+            tracing::warn!(
+                %error,
+                "the member clusters could not be read at start; retried every {} ms",
+                karmada.adopt_period_ms
+            );
+        }
         // The task ends by itself once the engine is dropped.
         drop(backend_clusters::spawn_adopting(
             Arc::downgrade(&engine),

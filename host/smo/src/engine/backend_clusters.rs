@@ -109,18 +109,20 @@ pub fn spawn_adopting(engine: Weak<Engine>, period: Duration) -> tokio::task::Jo
             let Some(engine) = engine.upgrade() else {
                 return;
             };
-            adopt_once(&engine).await;
+            if let Err(error) = adopt_once(&engine).await {
+                tracing::debug!(%error, "member clusters not adopted this round");
+            }
         }
     })
 }
 
-/// One adoption round; an unavailable backend is logged and tried again next round.
-pub async fn adopt_once(engine: &Arc<Engine>) {
-    match engine.adopt_backend_clusters().await {
-        Ok(0) => {}
-        Ok(adopted) => tracing::info!(adopted, "member clusters registered"),
-        Err(error) => tracing::debug!(%error, "member clusters not adopted this round"),
+/// One adoption round: how many clusters were registered, or why the backend could not say.
+pub async fn adopt_once(engine: &Arc<Engine>) -> Result<usize, EngineError> {
+    let adopted = engine.adopt_backend_clusters().await?;
+    if adopted > 0 {
+        tracing::info!(adopted, "member clusters registered");
     }
+    Ok(adopted)
 }
 
 #[cfg(test)]
