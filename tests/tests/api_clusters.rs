@@ -197,3 +197,52 @@ fn available_capacity_is_capacity_minus_what_running_graphs_use() {
     assert_eq!(start.status, 409, "{}", start.body);
     assert_eq!(api.get("/v1/graphs/one").body["status"], "stopped");
 }
+
+#[test]
+fn absurd_but_finite_numbers_are_refused_naming_the_field_and_nothing_changes() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    let reply = api.post_json("/v1/clusters", &cluster_body("edge-paris", 8.0));
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let before = api.get("/v1/clusters/edge-paris").body;
+    let cases = [
+        ("/energy/pue", json!(1e308), "energy.pue"),
+        ("/energy/pue", json!(5.5), "energy.pue"),
+        (
+            "/energy/carbon_intensity_g_per_kwh",
+            json!(2500.0),
+            "energy.carbon_intensity_g_per_kwh",
+        ),
+        ("/energy/peak_power_w", json!(1e308), "energy.peak_power_w"),
+        (
+            "/energy/renewable_supply_kw",
+            json!(1e300),
+            "energy.renewable_supply_kw",
+        ),
+        ("/capacity/cpu", json!(1e308), "capacity.cpu"),
+        ("/capacity/memory_mib", json!(1e300), "capacity.memory_mib"),
+        ("/capacity/gpu", json!(4_000_000_000u64), "capacity.gpu"),
+        ("/slo_ms", json!(1e12), "slo_ms"),
+    ];
+    for (pointer, value, field) in cases {
+        let mut body = cluster_body("edge-paris", 8.0);
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        body.pointer_mut(parent).unwrap()[key] = value.clone();
+        let reply = api.put_json("/v1/clusters/edge-paris", &body);
+        assert_eq!(reply.status, 422, "{pointer} = {value}: {}", reply.body);
+        assert_eq!(reply.body["field"], field, "{}", reply.body);
+    }
+    // Through the energy profile endpoint too.
+    let reply = api.put_json(
+        "/v1/clusters/edge-paris/energy_profile",
+        &json!({"pue": 1e308}),
+    );
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(reply.body["field"], "pue");
+    let mut after = api.get("/v1/clusters/edge-paris").body;
+    let mut before = before;
+    for view in [&mut after, &mut before] {
+        view.as_object_mut().unwrap().remove("backend");
+    }
+    assert_eq!(after, before, "nothing stored changed");
+}

@@ -7,6 +7,7 @@
 use super::error::EngineError;
 use super::inventory;
 use super::lifecycle::Engine;
+use super::limits;
 use crate::store::StoredCluster;
 use serde::{Deserialize, Serialize};
 use smo_core::ports::continuum::ClusterInventory;
@@ -169,19 +170,22 @@ impl EnergyPatch {
             }
             Ok::<(), EngineError>(())
         };
-        set("pue", self.pue, 1.0, f64::INFINITY, &mut energy.pue)?;
+        let (low, high) = limits::PUE;
+        set("pue", self.pue, low, high, &mut energy.pue)?;
+        let (low, high) = limits::CARBON_G_PER_KWH;
         set(
             "carbon_intensity_g_per_kwh",
             self.carbon_intensity_g_per_kwh,
-            0.0,
-            f64::INFINITY,
+            low,
+            high,
             &mut energy.carbon_intensity_g_per_kwh,
         )?;
+        let (low, high) = limits::RENEWABLE_KW;
         set(
             "renewable_supply_kw",
             self.renewable_supply_kw,
-            0.0,
-            f64::INFINITY,
+            low,
+            high,
             &mut energy.renewable_supply_kw,
         )?;
         set(
@@ -191,18 +195,19 @@ impl EnergyPatch {
             1.0,
             &mut energy.renewable_share,
         )?;
+        let (low, high) = limits::POWER_W;
         set(
             "idle_power_w",
             self.idle_power_w,
-            0.0,
-            f64::INFINITY,
+            low,
+            high,
             &mut energy.idle_power_w,
         )?;
         set(
             "peak_power_w",
             self.peak_power_w,
-            0.0,
-            f64::INFINITY,
+            low,
+            high,
             &mut energy.peak_power_w,
         )?;
         if let Some(preferred) = self.preferred_for_saving {
@@ -225,13 +230,20 @@ impl ClusterBody {
     /// The cluster named `name` this body describes, on top of `previous` (for an update).
     fn build(&self, name: &str, previous: Option<&Cluster>) -> Result<Cluster, EngineError> {
         smo_core::graphs::validate::check_id(name).map_err(|m| EngineError::invalid("name", m))?;
-        check_number("capacity.cpu", self.capacity.cpu, 0.0, f64::INFINITY)?;
-        check_number(
-            "capacity.memory_mib",
-            self.capacity.memory_mib,
-            0.0,
-            f64::INFINITY,
-        )?;
+        let (low, high) = limits::CPU_CORES;
+        check_number("capacity.cpu", self.capacity.cpu, low, high)?;
+        let (low, high) = limits::MEMORY_MIB;
+        check_number("capacity.memory_mib", self.capacity.memory_mib, low, high)?;
+        if self.capacity.gpu > limits::GPUS {
+            return Err(EngineError::invalid(
+                "capacity.gpu",
+                format!(
+                    "must be at most {}, got {}",
+                    limits::GPUS,
+                    self.capacity.gpu
+                ),
+            ));
+        }
         if let Some(location) = &self.location {
             check_number("location.lat", location.lat, -90.0, 90.0)?;
             check_number("location.lon", location.lon, -180.0, 180.0)?;
@@ -244,7 +256,7 @@ impl ClusterBody {
                 ("prices.egress_gb", prices.egress_gb),
                 ("prices.energy_kwh", prices.energy_kwh),
             ] {
-                check_number(field, value, 0.0, f64::INFINITY)?;
+                check_number(field, value, limits::PRICE.0, limits::PRICE.1)?;
             }
         }
         let mut energy = previous.map(|c| c.energy.clone()).unwrap_or_default();
@@ -277,10 +289,13 @@ impl ClusterBody {
             .and_then(|c| serde_json::from_str(c.extra.as_str()).ok())
             .unwrap_or_default();
         if let Some(slo) = self.slo_ms {
-            if !(slo.is_finite() && slo > 0.0) {
+            let (low, high) = limits::SLO_MS;
+            if !(slo.is_finite() && slo > low && slo <= high) {
                 return Err(EngineError::invalid(
                     "slo_ms",
-                    format!("must be a finite number > 0 (milliseconds), got {slo}"),
+                    format!(
+                        "must be a finite number > {low} and <= {high} (milliseconds), got {slo}"
+                    ),
                 ));
             }
             extra.insert("slo_ms".into(), slo.into());

@@ -9,6 +9,7 @@ pub mod commit;
 pub mod error;
 pub mod inventory;
 pub mod lifecycle;
+pub mod limits;
 pub mod locks;
 pub mod measure;
 pub mod offload_apply;
