@@ -448,3 +448,27 @@ fn put_creates_or_updates_and_post_refuses_an_existing_name() {
     assert_eq!(mismatch.body["field"], "hdaGraph.id");
     assert_eq!(api.get("/v1/graphs/other-name").status, 404);
 }
+
+#[test]
+fn a_quarantined_strategy_is_shown_unavailable_on_the_graphs_that_name_it() {
+    let sandbox = sandbox();
+    sandbox.install("smo_fixture_panicky", "panicky.so");
+    let api = start(&sandbox, "");
+    let intent = "    placementStrategy: panicky/boom\n";
+    // Each deploy asks the panicking strategy once; the third panic quarantines it.
+    for graph in ["q1", "q2", "q3"] {
+        let descriptor = smo_tests::test_descriptor(graph, &[("svc", "1Gi")], None, intent, "{}");
+        let reply = api.post_yaml("/v1/graphs", &descriptor);
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let placement = &reply.body["last_decisions"]["placement"];
+        assert_eq!(placement["strategy"], "default-lp/placement", "{placement}");
+    }
+    let status = api.get("/v1/graphs/q1").body;
+    let active = &status["strategies"]["placement"];
+    assert_eq!(active["name"], "panicky/boom");
+    let why = active["unavailable"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("quarantined") && why.contains("panic"),
+        "{active}"
+    );
+}

@@ -308,9 +308,16 @@ impl Engine {
         let source = if named.is_some() { "graph" } else { "default" };
         let name = named.or_else(|| default.cloned())?;
         let (plugin_version, unavailable) = match self.dispatcher.registry().entry(&name.plugin) {
-            Ok(entry) if entry.offers(kind.name(), &name.strategy) => {
-                (Some(entry.info.version.clone()), None)
-            }
+            Ok(entry) if entry.offers(kind.name(), &name.strategy) => (
+                Some(entry.info.version.clone()),
+                entry.stats.quarantined(&name.strategy).map(|reason| {
+                    format!(
+                        "`{name}` {} is quarantined: {reason} (the default strategy decides \
+                         until a new version of the plugin is loaded or smo restarts)",
+                        entry.info.version
+                    )
+                }),
+            ),
             Ok(entry) => (
                 None,
                 Some(format!(
