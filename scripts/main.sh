@@ -13,6 +13,7 @@ cargo build --locked -p smo -p smo-plugin-default-lp -p smo-plugin-ecmr \
 target_dir=$(./scripts/target-dir.sh)
 smo="${target_dir}/debug/smo"
 mkdir -p out/plugins out/state
+chmod go-w out/plugins   # smo refuses plugins others may write
 for lib in default_lp ecmr h3ni_energy sbmp_gma; do
   # install by rename, as an operator would
   install -m 0644 "${target_dir}/debug/libsmo_${lib}.so" "out/plugins/.${lib}.tmp"

@@ -20,7 +20,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/plugins" "$work/state"
 for lib in default_lp ecmr h3ni_energy sbmp_gma; do
-  cp "$target/release/libsmo_${lib}.so" "$work/plugins/${lib}.so"
+  install -m 0644 "$target/release/libsmo_${lib}.so" "$work/plugins/${lib}.so"
 done
 
 echo "== the main job (eu-5dc-24h, release)" >&2

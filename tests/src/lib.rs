@@ -121,6 +121,10 @@ impl Sandbox {
     pub fn install_file(&self, source: &Path, as_name: &str) {
         let tmp = self.plugin_dir().join(format!(".{as_name}.tmp"));
         std::fs::copy(source, &tmp).expect("copy plugin");
+        // Not writable by others whatever the umask (smo refuses such plugin files).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod plugin");
         std::fs::rename(&tmp, self.plugin_dir().join(as_name)).expect("rename plugin");
     }
     /// Writes `toml` as the config file `smo.toml` in the sandbox; returns its path.

@@ -187,3 +187,41 @@ fn plugin_check_prints_metadata_json_or_one_error_line() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("2.0.0") && stderr.contains(smo_plugin_api::API_VERSION));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_others_may_write_is_refused_unless_allowed() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_default_lp", "default-lp.so");
+    sandbox.install("smo_ecmr", "ecmr.so");
+    let ecmr = sandbox.plugin_dir().join("ecmr.so");
+    std::fs::set_permissions(&ecmr, std::fs::Permissions::from_mode(0o666)).unwrap();
+
+    let refusing = dispatcher(sandbox.registry_config(), Duration::from_secs(30), 3).await;
+    let status = refusing.registry().status();
+    let loaded: Vec<&str> = status.plugins.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(loaded, ["default-lp"]);
+    let refused = status
+        .rejected
+        .iter()
+        .find(|r| r.file.ends_with("ecmr.so"))
+        .expect("ecmr.so refused");
+    assert!(
+        refused
+            .error
+            .contains("writable by users other than its owner")
+            && refused.error.contains("0666"),
+        "{}",
+        refused.error
+    );
+
+    let mut config = sandbox.registry_config();
+    config.allow_insecure_permissions = true;
+    let dispatcher = dispatcher(config, Duration::from_secs(30), 3).await;
+    let status = dispatcher.registry().status();
+    assert_eq!(
+        status.plugins.len(),
+        2,
+        "loaded with a warning when allowed"
+    );
+}

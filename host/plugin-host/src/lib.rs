@@ -16,6 +16,7 @@ pub mod error;
 pub mod guard;
 pub mod loader;
 pub mod names;
+pub mod permissions;
 pub mod probe;
 pub mod registry;
 pub mod staging;

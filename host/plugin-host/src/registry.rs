@@ -1,12 +1,12 @@
 //! The set of plugins the daemon serves from, swapped atomically on reload.
 //! Startup keeps every good file and lists the bad ones; a reload is all-or-nothing.
 
-use super::catalog;
 use super::error::PluginHostError;
 use super::loader::{self, PluginInfo};
 use super::probe::{self, ProbeConfig};
 use super::staging::{self, StagedFile};
 use super::stats::{PluginStats, StatsSnapshot};
+use super::{catalog, permissions};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use smo_plugin_api::{
@@ -32,6 +32,9 @@ pub struct RegistryConfig {
     pub max_images: usize,
     /// Concurrent calls allowed into one plugin version.
     pub max_concurrent_calls: usize,
+    /// Load plugin files that other users may write (or that sit in a directory they may
+    /// write), with a warning, instead of refusing them.
+    pub allow_insecure_permissions: bool,
 }
 
 impl RegistryConfig {
@@ -46,6 +49,7 @@ impl RegistryConfig {
             },
             max_images: 64,
             max_concurrent_calls: 4,
+            allow_insecure_permissions: false,
         }
     }
 }
@@ -335,6 +339,19 @@ impl Registry {
             .collect();
 
         for file in catalog::scan(&self.config.plugin_dir)? {
+            if let Some(why) = permissions::refusal(&self.config.plugin_dir, &file) {
+                if self.config.allow_insecure_permissions {
+                    tracing::warn!(file = %file.display(), "{why}");
+                } else {
+                    failures.push(why.clone());
+                    rejected.push(RejectedFile {
+                        file,
+                        sha256: None,
+                        error: why,
+                    });
+                    continue;
+                }
+            }
             let staged = match staging::stage(&file, &self.config.staging_dir) {
                 Ok(staged) => staged,
                 Err(error) => {

@@ -60,15 +60,18 @@ pub async fn build_dispatcher(
     probe_exe: PathBuf,
 ) -> Result<Arc<Dispatcher>, DaemonError> {
     config.validate()?;
-    for dir in [&config.state_dir, &config.plugin_dir] {
-        std::fs::create_dir_all(dir).map_err(|source| DaemonError::Dir {
-            path: dir.clone(),
-            source,
-        })?;
-    }
+    crate::store::private_dir(&config.state_dir).map_err(|source| DaemonError::Dir {
+        path: config.state_dir.clone(),
+        source,
+    })?;
+    std::fs::create_dir_all(&config.plugin_dir).map_err(|source| DaemonError::Dir {
+        path: config.plugin_dir.clone(),
+        source,
+    })?;
     let mut rc = RegistryConfig::new(&config.plugin_dir, &config.state_dir, probe_exe);
     rc.max_images = config.plugins.max_images;
     rc.max_concurrent_calls = config.plugins.max_concurrent_calls;
+    rc.allow_insecure_permissions = config.plugins.allow_insecure_permissions;
     rc.probe.timeout = Duration::from_millis(config.plugins.probe_timeout_ms);
     let registry = Arc::new(Registry::open(rc).await?);
     let guard = CallGuard::new(GuardConfig {

@@ -55,6 +55,9 @@ pub struct PluginSettings {
     pub watch: bool,
     /// Quiet period before a file change triggers a reload, in milliseconds.
     pub watch_debounce_ms: u64,
+    /// Load plugin files other users may write (or in a directory they may write), with a
+    /// warning; refused by default.
+    pub allow_insecure_permissions: bool,
 }
 
 impl Default for PluginSettings {
@@ -67,6 +70,7 @@ impl Default for PluginSettings {
             probe_timeout_ms: 10_000,
             watch: false,
             watch_debounce_ms: 500,
+            allow_insecure_permissions: false,
         }
     }
 }

@@ -63,22 +63,57 @@ pub struct Store {
     location: String,
 }
 
+/// Creates `dir` (and its parents) readable by its owner only (0700); an existing one is left
+/// as it is.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Makes `path` (and the SQLite files beside it) the owner's only (0600), creating it empty
+/// when it does not exist.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Ok(metadata) = std::fs::metadata(&file) {
+            if metadata.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) `state_dir/smo.db`, creating `state_dir` too, and migrates
     /// the schema to [`SCHEMA_VERSION`].
     pub fn open(state_dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let state_dir = state_dir.as_ref();
-        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::StateDir {
+        private_dir(state_dir).map_err(|source| StoreError::StateDir {
             path: state_dir.to_path_buf(),
             source,
         })?;
         Self::open_file(state_dir.join(DATABASE_FILE))
     }
 
-    /// Opens (creating if needed) the database file `path` and migrates it.
+    /// Opens (creating if needed) the database file `path` and migrates it. The file (and so
+    /// its WAL and shared-memory files, which SQLite creates with its mode) is the owner's only.
     pub fn open_file(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let path = path.into();
         let location = path.display().to_string();
+        private_file(&path).map_err(|source| StoreError::StateDir {
+            path: path.clone(),
+            source,
+        })?;
         let conn = Connection::open(&path).map_err(|source| StoreError::Open {
             location: location.clone(),
             source,

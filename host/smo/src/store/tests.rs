@@ -64,6 +64,33 @@ fn decision(graph: &str, kind: DecisionKind, started_at_ms: i64) -> DecisionReco
 }
 
 #[test]
+fn the_state_directory_and_the_database_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state_dir = dir.path().join("new").join("state");
+    let store = Store::open(&state_dir).expect("open");
+    store
+        .append_decision(&decision("shop", DecisionKind::Placement, 1))
+        .expect("a write");
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("exists")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&state_dir), 0o700);
+    assert_eq!(mode(&state_dir.join("smo.db")), 0o600);
+    assert_eq!(mode(&state_dir.join("smo.db-wal")), 0o600);
+    drop(store);
+    // A database left readable by others is made private when opened.
+    let db = state_dir.join("smo.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let _store = Store::open(&state_dir).expect("reopen");
+    assert_eq!(mode(&db), 0o600);
+}
+
+#[test]
 fn everything_survives_closing_and_reopening_the_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let state_dir = dir.path().join("state");
