@@ -406,3 +406,30 @@ fn an_invalid_descriptor_gets_every_error_with_its_path() {
     assert_eq!(reply.status, 422);
     assert_eq!(reply.body["error"], "unsupported_artifact");
 }
+
+#[test]
+fn a_deeply_nested_body_is_refused_with_422_naming_the_limit_and_stores_nothing() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    let deep = format!(
+        "hdaGraph: {{x: {}1{}}}\n",
+        "{a: ".repeat(40_000),
+        "}".repeat(40_000)
+    );
+    let reply = api.post_yaml("/v1/graphs", &deep);
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("more than the limit of 64")),
+        "{}",
+        reply.body
+    );
+    let listed = api.get("/v1/graphs").body;
+    assert_eq!(
+        listed["graphs"].as_array().map(Vec::len),
+        Some(0),
+        "{listed}"
+    );
+    assert_eq!(api.get("/healthz").status, 200);
+}

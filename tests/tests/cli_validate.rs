@@ -63,3 +63,27 @@ fn every_error_is_reported_with_its_path() {
     );
     assert!(stderr.contains("3 error(s)"), "{stderr}");
 }
+
+#[test]
+fn a_deeply_nested_descriptor_is_refused_naming_the_limit_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40,000 nested flow maps (~200 KB): once 15 s of parsing; now refused by a linear scan.
+    let deep = format!(
+        "hdaGraph: {{x: {}1{}}}\n",
+        "{a: ".repeat(40_000),
+        "}".repeat(40_000)
+    );
+    let file = dir.path().join("deep.yaml");
+    std::fs::write(&file, &deep).unwrap();
+    let out = Command::new(smo_bin())
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nests 40002 levels deep, more than the limit of 64"),
+        "{stderr}"
+    );
+}

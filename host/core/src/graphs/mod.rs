@@ -12,6 +12,7 @@ pub mod descriptor;
 pub mod extensions;
 pub mod intent;
 pub mod model;
+pub mod nesting;
 pub mod offload_policy;
 mod read;
 pub mod source;

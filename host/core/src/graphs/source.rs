@@ -24,6 +24,17 @@ pub(crate) fn parse_text(text: &str, errors: &mut Errors) -> Option<Value> {
         );
         return None;
     }
+    let depth = super::nesting::nesting_depth(text);
+    if depth > super::nesting::MAX_NESTING_DEPTH {
+        errors.push(
+            &FieldPath::root(),
+            format!(
+                "descriptor nests {depth} levels deep, more than the limit of {}",
+                super::nesting::MAX_NESTING_DEPTH
+            ),
+        );
+        return None;
+    }
     // Editors on some systems start files with a byte-order mark.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let result = if text.trim_start().starts_with('{') {

@@ -95,13 +95,23 @@ pub fn descriptor_text(
     Ok(text)
 }
 
-/// The validated graph of a request body, or 422 with every error.
-pub fn descriptor(
+/// The validated graph of a request body, or 422 with every error. Parsed on a blocking thread:
+/// a large or deep body never holds an async worker.
+pub async fn descriptor(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<GraphSpec, ApiError> {
     let text = descriptor_text(headers, body)?;
-    parse_descriptor(&text).map_err(|errors| {
+    let parsed = tokio::task::spawn_blocking(move || parse_descriptor(&text))
+        .await
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("parsing the descriptor stopped: {error}"),
+            )
+        })?;
+    parsed.map_err(|errors| {
         let first = errors.errors().first();
         let field = first.map(|e| e.path.clone()).filter(|p| !p.is_empty());
         let detail = format!(
@@ -135,16 +145,18 @@ mod tests {
         h
     }
 
-    #[test]
-    fn yaml_json_and_upstream_string_bodies_are_read() {
-        let yaml =
-            descriptor(&headers(Some("application/yaml")), Ok(Bytes::from(HELLO))).expect("yaml");
+    #[tokio::test]
+    async fn yaml_json_and_upstream_string_bodies_are_read() {
+        let yaml = descriptor(&headers(Some("application/yaml")), Ok(Bytes::from(HELLO)))
+            .await
+            .expect("yaml");
         assert_eq!(yaml.name, "hello-world-graph");
         let wrapped = serde_json::to_string(HELLO).expect("json string");
         let upstream = descriptor(
             &headers(Some("application/json; charset=utf-8")),
             Ok(Bytes::from(wrapped)),
         )
+        .await
         .expect("upstream form");
         assert_eq!(upstream.name, "hello-world-graph");
         let object: serde_json::Value = serde_yaml::from_str(HELLO).expect("yaml to value");
@@ -152,25 +164,32 @@ mod tests {
             &headers(Some("application/json")),
             Ok(Bytes::from(object.to_string())),
         )
+        .await
         .expect("json object");
         assert_eq!(json.name, "hello-world-graph");
-        assert!(descriptor(&headers(None), Ok(Bytes::from(HELLO))).is_ok());
+        assert!(descriptor(&headers(None), Ok(Bytes::from(HELLO)))
+            .await
+            .is_ok());
     }
 
-    #[test]
-    fn wrong_types_artifacts_and_bad_descriptors_are_refused() {
-        let e = descriptor(&headers(Some("image/png")), Ok(Bytes::from(HELLO))).unwrap_err();
+    #[tokio::test]
+    async fn wrong_types_artifacts_and_bad_descriptors_are_refused() {
+        let e = descriptor(&headers(Some("image/png")), Ok(Bytes::from(HELLO)))
+            .await
+            .unwrap_err();
         assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let e = descriptor(
             &headers(Some("application/json")),
             Ok(Bytes::from(r#"{"artifact": "x"}"#)),
         )
+        .await
         .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("artifact"));
         let e = descriptor(
             &headers(Some("application/yaml")),
             Ok(Bytes::from("hdaGraph: {id: 5}")),
         )
+        .await
         .unwrap_err();
         assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e.error, "invalid_descriptor");

@@ -37,7 +37,7 @@ pub async fn deploy(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let spec = body::descriptor(&headers, body)?;
+    let spec = body::descriptor(&headers, body).await?;
     let name = spec.name.clone();
     state.engine.deploy(spec, DeployMode::Create).await?;
     Ok(created(state.engine.status(&name).await?))
@@ -51,7 +51,7 @@ pub async fn put(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let spec = body::descriptor(&headers, body)?;
+    let spec = body::descriptor(&headers, body).await?;
     if spec.name != name {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
