@@ -225,3 +225,31 @@ async fn a_plugin_others_may_write_is_refused_unless_allowed() {
         "loaded with a warning when allowed"
     );
 }
+
+#[test]
+fn sigterm_ends_the_daemon_even_while_a_strategy_call_hangs() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_default_lp", "default-lp.so");
+    sandbox.install("smo_fixture_hangs", "hangs.so");
+    let config = sandbox.config("[plugins]\ncall_timeout_ms = 300\n");
+    let mut daemon = Daemon::start(&sandbox, &["--no-auth", "--config", &config]);
+    let intent = "    placementStrategy: hangs/forever\n";
+    let descriptor = test_descriptor("stuck", &[("svc", "1Gi")], None, intent, "{}");
+    // The call to hangs/forever times out (its thread stays parked); the default decides.
+    let (status, created) = send("POST", &daemon.url("/v1/graphs"), &descriptor);
+    assert_eq!(status, 201, "{created}");
+    assert!(
+        created["last_decisions"]["placement"]["fallback_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("timed out") || r.contains("deadline")),
+        "{created}"
+    );
+    daemon.signal("TERM");
+    let exited = eventually(Duration::from_secs(30), || {
+        daemon.child.try_wait().expect("wait").is_some()
+    });
+    assert!(
+        exited,
+        "smo serve still runs 30 s after SIGTERM with a hung call"
+    );
+}

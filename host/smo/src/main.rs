@@ -7,6 +7,10 @@ use smo_host::config::{Config, LogFormat};
 use smo_plugin_host::{check, probe};
 use std::process::ExitCode;
 
+/// How long, after the server stopped, blocking work (a strategy call) may take to end before the
+/// process exits without it.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -55,9 +59,12 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(args) => {
             let config = serve_config(args, cli.log_format)?;
             smo_host::logging::init(config.log_format);
-            runtime()?
-                .block_on(smo_host::daemon::serve(config, own_exe()?))
-                .map_err(|e| e.to_string())
+            let runtime = runtime()?;
+            let served = runtime.block_on(smo_host::daemon::serve(config, own_exe()?));
+            // A strategy call past its deadline keeps its blocking thread forever (threads cannot
+            // be cancelled): do not wait for it, or the process would never end.
+            runtime.shutdown_timeout(SHUTDOWN_GRACE);
+            served.map_err(|e| e.to_string())
         }
         Command::Cluster(ClusterCommand::List { daemon, json }) => {
             let url = format!("http://{}/v1/clusters", daemon.listen);
