@@ -87,16 +87,29 @@ async fn replacing_a_plugin_under_load_loses_no_call() {
         assert!(versions[..i].iter().all(|v| *v == "1.0.0"), "{versions:?}");
     }
 
-    // A broken replacement: the reload fails and version 2 keeps serving.
+    // A broken replacement: refused and named in the report; version 2 keeps serving, as a
+    // good file added in the same reload is loaded (start and reload treat files alike).
     sandbox.install("smo_fixture_not_a_plugin", "versioned.so");
-    let error = dispatcher
+    sandbox.install("smo_ecmr", "ecmr.so");
+    let report = dispatcher
         .registry()
         .reload()
         .await
-        .expect_err("reload must fail");
-    let text = error.to_string();
-    assert!(text.contains("previous plugin set stays active"), "{text}");
-    assert!(text.contains("versioned.so"), "{text}");
+        .expect("a partial reload");
+    assert_eq!(report.kept, ["versioned 2.0.0"]);
+    assert_eq!(report.added, ["ecmr"]);
+    assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+    assert!(
+        report.failed[0].contains("versioned.so"),
+        "{:?}",
+        report.failed
+    );
+    assert!(
+        report.failed[0].contains("not an smo plugin"),
+        "{:?}",
+        report.failed
+    );
+    assert!(report.removed.is_empty(), "{:?}", report.removed);
     let r = dispatcher
         .place(Some(&echo), "{}", Arc::clone(&request))
         .await;

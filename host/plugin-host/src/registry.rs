@@ -191,6 +191,12 @@ pub struct ReloadReport {
     pub removed: Vec<String>,
     pub unchanged: Vec<String>,
     pub rejected: Vec<RejectedFile>,
+    /// What failed in this reload (new or changed files refused, new versions that would not
+    /// load), one line each; files refused before and unchanged are only in `rejected`.
+    pub failed: Vec<String>,
+    /// Plugins whose file was replaced by one that was refused: the version already active keeps
+    /// serving (`name version`).
+    pub kept: Vec<String>,
     pub images_mapped: usize,
     pub duration_ms: f64,
 }
@@ -247,7 +253,7 @@ impl Registry {
             reload_lock: tokio::sync::Mutex::new(()),
             reloads: AtomicU64::new(0),
         };
-        let (set, report) = registry.build(&registry.active.load(), false).await?;
+        let (set, report) = registry.build(&registry.active.load()).await?;
         for r in &report.rejected {
             tracing::warn!(file = %r.file.display(), error = %r.error, "plugin rejected");
         }
@@ -287,7 +293,7 @@ impl Registry {
         let _serial = self.reload_lock.lock().await;
         let current = self.active.load_full();
         let built = self
-            .build(&current, true)
+            .build(&current)
             .instrument(tracing::info_span!(
                 "plugin_reload",
                 generation = current.generation + 1
@@ -300,6 +306,9 @@ impl Registry {
                 return Err(error);
             }
         };
+        for failure in &report.failed {
+            tracing::warn!(%failure, "plugin refused at reload");
+        }
         self.active.store(Arc::new(set));
         self.reloads.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
@@ -312,10 +321,12 @@ impl Registry {
         Ok(report)
     }
 
+    /// The set the plugin directory holds now, at start and at every reload alike: good files
+    /// load, refused ones are listed with their reason, and a plugin whose file was replaced by
+    /// a refused one keeps its active version.
     async fn build(
         &self,
         current: &ActiveSet,
-        strict: bool,
     ) -> Result<(ActiveSet, ReloadReport), PluginHostError> {
         let started = Instant::now();
         let generation = current.generation + 1;
@@ -417,16 +428,13 @@ impl Registry {
             }
             plugins.insert(name, entry);
         }
+        keep_replaced_by_refused(current, &rejected, &mut plugins, &mut report);
         report.removed = current
             .plugins
             .keys()
             .filter(|k| !plugins.contains_key(*k))
             .cloned()
             .collect();
-
-        if strict && !failures.is_empty() {
-            return Err(PluginHostError::ReloadFailed(failures));
-        }
         let new_images = to_load
             .iter()
             .filter(|e| !loader::is_mapped(&e.file.staged))
@@ -443,9 +451,25 @@ impl Registry {
                 .await
                 .unwrap_or_else(|e| Err(format!("loader task failed: {e}")));
             if let Err(error) = loaded {
-                return Err(PluginHostError::ReloadFailed(vec![error]));
+                // The new version would not load: the active one keeps serving.
+                let name = entry.info.name.clone();
+                let error = format!("{}: {error}", entry.file.source.display());
+                if let Some(old) = current.plugins.get(&name) {
+                    report.kept.push(format!("{name} {}", old.info.version));
+                    report
+                        .updated
+                        .retain(|u| !u.starts_with(&format!("{name} ")));
+                    plugins.insert(name, Arc::clone(old));
+                }
+                failures.push(error.clone());
+                rejected.push(RejectedFile {
+                    file: entry.file.source.clone(),
+                    sha256: Some(entry.file.sha256.clone()),
+                    error,
+                });
             }
         }
+        report.failed = failures;
         report.rejected = rejected.clone();
         report.images_mapped = loader::images_mapped();
         report.duration_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -524,4 +548,27 @@ pub fn resident_memory_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
+}
+
+/// For each refused file that held an active plugin, that plugin stays, at its active version.
+fn keep_replaced_by_refused(
+    current: &ActiveSet,
+    rejected: &[RejectedFile],
+    plugins: &mut BTreeMap<String, Arc<PluginEntry>>,
+    report: &mut ReloadReport,
+) {
+    for refused in rejected {
+        let held = current
+            .plugins
+            .values()
+            .find(|entry| entry.file.source == refused.file);
+        if let Some(entry) = held {
+            if !plugins.contains_key(&entry.info.name) {
+                report
+                    .kept
+                    .push(format!("{} {}", entry.info.name, entry.info.version));
+                plugins.insert(entry.info.name.clone(), Arc::clone(entry));
+            }
+        }
+    }
 }

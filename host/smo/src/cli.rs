@@ -158,7 +158,8 @@ pub enum PluginCommand {
         /// The plugin file (.so).
         file: PathBuf,
     },
-    /// Ask the running daemon to reload its plugin directory (all-or-nothing) and print the result.
+    /// Ask the running daemon to reload its plugin directory and print the result: good files
+    /// load, refused ones are listed (exit 1), a plugin whose file was refused keeps its version.
     Reload(DaemonArgs),
 }
 

@@ -79,7 +79,22 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Plugin(PluginCommand::Reload(daemon)) => {
             let url = format!("http://{}/v1/plugins/reload", daemon.listen);
             let body = http_json("POST", &url, token_for(&daemon).as_deref())?;
-            print_json(&body)
+            print_json(&body)?;
+            let failed: Vec<&str> = body["failed"]
+                .as_array()
+                .map(|lines| lines.iter().filter_map(|l| l.as_str()).collect())
+                .unwrap_or_default();
+            if failed.is_empty() {
+                return Ok(());
+            }
+            for line in &failed {
+                eprintln!("refused: {line}");
+            }
+            Err(format!(
+                "{} file(s) refused; the good ones were loaded, and a plugin whose file was \
+                 refused keeps its active version",
+                failed.len()
+            ))
         }
         Command::Plugin(PluginCommand::List(args)) => match args.dir {
             None => {

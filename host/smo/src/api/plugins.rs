@@ -30,7 +30,8 @@ pub async fn list(
     Json(state.dispatcher.registry().status())
 }
 
-/// `POST /v1/plugins/reload`: 200 with what changed, or 409 with why nothing changed.
+/// `POST /v1/plugins/reload`: 200 with what changed and what was refused (`failed`, `kept`),
+/// or 409 with why nothing could change (too many images mapped, an unreadable directory).
 pub async fn reload(
     State(state): State<AppState>,
 ) -> Result<Json<smo_plugin_host::ReloadReport>, ApiError> {
