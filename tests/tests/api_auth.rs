@@ -137,3 +137,46 @@ fn with_auth_disabled_no_token_is_needed() {
     let yaml = Some(("application/yaml", HELLO.as_bytes().to_vec()));
     assert_eq!(api.call("POST", "/v1/graphs", None, yaml).status, 201);
 }
+
+#[test]
+fn without_auth_cross_site_writes_and_foreign_host_names_are_refused() {
+    let sandbox = smo_tests::Sandbox::with_plugins(&["smo_default_lp"]);
+    let daemon = smo_tests::Daemon::start(&sandbox, &["--no-auth"]);
+    let descriptor = smo_tests::test_descriptor("csrf", &[("svc", "1Gi")], None, "", "{}");
+    let post = |headers: &[(&str, &str)]| {
+        let mut request = ureq::http::Request::builder()
+            .method("POST")
+            .uri(daemon.url("/v1/graphs"))
+            .header("content-type", "text/plain");
+        for (key, value) in headers {
+            request = request.header(*key, *value);
+        }
+        let request = request
+            .body(descriptor.as_bytes().to_vec())
+            .expect("request");
+        let response = smo_tests::http().run(request).expect("answer");
+        let status = response.status().as_u16();
+        let body: serde_json::Value =
+            serde_json::from_str(&response.into_body().read_to_string().unwrap_or_default())
+                .unwrap_or_default();
+        (status, body)
+    };
+    // A page on another site posting a "simple" request (no preflight).
+    let (status, body) = post(&[("origin", "http://evil.example")]);
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["field"], "origin");
+    // DNS rebinding: the browser thinks it talks to evil.example.
+    let (status, body) = post(&[("host", "evil.example:8000")]);
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["field"], "host");
+    let (_, listed) = smo_tests::get_json(&daemon.url("/v1/graphs"));
+    assert_eq!(
+        listed["graphs"].as_array().map(Vec::len),
+        Some(0),
+        "{listed}"
+    );
+    // The same request from the API's own origin (or a client sending none) passes.
+    let own = format!("http://{}", daemon.addr);
+    let (status, body) = post(&[("origin", &own)]);
+    assert_eq!(status, 201, "{body}");
+}

@@ -13,6 +13,7 @@ pub mod compat;
 pub mod error;
 pub mod graphs;
 pub mod openapi;
+pub mod origin;
 pub mod plugins;
 
 use crate::engine::lifecycle::Engine;
@@ -136,5 +137,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::same_site_when_open,
+        ))
         .with_state(state)
 }
