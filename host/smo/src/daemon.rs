@@ -333,10 +333,7 @@ pub async fn serve(config: Config, probe_exe: PathBuf) -> Result<(), DaemonError
     // The first line on stdout is the address, for scripts and tests that listen on port 0.
     println!("listening on {addr}");
     tracing::info!(%addr, plugin_dir = %config.plugin_dir.display(), state_dir = %config.state_dir.display(), "smo serving");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| DaemonError::Other(format!("server error: {e}")))?;
+    crate::server::serve(listener, router, &config.http, shutdown_signal()).await;
     tracing::info!("smo stopped");
     Ok(())
 }

@@ -9,5 +9,6 @@ pub mod daemon;
 pub mod engine;
 pub mod logging;
 pub mod render;
+pub mod server;
 pub mod simulate;
 pub mod store;

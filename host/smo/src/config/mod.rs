@@ -2,9 +2,11 @@
 //! Flags override the file; unknown keys are errors that name the key and its line.
 
 mod backend;
+mod http;
 mod telemetry;
 
 pub use backend::{ApplierSettings, BackendKind, BackendSettings, SimBackendSettings};
+pub use http::HttpSettings;
 pub use telemetry::{
     PromGraphSettings, PrometheusSettings, TelemetrySettings, TelemetrySourceKind,
 };
@@ -167,6 +169,8 @@ pub struct Config {
     pub backend: BackendSettings,
     /// `[applier]`: how desired states are reconciled with what the backend runs.
     pub applier: ApplierSettings,
+    /// `[http]`: timeouts and the connection cap of the API's server.
+    pub http: HttpSettings,
 }
 
 /// `[sim]`: run `smo serve` on a scenario of the simulated continuum.
@@ -205,6 +209,7 @@ impl Default for Config {
             telemetry: TelemetrySettings::default(),
             backend: BackendSettings::default(),
             applier: ApplierSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -229,6 +234,7 @@ impl Config {
 
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.http.validate()?;
         let invalid = |field: &str, message: &str| {
             Err(ConfigError::Invalid {
                 field: field.into(),
