@@ -433,3 +433,15 @@ fn a_deeply_nested_body_is_refused_with_422_naming_the_limit_and_stores_nothing(
     );
     assert_eq!(api.get("/healthz").status, 200);
 }
+
+#[test]
+fn a_list_limit_past_the_documented_maximum_is_refused_not_capped() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    for path in ["/v1/decisions", "/v1/applies"] {
+        let reply = api.get(&format!("{path}?limit=1001"));
+        assert_eq!(reply.status, 422, "{path}: {}", reply.body);
+        assert_eq!(reply.body["field"], "limit", "{}", reply.body);
+        assert_eq!(api.get(&format!("{path}?limit=1000")).status, 200, "{path}");
+    }
+}

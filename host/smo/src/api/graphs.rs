@@ -307,6 +307,23 @@ pub struct ApplyList {
     pub applies: Vec<ApplyAttempt>,
 }
 
+/// Most rows one list request may ask for (`limit`), as the OpenAPI document says.
+pub const MAX_PAGE: usize = 1000;
+
+/// `limit` of a list request: 50 when not given; more than [`MAX_PAGE`] is refused, not capped.
+fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(limit) if limit <= MAX_PAGE => Ok(limit),
+        Some(limit) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            format!("limit: at most {MAX_PAGE}, got {limit}"),
+        )
+        .with_field("limit")),
+    }
+}
+
 /// `GET /v1/applies?graph=&limit=`: the applier's attempts (apply, withdraw, forced delete)
 /// with their outcome and error, newest first; a deleted graph's too.
 pub async fn applies(
@@ -314,7 +331,7 @@ pub async fn applies(
     query: Result<Query<AppliesQuery>, QueryRejection>,
 ) -> Result<Json<ApplyList>, ApiError> {
     let Query(query) = query.map_err(from_query_rejection)?;
-    let limit = query.limit.unwrap_or(50).min(1000);
+    let limit = page_limit(query.limit)?;
     Ok(Json(ApplyList {
         applies: state
             .engine
@@ -331,7 +348,7 @@ pub async fn decisions(
     query: Result<Query<DecisionsQuery>, QueryRejection>,
 ) -> Result<Json<DecisionList>, ApiError> {
     let Query(query) = query.map_err(from_query_rejection)?;
-    let limit = query.limit.unwrap_or(50).min(1000);
+    let limit = page_limit(query.limit)?;
     Ok(Json(DecisionList {
         decisions: state.engine.decisions(query.graph.as_deref(), limit)?,
     }))
