@@ -445,3 +445,20 @@ fn a_list_limit_past_the_documented_maximum_is_refused_not_capped() {
         assert_eq!(api.get(&format!("{path}?limit=1000")).status, 200, "{path}");
     }
 }
+
+#[test]
+fn an_alert_status_outside_firing_and_resolved_is_refused() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    let reply = api.post_json(
+        "/alerts",
+        &json!({"alerts": [{"status": "exploded", "labels": {"service": "noise-reduction"}}]}),
+    );
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert!(reply.body.to_string().contains("status"), "{}", reply.body);
+    let reply = api.post_json(
+        "/alerts",
+        &json!({"alerts": [{"status": "resolved", "labels": {"service": "noise-reduction"}}]}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}

@@ -30,12 +30,20 @@ pub async fn deploy(
     super::graphs::deploy(state, headers, body).await
 }
 
+/// An alert's state, as Alertmanager sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
 /// One alert of an Alertmanager webhook (other members are ignored).
 #[derive(Debug, Deserialize)]
 pub struct Alert {
-    /// firing or resolved.
+    /// firing or resolved (anything else is refused).
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<AlertStatus>,
     #[serde(default)]
     pub labels: HashMap<String, String>,
 }
@@ -73,7 +81,7 @@ pub async fn alerts(
             continue;
         };
         let graph = alert.labels.get("graph").map(String::as_str);
-        if alert.status.as_deref() == Some("resolved") {
+        if alert.status == Some(AlertStatus::Resolved) {
             results.push(AlertOutcome {
                 service: service.clone(),
                 graph: graph.map(str::to_owned),
