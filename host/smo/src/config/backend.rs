@@ -122,18 +122,13 @@ impl KarmadaBackendSettings {
                 message: error.to_string(),
             },
         )?;
-        for (key, value) in [
-            ("request_timeout_ms", self.request_timeout_ms),
-            ("adopt_period_ms", self.adopt_period_ms),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Invalid {
-                    field: format!("backend.karmada.{key}"),
-                    message: "must be > 0".into(),
-                });
-            }
-        }
-        Ok(())
+        super::require_positive(
+            "backend.karmada",
+            &[
+                ("request_timeout_ms", self.request_timeout_ms),
+                ("adopt_period_ms", self.adopt_period_ms),
+            ],
+        )
     }
 
     /// The backend's own settings.
@@ -208,20 +203,16 @@ impl Default for ApplierSettings {
 impl ApplierSettings {
     /// Checks that every period is positive; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (key, value) in [
-            ("poll_ms", self.poll_ms),
-            ("resync_ms", self.resync_ms),
-            ("backoff_base_ms", self.backoff_base_ms),
-            ("backoff_max_ms", self.backoff_max_ms),
-            ("concurrency", self.concurrency as u64),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Invalid {
-                    field: format!("applier.{key}"),
-                    message: "must be > 0".into(),
-                });
-            }
-        }
+        super::require_positive(
+            "applier",
+            &[
+                ("poll_ms", self.poll_ms),
+                ("resync_ms", self.resync_ms),
+                ("backoff_base_ms", self.backoff_base_ms),
+                ("backoff_max_ms", self.backoff_max_ms),
+                ("concurrency", self.concurrency as u64),
+            ],
+        )?;
         if self.backoff_max_ms < self.backoff_base_ms {
             return Err(ConfigError::Invalid {
                 field: "applier.backoff_max_ms".into(),

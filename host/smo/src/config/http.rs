@@ -30,18 +30,13 @@ impl Default for HttpSettings {
 impl HttpSettings {
     /// Every limit must be positive; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (key, value) in [
-            ("header_read_timeout_ms", self.header_read_timeout_ms),
-            ("request_timeout_ms", self.request_timeout_ms),
-            ("max_connections", self.max_connections as u64),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Invalid {
-                    field: format!("http.{key}"),
-                    message: "must be > 0".into(),
-                });
-            }
-        }
-        Ok(())
+        super::require_positive(
+            "http",
+            &[
+                ("header_read_timeout_ms", self.header_read_timeout_ms),
+                ("request_timeout_ms", self.request_timeout_ms),
+                ("max_connections", self.max_connections as u64),
+            ],
+        )
     }
 }

@@ -214,6 +214,17 @@ impl Default for Config {
     }
 }
 
+/// Every `(key, value)` of section `section` must be above 0; the error names the first that is not.
+pub(crate) fn require_positive(section: &str, values: &[(&str, u64)]) -> Result<(), ConfigError> {
+    match values.iter().find(|(_, value)| *value == 0) {
+        Some((key, _)) => Err(ConfigError::Invalid {
+            field: format!("{section}.{key}"),
+            message: "must be > 0".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 impl Config {
     /// Reads a TOML file; every key is optional.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
@@ -318,6 +329,15 @@ mod tests {
         assert!(e.contains("backend.sim.ready_after_s"), "{e}");
         let e = Config::from_toml("[backend.sim]\nready_after = 1\n").unwrap_err();
         assert!(e.contains("ready_after"), "{e}");
+    }
+
+    #[test]
+    fn http_limits_must_be_positive() {
+        let c = Config::from_toml("[http]\nmax_connections = 0\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("http.max_connections"), "{e}");
+        let c = Config::from_toml("[http]\nheader_read_timeout_ms = 5000\n").unwrap();
+        c.validate().unwrap();
     }
 
     #[test]
