@@ -91,22 +91,6 @@ fn patches(requests: &[Recorded]) -> Vec<String> {
 const POLICIES: &str = "/apis/policy.karmada.io/v1alpha1/namespaces/shop/propagationpolicies";
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/shop/deployments";
 
-/// The object bodies the server holds, by id, without the server's own metadata.
-fn stored(server: &FakeApiServer) -> BTreeMap<String, Value> {
-    server
-        .objects()
-        .into_iter()
-        .map(|(id, mut body)| {
-            for key in ["resourceVersion", "generation", "uid"] {
-                if let Some(metadata) = body["metadata"].as_object_mut() {
-                    metadata.remove(key);
-                }
-            }
-            (id, body)
-        })
-        .collect()
-}
-
 fn weights(policy: &Value) -> Vec<(String, u64)> {
     policy["spec"]["placement"]["replicaScheduling"]["weightPreference"]["staticWeightList"]
         .as_array()
@@ -516,7 +500,7 @@ async fn a_new_process_applying_the_same_state_converges_without_duplicates() {
         let first = connect(&server, &dir, Duration::from_secs(5)).await;
         first.apply(&graph, &state).await.unwrap();
     }
-    let before = stored(&server);
+    let before = server.applied_objects();
     let seen_before = {
         let restarted = connect(&server, &dir, Duration::from_secs(5)).await;
         let seen = restarted.observe("shop").await.unwrap();
@@ -525,7 +509,7 @@ async fn a_new_process_applying_the_same_state_converges_without_duplicates() {
         seen
     };
     assert!(seen_before.asked_for(&state.placement));
-    let after = stored(&server);
+    let after = server.applied_objects();
     assert_eq!(
         after, before,
         "the same objects, none duplicated, none lost"

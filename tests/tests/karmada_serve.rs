@@ -29,17 +29,9 @@ fn clusters(daemon: &Daemon) -> BTreeMap<String, Value> {
 /// Graph objects the server holds (the server's own metadata left out).
 fn graph_objects(server: &FakeApiServer) -> BTreeMap<String, Value> {
     server
-        .objects()
+        .applied_objects()
         .into_iter()
         .filter(|(id, _)| !id.starts_with("Namespace/"))
-        .map(|(id, mut body)| {
-            if let Some(metadata) = body["metadata"].as_object_mut() {
-                for key in ["resourceVersion", "generation", "uid"] {
-                    metadata.remove(key);
-                }
-            }
-            (id, body)
-        })
         .collect()
 }
 

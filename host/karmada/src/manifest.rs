@@ -62,6 +62,12 @@ impl Manifest {
         }
     }
 
+    /// Whether this is a workload (Deployment or StatefulSet) of service `service`, by its label.
+    pub fn is_workload_of(&self, service: &str) -> bool {
+        matches!(self.kind.as_str(), "Deployment" | "StatefulSet")
+            && self.body["metadata"]["labels"][SERVICE_LABEL] == service
+    }
+
     /// A file name for `smo render --out`: `<kind>-<name>.yaml`, lowercase.
     pub fn file_name(&self) -> String {
         format!("{}-{}.yaml", self.kind.to_ascii_lowercase(), self.name)

@@ -213,6 +213,22 @@ impl FakeApiServer {
             .collect()
     }
 
+    /// [`Self::objects`] as applied: without the metadata the server adds (resourceVersion,
+    /// generation, uid), so that two applies of the same state compare equal.
+    pub fn applied_objects(&self) -> BTreeMap<String, Value> {
+        self.objects()
+            .into_iter()
+            .map(|(id, mut body)| {
+                if let Some(metadata) = body["metadata"].as_object_mut() {
+                    for key in ["resourceVersion", "generation", "uid"] {
+                        metadata.remove(key);
+                    }
+                }
+                (id, body)
+            })
+            .collect()
+    }
+
     /// The next `times` requests `method` whose path contains `path_contains` get `answer`.
     pub fn inject(&self, method: &str, path_contains: &str, answer: Answer, times: usize) {
         lock(&self.state.faults).push_back(Fault {

@@ -151,7 +151,7 @@ impl KarmadaContinuum {
             return Ok(());
         };
         let api = self.resources.api(&resolved, &self.settings.namespace);
-        let selector = ListParams::default().labels(&format!("{GRAPH_LABEL}={graph}"));
+        let selector = graph_selector(graph);
         let what = format!("list {kind} of graph {graph:?}");
         let listed = self.timed(&what, api.list(&selector)).await?;
         for object in listed.items {
@@ -202,7 +202,7 @@ impl KarmadaContinuum {
             return Ok(());
         };
         let api = self.resources.api(&resolved, &self.settings.namespace);
-        let selector = ListParams::default().labels(&format!("{GRAPH_LABEL}={graph}"));
+        let selector = graph_selector(graph);
         let what = format!("delete the {kind}s of graph {graph:?}");
         self.timed(
             &what,
@@ -228,6 +228,11 @@ impl KarmadaContinuum {
             Err(error) => Err(error),
         }
     }
+}
+
+/// The objects of graph `graph`, by its label.
+pub(super) fn graph_selector(graph: &str) -> ListParams {
+    ListParams::default().labels(&format!("{GRAPH_LABEL}={graph}"))
 }
 
 /// The first failure of `results` in their order (the same one whichever request ended first).
@@ -295,8 +300,7 @@ fn annotate(
 fn workload_of(manifests: &[Manifest], service: &str) -> Option<(String, String)> {
     let workloads: Vec<&Manifest> = manifests
         .iter()
-        .filter(|m| matches!(m.kind.as_str(), "Deployment" | "StatefulSet"))
-        .filter(|m| m.body["metadata"]["labels"][crate::manifest::SERVICE_LABEL] == service)
+        .filter(|m| m.is_workload_of(service))
         .collect();
     let chosen = workloads
         .iter()

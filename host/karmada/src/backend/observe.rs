@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use kube::api::{DynamicObject, ListParams};
+use kube::api::DynamicObject;
 use serde_json::Value;
 use smo_core::ports::continuum::{ContinuumError, Observation, ObservedReplicas};
 
@@ -16,7 +16,7 @@ use super::apply::{
     GENERATION_ANNOTATION, REPLICAS_ANNOTATION, REQUESTS_IN_FLIGHT, WORKLOAD_ANNOTATION,
 };
 use super::KarmadaContinuum;
-use crate::manifest::{GRAPH_LABEL, SERVICE_LABEL};
+use crate::manifest::SERVICE_LABEL;
 
 impl KarmadaContinuum {
     pub(super) async fn observe_graph(&self, graph: &str) -> Result<Observation, ContinuumError> {
@@ -25,7 +25,7 @@ impl KarmadaContinuum {
             .resolve("policy.karmada.io/v1alpha1", "PropagationPolicy")
             .await?;
         let api = self.resources.api(&policies, &self.settings.namespace);
-        let selector = ListParams::default().labels(&format!("{GRAPH_LABEL}={graph}"));
+        let selector = super::apply::graph_selector(graph);
         let listed = self
             .timed(
                 &format!("list the PropagationPolicies of graph {graph:?}"),

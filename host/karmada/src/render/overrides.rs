@@ -4,7 +4,7 @@
 use crate::crd::{
     ClusterAffinity, OverridePolicy, OverrideRule, OverrideSpec, Overriders, PlaintextOverrider,
 };
-use crate::manifest::{Manifest, SERVICE_LABEL};
+use crate::manifest::Manifest;
 use crate::RenderError;
 
 use super::propagation::selector;
@@ -22,8 +22,7 @@ pub fn scheduler_overrides(
 ) -> Result<Vec<Manifest>, RenderError> {
     manifests
         .iter()
-        .filter(|m| matches!(m.kind.as_str(), "Deployment" | "StatefulSet"))
-        .filter(|m| m.body["metadata"]["labels"][SERVICE_LABEL] == service.spec.name.as_str())
+        .filter(|m| m.is_workload_of(&service.spec.name))
         .map(|workload| {
             let name = format!("{}-scheduler", workload.name);
             super::names::check_dns_label(&service.field("id"), &name)?;
