@@ -3,7 +3,6 @@
 //! requests of deploy, scale, move and delete; observe from ResourceBindings; the inventory
 //! following a watch; which failures are retried; a restart that converges without duplicates.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
