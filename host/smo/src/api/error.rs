@@ -77,7 +77,9 @@ impl From<EngineError> for ApiError {
             EngineError::GraphExists(_) | EngineError::ClusterExists(_) => {
                 ApiError::new(StatusCode::CONFLICT, "already_exists", detail).with_field("name")
             }
-            EngineError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", detail),
+            EngineError::Conflict(_) | EngineError::Stale(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", detail)
+            }
             EngineError::Invalid { field, message } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message)
                     .with_field(field)

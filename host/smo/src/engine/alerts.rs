@@ -42,13 +42,17 @@ impl Engine {
         service: &str,
         graph: Option<&str>,
     ) -> Result<Vec<AlertOutcome>, EngineError> {
-        let _decide = self.decision_lock.lock().await;
         let mut outcomes = Vec::new();
-        for stored in self.store.list_graphs()? {
-            let name = stored.name().to_owned();
+        for listed in self.store.list_graphs()? {
+            let name = listed.name().to_owned();
             if graph.is_some_and(|g| g != name) {
                 continue;
             }
+            let _turn = self.admission.turn(&name).await;
+            // Read again in the graph's turn: an operation may have changed it since listed.
+            let Some(stored) = self.store.get_graph(&name)? else {
+                continue;
+            };
             let Some(spec_service) = stored.spec.service(service) else {
                 continue;
             };

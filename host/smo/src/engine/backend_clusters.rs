@@ -71,7 +71,7 @@ impl Engine {
         if adoptable(&known, &reported).is_empty() {
             return Ok(0);
         }
-        let _decide = self.decision_lock.lock().await;
+        let held = self.admission.commit_lock().await;
         // Read again under the lock: a cluster registered meanwhile is not replaced.
         let adopted = adoptable(&self.known_cluster_names()?, &reported);
         for cluster in &adopted {
@@ -85,6 +85,7 @@ impl Engine {
             );
         }
         self.announce_clusters()?;
+        self.admission.bump(&held);
         Ok(adopted.len())
     }
 

@@ -395,13 +395,15 @@ impl Engine {
             .name
             .clone()
             .ok_or_else(|| EngineError::invalid("name", "missing: the cluster's name"))?;
-        let _decide = self.decision_lock.lock().await;
+        let held = self.admission.commit_lock().await;
         if self.store.get_cluster::<Cluster>(&name)?.is_some() {
             return Err(EngineError::ClusterExists(name));
         }
         let cluster = body.build(&name, None)?;
         self.store.upsert_cluster(&name, &cluster)?;
         self.announce_clusters()?;
+        self.admission.bump(&held);
+        drop(held);
         tracing::info!(cluster = %name, "cluster registered");
         self.get_cluster(&name).await
     }
@@ -421,7 +423,7 @@ impl Engine {
                 ));
             }
         }
-        let _decide = self.decision_lock.lock().await;
+        let held = self.admission.commit_lock().await;
         let previous = self
             .store
             .get_cluster::<Cluster>(name)?
@@ -429,6 +431,8 @@ impl Engine {
         let cluster = body.build(name, Some(&previous.cluster))?;
         self.store.upsert_cluster(name, &cluster)?;
         self.announce_clusters()?;
+        self.admission.bump(&held);
+        drop(held);
         tracing::info!(cluster = %name, "cluster updated");
         self.get_cluster(name).await
     }
@@ -439,7 +443,7 @@ impl Engine {
         name: &str,
         patch: &EnergyPatch,
     ) -> Result<ClusterView, EngineError> {
-        let _decide = self.decision_lock.lock().await;
+        let held = self.admission.commit_lock().await;
         let mut stored = self
             .store
             .get_cluster::<Cluster>(name)?
@@ -447,6 +451,8 @@ impl Engine {
         patch.apply(&mut stored.cluster.energy, "")?;
         self.store.upsert_cluster(name, &stored.cluster)?;
         self.announce_clusters()?;
+        self.admission.bump(&held);
+        drop(held);
         tracing::info!(cluster = %name, carbon = stored.cluster.energy.carbon_intensity_g_per_kwh, "energy profile updated");
         self.get_cluster(name).await
     }

@@ -18,6 +18,10 @@ pub enum EngineError {
     /// The request conflicts with the graph's state (e.g. start of a running graph).
     #[error("{0}")]
     Conflict(String),
+    /// The clusters changed while a decision was made, so that it no longer fits (it is
+    /// decided again; the API sees a `Conflict` once attempts run out).
+    #[error("the clusters changed while deciding: {0}")]
+    Stale(String),
     /// A value of the request is wrong; `field` names it.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },

@@ -3,12 +3,15 @@
 //! restart. Every change of a desired state goes through [`Engine::commit`], which wakes the
 //! applier; nothing here talks to the backend.
 //!
-//! Concurrency: every operation that decides or changes placements holds the engine's
-//! *decision lock* from reading the free capacity to writing the result, so two deploys never
-//! count the same free CPU twice and the same name can never be created twice. The graph's rows
-//! are written under its [`GraphLocks`] write lock, which readers take, so nobody sees a graph
-//! without its placement. A failed placement stores nothing but its decision record (409).
+//! Concurrency ([`super::admission`]): an operation on a graph holds the graph's turn, so the
+//! same name is never created twice and a graph's operations happen one after the other; no
+//! other lock is held while a strategy runs. A decision is made from a snapshot of the free
+//! capacity and committed only if it still fits (else decided again), so two deploys never
+//! count the same free CPU twice. The graph's rows are written under its [`GraphLocks`] write
+//! lock, which readers take, so nobody sees a graph without its placement. A failed placement
+//! stores nothing but its decision record (409).
 
+use super::admission::{Admission, CommitGuard, Snapshot, DECIDE_ATTEMPTS};
 use super::applier::{Applier, ApplierConfig, Reconciled};
 use super::error::EngineError;
 use super::inventory::{self, UsageCache, DELETING, RUNNING, STOPPED};
@@ -99,6 +102,24 @@ pub struct Resumed {
     pub replaced: usize,
 }
 
+/// Where a placement goes besides its rows: the spec (and whether it is created) and a status.
+#[derive(Debug, Clone, Copy, Default)]
+struct Target<'a> {
+    spec: Option<&'a GraphSpec>,
+    create: bool,
+    status: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    fn spec(spec: &'a GraphSpec, create: bool, status: Option<&'a str>) -> Self {
+        Self {
+            spec: Some(spec),
+            create,
+            status,
+        }
+    }
+}
+
 /// The graph lifecycle engine, shared as `Arc<Engine>` by the API and the loops.
 pub struct Engine {
     pub(crate) store: Arc<Store>,
@@ -108,8 +129,8 @@ pub struct Engine {
     pub(crate) continuum: Arc<dyn Continuum>,
     pub(crate) config: EngineConfig,
     pub(crate) locks: GraphLocks,
-    /// Held while deciding and applying anything that uses capacity (see the module docs).
-    pub(crate) decision_lock: tokio::sync::Mutex<()>,
+    /// Graph turns, the commit lock and the capacity epoch (see the module docs).
+    pub(crate) admission: Admission,
     pub(crate) loops: Loops,
     /// The offload loops of running graphs with an `offloadPolicy`.
     pub(crate) offload: OffloadLoops,
@@ -138,7 +159,7 @@ impl Engine {
             applier: Applier::new(config.applier),
             config,
             locks: GraphLocks::default(),
-            decision_lock: tokio::sync::Mutex::new(()),
+            admission: Admission::default(),
             loops: Loops::default(),
             usage: UsageCache::default(),
             appended: AtomicU64::new(0),
@@ -175,7 +196,7 @@ impl Engine {
         ));
     }
 
-    /// Exclusive access to graph `name`'s rows for a write (by a holder of the decision lock);
+    /// Exclusive access to graph `name`'s rows for a write (by a holder of the commit lock);
     /// marks its capacity use for re-reading.
     pub(crate) async fn write_lock(&self, name: &str) -> OwnedRwLockWriteGuard<()> {
         let guard = self.locks.write(name).await;
@@ -184,11 +205,11 @@ impl Engine {
     }
 
     /// The clusters with their free capacity for a decision about graph `except`, those the
-    /// backend reports ready. Call it holding the decision lock (the guard is the proof), so
-    /// no write is half-done.
+    /// backend reports ready. Call it holding the commit lock (the guard is the proof), so no
+    /// write is half-done.
     pub(crate) async fn decision_clusters(
         &self,
-        _decision_lock: &tokio::sync::MutexGuard<'_, ()>,
+        _held: &CommitGuard<'_>,
         except: &str,
     ) -> Result<Vec<Cluster>, EngineError> {
         let used = self.usage.usage(&self.store, Some(except))?;
@@ -244,24 +265,29 @@ impl Engine {
         }
     }
 
-    /// Commits `placed`'s rows with its decision (and `status`, when given); returns the
-    /// decision's view with its id.
+    /// Commits `placed`'s rows, decided from `snapshot`, with its decision (and the spec and
+    /// `status` of `target`); returns the decision's view with its id. `Stale` when the
+    /// clusters no longer have room for it.
     async fn commit_placed(
         &self,
-        name: &str,
+        ask: &Ask<'_>,
+        snapshot: &Snapshot,
         placed: &Placed,
-        spec: Option<(&GraphSpec, bool)>,
-        status: Option<&str>,
+        target: Target<'_>,
     ) -> Result<DecisionRecord, EngineError> {
+        let name = &ask.spec.name;
         let entries = self.placed_rows(name, placed)?;
         let committed = self
-            .commit(
+            .commit_checked(
                 name,
+                ask.spec,
+                snapshot,
+                &entries,
                 Commit {
-                    spec: spec.map(|(spec, _)| spec),
-                    create: spec.is_some_and(|(_, create)| create),
+                    spec: target.spec,
+                    create: target.create,
                     placement: Some(&entries),
-                    status,
+                    status: target.status,
                     decisions: std::slice::from_ref(&placed.record),
                 },
             )
@@ -269,6 +295,33 @@ impl Engine {
         let mut view = placed.view(committed.decision_ids.first().copied());
         view.generation = Some(committed.generation);
         Ok(view)
+    }
+
+    /// Decides `ask` and commits it to `target`, deciding again (up to [`DECIDE_ATTEMPTS`]
+    /// times) when the clusters changed meanwhile so that it no longer fits. The caller holds
+    /// the graph's turn.
+    async fn place(
+        &self,
+        ask: &Ask<'_>,
+        target: Target<'_>,
+    ) -> Result<DecisionRecord, EngineError> {
+        let mut why = String::new();
+        for attempt in 1..=DECIDE_ATTEMPTS {
+            let snapshot = self.snapshot(&ask.spec.name).await?;
+            let placed = self.decide_placement(&snapshot, ask).await?;
+            match self.commit_placed(ask, &snapshot, &placed, target).await {
+                Err(EngineError::Stale(stale)) => {
+                    tracing::info!(graph = %ask.spec.name, attempt, reason = %stale, "placement decided again");
+                    why = stale;
+                }
+                done => return done,
+            }
+        }
+        Err(EngineError::Conflict(format!(
+            "graph {:?}: the clusters changed while deciding its placement, {DECIDE_ATTEMPTS} times \
+             (last: {why}); try again",
+            ask.spec.name
+        )))
     }
 
     /// Deploys a validated graph: places it with its strategy (or the default), then stores the
@@ -281,26 +334,23 @@ impl Engine {
         mode: DeployMode,
     ) -> Result<Deployed, EngineError> {
         let name = spec.name.clone();
-        let decided = self.decision_lock.lock().await;
+        let _turn = self.admission.turn(&name).await;
         let existing = self.store.get_graph(&name)?;
         if mode == DeployMode::Create && existing.is_some() {
             return Err(EngineError::GraphExists(name));
         }
         let Some(existing) = existing else {
-            let placed = self
-                .decide_placement(Ask {
-                    decided: &decided,
-                    spec: &spec,
-                    current: None,
-                    strategy: None,
-                    params: None,
-                    running: false,
-                    initial: false,
-                    cause: Cause::Deploy,
-                })
-                .await?;
+            let ask = Ask {
+                spec: &spec,
+                current: None,
+                strategy: None,
+                params: None,
+                running: false,
+                initial: false,
+                cause: Cause::Deploy,
+            };
             let decision = self
-                .commit_placed(&name, &placed, Some((&spec, true)), Some(RUNNING))
+                .place(&ask, Target::spec(&spec, true, Some(RUNNING)))
                 .await?;
             tracing::info!(graph = %name, "graph deployed");
             self.ensure_loop(&name);
@@ -331,20 +381,17 @@ impl Engine {
                 decision: None,
             });
         }
-        let placed = self
-            .decide_placement(Ask {
-                decided: &decided,
-                spec: &spec,
-                current: Some(&current),
-                strategy: None,
-                params: None,
-                running: true,
-                initial: false,
-                cause: Cause::Update,
-            })
-            .await?;
+        let ask = Ask {
+            spec: &spec,
+            current: Some(&current),
+            strategy: None,
+            params: None,
+            running: true,
+            initial: false,
+            cause: Cause::Update,
+        };
         let decision = self
-            .commit_placed(&name, &placed, Some((&spec, false)), Some(RUNNING))
+            .place(&ask, Target::spec(&spec, false, Some(RUNNING)))
             .await?;
         tracing::info!(graph = %name, "graph updated");
         self.ensure_loop(&name);
@@ -363,15 +410,13 @@ impl Engine {
         strategy: Option<StrategyName>,
         params: Option<String>,
     ) -> Result<DecisionRecord, EngineError> {
-        let decided = self.decision_lock.lock().await;
-        self.replace_locked(&decided, name, cause, strategy, params)
-            .await
+        let _turn = self.admission.turn(name).await;
+        self.replace_in_turn(name, cause, strategy, params).await
     }
 
-    /// [`Engine::replace`] for a caller that holds the decision lock.
-    pub(crate) async fn replace_locked(
+    /// [`Engine::replace`] for a caller that holds the graph's turn.
+    pub(crate) async fn replace_in_turn(
         &self,
-        decided: &tokio::sync::MutexGuard<'_, ()>,
         name: &str,
         cause: Cause,
         strategy: Option<StrategyName>,
@@ -385,19 +430,16 @@ impl Engine {
             )));
         }
         let current = self.store.get_placement(name)?;
-        let placed = self
-            .decide_placement(Ask {
-                decided,
-                spec: &graph.spec,
-                current: Some(&current),
-                strategy,
-                params,
-                running: true,
-                initial: false,
-                cause,
-            })
-            .await?;
-        let decision = self.commit_placed(name, &placed, None, None).await?;
+        let ask = Ask {
+            spec: &graph.spec,
+            current: Some(&current),
+            strategy,
+            params,
+            running: true,
+            initial: false,
+            cause,
+        };
+        let decision = self.place(&ask, Target::default()).await?;
         tracing::info!(graph = %name, cause = cause.as_str(), "graph re-placed");
         Ok(decision)
     }
@@ -413,16 +455,10 @@ impl Engine {
         apply: bool,
         initial: bool,
     ) -> Result<Executed, EngineError> {
-        let decided = self.decision_lock.lock().await;
+        let _turn = self.admission.turn(name).await;
         if apply && !initial {
             let decision = self
-                .replace_locked(
-                    &decided,
-                    name,
-                    Cause::ExecuteStrategy,
-                    Some(strategy),
-                    Some(params),
-                )
+                .replace_in_turn(name, Cause::ExecuteStrategy, Some(strategy), Some(params))
                 .await?;
             return Ok(Executed {
                 applied: true,
@@ -438,25 +474,24 @@ impl Engine {
             )));
         }
         let current = self.store.get_placement(name)?;
-        let placed = self
-            .decide_placement(Ask {
-                decided: &decided,
-                spec: &graph.spec,
-                current: Some(&current),
-                initial,
-                strategy: Some(strategy),
-                params: Some(params),
-                running,
-                cause: Cause::ExecuteStrategy,
-            })
-            .await?;
+        let ask = Ask {
+            spec: &graph.spec,
+            current: Some(&current),
+            initial,
+            strategy: Some(strategy),
+            params: Some(params),
+            running,
+            cause: Cause::ExecuteStrategy,
+        };
         if !apply {
+            let snapshot = self.snapshot(name).await?;
+            let placed = self.decide_placement(&snapshot, &ask).await?;
             return Ok(Executed {
                 applied: false,
                 decision: placed.view(None),
             });
         }
-        let decision = self.commit_placed(name, &placed, None, None).await?;
+        let decision = self.place(&ask, Target::default()).await?;
         Ok(Executed {
             applied: true,
             decision,
@@ -466,7 +501,7 @@ impl Engine {
     /// Starts a stopped graph: re-places it (its services were undeployed, and the capacity
     /// may have gone to others), marks it running and starts its scaling loop.
     pub async fn start(self: &Arc<Self>, name: &str) -> Result<DecisionRecord, EngineError> {
-        let decided = self.decision_lock.lock().await;
+        let _turn = self.admission.turn(name).await;
         let graph = self.stored_graph(name)?;
         if graph.status != STOPPED {
             return Err(EngineError::Conflict(format!(
@@ -475,20 +510,23 @@ impl Engine {
             )));
         }
         let current = self.store.get_placement(name)?;
-        let placed = self
-            .decide_placement(Ask {
-                decided: &decided,
-                spec: &graph.spec,
-                current: Some(&current),
-                strategy: None,
-                params: None,
-                running: false,
-                initial: false,
-                cause: Cause::Start,
-            })
-            .await?;
+        let ask = Ask {
+            spec: &graph.spec,
+            current: Some(&current),
+            strategy: None,
+            params: None,
+            running: false,
+            initial: false,
+            cause: Cause::Start,
+        };
         let decision = self
-            .commit_placed(name, &placed, None, Some(RUNNING))
+            .place(
+                &ask,
+                Target {
+                    status: Some(RUNNING),
+                    ..Target::default()
+                },
+            )
             .await?;
         tracing::info!(graph = %name, "graph started");
         self.ensure_loop(name);
@@ -499,7 +537,7 @@ impl Engine {
     /// its services count as undeployed; the placement is kept so that a start moves as little
     /// as possible.
     pub async fn stop(&self, name: &str) -> Result<(), EngineError> {
-        let _decided = self.decision_lock.lock().await;
+        let _turn = self.admission.turn(name).await;
         let graph = self.stored_graph(name)?;
         if graph.status != RUNNING {
             return Err(EngineError::Conflict(format!(
@@ -528,15 +566,17 @@ impl Engine {
     pub async fn delete(&self, name: &str, force: bool) -> Result<Deleted, EngineError> {
         let mut outcomes = self.applier.subscribe();
         let generation = {
-            let _decided = self.decision_lock.lock().await;
+            let _turn = self.admission.turn(name).await;
             let graph = self.stored_graph(name)?;
             self.stop_loop(name);
             self.forget_offload_loop(name);
             if force {
                 let started_at_ms = now_ms();
                 {
+                    let held = self.admission.commit_lock().await;
                     let _write = self.write_lock(name).await;
                     self.store.delete_graph(name)?;
+                    self.admission.bump(&held);
                 }
                 self.applier.forget(name);
                 self.store.append_apply_attempt(&ApplyAttemptRecord {

@@ -1,6 +1,7 @@
 //! The engine: what happens to a graph after the API accepted it — placement, the per-graph
 //! control loops, and the cluster inventory the strategies see. One module a concern.
 
+pub mod admission;
 pub mod alerts;
 pub mod applier;
 pub mod backend_clusters;

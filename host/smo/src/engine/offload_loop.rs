@@ -518,7 +518,7 @@ impl Engine {
         now: Duration,
         report: &mut ActionReport,
     ) -> Result<ActionOutcome, String> {
-        let decided = self.decision_lock.lock().await;
+        let _turn = self.admission.turn(name).await;
         let graph = self
             .store
             .get_graph(name)
@@ -526,10 +526,8 @@ impl Engine {
             .ok_or_else(|| format!("graph `{name}` is gone"))?;
         let spec = &graph.spec;
         let entries = self.store.get_placement(name).map_err(|e| e.to_string())?;
-        let clusters = self
-            .decision_clusters(&decided, name)
-            .await
-            .map_err(|e| e.to_string())?;
+        let snapshot = self.snapshot(name).await.map_err(|e| e.to_string())?;
+        let clusters = &snapshot.clusters;
         let strategy = graph_strategy(spec, StrategyKind::MIGRATION);
         if strategy.is_none() && self.dispatcher.defaults().migration.is_none() {
             return Err(
@@ -586,7 +584,7 @@ impl Engine {
             }
         };
         let moves: Vec<_> = decision.moves.iter().cloned().collect();
-        let applied = apply_moves(spec, &clusters, &entries, &moves);
+        let applied = apply_moves(spec, clusters, &entries, &moves);
         if applied.applied.is_empty() {
             report.decision_id = Some(self.record(&record).map_err(|e| e.to_string())?);
             report.rejected = applied.rejected.clone();
@@ -601,8 +599,11 @@ impl Engine {
         report.applied = applied.applied.clone();
         report.rejected = applied.rejected.clone();
         let committed = self
-            .commit(
+            .commit_checked(
                 name,
+                spec,
+                &snapshot,
+                &applied.entries,
                 Commit {
                     placement: Some(&applied.entries),
                     decisions: std::slice::from_ref(&record),

@@ -6,6 +6,7 @@
 //! chosen in advance, but stored with 0 replicas ("pending") until `POST /alerts` names it.
 //! Pending services use no capacity.
 
+use super::admission::Snapshot;
 use super::error::EngineError;
 use super::lifecycle::Engine;
 use super::record::{self, Cause};
@@ -177,8 +178,6 @@ pub fn request_extra(stored: &[String], placing: &str) -> RString {
 
 /// What to ask for.
 pub struct Ask<'a> {
-    /// The decision lock's guard: deciding needs it held.
-    pub decided: &'a tokio::sync::MutexGuard<'a, ()>,
     pub spec: &'a GraphSpec,
     /// The current rows; `None` (or empty) for an initial placement.
     pub current: Option<&'a [PlacementEntry]>,
@@ -195,11 +194,16 @@ pub struct Ask<'a> {
 }
 
 impl Engine {
-    /// Asks for a placement of `ask.spec` and validates it. Changes nothing in the store; the
-    /// caller holds the decision lock and appends and applies the result.
-    pub(crate) async fn decide_placement(&self, ask: Ask<'_>) -> Result<Placed, EngineError> {
+    /// Asks for a placement of `ask.spec` on the clusters of `snapshot` and validates it.
+    /// Changes nothing in the store; the caller holds the graph's turn (and no other lock) and
+    /// commits the result.
+    pub(crate) async fn decide_placement(
+        &self,
+        snapshot: &Snapshot,
+        ask: &Ask<'_>,
+    ) -> Result<Placed, EngineError> {
         let spec = ask.spec;
-        let clusters = self.decision_clusters(ask.decided, &spec.name).await?;
+        let clusters = &snapshot.clusters;
         let current: Vec<PlacementEntry> = ask
             .current
             .unwrap_or_default()
@@ -252,12 +256,14 @@ impl Engine {
         };
         let strategy = ask
             .strategy
+            .clone()
             .or_else(|| graph_strategy(spec, StrategyKind::PLACEMENT));
         let params = ask
             .params
+            .clone()
             .unwrap_or_else(|| spec.parameters_json(StrategyKind::PLACEMENT));
         let mut inputs = json!({
-            "clusters": clusters_summary(&clusters),
+            "clusters": clusters_summary(clusters),
             "current": if current.is_empty() { Value::Null } else { json!(current) },
             "params": serde_json::from_str::<Value>(&params).unwrap_or(Value::Null),
             "pending": pending,
@@ -285,7 +291,7 @@ impl Engine {
         let mut entries = None;
         if made.record.error.is_none() {
             let problem = match made.decision.as_ref() {
-                Some(decision) => match validate(spec, &clusters, decision, &pending) {
+                Some(decision) => match validate(spec, clusters, decision, &pending) {
                     Ok(valid) => {
                         entries = Some(valid);
                         None

@@ -8,6 +8,7 @@
 //! the round's decisions (only record them when nothing changed), and re-place the graph when
 //! a strategy answers `infeasible_replace`.
 
+use super::error::EngineError;
 use super::inventory::{self, RUNNING};
 use super::lifecycle::Engine;
 use super::placing::{graph_strategy, plugin_graph};
@@ -159,7 +160,7 @@ impl Engine {
                 return Ok(Round::Continue);
             }
         };
-        let decided = self.decision_lock.lock().await;
+        let _turn = self.admission.turn(name).await;
         let Some(graph) = self.store.get_graph(name)? else {
             return Ok(Round::Stop);
         };
@@ -168,14 +169,15 @@ impl Engine {
         }
         let spec = &graph.spec;
         let entries = self.store.get_placement(name)?;
-        let clusters = self.decision_clusters(&decided, name).await?;
+        let snapshot = self.snapshot(name).await?;
+        let clusters = &snapshot.clusters;
         let strategy = graph_strategy(spec, StrategyKind::SCALING);
         let params = spec.parameters_json(StrategyKind::SCALING);
         let plugin_graph = plugin_graph(spec, &entries);
         let mut updated = entries.clone();
         let mut infeasible = Vec::new();
         let mut records = Vec::new();
-        for cluster in &clusters {
+        for cluster in clusters {
             let here: Vec<PlacementEntry> = entries
                 .iter()
                 .filter(|e| e.cluster == cluster.name.as_str() && e.replicas > 0)
@@ -229,17 +231,31 @@ impl Engine {
             }
         }
         if updated != entries {
-            self.commit(
-                name,
-                Commit {
-                    placement: Some(&updated),
-                    decisions: &records,
-                    ..Commit::default()
-                },
-            )
-            .await?;
-            self.offload.mark_scaled(name);
-            tracing::info!(graph = %name, "replicas scaled");
+            let committed = self
+                .commit_checked(
+                    name,
+                    spec,
+                    &snapshot,
+                    &updated,
+                    Commit {
+                        placement: Some(&updated),
+                        decisions: &records,
+                        ..Commit::default()
+                    },
+                )
+                .await;
+            match committed {
+                Ok(_) => {
+                    self.offload.mark_scaled(name);
+                    tracing::info!(graph = %name, "replicas scaled");
+                }
+                // Decided again next round, from the clusters as they are then.
+                Err(EngineError::Stale(why)) => {
+                    tracing::info!(graph = %name, %why, "scaling not applied: the clusters changed while deciding");
+                    return Ok(Round::Continue);
+                }
+                Err(e) => return Err(e),
+            }
         } else {
             for record in &records {
                 self.record(record)?;
@@ -248,7 +264,7 @@ impl Engine {
         if !infeasible.is_empty() {
             tracing::info!(graph = %name, clusters = ?infeasible, "scaling infeasible: re-placing");
             if let Err(e) = self
-                .replace_locked(&decided, name, Cause::Infeasible, None, None)
+                .replace_in_turn(name, Cause::Infeasible, None, None)
                 .await
             {
                 tracing::warn!(graph = %name, error = %e, "re-placement after infeasible scaling failed");
