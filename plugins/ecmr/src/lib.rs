@@ -1,6 +1,7 @@
 //! ecmr: energy- and carbon-aware multi-datacenter VM placement (Miao et al. 2024, CC BY 4.0).
 //! Three modes: the seed's weighted score, Algorithm 1 done right, and the exact MILP.
 
+pub mod check;
 pub mod dispatcher;
 pub mod heuristic;
 pub mod milp;

@@ -4,12 +4,14 @@
 use crate::objective::{is_off, linear};
 use crate::params::MilpParams;
 use crate::request::Batch;
-use highs::{HighsModelStatus, HighsSolutionStatus, RowProblem, Sense};
+use highs::{HighsModelStatus, HighsSolutionStatus, Sense};
 use smo_plugin_api::{ErrorKind, PluginError};
 
+pub mod checked;
 mod pool;
 mod warm;
 
+use checked::Checked;
 use pool::{add_pool, Pool};
 use warm::{warm_start, Cols};
 
@@ -87,9 +89,11 @@ pub fn off_bound(batch: &Batch, j: usize, k: usize, p: &MilpParams) -> usize {
 
 /// Solves the batch. VMs no feasible server accepts are left unplaced at `unplaced_penalty`.
 /// With `warm_start`, the heuristic's placement of the same batch is HiGHS's first incumbent.
+/// A cost, bound or coefficient HiGHS would refuse is invalid input naming its cluster and
+/// figure (the host does not count it toward quarantine); the model is then never built.
 pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError> {
     let w = &p.weights;
-    let mut pb = RowProblem::default();
+    let mut pb = Checked::default();
     let n = batch.vms.len();
     // y columns per VM: (site, server, col); per server its y terms (for capacity and power).
     let mut per_vm: Vec<Vec<(usize, usize, highs::Col)>> = vec![Vec::new(); n];
@@ -122,7 +126,9 @@ pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError>
                 }
                 let cost = w.energy * site.pue * slope * d.cpu / w.energy_ref_w
                     + w.latency * lat / w.latency_ref_ms;
-                let y = pb.add_integer_column(cost, 0.0..=1.0);
+                let y = pb.integer(cost, 0.0..=1.0, || {
+                    format!("cluster `{}`: VM `{}` on server {i}", site.name, vm.name)
+                });
                 per_vm[r].push((j, i, y));
                 ys.push((y, d));
                 power_terms.push((y, site.pue * slope * d.cpu));
@@ -138,25 +144,30 @@ pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError>
                 // Switching the server on costs its idle power. Capacity (eqs. 2-4) only when
                 // on: Σ cpu·y <= cores·z, which also forces z = 1 under any y = 1 (the
                 // per-VM rows z >= y_ri tighten the relaxation but made HiGHS slower here).
-                let z =
-                    pb.add_integer_column(w.energy * site.pue * idle / w.energy_ref_w, 0.0..=1.0);
+                let z = pb.integer(
+                    w.energy * site.pue * idle / w.energy_ref_w,
+                    0.0..=1.0,
+                    || format!("cluster `{}`: switching server {i} on", site.name),
+                );
                 power_terms.push((z, site.pue * idle));
                 cpu.push((z, -cpu_room));
                 mem.push((z, -mem_room));
-                pb.add_row(..=0.0, &cpu);
-                pb.add_row(..=0.0, &mem);
+                let at = |what: &str| format!("cluster `{}`: server {i} {what}", site.name);
+                pb.row(..=0.0, &cpu, || at("CPU capacity"));
+                pb.row(..=0.0, &mem, || at("memory capacity"));
                 // Symmetry breaking among identical off servers: switch them on in order.
                 if let Some((k, prev)) = prev_off {
                     if k == s.kind {
-                        pb.add_row(0.0.., [(prev, 1.0), (z, -1.0)]);
+                        pb.row(0.0.., &[(prev, 1.0), (z, -1.0)], || at("switch-on order"));
                     }
                 }
                 prev_off = Some((s.kind, z));
                 z_cols[j].push((i, z));
             } else {
                 // Capacity (eqs. 2-4): CPU and memory of the server.
-                pb.add_row(..=cpu_room, &cpu);
-                pb.add_row(..=mem_room, &mem);
+                let at = |what: &str| format!("cluster `{}`: server {i} {what}", site.name);
+                pb.row(..=cpu_room, &cpu, || at("CPU capacity"));
+                pb.row(..=mem_room, &mem, || at("memory capacity"));
             }
         }
         for (k, servers) in pooled.into_iter().enumerate() {
@@ -171,24 +182,33 @@ pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError>
             continue;
         }
         // b_j >= P_now + ΔP − supply, b_j >= 0 (eq. 20 linearised; exact since CI >= 0).
-        let b = pb.add_column(
+        let b = pb.continuous(
             w.carbon * site.carbon_g_per_kwh / 1000.0 / w.carbon_ref_g_per_h,
             0.0..,
+            || format!("cluster `{}`: brown power", site.name),
         );
         let mut row = vec![(b, 1.0)];
         row.extend(power_terms.iter().map(|(c, v)| (*c, -v)));
-        pb.add_row((site.facility_w() - site.renewable_w).., &row);
+        pb.row((site.facility_w() - site.renewable_w).., &row, || {
+            format!("cluster `{}`: facility power now minus supply", site.name)
+        });
         b_cols[j] = Some(b);
     }
     // Eq. 1 as "at most once", with an unplaced slack at a penalty.
     let mut f_cols = Vec::with_capacity(n);
-    for ys in &per_vm {
-        let f = pb.add_column(w.unplaced_penalty, 0.0..=1.0);
+    for (vm, ys) in batch.vms.iter().zip(&per_vm) {
+        let f = pb.continuous(w.unplaced_penalty, 0.0..=1.0, || {
+            format!("VM `{}`: leaving it unplaced (unplaced_penalty)", vm.name)
+        });
         let mut row = vec![(f, 1.0)];
         row.extend(ys.iter().map(|(_, _, y)| (*y, 1.0)));
-        pb.add_row(1.0..=1.0, &row);
+        pb.row(1.0..=1.0, &row, || format!("VM `{}`: placed once", vm.name));
         f_cols.push(f);
     }
+    let (columns, rows) = (pb.num_cols(), pb.num_rows());
+    let pb = pb.finish().map_err(|bad| {
+        PluginError::invalid_input(format!("ecmr/milp cannot build the model: {bad}"))
+    })?;
     let start = p.warm_start.then(|| {
         let cols = Cols {
             per_vm: &per_vm,
@@ -197,9 +217,8 @@ pub fn solve(batch: &Batch, p: &MilpParams) -> Result<MilpSolution, PluginError>
             b: &b_cols,
             f: &f_cols,
         };
-        warm_start(batch, p, &cols, pb.num_cols())
+        warm_start(batch, p, &cols, columns)
     });
-    let (columns, rows) = (pb.num_cols(), pb.num_rows());
     let mut model = pb
         .try_optimise(Sense::Minimise)
         .map_err(|e| PluginError::internal(format!("HiGHS rejected the model: {e:?}")))?;

@@ -1,9 +1,10 @@
 //! What a placement request asks for, in ECMR's terms: the VMs of the batch (demand, user,
 //! duration) and the network latency from each VM's users to each datacenter.
 
+use crate::check;
 use crate::site::Site;
 use smo_plugin_api::extra::{self, VmExtra};
-use smo_plugin_api::{PlacementRequest, Resources};
+use smo_plugin_api::{PlacementRequest, PluginError, Resources};
 
 /// One VM request `w_r`.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,8 +26,17 @@ pub struct Batch {
 
 impl Batch {
     /// Reads `request`: every replica of a service is one VM (the simulator sends one replica).
-    pub fn from_request(request: &PlacementRequest) -> Batch {
-        let sites: Vec<Site> = request.clusters.iter().map(Site::from_cluster).collect();
+    /// A cluster, VM or latency with a figure ecmr cannot compute with (not finite, or too
+    /// large: see [`crate::check`]) is invalid input, and the error names each.
+    pub fn from_request(request: &PlacementRequest) -> Result<Batch, PluginError> {
+        let mut bad = Vec::new();
+        let mut sites = Vec::with_capacity(request.clusters.len());
+        for c in request.clusters.iter() {
+            match Site::read(c) {
+                Ok(site) => sites.push(site),
+                Err(figure) => bad.push(figure),
+            }
+        }
         let mut vms = Vec::new();
         for s in request.graph.services.iter() {
             let user = s
@@ -66,10 +76,16 @@ impl Batch {
                     .collect()
             })
             .collect();
-        Batch {
+        let batch = Batch {
             vms,
             sites,
             latency_ms,
+        };
+        bad.extend(check::vms_and_links(&batch));
+        if bad.is_empty() {
+            Ok(batch)
+        } else {
+            Err(check::error(&bad))
         }
     }
 

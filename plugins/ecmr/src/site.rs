@@ -1,6 +1,7 @@
 //! One datacenter as ECMR sees it: its servers with their power curves, its on-site renewable
 //! supply and grid carbon intensity, and MESF (the server whose power rises least).
 
+use crate::check::{self, BadFigure};
 use serde::Deserialize;
 use smo_plugin_api::extra::{self, ClusterExtra, ServerModel};
 use smo_plugin_api::{Cluster, Resources};
@@ -88,6 +89,21 @@ impl Site {
     /// Reads a cluster. With `server_detail` in `extra` (the simulator sends it) every server is
     /// modelled; without it the datacenter is one linear server of its aggregate capacity.
     pub fn from_cluster(c: &Cluster) -> Site {
+        Self::build(c).0
+    }
+
+    /// Reads a cluster as [`Site::from_cluster`] does, refusing it when one of its figures is
+    /// not finite or too large to compute with ([`check::cluster`]).
+    pub fn read(c: &Cluster) -> Result<Site, BadFigure> {
+        let (site, detailed) = Self::build(c);
+        match check::cluster(c, &site, detailed) {
+            Some(bad) => Err(bad),
+            None => Ok(site),
+        }
+    }
+
+    /// The site, and whether the host gave its servers (`server_detail`).
+    fn build(c: &Cluster) -> (Site, bool) {
         let extra: ClusterExtra = extra::read(c.extra.as_str()).unwrap_or_default();
         let e = &c.energy;
         let detailed = extra.server_detail.is_some();
@@ -148,7 +164,7 @@ impl Site {
         } else {
             c.available
         };
-        Site {
+        let site = Site {
             name: c.name.to_string(),
             lat: c.location.lat,
             lon: c.location.lon,
@@ -163,7 +179,8 @@ impl Site {
             peak_w: e.peak_power_w,
             capacity: c.capacity,
             free,
-        }
+        };
+        (site, detailed)
     }
 
     /// IT power now, W.

@@ -1,10 +1,11 @@
 //! The placement strategies the plugin exports: each reads the request into a [`Batch`], runs
 //! its mode, and explains every VM's destination (or why it has none) in the decision.
 
+use crate::check;
 use crate::heuristic::{self, Outcome};
 use crate::milp;
 use crate::objective::{evaluate, Choices};
-use crate::params::{HeuristicParams, MilpParams, SeedParams};
+use crate::params::{HeuristicParams, MilpParams, SeedParams, Weights};
 use crate::repair::{self, Fix};
 use crate::request::Batch;
 use crate::seed;
@@ -63,6 +64,39 @@ fn outcomes_to_decision(batch: &Batch, out: &[Outcome], order: &[usize]) -> Plac
     d
 }
 
+/// Refuses outcomes whose power or objective is not finite (a cluster's figures overflowed
+/// although each passed [`check::cluster`]), naming the cluster: never an `ok` with `+inf W`.
+fn finite_outcomes(batch: &Batch, out: &[Outcome], w: &Weights) -> Result<(), PluginError> {
+    for (r, o) in out.iter().enumerate() {
+        if let Outcome::Placed {
+            site,
+            delta_facility_w,
+            ..
+        } = o
+        {
+            if !delta_facility_w.is_finite() {
+                return Err(PluginError::invalid_input(format!(
+                    "cluster `{}`: facility power increase of VM `{}` {} W",
+                    batch.sites[*site].name,
+                    batch.vms[r].name,
+                    check::fig(*delta_facility_w)
+                )));
+            }
+        }
+    }
+    check::objective(batch, &choices_of(out), w).map(|_| ())
+}
+
+/// The (site, server) of each outcome.
+fn choices_of(out: &[Outcome]) -> Choices {
+    out.iter()
+        .map(|o| match o {
+            Outcome::Placed { site, server, .. } => Some((*site, *server)),
+            Outcome::Unplaced => None,
+        })
+        .collect()
+}
+
 /// `ecmr/heuristic`: Algorithm 1 on each batch of arrivals.
 pub struct Heuristic {
     pub params: HeuristicParams,
@@ -70,10 +104,11 @@ pub struct Heuristic {
 
 impl Placement for Heuristic {
     fn place(&self, request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
-        let mut batch = Batch::from_request(request);
+        let mut batch = Batch::from_request(request)?;
         let before = batch.clone();
         let order = heuristic::order(&batch, &self.params);
         let (out, c) = heuristic::dispatch(&mut batch, &self.params);
+        finite_outcomes(&before, &out, &self.params.weights)?;
         let mut d = outcomes_to_decision(&before, &out, &order);
         d.extra = serde_json::json!({
             "latency_rejections": c.latency_rejections,
@@ -104,7 +139,7 @@ pub struct Nearest;
 
 impl Placement for Nearest {
     fn place(&self, request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
-        let mut batch = Batch::from_request(request);
+        let mut batch = Batch::from_request(request)?;
         let before = batch.clone();
         let out = heuristic::nearest(&mut batch);
         let order: Vec<usize> = (0..out.len()).collect();
@@ -119,7 +154,7 @@ pub struct Seed {
 
 impl Placement for Seed {
     fn place(&self, request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
-        let mut batch = Batch::from_request(request);
+        let mut batch = Batch::from_request(request)?;
         let (out, rejections) = seed::dispatch(&mut batch, &self.params);
         let mut d = PlacementDecision::default();
         for (r, c) in out.iter().enumerate() {
@@ -145,7 +180,7 @@ pub struct Milp {
 
 impl Placement for Milp {
     fn place(&self, request: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
-        let mut batch = Batch::from_request(request);
+        let mut batch = Batch::from_request(request)?;
         let before = batch.clone();
         let n = batch.vms.len();
         let mut d = PlacementDecision::default();
@@ -195,6 +230,12 @@ impl Placement for Milp {
             chunks.push(info);
             start = end;
         }
+        if !total.is_finite() {
+            return Err(PluginError::invalid_input(format!(
+                "ecmr's objective over the batch's chunks is {}",
+                check::fig(total)
+            )));
+        }
         d.objective = ROption::RSome(total);
         d.extra = serde_json::json!({ "chunks": chunks }).to_string().into();
         Ok(d)
@@ -209,7 +250,7 @@ impl Milp {
         let sol = milp::solve(batch, &self.params)?;
         let milp_s = started.elapsed().as_secs_f64();
         let w = &self.params.weights;
-        let obj = evaluate(batch, &sol.assign, w);
+        let obj = check::objective(batch, &sol.assign, w)?;
         let fixes = if self.params.repair {
             repair::replay(batch, &sol.assign, self.params.latency_threshold_ms, w)
         } else {
@@ -225,7 +266,7 @@ impl Milp {
                 .collect()
         };
         let applied: Choices = fixes.iter().map(Fix::placed).collect();
-        let applied_obj = evaluate(batch, &applied, w);
+        let applied_obj = check::objective(batch, &applied, w)?;
         let moved = fixes
             .iter()
             .filter(|f| matches!(f, Fix::Moved { .. }))
@@ -282,12 +323,5 @@ fn heuristic_choices(batch: &Batch, p: &HeuristicParams) -> (Choices, f64) {
     let started = Instant::now();
     let (out, _) = heuristic::dispatch(&mut hb, p);
     let secs = started.elapsed().as_secs_f64();
-    let choices = out
-        .iter()
-        .map(|o| match o {
-            Outcome::Placed { site, server, .. } => Some((*site, *server)),
-            Outcome::Unplaced => None,
-        })
-        .collect();
-    (choices, secs)
+    (choices_of(&out), secs)
 }

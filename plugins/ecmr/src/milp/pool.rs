@@ -1,10 +1,10 @@
 //! Pooled switched-off servers (`pool_off_servers`): one integer count per server type and site
 //! instead of one binary per server, and the unpacking of a solution onto concrete servers.
 
+use super::checked::Checked;
 use crate::objective::linear;
 use crate::params::MilpParams;
 use crate::request::Batch;
-use highs::RowProblem;
 
 /// The switched-off servers of one type at one site as a pool (`pool_off_servers`): x_r = 1
 /// puts VM r on one of them, N of them are switched on, and the pool's CPU, memory and GPUs
@@ -19,7 +19,7 @@ pub struct Pool {
 /// Adds the pool of type `k`'s off `servers` at site `j`: x columns, the count N and its
 /// capacity rows; its power terms go to `power_terms`. `None` when no VM can use it.
 pub fn add_pool(
-    pb: &mut RowProblem,
+    pb: &mut Checked,
     batch: &Batch,
     j: usize,
     k: usize,
@@ -43,7 +43,12 @@ pub fn add_pool(
         }
         let cost = w.energy * site.pue * slope * d.cpu / w.energy_ref_w
             + w.latency * lat / w.latency_ref_ms;
-        let x = pb.add_integer_column(cost, 0.0..=1.0);
+        let x = pb.integer(cost, 0.0..=1.0, || {
+            format!(
+                "cluster `{}`: VM `{}` on a switched-off type {k} server",
+                site.name, vm.name
+            )
+        });
         xs.push((r, x));
         cpu.push((x, d.cpu));
         mem.push((x, d.memory_mib));
@@ -53,18 +58,25 @@ pub fn add_pool(
     if xs.is_empty() || servers.is_empty() {
         return None;
     }
-    let n = pb.add_integer_column(
+    let at = |what: &str| {
+        format!(
+            "cluster `{}`: switched-off type {k} servers' {what}",
+            site.name
+        )
+    };
+    let n = pb.integer(
         w.energy * site.pue * idle / w.energy_ref_w,
         0.0..=servers.len() as f64,
+        || at("count"),
     );
     power_terms.push((n, site.pue * idle));
     cpu.push((n, -t.cores));
     mem.push((n, -t.memory_mib));
-    pb.add_row(..=0.0, &cpu);
-    pb.add_row(..=0.0, &mem);
+    pb.row(..=0.0, &cpu, || at("CPU capacity"));
+    pb.row(..=0.0, &mem, || at("memory capacity"));
     if gpu.iter().any(|(_, g)| *g > 0.0) {
         gpu.push((n, -f64::from(t.gpus)));
-        pb.add_row(..=0.0, &gpu);
+        pb.row(..=0.0, &gpu, || at("GPU capacity"));
     }
     Some(Pool {
         site: j,
