@@ -14,6 +14,7 @@ use std::str::FromStr;
 
 /// Which kind of strategy decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DecisionKind {
     Placement,
@@ -23,6 +24,7 @@ pub enum DecisionKind {
 
 /// How a strategy call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The named strategy decided.
@@ -75,6 +77,7 @@ impl DecisionKind {
 
 /// A decision, with who made it and why (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DecisionRecord {
     /// History id, once stored (absent for a dry run).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -32,6 +32,7 @@ pub use crate::graphs::offload_policy::{OffloadPolicy, PolicyError};
 
 /// Where the machine is. Times are seconds on the caller's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum OffloadState {
     /// Watching the delay; no alarm.
@@ -80,10 +81,13 @@ impl fmt::Display for OffloadState {
 /// What the host measured for one graph at one instant (the light refresh of camping and
 /// alarms; the full refresh goes into the strategy request when acting).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct Observation {
     /// Mean user delay at the edge ingress over the last query window (ms); NaN when unknown
-    /// (e.g. no traffic): unknown never raises or keeps an alarm.
+    /// (e.g. no traffic): unknown never raises or keeps an alarm. JSON has no NaN: an unknown
+    /// delay is shown as `null`.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
     pub delay_ms: f64,
     /// Some autoscaler of the graph (any area) is changing replicas: desired ≠ current, or
     /// current changed since the previous observation.
@@ -117,6 +121,7 @@ impl Observation {
 
 /// What the machine asks the host to do: call the graph's migration strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "action", rename_all = "camelCase")]
 pub enum Action {
     /// Move services to the edge so that the delay falls by `required_decrease_ms`.
@@ -161,6 +166,7 @@ impl Action {
 
 /// How an action ended, reported by the host.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum ActionOutcome {
     /// The strategy's moves were applied.
@@ -173,6 +179,7 @@ pub enum ActionOutcome {
 
 /// One logged transition.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Transition {
     /// When, in seconds on the caller's clock.
@@ -184,6 +191,7 @@ pub struct Transition {
 
 /// A serialisable snapshot for the graph's status.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OffloadStatus {
     pub state: OffloadState,

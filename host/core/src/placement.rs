@@ -6,6 +6,7 @@ use smo_plugin_api::{Assignment, Placement, RString};
 
 /// "Service `service` runs `replicas` replicas on cluster `cluster`."
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PlacementEntry {
     pub service: String,
     pub cluster: String,

@@ -35,6 +35,7 @@ fn mark_mapped(path: &Path) {
 
 /// One strategy a plugin offers, host-side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StrategyDescription {
     pub name: String,
     pub kind: String,

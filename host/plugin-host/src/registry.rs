@@ -169,6 +169,7 @@ impl PluginEntry {
 
 /// A file the registry refused, and why.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RejectedFile {
     pub file: PathBuf,
     pub sha256: Option<String>,
@@ -184,6 +185,7 @@ pub struct ActiveSet {
 
 /// What a reload changed.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReloadReport {
     pub generation: u64,
     pub added: Vec<String>,
@@ -203,6 +205,7 @@ pub struct ReloadReport {
 
 /// One row of `smo plugin list` / `GET /v1/plugins`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PluginListing {
     pub name: String,
     pub version: String,
@@ -220,6 +223,7 @@ pub struct PluginListing {
 
 /// Registry-wide figures.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RegistryStatus {
     pub generation: u64,
     pub plugin_dir: PathBuf,

@@ -26,6 +26,7 @@ pub struct StrategyHealth {
 
 /// A copy of the counters for display.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StatsSnapshot {
     pub calls: u64,
     pub errors: u64,
@@ -36,6 +37,7 @@ pub struct StatsSnapshot {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct QuarantineEntry {
     pub strategy: String,
     pub reason: String,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// The first five members are the graph schema's `offloadPolicy` keys; the last three are
 /// engine settings with defaults (unknown keys are refused).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct OffloadPolicy {
     /// Offload when the mean user delay at the edge ingress is above this (ms). Default 250.

@@ -16,6 +16,7 @@ use super::read::{field, Errors, FieldPath};
 /// One problem in a descriptor: where (`hdaGraph.services[2].deployment.intent.compute.cpu`)
 /// and what. Syntax errors have an empty path and a line and column instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ValidationError {
     pub path: String,
     pub message: String,

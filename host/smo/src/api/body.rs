@@ -95,6 +95,47 @@ pub fn descriptor_text(
     Ok(text)
 }
 
+/// The JSON Schema of a descriptor in its JSON form (`components.schemas.HdaDescriptor`): what
+/// the document can say of it. The reader checks far more (every member of the NEPHELE
+/// `hdaGraph` schema, with smo's extensions) and answers 422 `invalid_descriptor` with every
+/// error; what is said here is a part of those checks, so a body this schema refuses is
+/// refused.
+pub struct HdaDescriptor;
+
+impl schemars::JsonSchema for HdaDescriptor {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HdaDescriptor".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An HDAG descriptor: the NEPHELE hdaGraph schema, unchanged, with smo's optional extensions (placementStrategy, scalingStrategy, migrationStrategy, strategyParameters, offloadPolicy; per-service scaling and dependencies). Only its outline is described here; the server validates the rest and reports every error at once (422 invalid_descriptor).",
+            "type": "object",
+            "required": ["hdaGraph"],
+            "properties": {
+                "hdaGraph": {
+                    "type": "object",
+                    "required": ["id", "services"],
+                    "properties": {
+                        "id": {
+                            "description": "The graph's name (a DNS label, as Kubernetes requires).",
+                            "type": "string",
+                            "pattern": super::wire::NAME_PATTERN,
+                            "minLength": 1,
+                            "maxLength": super::wire::NAME_MAX
+                        },
+                        "services": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"type": "object"}
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
 /// The validated graph of a request body, or 422 with every error. Parsed on a blocking thread:
 /// a large or deep body never holds an async worker.
 pub async fn descriptor(

@@ -2,22 +2,30 @@
 //! (the project is accepted and not used: graph names are global, as upstream) and the
 //! Alertmanager webhook `POST /alerts`, which deploys the conditional service in `labels.service`.
 
-use super::error::{json_body, ApiError};
+use super::error::ApiError;
+use super::views::{AlertOutcome, GraphSummary};
+use super::wire::{self, json_object, JsonObject};
 use super::AppState;
-use crate::engine::alerts::AlertOutcome;
-use crate::engine::status::GraphSummary;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// `GET /project/{project}/graphs`: every graph (a list, as upstream).
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<GraphSummary>>, ApiError> {
-    Ok(Json(state.engine.list().await?))
+    Ok(Json(
+        state
+            .engine
+            .list()?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// `POST /project/{project}/graphs`: upstream's deploy. Takes the same bodies as
@@ -31,7 +39,7 @@ pub async fn deploy(
 }
 
 /// An alert's state, as Alertmanager sends it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
     Firing,
@@ -39,24 +47,28 @@ pub enum AlertStatus {
 }
 
 /// One alert of an Alertmanager webhook (other members are ignored).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct Alert {
-    /// firing or resolved (anything else is refused).
+    /// firing or resolved (anything else is refused); `null` or not given: firing.
     #[serde(default)]
     pub status: Option<AlertStatus>,
-    #[serde(default)]
-    pub labels: HashMap<String, String>,
+    /// `service` names the conditional service to deploy, `graph` (optional) its graph.
+    #[serde(default, deserialize_with = "wire::object")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// An Alertmanager webhook body (other members are ignored).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct AlertBody {
+    #[serde(deserialize_with = "wire::objects")]
     pub alerts: Vec<Alert>,
 }
 
 /// The answer to a webhook.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct AlertAnswer {
+    /// Always `Alert received`.
+    #[schemars(extend("const" = "Alert received"))]
     pub message: &'static str,
     pub results: Vec<AlertOutcome>,
 }
@@ -65,9 +77,9 @@ pub struct AlertAnswer {
 /// deploy that pending conditional service.
 pub async fn alerts(
     State(state): State<AppState>,
-    body: Result<Json<AlertBody>, JsonRejection>,
+    body: JsonObject,
 ) -> Result<Json<AlertAnswer>, ApiError> {
-    let body = json_body(body)?;
+    let body: AlertBody = json_object(body)?;
     let mut results = Vec::new();
     for alert in &body.alerts {
         let Some(service) = alert.labels.get("service") else {
@@ -75,7 +87,7 @@ pub async fn alerts(
                 service: String::new(),
                 graph: None,
                 cluster: None,
-                action: "ignored",
+                action: "ignored".to_owned(),
                 reason: "no labels.service".to_owned(),
             });
             continue;
@@ -86,12 +98,19 @@ pub async fn alerts(
                 service: service.clone(),
                 graph: graph.map(str::to_owned),
                 cluster: None,
-                action: "ignored",
+                action: "ignored".to_owned(),
                 reason: "resolved".to_owned(),
             });
             continue;
         }
-        results.extend(state.engine.alert(service, graph).await?);
+        results.extend(
+            state
+                .engine
+                .alert(service, graph)
+                .await?
+                .into_iter()
+                .map(AlertOutcome::from),
+        );
     }
     Ok(Json(AlertAnswer {
         message: "Alert received",

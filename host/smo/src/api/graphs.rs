@@ -3,18 +3,17 @@
 
 use super::body;
 use super::error::{from_query_rejection, ApiError};
+use super::views::{ApplyAttempt, GraphSummary, GraphView, OffloadAnswer};
 use super::AppState;
 use crate::engine::lifecycle::{Deleted, DeployMode};
-use crate::engine::offload_loop::OffloadAnswer;
 use crate::engine::record::Cause;
-use crate::engine::status::{GraphSummary, GraphView};
-use crate::store::ApplyAttempt;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use smo_core::decision::DecisionRecord;
@@ -40,7 +39,7 @@ pub async fn deploy(
     let spec = body::descriptor(&headers, body).await?;
     let name = spec.name.clone();
     state.engine.deploy(spec, DeployMode::Create).await?;
-    Ok(created(state.engine.status(&name).await?))
+    Ok(created(state.engine.status(&name).await?.into()))
 }
 
 /// `PUT /v1/graphs/{name}`: create (201) or update (200) the graph; the descriptor's
@@ -64,7 +63,7 @@ pub async fn put(
         .with_field("hdaGraph.id"));
     }
     let deployed = state.engine.deploy(spec, DeployMode::Upsert).await?;
-    let view = state.engine.status(&name).await?;
+    let view = GraphView::from(state.engine.status(&name).await?);
     Ok(if deployed.created {
         created(view)
     } else {
@@ -73,7 +72,7 @@ pub async fn put(
 }
 
 /// The list body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct GraphList {
     pub graphs: Vec<GraphSummary>,
 }
@@ -81,7 +80,12 @@ pub struct GraphList {
 /// `GET /v1/graphs`
 pub async fn list(State(state): State<AppState>) -> Result<Json<GraphList>, ApiError> {
     Ok(Json(GraphList {
-        graphs: state.engine.list().await?,
+        graphs: state
+            .engine
+            .list()?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     }))
 }
 
@@ -91,7 +95,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<GraphView>, ApiError> {
-    Ok(Json(state.engine.status(&name).await?))
+    Ok(Json(state.engine.status(&name).await?.into()))
 }
 
 /// `GET /v1/graphs/{name}/offload`: the offload loop's state, policy, last observation,
@@ -100,7 +104,7 @@ pub async fn offload(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<OffloadAnswer>, ApiError> {
-    Ok(Json(state.engine.offload_status(&name).await?))
+    Ok(Json(state.engine.offload_status(&name).await?.into()))
 }
 
 /// Query of `DELETE /v1/graphs/{name}`.
@@ -113,9 +117,11 @@ pub struct DeleteQuery {
 }
 
 /// Answer of a deletion still waiting for its withdrawal.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Withdrawing {
     pub name: String,
+    /// Always `deleting`.
+    #[schemars(extend("const" = "deleting"))]
     pub status: &'static str,
     /// The withdrawal's error, if it failed (it is retried).
     pub error: Option<String>,
@@ -156,7 +162,7 @@ pub async fn start(
     Path(name): Path<String>,
 ) -> Result<Json<GraphView>, ApiError> {
     state.engine.start(&name).await?;
-    Ok(Json(state.engine.status(&name).await?))
+    Ok(Json(state.engine.status(&name).await?.into()))
 }
 
 /// `POST /v1/graphs/{name}/stop`: 409 if already stopped.
@@ -165,7 +171,7 @@ pub async fn stop(
     Path(name): Path<String>,
 ) -> Result<Json<GraphView>, ApiError> {
     state.engine.stop(&name).await?;
-    Ok(Json(state.engine.status(&name).await?))
+    Ok(Json(state.engine.status(&name).await?.into()))
 }
 
 /// `POST /v1/graphs/{name}/placement`: re-place now with the graph's strategy; answers the
@@ -195,8 +201,8 @@ pub struct ExecuteQuery {
     pub initial: bool,
 }
 
-/// Answer of `execute_strategy`.
-#[derive(Debug, Serialize)]
+/// Answer of `execute_strategy`: whether the placement was applied, and the decision.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Executed {
     pub applied: bool,
     pub decision: DecisionRecord,
@@ -287,7 +293,7 @@ pub struct DecisionsQuery {
 }
 
 /// The history body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct DecisionList {
     pub decisions: Vec<DecisionRecord>,
 }
@@ -302,7 +308,7 @@ pub struct AppliesQuery {
 }
 
 /// The attempts body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ApplyList {
     pub applies: Vec<ApplyAttempt>,
 }
@@ -337,7 +343,10 @@ pub async fn applies(
             .engine
             .store()
             .list_apply_attempts(query.graph.as_deref(), limit)
-            .map_err(crate::engine::error::EngineError::from)?,
+            .map_err(crate::engine::error::EngineError::from)?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     }))
 }
 

@@ -15,6 +15,8 @@ pub mod graphs;
 pub mod openapi;
 pub mod origin;
 pub mod plugins;
+pub mod views;
+pub mod wire;
 
 use crate::engine::lifecycle::Engine;
 use axum::extract::DefaultBodyLimit;

@@ -1,26 +1,39 @@
 //! Handlers for plugins: list with load state and call counts, reload, and a direct
 //! strategy call (`place`) that returns the decision record.
 
-use super::error::{from_json_rejection, ApiError};
+use super::error::ApiError;
+use super::wire::{self, json_object, JsonObject, PlacementRequest};
 use super::AppState;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use smo_core::decision::DecisionRecord;
-use smo_plugin_api::PlacementRequest;
 use smo_plugin_host::StrategyName;
 use std::sync::Arc;
 
+/// The answer of `GET /healthz`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schemars(extend("const" = "ok"))]
+    pub status: &'static str,
+    /// The plugin registry's generation (grows with every reload that changed something).
+    pub generation: u64,
+    /// How many plugins are loaded.
+    pub plugins: usize,
+}
+
 /// `GET /healthz`
-pub async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
     let status = state.dispatcher.registry().status();
-    Json(serde_json::json!({
-        "status": "ok",
-        "generation": status.generation,
-        "plugins": status.plugins.len(),
-    }))
+    Json(Health {
+        status: "ok",
+        generation: status.generation,
+        plugins: status.plugins.len(),
+    })
 }
 
 /// `GET /v1/plugins`
@@ -45,12 +58,14 @@ pub async fn reload(
 }
 
 /// Body of a direct placement call.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceBody {
-    /// The strategy's JSON parameters (default `{}`).
+    /// The strategy's JSON parameters (`null` or not given: `{}`).
     #[serde(default)]
-    pub params: Option<serde_json::Value>,
+    pub params: Option<Map<String, Value>>,
+    /// The input of the placement strategy.
+    #[serde(deserialize_with = "wire::object")]
     pub request: PlacementRequest,
 }
 
@@ -59,18 +74,17 @@ pub struct PlaceBody {
 pub async fn place(
     State(state): State<AppState>,
     Path((plugin, strategy)): Path<(String, String)>,
-    body: Result<Json<PlaceBody>, JsonRejection>,
+    body: JsonObject,
 ) -> Result<Json<DecisionRecord>, ApiError> {
-    let Json(body) = body.map_err(from_json_rejection)?;
+    let body: PlaceBody = json_object(body)?;
     let name = StrategyName::parse(&format!("{plugin}/{strategy}")).map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_strategy", e.to_string()).with_field("strategy")
     })?;
-    let params = body
-        .params
-        .map_or_else(|| "{}".to_string(), |p| p.to_string());
+    let params = Value::Object(body.params.unwrap_or_default()).to_string();
+    let request = smo_plugin_api::PlacementRequest::from(body.request);
     let decided = state
         .dispatcher
-        .place(Some(&name), &params, Arc::new(body.request))
+        .place(Some(&name), &params, Arc::new(request))
         .await;
     Ok(Json(decided.to_record()))
 }
