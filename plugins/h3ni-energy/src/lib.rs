@@ -4,6 +4,7 @@
 
 pub mod consolidate;
 pub mod energy;
+pub mod figures;
 pub mod forecast;
 pub mod packing;
 pub mod params;

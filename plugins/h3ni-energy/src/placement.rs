@@ -2,6 +2,7 @@
 //! carbon (on-site renewables first), latency and migrations, with a greedy fallback.
 
 use crate::energy::{latency, ClusterModel, ServerPick};
+use crate::figures;
 use crate::params::PlacementParams;
 use crate::reserve::{Reservations, SharedReservations};
 use highs::{Col, HighsModelStatus, RowProblem, Sense};
@@ -267,6 +268,40 @@ impl Instance {
         inst
     }
 
+    /// Refuses an instance with a cost or power that is not finite (the figures passed
+    /// [`figures::check`], so this only guards the arithmetic), naming the cluster.
+    fn finite(&self) -> Result<(), PluginError> {
+        for (j, c) in self.clusters.iter().enumerate() {
+            let figures = [
+                ("facility power of switching it on", self.fixed_w(j), "W"),
+                ("renewable headroom", c.green_headroom_w, "W"),
+                ("room", self.room[j].cpu, "cores"),
+                ("room", self.room[j].memory_mib, "MiB"),
+            ];
+            if let Some((name, v, unit)) = figures.into_iter().find(|(_, v, _)| !v.is_finite()) {
+                return Err(PluginError::invalid_input(format!(
+                    "cluster `{}`: {name} {} {unit}",
+                    c.name,
+                    figures::fig(v)
+                )));
+            }
+        }
+        match self
+            .pairs
+            .iter()
+            .find(|q| !(q.cost.is_finite() && q.facility_w.is_finite()))
+        {
+            Some(q) => Err(PluginError::invalid_input(format!(
+                "cluster `{}`: service `{}` draws {} W facility power at a cost of {} per hour",
+                self.clusters[q.cluster].name,
+                self.items[q.item].name,
+                figures::fig(q.facility_w),
+                figures::fig(q.cost)
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The feasible pairs of item `i` (one per cluster it may go to).
     fn pairs_of(&self, i: usize) -> &[Pair] {
         match (self.pair_start.get(i), self.pair_start.get(i + 1)) {
@@ -503,6 +538,7 @@ impl Instance {
 
 impl Placement for EnergyPlacement {
     fn place(&self, req: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
+        figures::check(req)?;
         let p = &self.params;
         let time_s = req.telemetry.time_unix_s;
         let (held, holders, released) = {
@@ -516,6 +552,7 @@ impl Placement for EnergyPlacement {
             )
         };
         let inst = Instance::build(req, p, &held, self.consolidating);
+        inst.finite()?;
         let (greedy, _) = inst.solve_greedy(p);
         let greedy_objective = inst.replay_cost(p, &greedy);
         let (choice, objective, how) = if inst.pairs.len() > p.milp_max_pairs {
@@ -617,6 +654,19 @@ impl Placement for EnergyPlacement {
             });
             d.reasons
                 .push(format!("servers picked by {} (asked of the host)", pick.name()).into());
+        }
+        if !objective.is_finite() {
+            let chosen: Vec<&str> = d
+                .placement
+                .assignments
+                .iter()
+                .map(|a| a.cluster.as_str())
+                .collect();
+            return Err(PluginError::invalid_input(format!(
+                "h3ni-energy's objective for this placement is {} (on {})",
+                figures::fig(objective),
+                chosen.join(", ")
+            )));
         }
         d.rejections = inst.rejections.into_iter().take(200).collect();
         d.objective = ROption::RSome(objective);
