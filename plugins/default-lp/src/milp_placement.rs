@@ -31,6 +31,36 @@ fn price(total: &Resources, cluster: &Cluster) -> f64 {
         + f64::from(total.gpu) * p.gpu_hour
 }
 
+/// Prices at or above this are refused: HiGHS reads costs of 1e20 or more as infinite, and
+/// smo's API bounds each price far below it (10^6).
+const PRICE_LIMIT: f64 = 1e15;
+
+/// Refuses a cluster whose price is not finite or not below [`PRICE_LIMIT`], naming it and the
+/// price: such a price made the normalisation infinite and every cost NaN (`objective: NaN`).
+fn check_prices(clusters: &[Cluster]) -> Result<(), PluginError> {
+    let bad: Vec<String> = clusters
+        .iter()
+        .filter_map(|c| {
+            let p = &c.prices;
+            [
+                ("prices.cpu_core_hour", p.cpu_core_hour),
+                ("prices.memory_gib_hour", p.memory_gib_hour),
+                ("prices.gpu_hour", p.gpu_hour),
+            ]
+            .into_iter()
+            .find(|(_, v)| !(v.is_finite() && v.abs() < PRICE_LIMIT))
+            .map(|(field, v)| format!("cluster `{}`: {field} {v:e}", c.name))
+        })
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(PluginError::invalid_input(format!(
+        "milp placement: every price must be finite and below {PRICE_LIMIT:e}: {}",
+        bad.join("; ")
+    )))
+}
+
 /// Share of `cluster`'s free CPU and memory that `total` takes: (cpu share, memory share).
 fn shares(total: &Resources, cluster: &Cluster) -> (f64, f64) {
     let share = |need: f64, free: f64| if free > 0.0 { need / free } else { 0.0 };
@@ -52,6 +82,7 @@ pub fn balanced(
     inst.precheck().map_err(|e| {
         PluginError::infeasible(format!("milp placement infeasible: {}", e.message))
     })?;
+    check_prices(inst.clusters)?;
 
     let price_norm: f64 = (0..inst.units.len())
         .map(|u| {
@@ -61,6 +92,12 @@ pub fn balanced(
                 .fold(0.0, f64::max)
         })
         .sum();
+    if !price_norm.is_finite() {
+        return Err(PluginError::invalid_input(format!(
+            "milp placement: the graph's hourly price {price_norm:e} is not finite (demands \
+             times prices)"
+        )));
+    }
     let price_weight = if price_norm > 0.0 {
         params.w_cost / price_norm
     } else {
@@ -104,6 +141,12 @@ pub fn balanced(
     let assigned = model
         .solve(&replacement::solve_options(params))
         .map_err(|e| e.into_plugin_error("milp placement"))?;
+    if !assigned.solved.objective.is_finite() {
+        return Err(PluginError::invalid_input(format!(
+            "milp placement: the objective is {}",
+            assigned.solved.objective
+        )));
+    }
 
     let mut used = vec![Resources::default(); inst.clusters.len()];
     let mut hourly = 0.0;

@@ -62,6 +62,10 @@ pub enum SolveError {
     TimeLimit { limit_s: f64, incumbent: bool },
     #[error("HiGHS rejected the model: {0}")]
     Rejected(String),
+    /// A number of the model HiGHS would refuse or silently read as infinite: the input's,
+    /// since the model's shape is fixed, so it is invalid input, not a malfunction.
+    #[error("the model cannot be solved with {0}")]
+    BadNumber(String),
     #[error("HiGHS stopped with status {0}")]
     Failed(String),
 }
@@ -72,16 +76,26 @@ impl SolveError {
         let message = format!("{context}: {self}");
         match self {
             SolveError::Infeasible => PluginError::infeasible(message),
+            SolveError::BadNumber(_) => PluginError::invalid_input(message),
             SolveError::TimeLimit { .. } => PluginError::new(ErrorKind::TIME_LIMIT, message),
             SolveError::Rejected(_) | SolveError::Failed(_) => PluginError::internal(message),
         }
     }
 }
 
-/// A mixed-integer linear program to minimise.
+/// HiGHS reads a cost of this magnitude or more as infinite (`infinite_cost`).
+pub const HIGHS_INFINITY: f64 = 1e20;
+
+/// HiGHS refuses a model with a matrix value of this magnitude or more (`large_matrix_value`).
+pub const HIGHS_LARGEST_VALUE: f64 = 1e15;
+
+/// A mixed-integer linear program to minimise. Every number is checked as it is added; the
+/// first HiGHS would refuse (or read as infinite) makes [`Milp::solve`] a
+/// [`SolveError::BadNumber`] instead of a model handed to HiGHS.
 #[derive(Debug, Default)]
 pub struct Milp {
     problem: RowProblem,
+    bad: Option<String>,
 }
 
 impl Milp {
@@ -91,22 +105,54 @@ impl Milp {
 
     /// A 0/1 variable with objective coefficient `cost`.
     pub fn binary(&mut self, cost: f64) -> Col {
+        self.check_column(cost, 0.0, 1.0);
         self.problem.add_integer_column(cost, 0.0..=1.0)
     }
 
     /// An integer variable in `[lo, hi]`.
     pub fn integer(&mut self, cost: f64, lo: f64, hi: f64) -> Col {
+        self.check_column(cost, lo, hi);
         self.problem.add_integer_column(cost, lo..=hi)
     }
 
     /// A continuous variable in `[lo, hi]` (`hi` may be infinite).
     pub fn continuous(&mut self, cost: f64, lo: f64, hi: f64) -> Col {
+        self.check_column(cost, lo, hi);
         self.problem.add_column(cost, lo..=hi)
     }
 
     /// The constraint `lo <= Σ coef·col <= hi` (either bound may be infinite).
     pub fn row(&mut self, lo: f64, hi: f64, terms: &[(Col, f64)]) {
+        if self.bad.is_none() {
+            let row = self.problem.num_rows();
+            if let Some(&(col, v)) = terms
+                .iter()
+                .find(|(_, v)| !(v.is_finite() && v.abs() < HIGHS_LARGEST_VALUE))
+            {
+                self.bad = Some(format!(
+                    "coefficient {v:e} of column {} in row {row} (HiGHS takes values below \
+                     {HIGHS_LARGEST_VALUE:e})",
+                    col.index()
+                ));
+            } else if lo.is_nan() || hi.is_nan() {
+                self.bad = Some(format!("a NaN bound of row {row}"));
+            }
+        }
         self.problem.add_row(lo..=hi, terms);
+    }
+
+    fn check_column(&mut self, cost: f64, lo: f64, hi: f64) {
+        if self.bad.is_some() {
+            return;
+        }
+        let col = self.problem.num_cols();
+        if !(cost.is_finite() && cost.abs() < HIGHS_INFINITY) {
+            self.bad = Some(format!(
+                "cost {cost:e} of column {col} (HiGHS takes costs below {HIGHS_INFINITY:e})"
+            ));
+        } else if lo.is_nan() || hi.is_nan() {
+            self.bad = Some(format!("a NaN bound of column {col}"));
+        }
     }
 
     pub fn num_cols(&self) -> usize {
@@ -129,6 +175,9 @@ impl Milp {
         options: &SolveOptions,
         hint: Option<&[f64]>,
     ) -> Result<Solved, SolveError> {
+        if let Some(bad) = self.bad {
+            return Err(SolveError::BadNumber(bad));
+        }
         let started = Instant::now();
         let mut model = self
             .problem
@@ -212,6 +261,22 @@ mod tests {
         let plugin = err.into_plugin_error("test");
         assert_eq!(plugin.kind, ErrorKind::INFEASIBLE);
         assert!(plugin.message.starts_with("test: "));
+    }
+
+    #[test]
+    fn a_number_highs_would_refuse_is_invalid_input_not_a_rejection() {
+        let mut milp = Milp::new();
+        let x = milp.binary(1.0);
+        milp.row(f64::NEG_INFINITY, 1.0, &[(x, 1e300)]);
+        let err = milp.solve(&options()).expect_err("refused");
+        assert!(matches!(err, SolveError::BadNumber(_)), "{err}");
+        let plugin = err.into_plugin_error("re-placement");
+        assert_eq!(plugin.kind, ErrorKind::INVALID_INPUT);
+        assert!(plugin.message.contains("coefficient 1e300"), "{plugin}");
+        let mut milp = Milp::new();
+        milp.continuous(f64::NAN, 0.0, 1.0);
+        let err = milp.solve(&options()).expect_err("refused");
+        assert!(err.to_string().contains("cost NaN"), "{err}");
     }
 
     #[test]
