@@ -54,7 +54,26 @@ impl Offload {
 impl Migration for Offload {
     fn plan(&self, request: &MigrationRequest) -> Result<MigrationDecision, PluginError> {
         let (problem, plan) = self.decide(request)?;
-        Ok(decide::to_decision(&problem, &plan))
+        let decision = decide::to_decision(&problem, &plan);
+        finite_moves(&problem, &decision)?;
+        Ok(decision)
+    }
+}
+
+/// Refuses a decision with a move whose expected gain or cost is not finite (the inputs passed
+/// [`problem::build`]'s checks, so this only guards the arithmetic): never `ok` with `+inf`.
+fn finite_moves(problem: &problem::Problem, d: &MigrationDecision) -> Result<(), PluginError> {
+    match d
+        .moves
+        .iter()
+        .find(|m| !(m.expected_gain.is_finite() && m.expected_cost.is_finite()))
+    {
+        Some(m) => Err(PluginError::invalid_input(format!(
+            "the move of `{}` between `{}` and `{}` has an expected delay gain of {:e} ms and \
+             cost of {:e} per hour: check the clusters' prices and the telemetry",
+            m.service, problem.cloud, problem.edge, m.expected_gain, m.expected_cost
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -12,6 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 pub const USERS: &str = "users";
 const MIB: f64 = 1024.0 * 1024.0;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// Prices, rates and sizes at or above this are refused: their products (cost per hour,
+/// traffic) would overflow to infinity or NaN, and smo's API bounds a price far below it.
+pub const LIMIT: f64 = 1e15;
 
 /// One SBMP problem: the model, the current edge set and the constraints, with names.
 #[derive(Clone, Debug)]
@@ -159,11 +162,12 @@ pub fn build(
                 c.from
             )));
         }
-        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        let ok = |v: f64| v.is_finite() && (0.0..LIMIT).contains(&v);
         if !ok(c.rps) || !ok(c.mean_response_bytes) {
             return Err(invalid(format!(
-                "telemetry.calls {} -> {}: rps and mean_response_bytes must be finite and not negative",
-                c.from, c.to
+                "telemetry.calls {} -> {}: rps ({:e}) and mean_response_bytes ({:e}) must be \
+                 finite, not negative and below {LIMIT:e}",
+                c.from, c.to, c.rps, c.mean_response_bytes
             )));
         }
         *rate.entry((i, j)).or_insert(0.0) += c.rps;
@@ -327,16 +331,26 @@ pub fn build(
     };
     let prices = [area(&cloud.prices), area(&edge.prices)];
     let all_prices = [
-        cloud.prices.cpu_core_hour,
-        cloud.prices.memory_gib_hour,
-        cloud.prices.egress_gb,
-        edge.prices.cpu_core_hour,
-        edge.prices.memory_gib_hour,
+        (cloud, "prices.cpu_core_hour", cloud.prices.cpu_core_hour),
+        (
+            cloud,
+            "prices.memory_gib_hour",
+            cloud.prices.memory_gib_hour,
+        ),
+        (cloud, "prices.egress_gb", cloud.prices.egress_gb),
+        (edge, "prices.cpu_core_hour", edge.prices.cpu_core_hour),
+        (edge, "prices.memory_gib_hour", edge.prices.memory_gib_hour),
     ];
-    if all_prices.iter().any(|p| !(p.is_finite() && *p >= 0.0)) {
-        return Err(invalid(
-            "cluster prices must be finite and not negative".into(),
-        ));
+    let bad: Vec<String> = all_prices
+        .iter()
+        .filter(|(_, _, p)| !(p.is_finite() && (0.0..LIMIT).contains(p)))
+        .map(|(c, field, p)| format!("cluster `{}`: {field} {p:e}", c.name))
+        .collect();
+    if !bad.is_empty() {
+        return Err(invalid(format!(
+            "cluster prices must be finite, not negative and below {LIMIT:e}: {}",
+            bad.join("; ")
+        )));
     }
 
     // Pinned and not-allowed services.
