@@ -76,6 +76,58 @@ async fn every_shipped_plugin_loads_is_listed_and_places() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_cluster_figures_are_an_answer_not_a_malfunction() {
+    // Issue 27 (4): a PUE of 1e308 once made ecmr/milp's model one HiGHS rejects, an internal
+    // error counted toward quarantine, so after three such requests ecmr/milp was quarantined
+    // for every graph. Now it answers invalid_input naming the cluster, as often as asked.
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_ecmr", "ecmr.so");
+    sandbox.install("smo_default_lp", "default-lp.so");
+    let dispatcher = dispatcher(sandbox.registry_config(), Duration::from_secs(30), 3).await;
+    let milp = StrategyName::parse("ecmr/milp").unwrap();
+    let mut absurd = small_request();
+    absurd.clusters[2].energy.pue = 1e308;
+    let absurd = Arc::new(absurd);
+    for _ in 0..5 {
+        let record = dispatcher
+            .place(Some(&milp), "{}", Arc::clone(&absurd))
+            .await;
+        let reason = record.record.fallback_reason.expect("fell back");
+        assert!(reason.contains("failed (invalid_input)"), "{reason}");
+        assert!(
+            reason.contains("cluster `cloud-2`: facility power at full load +inf W"),
+            "{reason}"
+        );
+        assert_eq!(record.record.strategy, "default-lp/placement");
+        assert!(record.decision.is_some(), "the default strategy decided");
+    }
+    // Not quarantined: a normal request is still decided by ecmr/milp itself.
+    let record = dispatcher
+        .place(Some(&milp), "{}", Arc::new(small_request()))
+        .await;
+    assert_eq!(record.record.error, None);
+    assert_eq!(record.record.fallback_reason, None);
+    assert_eq!(record.record.strategy, "ecmr/milp");
+    let decision = record.decision.expect("a decision");
+    assert_eq!(decision.placement.assignments.len(), 3);
+    let ecmr = dispatcher
+        .registry()
+        .status()
+        .plugins
+        .into_iter()
+        .find(|p| p.name == "ecmr")
+        .expect("ecmr listed");
+    assert_eq!(ecmr.stats.calls, 6);
+    assert_eq!(ecmr.stats.errors, 5);
+    assert_eq!(ecmr.stats.panics, 0);
+    assert!(
+        ecmr.stats.quarantined.is_empty(),
+        "{:?}",
+        ecmr.stats.quarantined
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_strategy_answers_and_unknown_names_are_explained() {
     let sandbox = Sandbox::new();
     sandbox.install("smo_sbmp_gma", "sbmp-gma.so");
