@@ -472,3 +472,37 @@ fn a_quarantined_strategy_is_shown_unavailable_on_the_graphs_that_name_it() {
         "{active}"
     );
 }
+
+#[test]
+fn the_graph_list_is_paginated_by_name_with_a_cursor() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    for name in ["p-c", "p-a", "p-e", "p-b", "p-d"] {
+        assert_eq!(api.post_yaml("/v1/graphs", &hello_named(name)).status, 201);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/graphs?limit=2".to_owned();
+    loop {
+        let reply = api.get(&path);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let page = reply.body["graphs"].as_array().expect("graphs").clone();
+        assert!(page.len() <= 2, "{}", reply.body);
+        for graph in &page {
+            assert_eq!(placement(graph).len(), 1, "{graph}");
+            assert_eq!(graph["status"], "running");
+            seen.push(graph["name"].as_str().expect("name").to_owned());
+        }
+        match reply.body["next"].as_str() {
+            Some(next) => path = format!("/v1/graphs?limit=2&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["p-a", "p-b", "p-c", "p-d", "p-e"]);
+    let all = api.get("/v1/graphs").body;
+    assert_eq!(all["graphs"].as_array().expect("graphs").len(), 5);
+    assert!(all.get("next").is_none(), "one page: {all}");
+    let refused = api.get("/v1/graphs?limit=1001");
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.body["field"], "limit");
+    assert_eq!(api.get("/v1/graphs?page=2").status, 400);
+}

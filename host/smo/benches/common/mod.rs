@@ -2,6 +2,8 @@
 //! daemon built in-process on the simulated continuum with the default-lp plugin installed.
 #![allow(dead_code)]
 
+pub mod load;
+
 use smo_host::config::Config;
 use smo_host::daemon::{build_app, App};
 use std::path::{Path, PathBuf};

@@ -75,17 +75,36 @@ pub async fn put(
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct GraphList {
     pub graphs: Vec<GraphSummary>,
+    /// When more graphs follow: the `after` of the next page (absent on the last page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
-/// `GET /v1/graphs`
-pub async fn list(State(state): State<AppState>) -> Result<Json<GraphList>, ApiError> {
+/// Query of the graph list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphsQuery {
+    /// At most this many graphs, by name (default 100, at most 1000).
+    pub limit: Option<usize>,
+    /// Only the graphs whose names sort after this one (the previous page's `next`).
+    pub after: Option<String>,
+}
+
+/// `GET /v1/graphs?limit=&after=`: a page of the graphs, by name, each with its status, phase,
+/// services and placement; `next` is the cursor of the following page.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<GraphsQuery>, QueryRejection>,
+) -> Result<Json<GraphList>, ApiError> {
+    let Query(query) = query.map_err(from_query_rejection)?;
+    let limit = match query.limit {
+        None => 100,
+        limit => page_limit(limit)?,
+    };
+    let (graphs, next) = state.engine.list_page(query.after.as_deref(), limit)?;
     Ok(Json(GraphList {
-        graphs: state
-            .engine
-            .list()?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
+        graphs: graphs.into_iter().map(Into::into).collect(),
+        next,
     }))
 }
 

@@ -363,7 +363,7 @@ impl Engine {
     /// Every cluster, by name, with what running graphs use of it and the backend's report.
     pub async fn list_clusters(&self) -> Result<Vec<ClusterView>, EngineError> {
         let reported = self.backend_inventory().await;
-        let used = inventory::usage(&self.store, None)?;
+        let used = self.usage.usage(&self.store, None)?;
         Ok(self
             .store
             .list_clusters::<Cluster>()?
@@ -381,7 +381,9 @@ impl Engine {
             .store
             .get_cluster::<Cluster>(name)?
             .ok_or_else(|| EngineError::ClusterNotFound(name.to_owned()))?;
-        let used = inventory::usage(&self.store, None)?
+        let used = self
+            .usage
+            .usage(&self.store, None)?
             .get(name)
             .copied()
             .unwrap_or_default();

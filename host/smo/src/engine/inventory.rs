@@ -212,10 +212,11 @@ pub fn usage(
     Ok(total(&scan(store)?, except))
 }
 
-/// [`usage`] kept between decisions: the store is scanned once, then only the graphs marked
-/// as written since are read again. Correct as long as every write of a graph's placement or
-/// status is marked, and reads happen while no write is half-done (the engine reads it under
-/// its decision lock, which every writer holds).
+/// [`usage`] kept between reads: the store is scanned once, then only the graphs marked as
+/// written since are read again, and the totals per cluster are kept up to date, so a read
+/// costs the same whatever the number of graphs. Correct as long as every write of a graph's
+/// placement or status marks the graph before and after it (the engine's write lock does):
+/// a read racing a write may see the state before it, never a stale state after it.
 #[derive(Debug, Default)]
 pub struct UsageCache {
     state: Mutex<CacheState>,
@@ -225,11 +226,30 @@ pub struct UsageCache {
 struct CacheState {
     loaded: bool,
     per_graph: HashMap<String, Vec<(String, Resources)>>,
+    totals: HashMap<String, Resources>,
     dirty: HashSet<String>,
 }
 
+impl CacheState {
+    fn replace(&mut self, graph: &str, parts: Option<Vec<(String, Resources)>>) {
+        let old = match parts {
+            Some(parts) => self.per_graph.insert(graph.to_owned(), parts),
+            None => self.per_graph.remove(graph),
+        };
+        for (cluster, demand) in old.unwrap_or_default() {
+            let slot = self.totals.entry(cluster).or_default();
+            *slot = slot.minus(&demand);
+        }
+        for (cluster, demand) in self.per_graph.get(graph).into_iter().flatten() {
+            let slot = self.totals.entry(cluster.clone()).or_default();
+            *slot = add(*slot, *demand);
+        }
+        drop_empty(&mut self.totals);
+    }
+}
+
 impl UsageCache {
-    /// Graph `graph` was (or is being) written: read it again next time.
+    /// Graph `graph` is being (or was) written: read it again next time.
     pub fn mark(&self, graph: &str) {
         self.state
             .lock()
@@ -247,26 +267,43 @@ impl UsageCache {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if !state.loaded {
             state.per_graph = scan(store)?;
+            state.totals = total(&state.per_graph, None);
             state.dirty.clear();
             state.loaded = true;
         }
         let dirty: Vec<String> = state.dirty.iter().cloned().collect();
         for name in dirty {
-            match store.get_graph(&name)? {
-                Some(graph) => {
-                    let entries = store.get_placement(&name)?;
-                    state
-                        .per_graph
-                        .insert(name.clone(), contribution(&graph, &entries));
-                }
-                None => {
-                    state.per_graph.remove(&name);
-                }
-            }
+            let parts = match store.get_graph(&name)? {
+                Some(graph) => match store.get_placement(&name) {
+                    Ok(entries) => Some(contribution(&graph, &entries)),
+                    Err(StoreError::GraphNotFound(_)) => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            };
+            state.replace(&name, parts);
             state.dirty.remove(&name);
         }
-        Ok(total(&state.per_graph, except))
+        let mut used = state.totals.clone();
+        for (cluster, demand) in except
+            .and_then(|graph| state.per_graph.get(graph))
+            .into_iter()
+            .flatten()
+        {
+            if let Some(slot) = used.get_mut(cluster) {
+                *slot = slot.minus(demand);
+            }
+        }
+        drop_empty(&mut used);
+        Ok(used)
     }
+}
+
+/// Removes the clusters nothing is used on (within rounding: the totals are kept by adding
+/// and subtracting).
+fn drop_empty(used: &mut HashMap<String, Resources>) {
+    const ROUNDING: f64 = 1e-6;
+    used.retain(|_, r| r.cpu.abs() > ROUNDING || r.memory_mib.abs() > ROUNDING || r.gpu > 0);
 }
 
 /// `capacity - used`, never below zero.

@@ -120,6 +120,19 @@ impl<'a> Target<'a> {
     }
 }
 
+/// A graph's write lock held (see [`Engine::write_lock`]).
+pub(crate) struct GraphWrite<'a> {
+    _guard: OwnedRwLockWriteGuard<()>,
+    usage: &'a UsageCache,
+    name: String,
+}
+
+impl Drop for GraphWrite<'_> {
+    fn drop(&mut self) {
+        self.usage.mark(&self.name);
+    }
+}
+
 /// The graph lifecycle engine, shared as `Arc<Engine>` by the API and the loops.
 pub struct Engine {
     pub(crate) store: Arc<Store>,
@@ -196,12 +209,16 @@ impl Engine {
         ));
     }
 
-    /// Exclusive access to graph `name`'s rows for a write (by a holder of the commit lock);
-    /// marks its capacity use for re-reading.
-    pub(crate) async fn write_lock(&self, name: &str) -> OwnedRwLockWriteGuard<()> {
+    /// Exclusive access to graph `name`'s rows for a write; marks its capacity use for
+    /// re-reading when taken and again when dropped (see [`UsageCache`]).
+    pub(crate) async fn write_lock(&self, name: &str) -> GraphWrite<'_> {
         let guard = self.locks.write(name).await;
         self.usage.mark(name);
-        guard
+        GraphWrite {
+            _guard: guard,
+            usage: &self.usage,
+            name: name.to_owned(),
+        }
     }
 
     /// The clusters with their free capacity for a decision about graph `except`, those the

@@ -437,7 +437,8 @@ impl Engine {
         };
         let now = telemetry_now(self.telemetry.as_ref());
         let placement = self.store.get_placement(name)?;
-        let clusters = inventory::clusters_for(&self.store, None)?;
+        let clusters =
+            inventory::clusters_with(&self.store, &self.usage.usage(&self.store, None)?)?;
         let spec = graph.spec;
         let observed = self
             .measure(name, move |source| {

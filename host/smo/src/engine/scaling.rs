@@ -136,7 +136,8 @@ impl Engine {
         }
         let measured = {
             let placed = self.store.get_placement(name)?;
-            let clusters = inventory::clusters_for(&self.store, Some(name))?;
+            let clusters =
+                inventory::clusters_with(&self.store, &self.usage.usage(&self.store, Some(name))?)?;
             let spec = graph.spec.clone();
             self.measure(name, move |source| {
                 source.loads_with_delay(&spec, &placed, &clusters, source.now_s())

@@ -431,34 +431,65 @@ impl Engine {
         })
     }
 
-    /// Every graph, by name, with its placement.
-    pub async fn list(&self) -> Result<Vec<GraphSummary>, EngineError> {
-        let mut out = Vec::new();
-        for listed in self.store.list_graphs()? {
-            let name = listed.name().to_owned();
-            // Read again under the graph's lock: status and placement from the same write.
-            let (graph, placement) = {
-                let _read = self.locks.read(&name).await;
-                let Some(graph) = self.store.get_graph(&name)? else {
-                    continue;
+    /// Up to `limit` graphs after the name `after` (from the first without it), by name, each
+    /// with its placement and phase; and the cursor of the next page when this one is full.
+    /// Read in one store call, so each graph's status and placement come from the same write,
+    /// at a cost that does not grow with the number of graphs stored.
+    pub fn list_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<GraphSummary>, Option<String>), EngineError> {
+        let page = self.store.graph_page(after, limit)?;
+        let next = (limit > 0 && page.len() == limit)
+            .then(|| page.last().map(|l| l.name.clone()))
+            .flatten();
+        let graphs = page
+            .into_iter()
+            .map(|listing| {
+                let desired: Vec<PlacementEntry> = if listing.status == RUNNING {
+                    listing
+                        .placement
+                        .iter()
+                        .filter(|e| e.replicas > 0)
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
                 };
-                (graph, self.store.get_placement(&name)?)
-            };
-            let phase = self
-                .standing(&graph)?
-                .inputs(graph.generation)
-                .phase_of(&effective_desired(&graph, placement.clone()), |_| true);
-            out.push(GraphSummary {
-                phase,
-                services: graph.spec.services.iter().map(|s| s.name.clone()).collect(),
-                status: graph.status,
-                placement,
-                created_at_ms: graph.created_at_ms,
-                updated_at_ms: graph.updated_at_ms,
-                name,
-            });
+                let standing = Standing {
+                    summary: listing.apply,
+                    observed: self.applier.observed(&listing.name),
+                };
+                GraphSummary {
+                    phase: standing
+                        .inputs(listing.generation)
+                        .phase_of(&desired, |_| true),
+                    services: listing.services,
+                    status: listing.status,
+                    placement: listing.placement,
+                    created_at_ms: listing.created_at_ms,
+                    updated_at_ms: listing.updated_at_ms,
+                    name: listing.name,
+                }
+            })
+            .collect();
+        Ok((graphs, next))
+    }
+
+    /// Every graph, by name (page after page), with its placement.
+    pub fn list(&self) -> Result<Vec<GraphSummary>, EngineError> {
+        const PAGE: usize = 1_000;
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (graphs, next) = self.list_page(after.as_deref(), PAGE)?;
+            out.extend(graphs);
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => return Ok(out),
+            }
         }
-        Ok(out)
     }
 
     /// The decision history, newest first: graph `graph`'s, or everyone's; each decision that

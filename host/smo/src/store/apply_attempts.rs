@@ -12,6 +12,7 @@ use std::str::FromStr;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
+use super::Cached;
 use super::error::{SqlContext, StoreError};
 use super::Store;
 
@@ -95,10 +96,10 @@ pub struct ApplySummary {
     pub last_error: Option<ApplyAttempt>,
 }
 
-const SELECT: &str = "SELECT id, graph, generation, action, started_at_ms, duration_ms, outcome, \
+pub(super) const SELECT: &str = "SELECT id, graph, generation, action, started_at_ms, duration_ms, outcome, \
                       retryable, error FROM apply_attempts";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<ApplyAttempt, StoreError>> {
+pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<ApplyAttempt, StoreError>> {
     let id: i64 = row.get(0)?;
     let action: String = row.get(3)?;
     let action = match action.parse() {
@@ -184,7 +185,7 @@ impl Store {
         let operation = || format!("summarise the apply attempts of graph {graph:?}");
         let conn = self.lock();
         let applied: Option<i64> = conn
-            .query_row(
+            .query_row_cached(
                 "SELECT max(generation) FROM apply_attempts
                  WHERE graph = ?1 AND outcome = 'ok' AND action IN ('apply', 'withdraw')",
                 [graph],
@@ -192,7 +193,7 @@ impl Store {
             )
             .during(operation)?;
         let attempts: i64 = conn
-            .query_row(
+            .query_row_cached(
                 "SELECT count(*) FROM apply_attempts
                  WHERE graph = ?1 AND generation = ?2 AND action IN ('apply', 'withdraw')",
                 params![graph, to_i64(generation)],
@@ -200,7 +201,7 @@ impl Store {
             )
             .during(operation)?;
         let newest = |filter: &str| -> Result<Option<ApplyAttempt>, StoreError> {
-            conn.query_row(
+            conn.query_row_cached(
                 &format!("{SELECT} WHERE graph = ?1 {filter} ORDER BY id DESC LIMIT 1"),
                 [graph],
                 from_row,

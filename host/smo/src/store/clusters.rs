@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::Cached;
 use super::error::{SqlContext, StoreError};
 use super::{from_json, now_ms, to_json, Store};
 
@@ -47,7 +48,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let json = to_json(cluster, || format!("cluster {name:?}"))?;
         self.lock()
-            .execute(
+            .execute_cached(
                 "INSERT INTO clusters (name, cluster, created_at_ms, updated_at_ms)
                  VALUES (?1, ?2, ?3, ?3)
                  ON CONFLICT (name) DO UPDATE SET cluster = excluded.cluster,
@@ -64,7 +65,7 @@ impl Store {
         name: &str,
     ) -> Result<Option<StoredCluster<T>>, StoreError> {
         self.lock()
-            .query_row(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
+            .query_row_cached(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
             .optional()
             .during(|| format!("get cluster {name:?}"))?
             .transpose()
@@ -85,7 +86,7 @@ impl Store {
     pub fn delete_cluster(&self, name: &str) -> Result<bool, StoreError> {
         let changed = self
             .lock()
-            .execute("DELETE FROM clusters WHERE name = ?1", [name])
+            .execute_cached("DELETE FROM clusters WHERE name = ?1", [name])
             .during(|| format!("delete cluster {name:?}"))?;
         Ok(changed > 0)
     }

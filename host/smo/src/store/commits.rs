@@ -8,6 +8,7 @@
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::decisions::{insert_decision, DecisionRecord};
+use super::Cached;
 use super::error::{SqlContext, StoreError};
 use super::graphs::write_graph_in;
 use super::placements::{write_placement, PlacementEntry};
@@ -69,7 +70,7 @@ impl Store {
                         })
                     }
                     None => tx
-                        .query_row("SELECT status FROM graphs WHERE name = ?1", [graph], |r| {
+                        .query_row_cached("SELECT status FROM graphs WHERE name = ?1", [graph], |r| {
                             r.get(0)
                         })
                         .optional()
@@ -87,20 +88,20 @@ impl Store {
         if let Some(entries) = commit.placement {
             write_placement(&tx, graph, entries)?;
         }
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO commits (graph, committed_at_ms) VALUES (?1, ?2)",
             params![graph, now],
         )
         .during(operation)?;
         let generation = tx.last_insert_rowid();
-        tx.execute(
+        tx.execute_cached(
             "DELETE FROM commits WHERE graph = ?1 AND generation NOT IN
                  (SELECT generation FROM commits WHERE graph = ?1
                   ORDER BY generation DESC LIMIT ?2)",
             params![graph, COMMITS_KEPT],
         )
         .during(operation)?;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE graphs SET generation = ?2, status = coalesce(?3, status),
                  updated_at_ms = ?4 WHERE name = ?1",
             params![graph, generation, commit.status, now],

@@ -9,6 +9,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
+use super::Cached;
 use super::error::{SqlContext, StoreError};
 use super::{from_json, to_json, Store};
 pub use smo_core::decision::{DecisionKind, DecisionRecord, Outcome};
@@ -83,7 +84,7 @@ pub(super) fn insert_decision(
     } else {
         0.0
     };
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO decisions (graph, kind, strategy, plugin_version, started_at_ms,
              duration_ms, outcome, reasons, inputs, output, generation)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -159,7 +160,7 @@ impl Store {
         condition: &str,
     ) -> Result<Option<DecisionRecord>, StoreError> {
         self.lock()
-            .query_row(
+            .query_row_cached(
                 &format!(
                     "{SELECT} WHERE graph = ?1 AND kind = ?2 {condition} ORDER BY id DESC LIMIT 1"
                 ),
@@ -175,7 +176,7 @@ impl Store {
     pub fn prune_decisions(&self, keep: usize) -> Result<usize, StoreError> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
         self.lock()
-            .execute(
+            .execute_cached(
                 "DELETE FROM decisions WHERE id NOT IN
                      (SELECT id FROM decisions ORDER BY id DESC LIMIT ?1)",
                 [keep],

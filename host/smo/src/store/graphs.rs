@@ -4,6 +4,7 @@
 use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
 use serde::Serialize;
 
+use super::Cached;
 use super::error::{SqlContext, StoreError};
 use super::{now_ms, to_json, Store};
 use smo_core::graphs::{parse_descriptor, GraphSpec};
@@ -83,7 +84,7 @@ pub(super) fn write_graph_in(
     if exists && !replace {
         return Err(StoreError::GraphExists(name.to_owned()));
     }
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO graphs (name, descriptor, spec, status, created_at_ms, updated_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT (name) DO UPDATE SET descriptor = excluded.descriptor,
@@ -92,13 +93,13 @@ pub(super) fn write_graph_in(
         params![name, spec.source, spec_json, status, now],
     )
     .during(operation)?;
-    tx.execute(
+    tx.execute_cached(
         "DELETE FROM placements WHERE graph = ?1
              AND service NOT IN (SELECT value FROM json_each(?2))",
         params![name, services],
     )
     .during(operation)?;
-    tx.query_row(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
+    tx.query_row_cached(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
         .during(operation)?
 }
 
@@ -134,7 +135,7 @@ impl Store {
     /// The graph named `name`, if stored.
     pub fn get_graph(&self, name: &str) -> Result<Option<StoredGraph>, StoreError> {
         self.lock()
-            .query_row(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
+            .query_row_cached(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
             .optional()
             .during(|| format!("get graph {name:?}"))?
             .transpose()
@@ -165,7 +166,7 @@ impl Store {
     pub fn set_graph_status(&self, name: &str, status: &str) -> Result<(), StoreError> {
         let changed = self
             .lock()
-            .execute(
+            .execute_cached(
                 "UPDATE graphs SET status = ?2, updated_at_ms = ?3 WHERE name = ?1",
                 params![name, status, now_ms()],
             )
@@ -187,7 +188,7 @@ impl Store {
         let generation = i64::try_from(generation).unwrap_or(i64::MAX);
         let changed = self
             .lock()
-            .execute(
+            .execute_cached(
                 "DELETE FROM graphs WHERE name = ?1 AND generation = ?2 AND status = ?3",
                 params![name, generation, status],
             )
@@ -200,7 +201,7 @@ impl Store {
     pub fn delete_graph(&self, name: &str) -> Result<bool, StoreError> {
         let changed = self
             .lock()
-            .execute("DELETE FROM graphs WHERE name = ?1", [name])
+            .execute_cached("DELETE FROM graphs WHERE name = ?1", [name])
             .during(|| format!("delete graph {name:?}"))?;
         Ok(changed > 0)
     }

@@ -14,13 +14,14 @@
 //! desired state, with its decisions and a new generation), [`decisions`] (every strategy call,
 //! newest first), [`apply_attempts`] (the applier's applies and withdrawals, bounded per graph),
 //! [`offload_transitions`] (each graph's offload machine transitions, bounded per graph) and
-//! [`tokens`] (hashed API tokens).
+//! [`tokens`] (hashed API tokens). [`graph_pages`] reads a page of the graph list.
 
 pub mod apply_attempts;
 pub mod clusters;
 pub mod commits;
 pub mod decisions;
 mod error;
+pub mod graph_pages;
 pub mod graphs;
 pub mod migrations;
 pub mod offload_transitions;
@@ -41,6 +42,7 @@ pub use clusters::StoredCluster;
 pub use commits::{Commit, Committed};
 pub use decisions::{DecisionKind, DecisionRecord, Outcome};
 pub use error::StoreError;
+pub use graph_pages::GraphListing;
 pub use graphs::StoredGraph;
 pub use migrations::SCHEMA_VERSION;
 pub use offload_transitions::{
@@ -151,6 +153,7 @@ impl Store {
                 .map_err(open_error)?;
         }
         migrations::migrate(&mut conn, &location)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
             conn: Mutex::new(conn),
             location,
@@ -177,6 +180,34 @@ impl Store {
     }
 }
 
+/// Statements kept prepared per connection (the store runs a few dozen distinct ones).
+const STATEMENT_CACHE: usize = 128;
+
+/// One-row queries and statements through the connection's statement cache: each SQL text is
+/// prepared once per connection, not on every call.
+pub(crate) trait Cached {
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, map: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl Cached for Connection {
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, map: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, map)
+    }
+
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+}
+
 /// Runs `sql` with `params` and maps every row with `map`, naming `operation` on failure.
 pub(crate) fn query_all<T, P: rusqlite::Params>(
     conn: &Connection,
@@ -185,7 +216,7 @@ pub(crate) fn query_all<T, P: rusqlite::Params>(
     map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     operation: impl Fn() -> String,
 ) -> Result<Vec<T>, StoreError> {
-    let mut statement = conn.prepare(sql).during(&operation)?;
+    let mut statement = conn.prepare_cached(sql).during(&operation)?;
     let rows = statement
         .query_map(params, map)
         .during(&operation)?
@@ -207,9 +238,9 @@ pub(crate) fn append_keeping_latest<P: rusqlite::Params>(
 ) -> Result<i64, StoreError> {
     let keep = i64::try_from(keep).unwrap_or(i64::MAX);
     let tx = conn.transaction().during(&operation)?;
-    tx.execute(insert, params).during(&operation)?;
+    tx.execute_cached(insert, params).during(&operation)?;
     let id = tx.last_insert_rowid();
-    tx.execute(
+    tx.execute_cached(
         &format!(
             "DELETE FROM {table} WHERE graph = ?1 AND id NOT IN
                  (SELECT id FROM {table} WHERE graph = ?1 ORDER BY id DESC LIMIT ?2)"
@@ -228,7 +259,7 @@ pub(crate) fn graph_exists(
     operation: impl FnOnce() -> String,
 ) -> Result<bool, StoreError> {
     Ok(conn
-        .query_row("SELECT 1 FROM graphs WHERE name = ?1", [name], |_| Ok(()))
+        .query_row_cached("SELECT 1 FROM graphs WHERE name = ?1", [name], |_| Ok(()))
         .optional()
         .during(operation)?
         .is_some())

@@ -4,6 +4,7 @@
 use rusqlite::{params, Transaction, TransactionBehavior};
 pub use smo_core::placement::PlacementEntry;
 
+use super::Cached;
 use super::error::{SqlContext, StoreError};
 use super::{now_ms, Store};
 
@@ -15,10 +16,10 @@ pub(super) fn write_placement(
 ) -> Result<(), StoreError> {
     let operation = || format!("set the placement of graph {graph:?}");
     let now = now_ms();
-    tx.execute("DELETE FROM placements WHERE graph = ?1", [graph])
+    tx.execute_cached("DELETE FROM placements WHERE graph = ?1", [graph])
         .during(operation)?;
     let mut insert = tx
-        .prepare(
+        .prepare_cached(
             "INSERT INTO placements
                  (graph, service, cluster, replicas, position, updated_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -751,3 +751,70 @@ fn apply_attempts_give_the_applied_generation_the_attempts_and_the_last_error() 
     };
     assert!(store.append_apply_attempt(&nameless).is_err());
 }
+
+#[test]
+fn the_graph_list_is_read_page_by_page_with_the_same_rows_as_one_graph_reads() {
+    let store = Store::open_in_memory().expect("store");
+    let names = ["a-shop", "b-shop", "c-shop", "d-shop", "e-shop"];
+    for (i, name) in names.iter().enumerate() {
+        let spec = spec(&SHOP_V1.replace("id: shop", &format!("id: {name}")));
+        store.create_graph(&spec, "running").expect("graph");
+        let rows = [
+            PlacementEntry::new("api", "edge", u32::try_from(i + 1).expect("small")),
+            PlacementEntry::new("db", "cloud", 1),
+        ];
+        store
+            .commit(
+                name,
+                &Commit {
+                    placement: Some(&rows),
+                    ..Commit::default()
+                },
+            )
+            .expect("placement");
+    }
+    let attempt = |graph: &str, generation: u64, ok: bool| ApplyAttemptRecord {
+        graph: graph.into(),
+        generation,
+        action: ApplyAction::Apply,
+        started_at_ms: 1,
+        duration_ms: 0.5,
+        ok,
+        retryable: !ok,
+        error: (!ok).then(|| "boom".to_owned()),
+    };
+    store.append_apply_attempt(&attempt("b-shop", 1, true)).expect("ok");
+    store.append_apply_attempt(&attempt("b-shop", 1, false)).expect("error");
+    store.append_apply_attempt(&attempt("c-shop", 1, true)).expect("ok");
+
+    let first = store.graph_page(None, 2).expect("page 1");
+    let second = store.graph_page(Some("b-shop"), 2).expect("page 2");
+    let last = store.graph_page(Some("d-shop"), 2).expect("page 3");
+    let listed: Vec<&str> = first
+        .iter()
+        .chain(&second)
+        .chain(&last)
+        .map(|l| l.name.as_str())
+        .collect();
+    assert_eq!(listed, names);
+    assert!(store.graph_page(Some("e-shop"), 2).expect("after the end").is_empty());
+    for listing in first.iter().chain(&second).chain(&last) {
+        let graph = store.get_graph(&listing.name).expect("read").expect("stored");
+        assert_eq!(listing.status, graph.status);
+        assert_eq!(listing.generation, graph.generation);
+        let services: Vec<&str> = graph.spec.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(listing.services, services);
+        assert_eq!(
+            listing.placement,
+            store.get_placement(&listing.name).expect("placement")
+        );
+        let summary = store
+            .apply_summary(&listing.name, graph.generation)
+            .expect("summary");
+        assert_eq!(listing.apply.applied_generation, summary.applied_generation);
+        assert_eq!(listing.apply.last, summary.last, "{}", listing.name);
+    }
+    assert_eq!(first[1].apply.applied_generation, Some(1));
+    assert!(first[1].apply.last.as_ref().is_some_and(|a| !a.record.ok));
+    assert_eq!(first[0].apply.last, None);
+}

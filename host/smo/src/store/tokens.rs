@@ -5,6 +5,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::Cached;
 use super::error::{SqlContext, StoreError};
 use super::{now_ms, Store};
 
@@ -44,13 +45,13 @@ impl Store {
     pub fn put_token(&self, hash: &str, scope: &str) -> Result<ApiToken, StoreError> {
         let operation = || "put an API token".to_owned();
         let conn = self.lock();
-        conn.execute(
+        conn.execute_cached(
             "INSERT INTO api_tokens (hash, scope, created_at_ms) VALUES (?1, ?2, ?3)
              ON CONFLICT (hash) DO UPDATE SET scope = excluded.scope",
             params![hash, scope, now_ms()],
         )
         .during(operation)?;
-        conn.query_row(
+        conn.query_row_cached(
             "SELECT hash, scope, created_at_ms FROM api_tokens WHERE hash = ?1",
             [hash],
             from_row,
@@ -61,7 +62,7 @@ impl Store {
     /// The token with this hash, if any.
     pub fn find_token(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
         self.lock()
-            .query_row(
+            .query_row_cached(
                 "SELECT hash, scope, created_at_ms FROM api_tokens WHERE hash = ?1",
                 [hash],
                 from_row,
@@ -85,7 +86,7 @@ impl Store {
     pub fn delete_token(&self, hash: &str) -> Result<bool, StoreError> {
         let changed = self
             .lock()
-            .execute("DELETE FROM api_tokens WHERE hash = ?1", [hash])
+            .execute_cached("DELETE FROM api_tokens WHERE hash = ?1", [hash])
             .during(|| "delete an API token".to_owned())?;
         Ok(changed > 0)
     }
