@@ -72,53 +72,63 @@ fn usable(x: f64) -> bool {
 type Figure = (String, f64, &'static str);
 
 /// The cluster's own numbers ecmr reads, as the request gives them.
-fn given(c: &Cluster) -> Vec<Figure> {
+fn given(c: &Cluster) -> [(&'static str, f64, &'static str); 12] {
     let e = &c.energy;
-    vec![
-        ("energy.pue".into(), e.pue, ""),
+    [
+        ("energy.pue", e.pue, ""),
         (
-            "energy.carbon_intensity_g_per_kwh".into(),
+            "energy.carbon_intensity_g_per_kwh",
             e.carbon_intensity_g_per_kwh,
             "g/kWh",
         ),
-        (
-            "energy.renewable_supply_kw".into(),
-            e.renewable_supply_kw,
-            "kW",
-        ),
-        ("energy.renewable_share".into(), e.renewable_share, ""),
-        ("energy.idle_power_w".into(), e.idle_power_w, "W"),
-        ("energy.peak_power_w".into(), e.peak_power_w, "W"),
-        ("capacity.cpu".into(), c.capacity.cpu, "cores"),
-        ("capacity.memory_mib".into(), c.capacity.memory_mib, "MiB"),
-        ("available.cpu".into(), c.available.cpu, "cores"),
-        ("available.memory_mib".into(), c.available.memory_mib, "MiB"),
-        ("location.lat".into(), c.location.lat, "°"),
-        ("location.lon".into(), c.location.lon, "°"),
+        ("energy.renewable_supply_kw", e.renewable_supply_kw, "kW"),
+        ("energy.renewable_share", e.renewable_share, ""),
+        ("energy.idle_power_w", e.idle_power_w, "W"),
+        ("energy.peak_power_w", e.peak_power_w, "W"),
+        ("capacity.cpu", c.capacity.cpu, "cores"),
+        ("capacity.memory_mib", c.capacity.memory_mib, "MiB"),
+        ("available.cpu", c.available.cpu, "cores"),
+        ("available.memory_mib", c.available.memory_mib, "MiB"),
+        ("location.lat", c.location.lat, "°"),
+        ("location.lon", c.location.lon, "°"),
     ]
 }
 
-/// The per-server numbers of `site` when they come from the host's `server_detail`.
-fn detail(site: &Site) -> Vec<Figure> {
-    let mut out = Vec::new();
+/// The first of the cluster's own numbers that is `bad`.
+fn first_given(c: &Cluster, bad: impl Fn(f64) -> bool) -> Option<Figure> {
+    given(c)
+        .into_iter()
+        .find(|(_, v, _)| bad(*v))
+        .map(|(name, v, unit)| (name.to_string(), v, unit))
+}
+
+/// The first per-server number of `site` (from the host's `server_detail`) that is `bad`;
+/// named only then, since a simulated datacenter has hundreds of servers.
+fn first_detail(site: &Site, bad: impl Fn(f64) -> bool) -> Option<Figure> {
     for (k, t) in site.types.iter().enumerate() {
-        out.push((format!("server_detail type {k} cores"), t.cores, "cores"));
-        out.push((
-            format!("server_detail type {k} memory"),
-            t.memory_mib,
-            "MiB",
-        ));
-        for (q, w) in t.curve_w.iter().enumerate() {
-            out.push((format!("server_detail type {k} curve_w[{q}]"), *w, "W"));
+        if bad(t.cores) {
+            return Some((format!("server_detail type {k} cores"), t.cores, "cores"));
+        }
+        if bad(t.memory_mib) {
+            let name = format!("server_detail type {k} memory");
+            return Some((name, t.memory_mib, "MiB"));
+        }
+        if let Some((q, w)) = t.curve_w.iter().enumerate().find(|(_, w)| bad(**w)) {
+            return Some((format!("server_detail type {k} curve_w[{q}]"), *w, "W"));
         }
     }
     for (i, s) in site.servers.iter().enumerate() {
-        out.push((format!("server {i} used CPU"), s.used_cpu, "cores"));
-        out.push((format!("server {i} used memory"), s.used_memory_mib, "MiB"));
-        out.push((format!("server {i} busy cores"), s.busy_cores, "cores"));
-        out.push((format!("server {i} power now"), s.watts, "W"));
+        let numbers = [
+            ("used CPU", s.used_cpu, "cores"),
+            ("used memory", s.used_memory_mib, "MiB"),
+            ("busy cores", s.busy_cores, "cores"),
+            ("power now", s.watts, "W"),
+        ];
+        if let Some((what, v, unit)) = numbers.into_iter().find(|(_, v, _)| bad(*v)) {
+            return Some((format!("server {i} {what}"), v, unit));
+        }
     }
-    out
+    None
 }
 
 /// The figures ecmr derives from several of the cluster's numbers (products that may overflow
@@ -152,10 +162,9 @@ fn derived(site: &Site, raw_pue: f64) -> Vec<(Figure, String)> {
 /// that ecmr cannot compute with: first a number that is not finite, then a derived figure
 /// (power) that is not finite or not below [`LIMIT`], then a number not below it.
 pub fn cluster(c: &Cluster, site: &Site, detailed: bool) -> Option<BadFigure> {
-    let mut numbers = given(c);
-    if detailed {
-        numbers.extend(detail(site));
-    }
+    let first = |bad: &dyn Fn(f64) -> bool| {
+        first_given(c, bad).or_else(|| detailed.then(|| first_detail(site, bad)).flatten())
+    };
     let bad = |(figure, value, unit): Figure, from: Option<String>| BadFigure {
         subject: format!("cluster `{}`", c.name),
         figure,
@@ -163,8 +172,8 @@ pub fn cluster(c: &Cluster, site: &Site, detailed: bool) -> Option<BadFigure> {
         unit,
         from,
     };
-    if let Some(f) = numbers.iter().find(|(_, v, _)| !v.is_finite()) {
-        return Some(bad(f.clone(), None));
+    if let Some(f) = first(&|v: f64| !v.is_finite()) {
+        return Some(bad(f, None));
     }
     if let Some((f, from)) = derived(site, c.energy.pue)
         .into_iter()
@@ -172,10 +181,7 @@ pub fn cluster(c: &Cluster, site: &Site, detailed: bool) -> Option<BadFigure> {
     {
         return Some(bad(f, Some(from)));
     }
-    numbers
-        .into_iter()
-        .find(|(_, v, _)| !usable(*v))
-        .map(|f| bad(f, None))
+    first(&|v: f64| !usable(v)).map(|f| bad(f, None))
 }
 
 /// The first bad number of each VM of `batch` (its demand) and of each latency to a cluster.

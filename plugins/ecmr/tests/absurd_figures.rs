@@ -138,6 +138,10 @@ fn absurd_server_detail_is_refused_naming_the_cluster() {
             "facility power at full load 1.1e308 W (1e308 W × energy.pue 1.1)",
         ],
     );
+    let detail = r#"{"server_detail": {"types": [{"cores": 16, "memory_mib": 65536,
+        "curve_w": [50, 210]}], "servers": [[0, 0, 0, 0, 0, 0], [0, 1e300, 0, 0, 0, 0]]}}"#;
+    let request = request_with(vec![good(), bad().extra(detail)]);
+    refused(&request, &["cluster `bad`: server 1 used CPU 1e300 cores"]);
 }
 
 #[test]

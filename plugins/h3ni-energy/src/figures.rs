@@ -40,26 +40,23 @@ fn usable(x: f64) -> bool {
 /// A figure: its name, value and unit.
 type Figure = (String, f64, &'static str);
 
-/// The numbers of `c` the model reads, as the request gives them (the host's `extra` too).
-fn given(c: &Cluster, x: &ClusterExtra) -> Vec<Figure> {
+/// The first number of `c` the model reads, as the request gives them (the host's `extra`
+/// too), that is `bad`; named only then, since a simulated cluster has hundreds of servers.
+fn first_given(c: &Cluster, x: &ClusterExtra, bad: impl Fn(f64) -> bool) -> Option<Figure> {
     let e = &c.energy;
-    let mut out: Vec<Figure> = vec![
-        ("energy.pue".into(), e.pue, ""),
+    let own = [
+        ("energy.pue", e.pue, ""),
         (
-            "energy.carbon_intensity_g_per_kwh".into(),
+            "energy.carbon_intensity_g_per_kwh",
             e.carbon_intensity_g_per_kwh,
             "g/kWh",
         ),
-        (
-            "energy.renewable_supply_kw".into(),
-            e.renewable_supply_kw,
-            "kW",
-        ),
-        ("energy.peak_power_w".into(), e.peak_power_w, "W"),
-        ("capacity.cpu".into(), c.capacity.cpu, "cores"),
-        ("capacity.memory_mib".into(), c.capacity.memory_mib, "MiB"),
-        ("available.cpu".into(), c.available.cpu, "cores"),
-        ("available.memory_mib".into(), c.available.memory_mib, "MiB"),
+        ("energy.renewable_supply_kw", e.renewable_supply_kw, "kW"),
+        ("energy.peak_power_w", e.peak_power_w, "W"),
+        ("capacity.cpu", c.capacity.cpu, "cores"),
+        ("capacity.memory_mib", c.capacity.memory_mib, "MiB"),
+        ("available.cpu", c.available.cpu, "cores"),
+        ("available.memory_mib", c.available.memory_mib, "MiB"),
     ];
     let optional = [
         ("extra.facility_power_w", x.facility_power_w, "W"),
@@ -73,36 +70,43 @@ fn given(c: &Cluster, x: &ClusterExtra) -> Vec<Figure> {
         ("extra.processing_ms", x.processing_ms, "ms"),
         ("extra.slo_ms", x.slo_ms, "ms"),
     ];
-    out.extend(
-        optional
-            .into_iter()
-            .filter_map(|(name, v, unit)| v.map(|v| (name.to_string(), v, unit))),
-    );
-    if let Some(d) = &x.server_detail {
-        for (k, t) in d.types.iter().enumerate() {
-            out.push((format!("server_detail type {k} cores"), t.cores, "cores"));
-            out.push((
-                format!("server_detail type {k} memory"),
-                t.memory_mib,
-                "MiB",
-            ));
-            out.push((format!("server_detail type {k} gpus"), t.gpus, ""));
-            for (q, w) in t.curve_w.iter().enumerate() {
-                out.push((format!("server_detail type {k} curve_w[{q}]"), *w, "W"));
-            }
+    let found = own
+        .into_iter()
+        .chain(
+            optional
+                .into_iter()
+                .filter_map(|(name, v, unit)| v.map(|v| (name, v, unit))),
+        )
+        .find(|(_, v, _)| bad(*v));
+    if let Some((name, v, unit)) = found {
+        return Some((name.to_string(), v, unit));
+    }
+    let d = x.server_detail.as_ref()?;
+    for (k, t) in d.types.iter().enumerate() {
+        let numbers = [
+            ("cores", t.cores, "cores"),
+            ("memory", t.memory_mib, "MiB"),
+            ("gpus", t.gpus, ""),
+        ];
+        if let Some((what, v, unit)) = numbers.into_iter().find(|(_, v, _)| bad(*v)) {
+            return Some((format!("server_detail type {k} {what}"), v, unit));
         }
-        for (i, s) in d.servers.iter().enumerate() {
-            out.push((format!("server_detail server {i} used CPU"), s[1], "cores"));
-            out.push((format!("server_detail server {i} used memory"), s[2], "MiB"));
-            out.push((
-                format!("server_detail server {i} busy cores"),
-                s[4],
-                "cores",
-            ));
-            out.push((format!("server_detail server {i} power now"), s[5], "W"));
+        if let Some((q, w)) = t.curve_w.iter().enumerate().find(|(_, w)| bad(**w)) {
+            return Some((format!("server_detail type {k} curve_w[{q}]"), *w, "W"));
         }
     }
-    out
+    for (i, s) in d.servers.iter().enumerate() {
+        let numbers = [
+            ("used CPU", s[1], "cores"),
+            ("used memory", s[2], "MiB"),
+            ("busy cores", s[4], "cores"),
+            ("power now", s[5], "W"),
+        ];
+        if let Some((what, v, unit)) = numbers.into_iter().find(|(_, v, _)| bad(*v)) {
+            return Some((format!("server_detail server {i} {what}"), v, unit));
+        }
+    }
+    None
 }
 
 /// The figures the model derives from several numbers (products and quotients that may
@@ -165,7 +169,6 @@ fn derived(c: &Cluster, x: &ClusterExtra) -> Vec<(Figure, String)> {
 /// then a derived power that is not finite or not below [`LIMIT`], then a number not below it.
 pub fn cluster(c: &Cluster) -> Option<String> {
     let x: ClusterExtra = extra::read(c.extra.as_str()).unwrap_or_default();
-    let numbers = given(c, &x);
     let say = |(name, value, unit): &Figure| {
         let unit = if unit.is_empty() {
             String::new()
@@ -174,8 +177,8 @@ pub fn cluster(c: &Cluster) -> Option<String> {
         };
         format!("cluster `{}`: {name} {}{unit}", c.name, fig(*value))
     };
-    if let Some(f) = numbers.iter().find(|(_, v, _)| !v.is_finite()) {
-        return Some(say(f));
+    if let Some(f) = first_given(c, &x, |v| !v.is_finite()) {
+        return Some(say(&f));
     }
     if let Some((f, from)) = derived(c, &x)
         .into_iter()
@@ -183,7 +186,7 @@ pub fn cluster(c: &Cluster) -> Option<String> {
     {
         return Some(format!("{} ({from})", say(&f)));
     }
-    numbers.iter().find(|(_, v, _)| !usable(*v)).map(say)
+    first_given(c, &x, |v| !usable(v)).map(|f| say(&f))
 }
 
 /// Every cluster, service demand and latency of `req` the model cannot compute with, one

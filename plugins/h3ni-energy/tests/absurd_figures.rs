@@ -111,6 +111,12 @@ fn absurd_server_detail_is_refused_naming_the_cluster() {
         &request_with(vec![good(), bad().extra(detail)]),
         &["cluster `bad`", "type 0 server at full load 1.1e308 W"],
     );
+    let detail = r#"{"server_detail": {"types": [{"cores": 16, "memory_mib": 65536,
+        "curve_w": [50, 210]}], "servers": [[0, 0, 0, 0, 0, 0], [0, 1e300, 0, 0, 0, 0]]}}"#;
+    refused(
+        &request_with(vec![good(), bad().extra(detail)]),
+        &["cluster `bad`: server_detail server 1 used CPU 1e300 cores"],
+    );
 }
 
 #[test]
