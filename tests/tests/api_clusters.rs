@@ -246,3 +246,105 @@ fn absurd_but_finite_numbers_are_refused_naming_the_field_and_nothing_changes() 
     }
     assert_eq!(after, before, "nothing stored changed");
 }
+
+/// The document says which members are objects, numbers or strings and that none is `null`;
+/// the server refuses the same (issue 27, defect 9: `prices: null` and `prices: [..]` were
+/// taken, serde reading a struct from an array).
+#[test]
+fn wrong_typed_and_null_members_are_refused_naming_them() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    let reply = api.post_json("/v1/clusters", &cluster_body("edge-paris", 8.0));
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let before = api.get("/v1/clusters/edge-paris").body;
+    let cases = [
+        ("/prices", json!(null), "prices"),
+        ("/prices", json!([0.1, 0.1, 0.1, 0.1, 0.1]), "prices"),
+        ("/prices", json!("cheap"), "prices"),
+        (
+            "/prices",
+            json!({"cpu_core_hour": "1", "memory_gib_hour": 0, "gpu_hour": 0, "egress_gb": 0, "energy_kwh": 0}),
+            "prices.cpu_core_hour",
+        ),
+        ("/capacity", json!([8.0, 8192.0, 0]), "capacity"),
+        ("/location", json!(null), "location"),
+        ("/location", json!([1.0, 2.0, "x"]), "location"),
+        ("/energy", json!(null), "energy"),
+        (
+            "/energy/preferred_for_saving",
+            json!(null),
+            "energy.preferred_for_saving",
+        ),
+        ("/labels", json!(["a", "b"]), "labels"),
+        ("/slo_ms", json!(null), "slo_ms"),
+        ("/slo_ms", json!("200"), "slo_ms"),
+        ("/name", json!(null), "name"),
+        ("/location/altitude", json!(3.0), "location.altitude"),
+    ];
+    for (pointer, value, field) in cases {
+        let mut body = cluster_body("edge-paris", 8.0);
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        body.pointer_mut(parent).unwrap()[key] = value.clone();
+        let reply = api.put_json("/v1/clusters/edge-paris", &body);
+        assert_eq!(reply.status, 422, "{pointer} = {value}: {}", reply.body);
+        assert_eq!(
+            reply.body["field"], field,
+            "{pointer} = {value}: {}",
+            reply.body
+        );
+        assert_eq!(reply.body["error"], "bad_request", "{}", reply.body);
+    }
+    // A body that is not an object, and the energy profile's members.
+    let reply = api.put_json("/v1/clusters/edge-paris", &json!(["edge-paris", "edge"]));
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    let reply = api.put_json(
+        "/v1/clusters/edge-paris/energy_profile",
+        &json!({"pue": null}),
+    );
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(reply.body["field"], "pue");
+    // POST needs a name that is a DNS label, as the document's pattern says.
+    let mut body = cluster_body("Edge_Paris", 8.0);
+    let reply = api.post_json("/v1/clusters", &body);
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(reply.body["field"], "name");
+    body.as_object_mut().unwrap().remove("name");
+    let reply = api.post_json("/v1/clusters", &body);
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(reply.body["field"], "name");
+    let mut after = api.get("/v1/clusters/edge-paris").body;
+    let mut before = before;
+    for view in [&mut after, &mut before] {
+        view.as_object_mut().unwrap().remove("backend");
+    }
+    assert_eq!(after, before, "nothing stored changed");
+}
+
+/// The place body: `params` an object (or null), `request` the plugin API's request with
+/// every member, strictly typed.
+#[test]
+fn a_direct_placement_call_reads_its_body_strictly() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    let path = "/v1/strategies/default-lp/placement/place";
+    let request = smo_tests::small_request();
+    let reply = api.post_json(path, &json!({"request": request, "params": null}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = api.post_json(path, &json!({"request": request, "params": [1]}));
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(reply.body["field"], "params");
+    let mut wrong = serde_json::to_value(&request).unwrap();
+    wrong["clusters"][0]["capacity"] = json!([1.0, 2.0, 0]);
+    let reply = api.post_json(path, &json!({"request": wrong}));
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(
+        reply.body["field"], "request.clusters[0].capacity",
+        "{}",
+        reply.body
+    );
+    let mut missing = serde_json::to_value(&request).unwrap();
+    missing.as_object_mut().unwrap().remove("current");
+    let reply = api.post_json(path, &json!({"request": missing}));
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(reply.body["field"], "request.current", "{}", reply.body);
+}

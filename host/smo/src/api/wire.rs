@@ -66,7 +66,13 @@ fn locate(path: &str, message: &str) -> (Option<String>, String) {
             .and_then(|tail| tail.split_once('`'))
             .map(|(name, _)| name)
         {
-            field.push(name.to_owned());
+            // serde_path_to_error already ends the path with an unknown member's name.
+            let named = field
+                .last()
+                .is_some_and(|last| last == name || last.ends_with(&format!(".{name}")));
+            if !named {
+                field.push(name.to_owned());
+            }
         }
     }
     let field = (!field.is_empty()).then(|| field.join(".").replace(".[", "["));
@@ -615,5 +621,56 @@ impl From<PlacementRequest> for api::PlacementRequest {
             telemetry: r.telemetry.into(),
             extra: r.extra.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_member_serde_followed() {
+        assert_eq!(
+            locate(
+                "prices",
+                "cpu_core_hour: invalid type: string \"1\", expected f64"
+            ),
+            (
+                Some("prices.cpu_core_hour".to_owned()),
+                "prices.cpu_core_hour: invalid type: string \"1\", expected f64".to_owned()
+            )
+        );
+        assert_eq!(
+            locate(".", "missing field `name`").0.as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            locate("location.x", "unknown field `x`, expected one of `lat`").0,
+            Some("location.x".to_owned())
+        );
+        assert_eq!(
+            locate("clusters", "[2]: capacity: invalid type: sequence").0,
+            Some("clusters[2].capacity".to_owned())
+        );
+        assert_eq!(locate(".", "invalid type: null, expected a map").0, None);
+    }
+
+    #[test]
+    fn an_object_member_is_not_read_from_an_array_or_null() {
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[serde(deserialize_with = "object")]
+            _capacity: Resources,
+            #[serde(default, deserialize_with = "some_object")]
+            _prices: Option<Prices>,
+        }
+        let read = |v: Value| serde_json::from_value::<Body>(v).map(|_| ());
+        let capacity = serde_json::json!({"cpu": 1.0, "memory_mib": 2.0, "gpu": 0});
+        assert!(read(serde_json::json!({"_capacity": capacity})).is_ok());
+        assert!(read(serde_json::json!({"_capacity": [1.0, 2.0, 0]})).is_err());
+        assert!(read(serde_json::json!({"_capacity": capacity, "_prices": null})).is_err());
+        assert!(
+            read(serde_json::json!({"_capacity": capacity, "_prices": [0, 0, 0, 0, 0]})).is_err()
+        );
     }
 }
