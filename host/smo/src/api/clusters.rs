@@ -46,6 +46,7 @@ pub struct CapacityBody {
     #[schemars(range(min = limits::MEMORY_MIB.0, max = limits::MEMORY_MIB.1))]
     pub memory_mib: f64,
     /// Whole GPUs.
+    #[serde(deserialize_with = "wire::integer")]
     #[schemars(range(max = limits::GPUS))]
     pub gpu: u32,
 }

@@ -17,6 +17,7 @@ use super::views::{ClusterView, GraphSummary, GraphView, OffloadAnswer};
 use axum::http::header;
 use axum::response::IntoResponse;
 use schemars::generate::SchemaSettings;
+use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value};
 use smo_core::decision::DecisionRecord;
@@ -55,6 +56,28 @@ impl JsonSchema for ApiError {
     }
 }
 
+/// The bounds of a Rust integer (`format` `uint32`, `int64`, ...) as `minimum`/`maximum`, which
+/// JSON Schema validators check (they need not check `format`); a bound already given is kept.
+fn integer_bounds(schema: &mut Schema) {
+    let bounds: Option<(Value, Value)> = match schema.get("format").and_then(Value::as_str) {
+        Some("uint8") => Some((0.into(), u8::MAX.into())),
+        Some("uint16") => Some((0.into(), u16::MAX.into())),
+        Some("uint32") => Some((0.into(), u32::MAX.into())),
+        Some("uint64" | "uint") => Some((0.into(), u64::MAX.into())),
+        Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+        Some("int64" | "int") => Some((i64::MIN.into(), i64::MAX.into())),
+        _ => None,
+    };
+    if let Some((min, max)) = bounds {
+        if schema.get("minimum").is_none() {
+            schema.insert("minimum".into(), min);
+        }
+        if schema.get("maximum").is_none() {
+            schema.insert("maximum".into(), max);
+        }
+    }
+}
+
 /// Where the document keeps its schemas.
 const SCHEMAS_PATH: &str = "/components/schemas";
 
@@ -62,10 +85,12 @@ const SCHEMAS_PATH: &str = "/components/schemas";
 /// (as serialized), with every type they refer to. A name both sides use must have the same
 /// schema on both; the error names it otherwise.
 pub fn component_schemas() -> Result<Map<String, Value>, String> {
-    let settings = SchemaSettings::draft2020_12().with(|s| {
-        s.definitions_path = SCHEMAS_PATH.into();
-        s.meta_schema = None;
-    });
+    let settings = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = SCHEMAS_PATH.into();
+            s.meta_schema = None;
+        })
+        .with_transform(RecursiveTransform(integer_bounds));
     let mut requests = settings.clone().for_deserialize().into_generator();
     requests.subschema_for::<NewCluster>();
     requests.subschema_for::<ClusterBody>();

@@ -133,6 +133,31 @@ pub fn objects<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<V
         .collect()
 }
 
+/// An integer member: a JSON number without a fractional part (`2` or `2.0`, as JSON Schema's
+/// `integer` says), within `T`'s range.
+pub fn integer<'de, D: Deserializer<'de>, T: TryFrom<u64> + TryFrom<i64>>(
+    d: D,
+) -> Result<T, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    let value = if let Some(n) = number.as_u64() {
+        T::try_from(n).ok()
+    } else if let Some(n) = number.as_i64() {
+        T::try_from(n).ok()
+    } else {
+        // Integral and exactly representable (below 2^53): 65536.0 is 65536.
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .and_then(|f| T::try_from(f as i64).ok())
+    };
+    value.ok_or_else(|| {
+        D::Error::custom(format!(
+            "invalid value: {number}, expected a whole number that fits {}",
+            std::any::type_name::<T>()
+        ))
+    })
+}
+
 /// Compute resources: a capacity, a free amount, or a per-replica demand.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Resources {
@@ -141,6 +166,7 @@ pub struct Resources {
     /// Memory in MiB.
     pub memory_mib: f64,
     /// Whole GPUs.
+    #[serde(deserialize_with = "integer")]
     pub gpu: u32,
 }
 
@@ -413,7 +439,9 @@ impl From<Dependency> for api::Dependency {
 pub struct ScalingProfile {
     pub alpha: f64,
     pub beta: f64,
+    #[serde(deserialize_with = "integer")]
     pub min_replicas: u32,
+    #[serde(deserialize_with = "integer")]
     pub max_replicas: u32,
 }
 
@@ -436,6 +464,7 @@ pub struct Service {
     #[serde(deserialize_with = "object")]
     pub demand: Resources,
     /// Current replica count.
+    #[serde(deserialize_with = "integer")]
     pub replicas: u32,
     #[serde(deserialize_with = "object")]
     pub scaling: ScalingProfile,
@@ -487,6 +516,7 @@ impl From<Graph> for api::Graph {
 pub struct Assignment {
     pub service: String,
     pub cluster: String,
+    #[serde(deserialize_with = "integer")]
     pub replicas: u32,
 }
 
@@ -546,6 +576,7 @@ pub struct CallRate {
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 pub struct Telemetry {
     /// Seconds since the Unix epoch (0: unknown).
+    #[serde(deserialize_with = "integer")]
     pub time_unix_s: i64,
     #[serde(deserialize_with = "objects")]
     pub loads: Vec<ServiceLoad>,
@@ -597,6 +628,7 @@ impl From<Telemetry> for api::Telemetry {
 
 /// The input of a placement strategy (the plugin API's `PlacementRequest`).
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[schemars(transform = current_is_required)]
 pub struct PlacementRequest {
     #[serde(deserialize_with = "object")]
     pub graph: Graph,
@@ -610,6 +642,15 @@ pub struct PlacementRequest {
     pub telemetry: Telemetry,
     /// JSON object text: request members added in later minor versions (`""` or `"{}"`).
     pub extra: String,
+}
+
+/// `current` must be given, `null` or not: schemars leaves an `Option` out of `required`.
+fn current_is_required(schema: &mut schemars::Schema) {
+    if let Some(Value::Array(required)) = schema.get_mut("required") {
+        if !required.iter().any(|r| r == "current") {
+            required.push(Value::from("current"));
+        }
+    }
 }
 
 impl From<PlacementRequest> for api::PlacementRequest {
@@ -653,6 +694,22 @@ mod tests {
             Some("clusters[2].capacity".to_owned())
         );
         assert_eq!(locate(".", "invalid type: null, expected a map").0, None);
+    }
+
+    #[test]
+    fn integers_may_be_written_with_a_zero_fraction() {
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[serde(deserialize_with = "integer")]
+            n: u32,
+        }
+        let read = |v: Value| serde_json::from_value::<Body>(v).map(|b| b.n);
+        assert_eq!(read(serde_json::json!({"n": 65536})).ok(), Some(65536));
+        assert_eq!(read(serde_json::json!({"n": 65536.0})).ok(), Some(65536));
+        assert!(read(serde_json::json!({"n": 1.5})).is_err());
+        assert!(read(serde_json::json!({"n": -1})).is_err());
+        assert!(read(serde_json::json!({"n": 4_294_967_296u64})).is_err());
+        assert!(read(serde_json::json!({"n": "1"})).is_err());
     }
 
     #[test]
