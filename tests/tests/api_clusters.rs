@@ -342,6 +342,19 @@ fn a_direct_placement_call_reads_its_body_strictly() {
         "{}",
         reply.body
     );
+    // JSON Schema's integer: 1.0 is 1; 1.5 is not.
+    let mut whole = serde_json::to_value(&request).unwrap();
+    whole["graph"]["services"][0]["replicas"] = json!(1.0);
+    let reply = api.post_json(path, &json!({"request": whole}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    whole["graph"]["services"][0]["replicas"] = json!(1.5);
+    let reply = api.post_json(path, &json!({"request": whole}));
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(
+        reply.body["field"], "request.graph.services[0].replicas",
+        "{}",
+        reply.body
+    );
     let mut missing = serde_json::to_value(&request).unwrap();
     missing.as_object_mut().unwrap().remove("current");
     let reply = api.post_json(path, &json!({"request": missing}));
