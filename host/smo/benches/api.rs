@@ -7,8 +7,8 @@
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use criterion::{criterion_group, criterion_main, Criterion};
 use common::load::{load, Call};
+use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tower::ServiceExt;

@@ -1,7 +1,8 @@
 //! The API with many graphs stored, over real HTTP on 127.0.0.1 (4 client threads, 3 s each):
 //! `GET /v1/graphs/{name}`, `GET /v1/clusters/{name}`, a page of `GET /v1/graphs?limit=100`
-//! and deploys, at 10 and at 5,000 stored graphs; the ratio shows whether the per-request cost
-//! is flat in the number of graphs. `SMO_BENCH_GRAPHS=a,b` changes the sizes.
+//! and deploys, at 200 and at 5,000 stored graphs; the ratio shows whether the per-request cost
+//! is flat in the number of graphs. `SMO_BENCH_GRAPHS=a,b` changes the sizes;
+//! `SMO_BENCH_ONLY=graph|cluster|page|deploy` runs one load (to profile it).
 //!
 //! Needs the plugins built in the profile's directory (`cargo build --release --workspace`).
 //! The stored graphs are written straight to the store (running, one replica each, on clusters
@@ -38,7 +39,7 @@ fn seed(daemon: &common::Daemon, count: usize) {
         let spec = smo_core::graphs::parse_descriptor(&named(&name)).expect("descriptor");
         store.create_graph(&spec, RUNNING).expect("graph");
         let rows = [PlacementEntry::new(
-            &format!("{name}-svc"),
+            format!("{name}-svc"),
             &clusters[i % clusters.len()],
             1,
         )];
@@ -89,7 +90,7 @@ fn sizes() -> Vec<usize> {
                 .filter_map(|n| n.trim().parse().ok())
                 .collect()
         })
-        .unwrap_or_else(|| vec![10, 5_000])
+        .unwrap_or_else(|| vec![200, 5_000])
 }
 
 /// The four loads at `count` stored graphs.
@@ -111,7 +112,17 @@ fn measure(count: usize) -> [Measured; 4] {
     });
     enlarge(&daemon, &addr, &token);
     let seconds = Duration::from_secs(3);
-    let get = |label: &str, path: fn(u64) -> String| {
+    let only = std::env::var("SMO_BENCH_ONLY").ok();
+    let runs = |which: &str| only.as_deref().is_none_or(|o| o == which);
+    let skipped = Measured {
+        per_second: f64::NAN,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+    };
+    let get = |which: &str, label: &str, path: fn(u64) -> String| {
+        if !runs(which) {
+            return skipped;
+        }
         load(
             &format!("{label} ({count} graphs)"),
             4,
@@ -124,15 +135,18 @@ fn measure(count: usize) -> [Measured; 4] {
             &token,
         )
     };
-    let graph = get("GET /v1/graphs/{name}", |i| {
+    let graph = get("graph", "GET /v1/graphs/{name}", |i| {
         format!("/v1/graphs/seed-{:05}", i % 10)
     });
-    let cluster = get("GET /v1/clusters/{name}", |_| {
+    let cluster = get("cluster", "GET /v1/clusters/{name}", |_| {
         "/v1/clusters/edge-athens".to_owned()
     });
-    let page = get("GET /v1/graphs?limit=100", |_| {
+    let page = get("page", "GET /v1/graphs?limit=100", |_| {
         "/v1/graphs?limit=100".to_owned()
     });
+    if !runs("deploy") {
+        return [graph, cluster, page, skipped];
+    }
     let deploy = load(
         &format!("POST /v1/graphs ({count} graphs; each then deleted, untimed)"),
         4,

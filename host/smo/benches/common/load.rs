@@ -94,4 +94,3 @@ pub fn load(
     );
     measured
 }
-

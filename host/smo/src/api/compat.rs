@@ -19,12 +19,7 @@ use std::collections::BTreeMap;
 /// `GET /project/{project}/graphs`: every graph (a list, as upstream).
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<GraphSummary>>, ApiError> {
     Ok(Json(
-        state
-            .engine
-            .list()?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
+        state.engine.list()?.into_iter().map(Into::into).collect(),
     ))
 }
 

@@ -52,6 +52,9 @@ impl Engine {
                 other => other.into(),
             })?;
             self.admission.bump(held);
+            if commit.create {
+                self.names.created(name);
+            }
             committed
         };
         self.note_appended(commit.decisions.len() as u64)?;

@@ -14,6 +14,7 @@
 use super::admission::{Admission, CommitGuard, Snapshot, DECIDE_ATTEMPTS};
 use super::applier::{Applier, ApplierConfig, Reconciled};
 use super::error::EngineError;
+use super::graph_names::GraphNames;
 use super::inventory::{self, UsageCache, DELETING, RUNNING, STOPPED};
 use super::locks::GraphLocks;
 use super::offload_loop::OffloadLoops;
@@ -147,6 +148,8 @@ pub struct Engine {
     pub(crate) loops: Loops,
     /// The offload loops of running graphs with an `offloadPolicy`.
     pub(crate) offload: OffloadLoops,
+    /// Every stored graph's name (placement requests list them).
+    pub(crate) names: GraphNames,
     /// What running graphs use, kept between decisions (see [`UsageCache`]).
     pub(crate) usage: UsageCache,
     /// Reconciles desired states with the backend.
@@ -175,6 +178,7 @@ impl Engine {
             admission: Admission::default(),
             loops: Loops::default(),
             usage: UsageCache::default(),
+            names: GraphNames::default(),
             appended: AtomicU64::new(0),
         })
     }
@@ -593,6 +597,7 @@ impl Engine {
                     let held = self.admission.commit_lock().await;
                     let _write = self.write_lock(name).await;
                     self.store.delete_graph(name)?;
+                    self.names.removed(name);
                     self.admission.bump(&held);
                 }
                 self.applier.forget(name);

@@ -8,6 +8,7 @@ pub mod backend_clusters;
 pub mod clusters;
 pub mod commit;
 pub mod error;
+pub mod graph_names;
 pub mod inventory;
 pub mod lifecycle;
 pub mod limits;

@@ -14,7 +14,6 @@ use crate::store::{now_ms, PlacementEntry};
 use serde_json::{json, Value};
 use smo_core::decision::{Decided, DecisionRecord, Outcome};
 use smo_core::graphs::GraphSpec;
-use smo_plugin_api::extra::{self, PlacementRequestExtra};
 use smo_plugin_api::{
     Cluster, PlacementDecision, PlacementRequest, ROption, RString, RVec, StrategyKind, Telemetry,
 };
@@ -165,15 +164,11 @@ pub fn validate(
     }
 }
 
-/// The request's `extra`: `graphs`, the names of every graph the host holds with the one
-/// being placed (a strategy keeping state per graph forgets those not listed).
-pub fn request_extra(stored: &[String], placing: &str) -> RString {
-    let mut graphs = stored.to_vec();
-    if !graphs.iter().any(|g| g == placing) {
-        graphs.push(placing.to_owned());
-        graphs.sort_unstable();
-    }
-    extra::write(&PlacementRequestExtra { graphs })
+/// The request's `extra` ([`smo_plugin_api::extra::PlacementRequestExtra`]): `graphs`, the names of every graph the
+/// host holds with the one being placed, sorted (a strategy keeping state per graph forgets
+/// those not listed), from their JSON array `names` as the store writes it.
+pub fn request_extra(names: &str) -> RString {
+    format!("{{\"graphs\":{names}}}").into()
 }
 
 /// What to ask for.
@@ -280,7 +275,7 @@ impl Engine {
                 ROption::RSome(PlacementEntry::to_plugin(&current_for_strategy))
             },
             telemetry,
-            extra: request_extra(&self.store.graph_names()?, &spec.name),
+            extra: request_extra(&self.names.json_with(&self.store, &spec.name)?),
         };
         let span = tracing::info_span!("placement", graph = %spec.name, cause = ask.cause.as_str());
         let mut made: Decided<PlacementDecision> = self
@@ -314,6 +309,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smo_plugin_api::extra::{self, PlacementRequestExtra};
 
     fn spec() -> GraphSpec {
         smo_core::graphs::brussels_demo_spec()
@@ -327,14 +323,11 @@ mod tests {
     }
 
     #[test]
-    fn the_request_lists_the_stored_graphs_and_the_one_being_placed() {
-        let stored = vec!["a".to_owned(), "c".to_owned()];
-        let extra: PlacementRequestExtra =
-            extra::read(request_extra(&stored, "b").as_str()).expect("JSON");
-        assert_eq!(extra.graphs, ["a", "b", "c"]);
-        let extra: PlacementRequestExtra =
-            extra::read(request_extra(&stored, "c").as_str()).expect("JSON");
-        assert_eq!(extra.graphs, ["a", "c"]);
+    fn the_request_extra_is_written_as_the_typed_writer_writes_it() {
+        let extra = request_extra(r#"["a","b","c"]"#);
+        let read: PlacementRequestExtra = extra::read(extra.as_str()).expect("JSON");
+        assert_eq!(read.graphs, ["a", "b", "c"]);
+        assert_eq!(extra.as_str(), extra::write(&read).as_str());
     }
 
     #[test]

@@ -290,14 +290,6 @@ fn service_views(
 }
 
 impl Engine {
-    /// The recorded attempts and the last observation of `graph`.
-    fn standing(&self, graph: &StoredGraph) -> Result<Standing, EngineError> {
-        Ok(Standing {
-            summary: self.store.apply_summary(graph.name(), graph.generation)?,
-            observed: self.applier.observed(graph.name()),
-        })
-    }
-
     fn active_strategy(
         &self,
         graph: &StoredGraph,
@@ -343,21 +335,30 @@ impl Engine {
 
     /// The status of graph `name`, read consistently (never half-way through a write).
     pub async fn status(&self, name: &str) -> Result<GraphView, EngineError> {
-        let (graph, placement, last) = {
-            let _read = self.locks.read(name).await;
-            let graph = self.stored_graph(name)?;
-            let placement = self.store.get_placement(name)?;
-            let mut last = Vec::with_capacity(3);
-            for kind in [
-                DecisionKind::Placement,
-                DecisionKind::Scaling,
-                DecisionKind::Migration,
-            ] {
-                last.push(self.store.last_decision(name, kind)?.map(|d| d.summary()));
-            }
-            (graph, placement, last)
+        // One read transaction: graph, placement, decisions and attempts from the same state.
+        let (graph, placement, last, summary) = self
+            .store
+            .read(|reader| {
+                let Some(graph) = reader.get_graph(name)? else {
+                    return Ok(None);
+                };
+                let placement = reader.get_placement(name)?;
+                let mut last = Vec::with_capacity(3);
+                for kind in [
+                    DecisionKind::Placement,
+                    DecisionKind::Scaling,
+                    DecisionKind::Migration,
+                ] {
+                    last.push(reader.last_decision(name, kind)?.map(|d| d.summary()));
+                }
+                let summary = reader.apply_summary(name, graph.generation)?;
+                Ok(Some((graph, placement, last, summary)))
+            })?
+            .ok_or_else(|| EngineError::GraphNotFound(name.to_owned()))?;
+        let standing = Standing {
+            summary,
+            observed: self.applier.observed(name),
         };
-        let standing = self.standing(&graph)?;
         let applied = standing.summary.applied_generation;
         let last: Vec<Option<DecisionRecord>> = last
             .into_iter()

@@ -9,11 +9,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
-use super::Cached;
 use super::error::{SqlContext, StoreError};
+use super::Cached;
 use super::Store;
 
 /// How many attempts are kept per graph (the oldest are deleted first).
@@ -96,7 +96,8 @@ pub struct ApplySummary {
     pub last_error: Option<ApplyAttempt>,
 }
 
-pub(super) const SELECT: &str = "SELECT id, graph, generation, action, started_at_ms, duration_ms, outcome, \
+pub(super) const SELECT: &str =
+    "SELECT id, graph, generation, action, started_at_ms, duration_ms, outcome, \
                       retryable, error FROM apply_attempts";
 
 pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<ApplyAttempt, StoreError>> {
@@ -182,39 +183,47 @@ impl Store {
 
     /// What graph `graph`'s attempts say at generation `generation`.
     pub fn apply_summary(&self, graph: &str, generation: u64) -> Result<ApplySummary, StoreError> {
-        let operation = || format!("summarise the apply attempts of graph {graph:?}");
-        let conn = self.lock();
-        let applied: Option<i64> = conn
-            .query_row_cached(
-                "SELECT max(generation) FROM apply_attempts
-                 WHERE graph = ?1 AND outcome = 'ok' AND action IN ('apply', 'withdraw')",
-                [graph],
-                |row| row.get(0),
-            )
-            .during(operation)?;
-        let attempts: i64 = conn
-            .query_row_cached(
-                "SELECT count(*) FROM apply_attempts
-                 WHERE graph = ?1 AND generation = ?2 AND action IN ('apply', 'withdraw')",
-                params![graph, to_i64(generation)],
-                |row| row.get(0),
-            )
-            .during(operation)?;
-        let newest = |filter: &str| -> Result<Option<ApplyAttempt>, StoreError> {
-            conn.query_row_cached(
-                &format!("{SELECT} WHERE graph = ?1 {filter} ORDER BY id DESC LIMIT 1"),
-                [graph],
-                from_row,
-            )
-            .optional()
-            .during(operation)?
-            .transpose()
-        };
-        Ok(ApplySummary {
-            applied_generation: applied.and_then(|g| u64::try_from(g).ok()),
-            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            last: newest("")?,
-            last_error: newest("AND outcome = 'error'")?,
-        })
+        apply_summary_in(&self.lock(), graph, generation)
     }
+}
+
+/// [`Store::apply_summary`] on `conn`.
+pub(super) fn apply_summary_in(
+    conn: &Connection,
+    graph: &str,
+    generation: u64,
+) -> Result<ApplySummary, StoreError> {
+    let operation = || format!("summarise the apply attempts of graph {graph:?}");
+    let applied: Option<i64> = conn
+        .query_row_cached(
+            "SELECT max(generation) FROM apply_attempts
+             WHERE graph = ?1 AND outcome = 'ok' AND action IN ('apply', 'withdraw')",
+            [graph],
+            |row| row.get(0),
+        )
+        .during(operation)?;
+    let attempts: i64 = conn
+        .query_row_cached(
+            "SELECT count(*) FROM apply_attempts
+             WHERE graph = ?1 AND generation = ?2 AND action IN ('apply', 'withdraw')",
+            params![graph, to_i64(generation)],
+            |row| row.get(0),
+        )
+        .during(operation)?;
+    let newest = |filter: &str| -> Result<Option<ApplyAttempt>, StoreError> {
+        conn.query_row_cached(
+            &format!("{SELECT} WHERE graph = ?1 {filter} ORDER BY id DESC LIMIT 1"),
+            [graph],
+            from_row,
+        )
+        .optional()
+        .during(operation)?
+        .transpose()
+    };
+    Ok(ApplySummary {
+        applied_generation: applied.and_then(|g| u64::try_from(g).ok()),
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        last: newest("")?,
+        last_error: newest("AND outcome = 'error'")?,
+    })
 }

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Cached;
 use super::error::{SqlContext, StoreError};
+use super::Cached;
 use super::{from_json, now_ms, to_json, Store};
 
 /// A stored cluster: `cluster` is the caller's type (a `serde_json::Value` by default).

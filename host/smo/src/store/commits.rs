@@ -8,10 +8,10 @@
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::decisions::{insert_decision, DecisionRecord};
-use super::Cached;
 use super::error::{SqlContext, StoreError};
 use super::graphs::write_graph_in;
 use super::placements::{write_placement, PlacementEntry};
+use super::Cached;
 use super::{now_ms, Store};
 use smo_core::graphs::GraphSpec;
 
@@ -70,9 +70,11 @@ impl Store {
                         })
                     }
                     None => tx
-                        .query_row_cached("SELECT status FROM graphs WHERE name = ?1", [graph], |r| {
-                            r.get(0)
-                        })
+                        .query_row_cached(
+                            "SELECT status FROM graphs WHERE name = ?1",
+                            [graph],
+                            |r| r.get(0),
+                        )
                         .optional()
                         .during(operation)?
                         .ok_or_else(|| StoreError::GraphNotFound(graph.to_owned()))?,

@@ -9,8 +9,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
-use super::Cached;
 use super::error::{SqlContext, StoreError};
+use super::Cached;
 use super::{from_json, to_json, Store};
 pub use smo_core::decision::{DecisionKind, DecisionRecord, Outcome};
 
@@ -159,19 +159,28 @@ impl Store {
         kind: DecisionKind,
         condition: &str,
     ) -> Result<Option<DecisionRecord>, StoreError> {
-        self.lock()
-            .query_row_cached(
-                &format!(
-                    "{SELECT} WHERE graph = ?1 AND kind = ?2 {condition} ORDER BY id DESC LIMIT 1"
-                ),
-                params![graph, kind.as_str()],
-                from_row,
-            )
-            .optional()
-            .during(|| format!("get the last {kind} decision of graph {graph:?}"))?
-            .transpose()
+        newest_decision_in(&self.lock(), graph, kind, condition)
     }
+}
 
+/// The newest decision of `kind` for graph `graph` matching `condition`, on `conn`.
+pub(super) fn newest_decision_in(
+    conn: &Connection,
+    graph: &str,
+    kind: DecisionKind,
+    condition: &str,
+) -> Result<Option<DecisionRecord>, StoreError> {
+    conn.query_row_cached(
+        &format!("{SELECT} WHERE graph = ?1 AND kind = ?2 {condition} ORDER BY id DESC LIMIT 1"),
+        params![graph, kind.as_str()],
+        from_row,
+    )
+    .optional()
+    .during(|| format!("get the last {kind} decision of graph {graph:?}"))?
+    .transpose()
+}
+
+impl Store {
     /// Deletes all but the newest `keep` decisions; returns how many were deleted.
     pub fn prune_decisions(&self, keep: usize) -> Result<usize, StoreError> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);

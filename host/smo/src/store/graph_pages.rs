@@ -1,8 +1,8 @@
 //! One page of the graph list, by name after a cursor: each graph's status, generation, service
 //! names, placement and apply summary, read in four range queries under one lock.
 //!
-//! The specs are not decoded (the service names come out of the stored JSON in SQLite), so a
-//! page costs the same whatever the number of graphs stored.
+//! The specs are not decoded (the service names are stored beside them), so a page costs the
+//! same whatever the number of graphs stored.
 
 use std::collections::HashMap;
 
@@ -27,9 +27,7 @@ pub struct GraphListing {
     pub apply: ApplySummary,
 }
 
-const PAGE: &str = "SELECT name, status, generation, created_at_ms, updated_at_ms,
-        (SELECT json_group_array(json_extract(s.value, '$.name'))
-           FROM json_each(graphs.spec, '$.services') AS s)
+const PAGE: &str = "SELECT name, status, generation, created_at_ms, updated_at_ms, services
     FROM graphs WHERE name > ?1 ORDER BY name LIMIT ?2";
 
 impl Store {
@@ -67,10 +65,11 @@ impl Store {
         )?
         .into_iter()
         .map(|(mut listing, services)| {
-            listing.services = serde_json::from_str(&services).map_err(|e| StoreError::Corrupt {
-                what: format!("graph {:?}", listing.name),
-                reason: format!("its services: {e}"),
-            })?;
+            listing.services =
+                serde_json::from_str(&services).map_err(|e| StoreError::Corrupt {
+                    what: format!("graph {:?}", listing.name),
+                    reason: format!("its services: {e}"),
+                })?;
             Ok(listing)
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

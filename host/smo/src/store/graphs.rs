@@ -1,11 +1,11 @@
 //! Graphs in the store: the descriptor text as submitted, the validated spec as JSON, a status
 //! string owned by the engine, and creation/update times. Deleting a graph drops its placement.
 
-use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use serde::Serialize;
 
-use super::Cached;
 use super::error::{SqlContext, StoreError};
+use super::Cached;
 use super::{now_ms, to_json, Store};
 use smo_core::graphs::{parse_descriptor, GraphSpec};
 
@@ -67,7 +67,7 @@ pub(super) fn write_graph_in(
     spec: &GraphSpec,
     status: &str,
     replace: bool,
-) -> Result<StoredGraph, StoreError> {
+) -> Result<(), StoreError> {
     let name = spec.name.as_str();
     let operation = || format!("put graph {name:?}");
     let spec_json = to_json(spec, || format!("graph {name:?}"))?;
@@ -85,12 +85,13 @@ pub(super) fn write_graph_in(
         return Err(StoreError::GraphExists(name.to_owned()));
     }
     tx.execute_cached(
-        "INSERT INTO graphs (name, descriptor, spec, status, created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+        "INSERT INTO graphs
+             (name, descriptor, spec, status, created_at_ms, updated_at_ms, services)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
          ON CONFLICT (name) DO UPDATE SET descriptor = excluded.descriptor,
              spec = excluded.spec, status = excluded.status,
-             updated_at_ms = excluded.updated_at_ms",
-        params![name, spec.source, spec_json, status, now],
+             updated_at_ms = excluded.updated_at_ms, services = excluded.services",
+        params![name, spec.source, spec_json, status, now, services],
     )
     .during(operation)?;
     tx.execute_cached(
@@ -99,8 +100,18 @@ pub(super) fn write_graph_in(
         params![name, services],
     )
     .during(operation)?;
-    tx.query_row_cached(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
-        .during(operation)?
+    Ok(())
+}
+
+/// [`Store::get_graph`] on `conn`.
+pub(super) fn get_graph_in(
+    conn: &Connection,
+    name: &str,
+) -> Result<Option<StoredGraph>, StoreError> {
+    conn.query_row_cached(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
+        .optional()
+        .during(|| format!("get graph {name:?}"))?
+        .transpose()
 }
 
 impl Store {
@@ -127,18 +138,16 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .during(operation)?;
-        let stored = write_graph_in(&tx, spec, status, replace)?;
+        write_graph_in(&tx, spec, status, replace)?;
+        let stored = get_graph_in(&tx, &spec.name)?
+            .ok_or_else(|| StoreError::GraphNotFound(spec.name.clone()))?;
         tx.commit().during(operation)?;
         Ok(stored)
     }
 
     /// The graph named `name`, if stored.
     pub fn get_graph(&self, name: &str) -> Result<Option<StoredGraph>, StoreError> {
-        self.lock()
-            .query_row_cached(&format!("{SELECT} WHERE name = ?1"), [name], from_row)
-            .optional()
-            .during(|| format!("get graph {name:?}"))?
-            .transpose()
+        get_graph_in(&self.lock(), name)
     }
 
     /// All graphs, by name.

@@ -26,6 +26,7 @@ pub mod graphs;
 pub mod migrations;
 pub mod offload_transitions;
 pub mod placements;
+pub mod reader;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,7 @@ pub use offload_transitions::{
     OffloadTransitionRecord, StoredOffloadTransition, OFFLOAD_TRANSITIONS_KEPT,
 };
 pub use placements::PlacementEntry;
+pub use reader::Reader;
 pub use tokens::{hash_token, ApiToken};
 
 /// The database file name inside the state directory.

@@ -1,11 +1,11 @@
 //! Placements in the store: for each graph, which service runs how many replicas on which
 //! cluster. A placement is replaced as a whole, atomically; a service may be on several clusters.
 
-use rusqlite::{params, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 pub use smo_core::placement::PlacementEntry;
 
-use super::Cached;
 use super::error::{SqlContext, StoreError};
+use super::Cached;
 use super::{now_ms, Store};
 
 /// Replaces graph `graph`'s placement rows with `entries` inside the caller's transaction.
@@ -46,6 +46,30 @@ pub(super) fn write_placement(
     Ok(())
 }
 
+/// [`Store::get_placement`] on `conn`.
+pub(super) fn get_placement_in(
+    conn: &Connection,
+    graph: &str,
+) -> Result<Vec<PlacementEntry>, StoreError> {
+    let operation = || format!("get the placement of graph {graph:?}");
+    if !super::graph_exists(conn, graph, operation)? {
+        return Err(StoreError::GraphNotFound(graph.to_owned()));
+    }
+    super::query_all(
+        conn,
+        "SELECT service, cluster, replicas FROM placements WHERE graph = ?1 ORDER BY position",
+        [graph],
+        |row| {
+            Ok(PlacementEntry {
+                service: row.get(0)?,
+                cluster: row.get(1)?,
+                replicas: row.get(2)?,
+            })
+        },
+        operation,
+    )
+}
+
 impl Store {
     /// Replaces the placement of graph `graph` with `entries` (in one transaction: on any
     /// failure, e.g. the same service and cluster listed twice, the previous placement stays).
@@ -66,23 +90,6 @@ impl Store {
     /// The placement of graph `graph`, in the order it was set (empty when none was set yet).
     /// [`StoreError::GraphNotFound`] if the graph is not stored.
     pub fn get_placement(&self, graph: &str) -> Result<Vec<PlacementEntry>, StoreError> {
-        let operation = || format!("get the placement of graph {graph:?}");
-        let conn = self.lock();
-        if !super::graph_exists(&conn, graph, operation)? {
-            return Err(StoreError::GraphNotFound(graph.to_owned()));
-        }
-        super::query_all(
-            &conn,
-            "SELECT service, cluster, replicas FROM placements WHERE graph = ?1 ORDER BY position",
-            [graph],
-            |row| {
-                Ok(PlacementEntry {
-                    service: row.get(0)?,
-                    cluster: row.get(1)?,
-                    replicas: row.get(2)?,
-                })
-            },
-            operation,
-        )
+        get_placement_in(&self.lock(), graph)
     }
 }

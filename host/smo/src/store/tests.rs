@@ -569,7 +569,7 @@ fn a_version_1_database_migrates_forward_keeping_its_data() {
     }
     let store = Store::open_file(&path).expect("migrate");
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
     let decisions = store.list_decisions(Some("shop"), 10).expect("decisions");
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].started_at_ms, 7);
@@ -783,9 +783,15 @@ fn the_graph_list_is_read_page_by_page_with_the_same_rows_as_one_graph_reads() {
         retryable: !ok,
         error: (!ok).then(|| "boom".to_owned()),
     };
-    store.append_apply_attempt(&attempt("b-shop", 1, true)).expect("ok");
-    store.append_apply_attempt(&attempt("b-shop", 1, false)).expect("error");
-    store.append_apply_attempt(&attempt("c-shop", 1, true)).expect("ok");
+    store
+        .append_apply_attempt(&attempt("b-shop", 1, true))
+        .expect("ok");
+    store
+        .append_apply_attempt(&attempt("b-shop", 1, false))
+        .expect("error");
+    store
+        .append_apply_attempt(&attempt("c-shop", 1, true))
+        .expect("ok");
 
     let first = store.graph_page(None, 2).expect("page 1");
     let second = store.graph_page(Some("b-shop"), 2).expect("page 2");
@@ -797,12 +803,23 @@ fn the_graph_list_is_read_page_by_page_with_the_same_rows_as_one_graph_reads() {
         .map(|l| l.name.as_str())
         .collect();
     assert_eq!(listed, names);
-    assert!(store.graph_page(Some("e-shop"), 2).expect("after the end").is_empty());
+    assert!(store
+        .graph_page(Some("e-shop"), 2)
+        .expect("after the end")
+        .is_empty());
     for listing in first.iter().chain(&second).chain(&last) {
-        let graph = store.get_graph(&listing.name).expect("read").expect("stored");
+        let graph = store
+            .get_graph(&listing.name)
+            .expect("read")
+            .expect("stored");
         assert_eq!(listing.status, graph.status);
         assert_eq!(listing.generation, graph.generation);
-        let services: Vec<&str> = graph.spec.services.iter().map(|s| s.name.as_str()).collect();
+        let services: Vec<&str> = graph
+            .spec
+            .services
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
         assert_eq!(listing.services, services);
         assert_eq!(
             listing.placement,
@@ -817,4 +834,29 @@ fn the_graph_list_is_read_page_by_page_with_the_same_rows_as_one_graph_reads() {
     assert_eq!(first[1].apply.applied_generation, Some(1));
     assert!(first[1].apply.last.as_ref().is_some_and(|a| !a.record.ok));
     assert_eq!(first[0].apply.last, None);
+}
+
+#[test]
+fn a_version_3_database_gains_the_service_names_of_its_graphs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(DATABASE_FILE);
+    let shop = spec(SHOP_V1);
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open v3");
+        for migration in &migrations::MIGRATIONS[..3] {
+            conn.execute_batch(migration).expect("schema");
+        }
+        conn.pragma_update(None, "user_version", 3)
+            .expect("version 3");
+        conn.execute(
+            "INSERT INTO graphs (name, descriptor, spec, status, created_at_ms, updated_at_ms)
+             VALUES ('shop', ?1, ?2, 'running', 1, 1)",
+            rusqlite::params![shop.source, shop.to_json().expect("spec JSON")],
+        )
+        .expect("a v3 graph");
+    }
+    let store = Store::open_file(&path).expect("migrate");
+    let page = store.graph_page(None, 10).expect("page");
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].services, ["api", "db"]);
 }

@@ -5,8 +5,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Cached;
 use super::error::{SqlContext, StoreError};
+use super::Cached;
 use super::{now_ms, Store};
 
 /// A stored token (never the secret itself).

@@ -209,6 +209,7 @@ impl Engine {
             self.store.delete_graph_at(name, generation, DELETING)?
         };
         if removed {
+            self.names.removed(name);
             self.applier.forget(name);
             tracing::info!(generation, "graph withdrawn and deleted");
             self.applier.publish(Reconciled::Removed {
