@@ -52,7 +52,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn documents(yaml: &[u8]) -> Vec<Value> {
-    serde_yaml::Deserializer::from_slice(yaml)
+    serde_norway::Deserializer::from_slice(yaml)
         .map(|document| serde::Deserialize::deserialize(document).expect("YAML"))
         .filter(|value: &Value| !value.is_null())
         .collect()

@@ -133,10 +133,10 @@ fn a_scheduler_name_becomes_an_override_policy_per_workload_valid_against_the_cr
     let stream = sandbox.root.path().join("stream.yaml");
     std::fs::write(&stream, &out.stdout).unwrap();
     assert_valid(&[&stream]);
-    let objects: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_slice(&out.stdout)
+    let objects: Vec<serde_norway::Value> = serde_norway::Deserializer::from_slice(&out.stdout)
         .map(|document| serde::Deserialize::deserialize(document).unwrap())
         .collect();
-    let overrides: Vec<&serde_yaml::Value> = objects
+    let overrides: Vec<&serde_norway::Value> = objects
         .iter()
         .filter(|o| o["kind"] == "OverridePolicy")
         .collect();

@@ -75,7 +75,7 @@ impl Manifest {
 
     /// The object as one YAML document.
     pub fn to_yaml(&self) -> Result<String, RenderError> {
-        serde_yaml::to_string(&self.body).map_err(|error| RenderError::Serialize {
+        serde_norway::to_string(&self.body).map_err(|error| RenderError::Serialize {
             what: self.id(),
             reason: error.to_string(),
         })

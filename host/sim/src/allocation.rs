@@ -43,7 +43,7 @@ mod tests {
     use super::*;
 
     fn spec(processing_ms: f64) -> ServiceSpec {
-        serde_yaml::from_str(&format!(
+        serde_norway::from_str(&format!(
             "{{name: api, cpu: 1, alpha: 10, beta: 0, max_replicas: 5, processing_ms: {processing_ms}, rate_rps: 25}}"
         ))
         .expect("service spec")

@@ -62,12 +62,12 @@ fn read_placement(path: &Path) -> Result<Vec<PlacementEntry>, String> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum File {
-        List(Vec<serde_yaml::Value>),
-        Wrapped { placement: Vec<serde_yaml::Value> },
+        List(Vec<serde_norway::Value>),
+        Wrapped { placement: Vec<serde_norway::Value> },
     }
     let what = || format!("placement file {}", path.display());
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", what()))?;
-    let rows = match serde_yaml::from_str::<File>(&text) {
+    let rows = match serde_norway::from_str::<File>(&text) {
         Ok(File::List(rows) | File::Wrapped { placement: rows }) => rows,
         Err(_) => {
             return Err(format!(

@@ -1,7 +1,7 @@
 //! The two upstream NEPHELE descriptors (tests/fixtures/hdag at the repository root), parsed
 //! just enough to build graphs, placed by every default-lp placement on a 3-cluster inventory.
 
-use serde_yaml::Value;
+use serde_norway::Value;
 use smo_default_lp::{FirstFit, MilpPlacement, Params};
 use smo_plugin_api::prelude::*;
 use smo_plugin_api::testing::cluster;
@@ -14,7 +14,7 @@ fn fixture(name: &str) -> Value {
         .join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// Research notes, section 1.1: light/small/medium/large CPU cores and memory.

@@ -223,7 +223,7 @@ mod tests {
     use super::*;
 
     fn read(yaml: &str) -> (ContainerFields, Vec<String>) {
-        let value: Value = serde_yaml::from_str(yaml).expect("yaml");
+        let value: Value = serde_norway::from_str(yaml).expect("yaml");
         let Value::Object(map) = value else {
             panic!("not a mapping")
         };

@@ -69,7 +69,7 @@ fn json_syntax_error(error: &serde_json::Error) -> ValidationError {
 }
 
 fn parse_yaml(text: &str, errors: &mut Errors) -> Result<Value, ValidationError> {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|error| {
+    let yaml: serde_norway::Value = serde_norway::from_str(text).map_err(|error| {
         let mut message = error.to_string();
         match error.location() {
             Some(location) => {
@@ -95,8 +95,8 @@ fn parse_yaml(text: &str, errors: &mut Errors) -> Result<Value, ValidationError>
 /// Converts a YAML tree to JSON: scalar keys become strings, tags are dropped (the tagged value
 /// is kept), non-finite floats become strings such as ".inf"; a list or mapping used as a key is
 /// an error at its path.
-fn yaml_to_json(yaml: serde_yaml::Value, path: &FieldPath, errors: &mut Errors) -> Value {
-    use serde_yaml::Value as Y;
+fn yaml_to_json(yaml: serde_norway::Value, path: &FieldPath, errors: &mut Errors) -> Value {
+    use serde_norway::Value as Y;
     match yaml {
         Y::Null => Value::Null,
         Y::Bool(flag) => Value::Bool(flag),

@@ -284,7 +284,7 @@ fn exact_quantities_and_extensions() {
 
 #[test]
 fn json_descriptors_are_accepted() {
-    let document: serde_json::Value = serde_yaml::from_str(EXTENDED).expect("yaml");
+    let document: serde_json::Value = serde_norway::from_str(EXTENDED).expect("yaml");
     let text = serde_json::to_string_pretty(&document).expect("json");
     let from_json = parse_ok(&text);
     let from_yaml = parse_ok(EXTENDED);

@@ -81,7 +81,7 @@ pub fn render(
     };
     let output = helm_template(name, chart, values, options, helm).map_err(&failed)?;
     let mut objects = Vec::new();
-    for (i, document) in serde_yaml::Deserializer::from_str(&output).enumerate() {
+    for (i, document) in serde_norway::Deserializer::from_str(&output).enumerate() {
         let value = Value::deserialize(document)
             .map_err(|e| failed(format!("helm's document {} is not YAML: {e}", i + 1)))?;
         if value.is_null() {
@@ -131,7 +131,7 @@ fn helm_template(
     let mut values_file =
         tempfile::NamedTempFile::new().map_err(|e| format!("cannot write the values: {e}"))?;
     let yaml =
-        serde_yaml::to_string(values).map_err(|e| format!("cannot write the values: {e}"))?;
+        serde_norway::to_string(values).map_err(|e| format!("cannot write the values: {e}"))?;
     values_file
         .write_all(yaml.as_bytes())
         .map_err(|e| format!("cannot write the values: {e}"))?;

@@ -200,7 +200,7 @@ mod tests {
         .await
         .expect("upstream form");
         assert_eq!(upstream.name, "hello-world-graph");
-        let object: serde_json::Value = serde_yaml::from_str(HELLO).expect("yaml to value");
+        let object: serde_json::Value = serde_norway::from_str(HELLO).expect("yaml to value");
         let json = descriptor(
             &headers(Some("application/json")),
             Ok(Bytes::from(object.to_string())),
