@@ -134,7 +134,7 @@ fn solve(
         |u, e| params.w_re * moved_if(u, e) as f64,
         allow,
     )
-    .map_err(|e| SolveError::Rejected(e.message.to_string()))?;
+    .map_err(SolveError::Model)?;
     model.add_departure_bounds(&scope.bounds);
     let size = (model.milp.num_cols(), model.milp.num_rows());
     let assigned = model.solve_from(&solve_options(params), start)?;
@@ -261,6 +261,24 @@ mod tests {
                 s * f64::from(a.replicas)
             })
             .sum()
+    }
+
+    #[test]
+    fn a_group_that_fits_no_cluster_is_infeasible_not_a_malfunction() {
+        // a requires b: each fits a cluster alone, the pair (10 CPU) fits none. That is an
+        // answer about the request (infeasible, which does not count toward quarantine), not
+        // an internal error.
+        let request = placement_request(
+            graph_of(vec![
+                service("a", 5.0, 100.0, 0).requires("b"),
+                service("b", 5.0, 100.0, 0),
+            ]),
+            vec![cluster("x", 8.0, 1000.0, 0), cluster("y", 8.0, 1000.0, 0)],
+            Some(vec![("a", "y", 1), ("b", "y", 1)]),
+        );
+        let error = replace(&request, &Params::default()).expect_err("the pair fits nowhere");
+        assert_eq!(error.kind, ErrorKind::INFEASIBLE, "{}", error.message);
+        assert!(error.message.contains("fits no cluster"), "{}", error.message);
     }
 
     #[test]

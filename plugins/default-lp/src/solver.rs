@@ -68,6 +68,10 @@ pub enum SolveError {
     BadNumber(String),
     #[error("HiGHS stopped with status {0}")]
     Failed(String),
+    /// The model could not be built from the request (e.g. a service fits no cluster): the
+    /// plugin error that said so, with its kind.
+    #[error("{}", .0.message)]
+    Model(PluginError),
 }
 
 impl SolveError {
@@ -79,6 +83,7 @@ impl SolveError {
             SolveError::BadNumber(_) => PluginError::invalid_input(message),
             SolveError::TimeLimit { .. } => PluginError::new(ErrorKind::TIME_LIMIT, message),
             SolveError::Rejected(_) | SolveError::Failed(_) => PluginError::internal(message),
+            SolveError::Model(error) => PluginError::new(error.kind, message),
         }
     }
 }
