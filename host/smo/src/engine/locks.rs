@@ -1,8 +1,8 @@
 //! Per-graph read/write locks: a writer holds a graph's lock while it writes the graph's rows,
 //! so a reader (status, list) never sees a graph half-written (e.g. without its placement).
 //!
-//! Writers are serialised as a whole by the engine's decision lock; these locks only keep
-//! readers out of a write in progress. Unused entries are pruned, so unknown names looked up by
+//! Writers that use capacity are serialised by the engine's commit lock ([`super::admission`]);
+//! these locks only keep readers out of a write in progress. Unused entries are pruned, so unknown names looked up by
 //! clients cannot grow the map without bound.
 
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 //! A round: read the graph (gone, stopped, or without a policy: the loop ends), take an
 //! [`Observation`](smo_core::offload::Observation) from the engine's [`OffloadTelemetry`] (the
 //! autoscaler flag is set when the scaling loop changed the graph's replicas since the previous
-//! round), step the machine. On an [`Action`], under the decision lock: ask the graph's
+//! round), step the machine. On an [`Action`], in the graph's turn ([`super::admission`]): ask the graph's
 //! migration strategy through the dispatcher, record the decision (trigger `offload_loop`; its
 //! inputs hold the `loads`, `calls` and `extra` the strategy was given), apply its moves to the
 //! placement ([`super::offload_apply`]) and report the outcome to the machine (a strategy error,

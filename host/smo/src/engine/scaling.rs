@@ -2,11 +2,12 @@
 //! when to run (every period, until stopped), the runner ([`Engine::scale_round`]) does one
 //! round, and [`Loops`] keeps one task per running graph.
 //!
-//! A round, under the decision lock: read the graph (a graph no longer running ends its loop),
+//! A round, in the graph's turn ([`super::admission`]): read the graph (a graph no longer running ends its loop),
 //! read telemetry, call the graph's scaling strategy (or the default) once per cluster hosting
 //! deployed services, commit the replicas (clamped to the service's `1..=max_replicas`) with
-//! the round's decisions (only record them when nothing changed), and re-place the graph when
-//! a strategy answers `infeasible_replace`.
+//! the round's decisions (only record them when nothing changed) unless the clusters changed
+//! meanwhile so that they no longer fit (the next round decides again), and re-place the graph
+//! when a strategy answers `infeasible_replace`.
 
 use super::error::EngineError;
 use super::inventory::{self, RUNNING};
@@ -125,7 +126,7 @@ impl Engine {
     }
 
     /// One round of graph `name`'s scaling loop (see the module documentation). The loads are
-    /// read before the decision lock is taken (a source may take its time); a source that
+    /// read before the graph's turn is taken (a source may take its time); a source that
     /// cannot measure the graph skips the round, counted in the loop's status.
     pub async fn scale_round(&self, name: &str) -> Result<Round, super::error::EngineError> {
         let Some(graph) = self.store.get_graph(name)? else {
