@@ -278,7 +278,11 @@ mod tests {
         );
         let error = replace(&request, &Params::default()).expect_err("the pair fits nowhere");
         assert_eq!(error.kind, ErrorKind::INFEASIBLE, "{}", error.message);
-        assert!(error.message.contains("fits no cluster"), "{}", error.message);
+        assert!(
+            error.message.contains("fits no cluster"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@ pub(super) fn parse_spec(text: &str) -> Result<ScenarioSpec, Vec<String>> {
         Err(e) => e.to_string(),
     };
     let mut errors = vec![first.clone()];
-    let Ok(serde_norway::Value::Mapping(root)) = serde_norway::from_str::<serde_norway::Value>(text)
+    let Ok(serde_norway::Value::Mapping(root)) =
+        serde_norway::from_str::<serde_norway::Value>(text)
     else {
         return Err(errors);
     };
@@ -24,7 +25,8 @@ pub(super) fn parse_spec(text: &str) -> Result<ScenarioSpec, Vec<String>> {
         each::<UserSpec>(items, "users", &mut more);
     }
     if let Some(serde_norway::Value::Mapping(w)) = get("workload") {
-        if let Some(serde_norway::Value::Sequence(items)) = w.get(serde_norway::Value::from("services"))
+        if let Some(serde_norway::Value::Sequence(items)) =
+            w.get(serde_norway::Value::from("services"))
         {
             each::<ServiceSpec>(items, "workload.services", &mut more);
         }
@@ -65,7 +67,11 @@ fn each<T: DeserializeOwned>(items: &[serde_norway::Value], prefix: &str, out: &
 }
 
 /// Deserializes one element on its own (re-serialized, so the YAML deserializer tracks the inner path).
-fn check_one<T: DeserializeOwned>(value: &serde_norway::Value, prefix: &str, out: &mut Vec<String>) {
+fn check_one<T: DeserializeOwned>(
+    value: &serde_norway::Value,
+    prefix: &str,
+    out: &mut Vec<String>,
+) {
     let Ok(text) = serde_norway::to_string(value) else {
         return;
     };
