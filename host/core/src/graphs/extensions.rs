@@ -1,5 +1,6 @@
 //! The optional smo extensions to the hdaGraph schema: strategies, their parameters and the
-//! offload policy under `hdaGraphIntent`; scaling profile and dependencies in `deployment.intent`.
+//! offload policy under `hdaGraphIntent`; scaling profile, dependencies and the ecosystem
+//! declaration in `deployment.intent`.
 //!
 //! ```yaml
 //! hdaGraph:
@@ -20,11 +21,19 @@
 //!           compute: {cpu: 2, ram: 3Gi, gpu: {enabled: true, count: 1}}
 //!           scaling: {alpha: 12.5, beta: 0, minReplicas: 1, maxReplicas: 8}
 //!           dependencies: {required: [db], preferred: [cache]}
+//!           ecosystem:                       # the workload's dependency declaration (seed 001)
+//!             provides: {type: web, software_stack: [shop]}
+//!             dependencies:
+//!               required: [{type: database, version: "PostgreSQL 14",
+//!                           network_latency_requirement: "< 5 ms"}]
+//!               preferred: [{type: caching}]
 //! ```
 //!
 //! Parameters are keyed by strategy *kind*, not by strategy name, so they also tune the default
 //! strategy when none is named. Unknown keys inside these extension objects are errors (a
 //! misspelt `maxReplica` must not silently fall back to a default); upstream objects stay lenient.
+//! The `ecosystem` declaration is checked by [`crate::ecosystem::checks`], its errors pathed from
+//! the descriptor's root like the others; its `vm_name` is the service's, `<graph>/<service>`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -33,8 +42,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use smo_plugin_api::{ScalingProfile, StrategyKind};
 
+use crate::ecosystem::{declaration, Declaration};
+
 use super::read::{
-    as_mapping, field, kind, opt_count, opt_list, opt_mapping, opt_number, opt_string,
+    as_mapping, describe, field, kind, opt_count, opt_list, opt_mapping, opt_number, opt_string,
     reject_unknown_keys, Errors, FieldPath,
 };
 
@@ -194,6 +205,8 @@ pub struct Dependencies {
 pub struct ServiceExtensions {
     pub scaling: Scaling,
     pub dependencies: Dependencies,
+    /// `ecosystem`, with `vm_name` set to `<graph>/<service>`.
+    pub ecosystem: Option<Declaration>,
 }
 
 const GRAPH_STRATEGY_KEYS: [(&str, StrategyKind); 3] = [
@@ -359,10 +372,12 @@ fn read_offload_policy(
 }
 
 /// Reads a service's extensions from its `deployment.intent` (`None` when absent). `own_id`
-/// and `all_ids` are the services of the graph, for checking dependencies.
+/// and `all_ids` are the services of the graph, for checking dependencies; `graph_id` names the
+/// ecosystem workload, `<graph_id>/<own_id>`.
 pub(crate) fn read_service_extensions(
     intent: Option<&Map<String, Value>>,
     path: &FieldPath,
+    graph_id: &str,
     own_id: &str,
     all_ids: &HashSet<&str>,
     errors: &mut Errors,
@@ -381,7 +396,46 @@ pub(crate) fn read_service_extensions(
                 read_dependencies(map, &dependencies_path, own_id, all_ids, errors);
         }
     }
+    if let Some(value) = field(intent, "ecosystem") {
+        let ecosystem_path = path.key("ecosystem");
+        if let Some(map) = as_mapping(value, &ecosystem_path, errors) {
+            let workload = format!("{graph_id}/{own_id}");
+            extensions.ecosystem = read_ecosystem(map, &ecosystem_path, workload, errors);
+        }
+    }
     extensions
+}
+
+/// The service's ecosystem declaration, checked whole by [`crate::ecosystem::checks`]; its
+/// errors are pathed under `path` (`...intent.ecosystem.dependencies.required[0].version`).
+fn read_ecosystem(
+    map: &Map<String, Value>,
+    path: &FieldPath,
+    workload: String,
+    errors: &mut Errors,
+) -> Option<Declaration> {
+    let mut map = map.clone();
+    if let Some(given) = field(&map, "vm_name") {
+        if given.as_str() != Some(workload.as_str()) {
+            errors.push(
+                &path.key("vm_name"),
+                format!(
+                    "{} is not this service's workload name: leave it out, or write {workload:?} (<graph id>/<service id>)",
+                    describe(given)
+                ),
+            );
+        }
+    }
+    map.insert("vm_name".to_owned(), Value::String(workload));
+    match declaration::from_value(&Value::Object(map)) {
+        Ok(declaration) => Some(declaration),
+        Err(problems) => {
+            for problem in problems.0 {
+                errors.push(&path.join(&problem.path), problem.message);
+            }
+            None
+        }
+    }
 }
 
 fn read_scaling(map: &Map<String, Value>, path: &FieldPath, errors: &mut Errors) -> Scaling {
@@ -564,7 +618,8 @@ mod tests {
         };
         let ids: HashSet<&str> = ["api", "db", "cache"].into_iter().collect();
         let path = FieldPath::root().key("intent");
-        let extensions = read_service_extensions(Some(&map), &path, "api", &ids, &mut errors);
+        let extensions =
+            read_service_extensions(Some(&map), &path, "shop", "api", &ids, &mut errors);
         let messages = errors.into_vec().iter().map(ToString::to_string).collect();
         (extensions, messages)
     }
@@ -593,6 +648,95 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(extensions.scaling.alpha, 10.0);
         assert_eq!(extensions.scaling.max_replicas, 20);
+    }
+
+    #[test]
+    fn an_ecosystem_declaration_is_read_as_the_service_workload() {
+        let (extensions, errors) = service_ext(json!({
+            "ecosystem": {
+                "provides": {"type": "web", "software_stack": ["shop"]},
+                "dependencies": {
+                    "required": [{"type": "database", "version": "PostgreSQL 14",
+                                  "network_latency_requirement": "< 5 ms"}],
+                    "preferred": [{"type": "caching"}],
+                },
+            },
+        }));
+        assert!(errors.is_empty(), "{errors:?}");
+        let declaration = extensions.ecosystem.expect("declaration");
+        assert_eq!(declaration.vm_name, "shop/api");
+        assert_eq!(declaration.provides.kind.as_deref(), Some("web"));
+        assert_eq!(declaration.provides.software_stack, ["shop"]);
+        let required = &declaration.dependencies.required;
+        assert_eq!(required.len(), 1);
+        assert_eq!(required[0].kind.as_deref(), Some("database"));
+        assert_eq!(required[0].version.as_deref(), Some("PostgreSQL 14"));
+        assert_eq!(
+            required[0].network_latency_requirement.as_deref(),
+            Some("< 5 ms")
+        );
+        assert_eq!(
+            declaration.dependencies.preferred[0].kind.as_deref(),
+            Some("caching")
+        );
+        // The service's own name may be written; an empty declaration is one that requires nothing.
+        let (extensions, errors) = service_ext(json!({"ecosystem": {"vm_name": "shop/api"}}));
+        assert!(errors.is_empty(), "{errors:?}");
+        let declaration = extensions.ecosystem.expect("declaration");
+        assert_eq!(declaration.vm_name, "shop/api");
+        assert!(declaration.dependencies.required.is_empty());
+        // Without it (or with `ecosystem: ~`) there is none.
+        for intent in [json!({}), json!({"ecosystem": null})] {
+            let (extensions, errors) = service_ext(intent);
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(extensions.ecosystem, None);
+        }
+    }
+
+    #[test]
+    fn ecosystem_mistakes_are_all_reported_under_the_intent() {
+        let (extensions, errors) = service_ext(json!({
+            "ecosystem": {
+                "vm_name": "other/api",
+                "provides": {"type": "", "ram_gib": -1, "colour": "red"},
+                "dependencies": {
+                    "required": [
+                        {"type": "database", "version": "14 PostgreSQL",
+                         "network_latency_requirement": "> 5 ms"},
+                        {"network_latency_requirement": "< 1 ms"},
+                    ],
+                    "preferred": {"type": "caching"},
+                },
+            },
+        }));
+        assert_eq!(extensions.ecosystem, None);
+        assert_eq!(
+            errors,
+            [
+                "intent.ecosystem.vm_name: \"other/api\" is not this service's workload name: leave it out, or write \"shop/api\" (<graph id>/<service id>)",
+                "intent.ecosystem.provides.colour: unknown field (known: type, version, resource_profile, cpu_architecture, ram_gib, bandwidth_gbps, storage_type, software_stack, signature)",
+                "intent.ecosystem.provides.type: must not be empty",
+                "intent.ecosystem.provides.ram_gib: must be a number, 0 or more",
+                "intent.ecosystem.dependencies.required[0].version: `PostgreSQL` after a version: write the product first (`PostgreSQL >=14`)",
+                "intent.ecosystem.dependencies.required[0].network_latency_requirement: `> 5 ms`: an upper bound is expected, `< 1ms` or `<= 20 ms`",
+                "intent.ecosystem.dependencies.required[1]: names no characteristic (type, version, resource_profile, ...): it would match any workload",
+                "intent.ecosystem.dependencies.preferred: must be a list",
+            ]
+        );
+        let (extensions, errors) = service_ext(json!({"ecosystem": [{"type": "web"}]}));
+        assert_eq!(extensions.ecosystem, None);
+        assert_eq!(
+            errors,
+            ["intent.ecosystem: expected a mapping, found a list"]
+        );
+        let (_, errors) = service_ext(json!({"ecosystem": {"vm_name": 7, "provides": []}}));
+        assert_eq!(
+            errors,
+            [
+                "intent.ecosystem.vm_name: 7 is not this service's workload name: leave it out, or write \"shop/api\" (<graph id>/<service id>)",
+                "intent.ecosystem.provides: must be an object",
+            ]
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@ use smo_plugin_api::{
     Dependency, DependencyKind, Graph, RString, RVec, Resources, Service, StrategyKind,
 };
 
+use crate::ecosystem::Declaration;
+
 use super::descriptor::{HdaGraph, ServiceDescriptor};
 use super::extensions::{Dependencies, OffloadPolicy, Scaling, Strategies, StrategyParameters};
 use super::GraphError;
@@ -82,6 +84,10 @@ pub struct ServiceSpec {
     /// With `useStaticPlacement`: the chart's `clustersAffinity` (empty: any cluster).
     #[serde(default)]
     pub static_clusters: Vec<String>,
+    /// `deployment.intent.ecosystem`: the service's dependency declaration by characteristics,
+    /// its `vm_name` `<graph>/<service>`; `None` when the descriptor gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecosystem: Option<Declaration>,
 }
 
 impl ServiceSpec {
@@ -184,6 +190,14 @@ impl GraphSpec {
             );
             if service.conditional {
                 line.push_str(", deployed on event");
+            }
+            if let Some(declaration) = &service.ecosystem {
+                line.push_str(&format!(
+                    ", ecosystem {}: {} required, {} preferred",
+                    declaration.provides.kind.as_deref().unwrap_or("(no type)"),
+                    declaration.dependencies.required.len(),
+                    declaration.dependencies.preferred.len()
+                ));
             }
             if !service.dependencies.required.is_empty() {
                 line.push_str(&format!(

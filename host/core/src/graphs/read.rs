@@ -24,6 +24,16 @@ impl FieldPath {
         }
     }
 
+    /// The path `relative` (written as in the messages: `a.b[0].c`) under this one; this one
+    /// when `relative` is empty.
+    pub(crate) fn join(&self, relative: &str) -> Self {
+        if relative.is_empty() {
+            self.clone()
+        } else {
+            self.key(relative)
+        }
+    }
+
     /// The path of item `index` of this list.
     pub(crate) fn index(&self, index: usize) -> Self {
         Self(format!("{}[{index}]", self.0))
@@ -309,6 +319,12 @@ mod tests {
             .index(2)
             .key("id");
         assert_eq!(path.as_str(), "hdaGraph.services[2].id");
+        let intent = FieldPath::root().key("intent");
+        assert_eq!(intent.join("").as_str(), "intent");
+        assert_eq!(
+            intent.join("dependencies.required[0].version").as_str(),
+            "intent.dependencies.required[0].version"
+        );
     }
 
     #[test]

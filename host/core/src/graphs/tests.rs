@@ -426,3 +426,128 @@ fn the_summary_names_services_and_strategies() {
         "{summary}"
     );
 }
+
+const ECOSYSTEM: &str = r#"
+hdaGraph:
+  id: shop
+  services:
+    - id: web
+      deployment:
+        intent:
+          compute: {cpu: 1}
+          ecosystem:
+            provides: {type: web, software_stack: [shop]}
+            dependencies:
+              required: [{type: database, version: "PostgreSQL 14", network_latency_requirement: "< 5 ms"}]
+              preferred: [{type: caching}]
+    - id: db
+      deployment:
+        intent:
+          ecosystem:
+            vm_name: shop/db
+            provides: {type: database, version: PostgreSQL 14.2, resource_profile: [ssd]}
+"#;
+
+#[test]
+fn an_inline_ecosystem_declaration_is_the_service_workload() {
+    let spec = parse_ok(ECOSYSTEM);
+    let web = spec
+        .service("web")
+        .and_then(|s| s.ecosystem.as_ref())
+        .expect("web declaration");
+    assert_eq!(web.vm_name, "shop/web");
+    assert_eq!(web.provides.kind.as_deref(), Some("web"));
+    assert_eq!(web.dependencies.required.len(), 1);
+    assert_eq!(
+        web.dependencies.required[0].version.as_deref(),
+        Some("PostgreSQL 14")
+    );
+    assert_eq!(
+        web.dependencies.preferred[0].kind.as_deref(),
+        Some("caching")
+    );
+    let db = spec
+        .service("db")
+        .and_then(|s| s.ecosystem.as_ref())
+        .expect("db declaration");
+    assert_eq!(db.vm_name, "shop/db");
+    assert_eq!(db.provides.version.as_deref(), Some("PostgreSQL 14.2"));
+    assert_eq!(db.provides.resource_profile, ["ssd"]);
+    // The graph's own `dependencies` are unaffected.
+    assert!(spec
+        .services
+        .iter()
+        .all(|s| s.dependencies.required.is_empty()));
+    assert!(
+        spec.summary().contains(
+            "  web: 1 cpu, 1024 MiB, 0 gpu, replicas 1..10, ecosystem web: 1 required, 1 preferred"
+        ),
+        "{}",
+        spec.summary()
+    );
+    // It is kept when the spec is stored and read back.
+    let json = spec.to_json().expect("encode");
+    let back = GraphSpec::from_json(&json, ECOSYSTEM).expect("decode");
+    assert_eq!(back, spec);
+}
+
+#[test]
+fn ecosystem_errors_come_with_the_others_and_their_full_paths() {
+    let text = r#"
+hdaGraph:
+  id: shop
+  services:
+    - id: web
+      deployment:
+        intent:
+          compute: {cpu: huge}
+          ecosystem:
+            vm_name: web
+            dependencies:
+              required: [{type: database, version: "PostgreSQL >=x"}]
+              preferred: [{fuzzy_match: {min_similarity: 2}}]
+    - id: db
+      deployment:
+        intent:
+          ecosystem: {provides: {type: database, signature: []}, needs: [cache]}
+"#;
+    let errors = parse_err(text);
+    assert_eq!(
+        errors.paths(),
+        [
+            "hdaGraph.services[0].deployment.intent.ecosystem.vm_name",
+            "hdaGraph.services[0].deployment.intent.ecosystem.dependencies.required[0].version",
+            "hdaGraph.services[0].deployment.intent.ecosystem.dependencies.preferred[0].fuzzy_match.min_similarity",
+            "hdaGraph.services[0].deployment.intent.compute.cpu",
+            "hdaGraph.services[1].deployment.intent.ecosystem.needs",
+            "hdaGraph.services[1].deployment.intent.ecosystem.provides.signature",
+        ],
+        "{errors}"
+    );
+    assert!(
+        errors.to_string().contains(
+            "hdaGraph.services[0].deployment.intent.ecosystem.vm_name: \"web\" is not this service's workload name: leave it out, or write \"shop/web\""
+        ),
+        "{errors}"
+    );
+}
+
+#[test]
+fn specs_stored_without_an_ecosystem_still_load() {
+    // Without a declaration the stored JSON has no `ecosystem` key, as before the extension.
+    let spec = parse_ok(EXTENDED);
+    assert!(spec.services.iter().all(|s| s.ecosystem.is_none()));
+    let json = spec.to_json().expect("encode");
+    assert!(!json.contains("\"ecosystem\""), "{json}");
+    // A row written before it existed loads with none.
+    let mut stored: serde_json::Value =
+        serde_json::from_str(&parse_ok(ECOSYSTEM).to_json().expect("encode")).expect("json");
+    for service in stored["services"].as_array_mut().expect("services") {
+        service
+            .as_object_mut()
+            .expect("service")
+            .remove("ecosystem");
+    }
+    let old = GraphSpec::from_json(&stored.to_string(), ECOSYSTEM).expect("decode");
+    assert!(old.services.iter().all(|s| s.ecosystem.is_none()));
+}

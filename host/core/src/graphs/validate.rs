@@ -217,6 +217,7 @@ pub(crate) fn validate_document(
             let service_extensions = read_service_extensions(
                 raw_intent,
                 &intent_path,
+                &graph.id,
                 &service.id,
                 &all_ids,
                 &mut errors,
@@ -234,6 +235,7 @@ pub(crate) fn validate_document(
                 } else {
                     Vec::new()
                 },
+                ecosystem: service_extensions.ecosystem,
             }
         })
         .collect();
