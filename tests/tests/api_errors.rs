@@ -49,6 +49,9 @@ fn params() -> Value {
 fn alerts() -> Value {
     json!({"alerts": []})
 }
+fn declaration() -> Value {
+    json!({"vm_name": "hello-world-graph/hello-world", "provides": {"type": "web"}})
+}
 fn place() -> Value {
     json!({"request": smo_tests::small_request()})
 }
@@ -83,6 +86,16 @@ fn endpoints() -> Vec<Endpoint> {
                 "GET",
                 "/v1/openapi.json",
                 "/v1/openapi.json",
+                None,
+                Body::None,
+            )
+        },
+        Endpoint {
+            open: true,
+            ..ep(
+                "GET",
+                "/v1/schemas/dependencies",
+                "/v1/schemas/dependencies",
                 None,
                 Body::None,
             )
@@ -200,6 +213,14 @@ fn endpoints() -> Vec<Endpoint> {
             Body::Descriptor,
         ),
         ep("POST", "/alerts", "/alerts", None, Body::Json(alerts)),
+        ep(
+            "POST",
+            "/v1/dependencies",
+            "/v1/dependencies",
+            None,
+            Body::Json(declaration),
+        ),
+        ep("GET", "/v1/ecosystem", "/v1/ecosystem", None, Body::None),
     ]
 }
 

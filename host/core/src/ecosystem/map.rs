@@ -162,6 +162,11 @@ impl EcosystemMap {
         })
     }
 
+    /// The declaration workload `id` was deployed with.
+    pub fn declaration(&self, id: WorkloadId) -> Option<&Declaration> {
+        self.entry(id).map(|e| &e.declaration)
+    }
+
     /// Every live workload's id.
     pub fn ids(&self) -> impl Iterator<Item = WorkloadId> + '_ {
         self.entries

@@ -19,7 +19,7 @@ pub mod topology;
 
 pub use declaration::{parse, Declaration, DeclarationErrors};
 pub use map::{EcosystemMap, Side, WorkloadId};
-pub use score::{Score, Weights};
+pub use score::{Edge, Score, Unmet, Weights};
 pub use topology::Topology;
 
 #[cfg(test)]

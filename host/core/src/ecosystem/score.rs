@@ -85,6 +85,18 @@ pub struct Score {
     pub violated: bool,
 }
 
+/// A dependency edge as it stands now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Edge {
+    pub side: Side,
+    /// The requirement's index in its list.
+    pub index: usize,
+    pub to: WorkloadId,
+    /// The two ends run close enough for the requirement.
+    pub met: bool,
+    pub latency_ms: f64,
+}
+
 /// Why a requirement is not met.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Unmet {
@@ -143,6 +155,32 @@ impl EcosystemMap {
         self.ids()
             .filter_map(|id| self.score(id, weights))
             .collect()
+    }
+
+    /// Workload `id`'s edges: each requirement's candidates, and whether each is placed well.
+    pub fn edges_from(&self, id: WorkloadId) -> Vec<Edge> {
+        let Some(entry) = self.entry(id) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for side in [Side::Required, Side::Preferred] {
+            for (index, slot) in entry.slots(side).iter().enumerate() {
+                for &to in &slot.candidates {
+                    let Some(other) = self.entry(to) else {
+                        continue;
+                    };
+                    let latency_ms = self.topology.latency_ms(entry.cluster, other.cluster);
+                    out.push(Edge {
+                        side,
+                        index,
+                        to,
+                        met: self.satisfies(slot, entry.cluster, to).is_some(),
+                        latency_ms,
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// The workloads below the threshold, the least satisfied first.

@@ -14,8 +14,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::Value;
 use smo_core::graphs::{parse_descriptor, GraphSpec};
 
-const JSON: &[&str] = &["application/json"];
-const TEXT: &[&str] = &[
+pub(super) const JSON: &[&str] = &["application/json"];
+pub(super) const TEXT: &[&str] = &[
     "application/yaml",
     "application/x-yaml",
     "text/yaml",
@@ -25,7 +25,7 @@ const TEXT: &[&str] = &[
 ];
 
 /// The media type of the request, lower-case, without parameters (`None` when absent).
-fn media_type(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(super) fn media_type(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(None);
     };

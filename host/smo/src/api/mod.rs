@@ -10,6 +10,7 @@ pub mod auth;
 pub mod body;
 pub mod clusters;
 pub mod compat;
+pub mod ecosystem;
 pub mod error;
 pub mod graphs;
 pub mod openapi;
@@ -81,6 +82,7 @@ fn open_routes() -> Routes {
     Routes::new()
         .get("/healthz", plugins::health)
         .get("/v1/openapi.json", openapi::document)
+        .get("/v1/schemas/dependencies", ecosystem::schema)
 }
 
 /// The routes behind authentication.
@@ -112,6 +114,8 @@ fn protected_routes() -> Routes {
             "/v1/clusters/{name}/energy_profile",
             clusters::energy_profile,
         )
+        .post("/v1/dependencies", ecosystem::register)
+        .get("/v1/ecosystem", ecosystem::map)
         .get("/project/{project}/graphs", compat::list)
         .post("/project/{project}/graphs", compat::deploy)
         .post("/alerts", compat::alerts)

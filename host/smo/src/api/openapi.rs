@@ -98,6 +98,7 @@ pub fn component_schemas() -> Result<Map<String, Value>, String> {
     requests.subschema_for::<PlaceBody>();
     requests.subschema_for::<AlertBody>();
     requests.subschema_for::<HdaDescriptor>();
+    requests.subschema_for::<smo_core::ecosystem::Declaration>();
     let mut answers = settings.for_serialize().into_generator();
     answers.subschema_for::<ApiError>();
     answers.subschema_for::<ValidationError>();
@@ -108,6 +109,8 @@ pub fn component_schemas() -> Result<Map<String, Value>, String> {
     answers.subschema_for::<DecisionList>();
     answers.subschema_for::<ApplyList>();
     answers.subschema_for::<GraphList>();
+    answers.subschema_for::<crate::engine::ecosystem::Registered>();
+    answers.subschema_for::<crate::engine::ecosystem::EcosystemView>();
     answers.subschema_for::<GraphSummary>();
     answers.subschema_for::<GraphView>();
     answers.subschema_for::<OffloadAnswer>();

@@ -13,6 +13,7 @@
 
 use super::admission::{Admission, CommitGuard, Snapshot, DECIDE_ATTEMPTS};
 use super::applier::{Applier, ApplierConfig, Reconciled};
+use super::ecosystem::Ecosystem;
 use super::error::EngineError;
 use super::graph_names::GraphNames;
 use super::inventory::{self, UsageCache, DELETING, RUNNING, STOPPED};
@@ -125,12 +126,14 @@ impl<'a> Target<'a> {
 pub(crate) struct GraphWrite<'a> {
     _guard: OwnedRwLockWriteGuard<()>,
     usage: &'a UsageCache,
+    ecosystem: &'a Ecosystem,
     name: String,
 }
 
 impl Drop for GraphWrite<'_> {
     fn drop(&mut self) {
         self.usage.mark(&self.name);
+        self.ecosystem.mark(&self.name);
     }
 }
 
@@ -148,6 +151,8 @@ pub struct Engine {
     pub(crate) loops: Loops,
     /// The offload loops of running graphs with an `offloadPolicy`.
     pub(crate) offload: OffloadLoops,
+    /// The workloads' dependency map (see [`super::ecosystem`]).
+    pub(crate) ecosystem: Ecosystem,
     /// Every stored graph's name (placement requests list them).
     pub(crate) names: GraphNames,
     /// What running graphs use, kept between decisions (see [`UsageCache`]).
@@ -179,6 +184,7 @@ impl Engine {
             loops: Loops::default(),
             usage: UsageCache::default(),
             names: GraphNames::default(),
+            ecosystem: Ecosystem::default(),
             appended: AtomicU64::new(0),
         })
     }
@@ -221,6 +227,7 @@ impl Engine {
         GraphWrite {
             _guard: guard,
             usage: &self.usage,
+            ecosystem: &self.ecosystem,
             name: name.to_owned(),
         }
     }

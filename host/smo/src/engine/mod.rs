@@ -7,6 +7,7 @@ pub mod applier;
 pub mod backend_clusters;
 pub mod clusters;
 pub mod commit;
+pub mod ecosystem;
 pub mod error;
 pub mod graph_names;
 pub mod inventory;

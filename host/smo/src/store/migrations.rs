@@ -122,8 +122,17 @@ UPDATE graphs SET services = (
 );
 "#;
 
+/// Version 5: the workloads' dependency declarations (`POST /v1/dependencies`).
+const V5: &str = r#"
+CREATE TABLE dependencies (
+    vm_name       TEXT PRIMARY KEY CHECK (length(vm_name) > 0),
+    declaration   TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+) STRICT;
+"#;
+
 /// The migrations, in order: `MIGRATIONS[i]` brings the schema to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -14,12 +14,13 @@
 //! desired state, with its decisions and a new generation), [`decisions`] (every strategy call,
 //! newest first), [`apply_attempts`] (the applier's applies and withdrawals, bounded per graph),
 //! [`offload_transitions`] (each graph's offload machine transitions, bounded per graph) and
-//! [`tokens`] (hashed API tokens). [`graph_pages`] reads a page of the graph list.
+//! [`tokens`] (hashed API tokens), [`dependencies`] (the workloads' dependency declarations). [`graph_pages`] reads a page of the graph list.
 
 pub mod apply_attempts;
 pub mod clusters;
 pub mod commits;
 pub mod decisions;
+pub mod dependencies;
 mod error;
 pub mod graph_pages;
 pub mod graphs;

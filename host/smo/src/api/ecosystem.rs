@@ -1,0 +1,142 @@
+//! The ecosystem endpoints: `POST /v1/dependencies` (a workload's declaration), `GET
+//! /v1/ecosystem` (the map, JSON or DOT) and `GET /v1/schemas/dependencies` (its JSON Schema).
+
+use super::body::{media_type, JSON, TEXT};
+use super::error::{from_bytes_rejection, from_query_rejection, ApiError};
+use super::AppState;
+use crate::engine::ecosystem::{to_dot, EcosystemView, Registered};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use smo_core::ecosystem::declaration;
+
+/// The JSON Schema of a declaration, as checked into `schemas/`.
+pub const DEPENDENCIES_SCHEMA: &str = include_str!("../../../../schemas/dependencies.schema.json");
+
+/// `GET /v1/schemas/dependencies`
+pub async fn schema() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/schema+json")],
+        DEPENDENCIES_SCHEMA,
+    )
+}
+
+/// The declaration of a request body: JSON or YAML, checked whole.
+fn read_declaration(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<declaration::Declaration, ApiError> {
+    let kind = media_type(headers)?;
+    let json = kind
+        .as_deref()
+        .is_some_and(|k| JSON.contains(&k) || k.ends_with("+json"));
+    if let Some(kind) = kind.as_deref().filter(|k| !json && !TEXT.contains(k)) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "cannot read a declaration from {kind}: send application/json or application/yaml"
+            ),
+        )
+        .with_field("content-type"));
+    }
+    let body = body.map_err(from_bytes_rejection)?;
+    let value: Value = if json {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("not JSON: {e}"),
+            )
+        })?
+    } else {
+        serde_norway::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("not YAML: {e}"),
+            )
+        })?
+    };
+    declaration::from_value(&value).map_err(|errors| {
+        let first = errors.0.first().map(|e| e.path.clone()).unwrap_or_default();
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_declaration",
+            errors.to_string(),
+        )
+        .with_field(first)
+        .with("errors", &errors.0)
+    })
+}
+
+/// `POST /v1/dependencies`: registers (201) or replaces (200) a workload's declaration; the
+/// answer says whether it runs and, if so, its score.
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let declaration = read_declaration(&headers, body)?;
+    let engine = std::sync::Arc::clone(&state.engine);
+    let registered: Registered =
+        tokio::task::spawn_blocking(move || engine.register_declaration(declaration))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??;
+    let status = if registered.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(registered)).into_response())
+}
+
+/// Query of `GET /v1/ecosystem`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcosystemQuery {
+    /// Only this graph's workloads.
+    pub graph: Option<String>,
+    /// Only the workloads on this cluster.
+    pub cluster: Option<String>,
+    /// `json` (default) or `dot` (Graphviz).
+    pub format: Option<String>,
+}
+
+/// `GET /v1/ecosystem?graph=&cluster=&format=json|dot`: the workloads with their scores, the
+/// dependency edges and the unmet requirements with why.
+pub async fn map(
+    State(state): State<AppState>,
+    query: Result<Query<EcosystemQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(from_query_rejection)?;
+    let dot = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("dot") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_value",
+                format!("format: `json` or `dot`, got `{other}`"),
+            )
+            .with_field("format"))
+        }
+    };
+    let view: EcosystemView = state
+        .engine
+        .ecosystem_view(query.graph.as_deref(), query.cluster.as_deref())?;
+    Ok(if dot {
+        (
+            [(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8")],
+            to_dot(&view),
+        )
+            .into_response()
+    } else {
+        Json(view).into_response()
+    })
+}

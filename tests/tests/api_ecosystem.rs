@@ -1,0 +1,182 @@
+//! The ecosystem over HTTP: declarations registered through `POST /v1/dependencies` or written
+//! in the descriptor, the map with scores, edges and why a requirement is unmet, DOT output,
+//! the JSON Schema, and a bad declaration refused whole with every error's path.
+
+mod api_support;
+
+use api_support::*;
+use serde_json::{json, Value};
+use smo_tests::{test_descriptor, FIXED_TWO};
+
+/// Graph `id` with services `services`, all on `cluster`.
+fn pinned(id: &str, services: &[&str], cluster: &str) -> String {
+    let services: Vec<(&str, &str)> = services.iter().map(|s| (*s, "1Gi")).collect();
+    test_descriptor(id, &services, Some(cluster), "", FIXED_TWO)
+}
+
+fn workload<'a>(map: &'a Value, name: &str) -> &'a Value {
+    map["workloads"]
+        .as_array()
+        .and_then(|w| w.iter().find(|w| w["name"] == name))
+        .unwrap_or_else(|| panic!("{name} not in {map}"))
+}
+
+#[test]
+fn declarations_make_a_map_with_scores_edges_and_reasons() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    // The schema is public.
+    let schema = api.call("GET", "/v1/schemas/dependencies", None, None);
+    assert_eq!(schema.status, 200);
+    assert_eq!(schema.body["required"], json!(["vm_name"]));
+
+    api.deploy(&pinned("shop", &["web", "db"], "edge-athens"));
+    api.deploy(&pinned("far", &["db"], "cloud-frankfurt"));
+    // A declaration for a workload that does not run is stored, and waits.
+    let reply = api.post_json(
+        "/v1/dependencies",
+        &json!({"vm_name": "later/api", "provides": {"type": "web"}}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body["deployed"], false);
+
+    for (name, version) in [
+        ("shop/db", "PostgreSQL 14.2"),
+        ("far/db", "PostgreSQL 15.1"),
+    ] {
+        let reply = api.post_json(
+            "/v1/dependencies",
+            &json!({"vm_name": name, "provides": {"type": "database", "version": version}}),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert_eq!(reply.body["deployed"], true, "{}", reply.body);
+    }
+    let web = |version: &str| {
+        json!({"vm_name": "shop/web", "provides": {"type": "web"}, "dependencies": {
+            "required": [{"type": "database", "version": version,
+                          "network_latency_requirement": "< 1ms"}]}})
+    };
+    let reply = api.post_json("/v1/dependencies", &web("PostgreSQL 14"));
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body["workload"]["score"], 1.0, "{}", reply.body);
+    assert_eq!(reply.body["workload"]["cluster"], "edge-athens");
+
+    let map = api.get("/v1/ecosystem").body;
+    assert_eq!(
+        map["workloads"].as_array().expect("workloads").len(),
+        3,
+        "{map}"
+    );
+    let edges = map["edges"].as_array().expect("edges");
+    assert_eq!(edges.len(), 1, "only PostgreSQL 14.2 is a 14: {map}");
+    assert_eq!(edges[0]["from"], "shop/web");
+    assert_eq!(edges[0]["to"], "shop/db");
+    assert_eq!(edges[0]["met"], true);
+
+    // Replaced: now only Frankfurt's database is the kind asked for, and it is too far.
+    let reply = api.post_json("/v1/dependencies", &web("PostgreSQL 15"));
+    assert_eq!(reply.status, 200, "replaced: {}", reply.body);
+    let map = api.get("/v1/ecosystem").body;
+    let web_view = workload(&map, "shop/web");
+    assert_eq!(web_view["violated"], true);
+    assert!(
+        web_view["score"].as_f64() < map["threshold"].as_f64(),
+        "{map}"
+    );
+    let unmet = map["unmet"].as_array().expect("unmet");
+    assert_eq!(unmet.len(), 1, "{map}");
+    let reason = unmet[0]["reason"].as_str().expect("reason");
+    assert!(reason.contains("`far/db` on `cloud-frankfurt`"), "{reason}");
+
+    // Filters and DOT.
+    let far = api.get("/v1/ecosystem?graph=far").body;
+    assert_eq!(far["workloads"].as_array().expect("workloads").len(), 1);
+    let on_athens = api.get("/v1/ecosystem?cluster=edge-athens").body;
+    assert_eq!(
+        on_athens["workloads"].as_array().expect("workloads").len(),
+        2
+    );
+    let dot = api.get("/v1/ecosystem?format=dot");
+    assert_eq!(dot.status, 200);
+    assert_eq!(
+        dot.header("content-type"),
+        Some("text/vnd.graphviz; charset=utf-8")
+    );
+    let text = dot.body.as_str().expect("DOT text");
+    assert!(text.starts_with("digraph ecosystem {"), "{text}");
+    assert!(
+        text.contains("\"shop/web\" -> \"far/db\" [style=solid, color=red]"),
+        "{text}"
+    );
+    assert_eq!(api.get("/v1/ecosystem?format=svg").status, 422);
+    assert_eq!(api.get("/v1/ecosystem?colour=red").status, 400);
+
+    // Stopping the graph takes its workloads out of the map.
+    assert_eq!(api.post_empty("/v1/graphs/shop/stop").status, 200);
+    let map = api.get("/v1/ecosystem").body;
+    let names: Vec<&str> = map["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .filter_map(|w| w["name"].as_str())
+        .collect();
+    assert_eq!(names, ["far/db"]);
+}
+
+#[test]
+fn a_declaration_in_the_descriptor_joins_the_map() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    let yaml = pinned("inline", &["web", "cache"], "edge-athens")
+        .replacen(
+            "          scaling:",
+            "          ecosystem:\n            provides: {type: web}\n            dependencies:\n              preferred: [{type: caching}]\n          scaling:",
+            1,
+        );
+    api.deploy(&yaml);
+    let reply = api.post_json(
+        "/v1/dependencies",
+        &json!({"vm_name": "inline/cache", "provides": {"type": "caching"}}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let map = api.get("/v1/ecosystem?graph=inline").body;
+    let web = workload(&map, "inline/web");
+    assert_eq!(web["preferred_met"], 1, "{map}");
+    assert_eq!(web["score"], 1.0, "{map}");
+}
+
+#[test]
+fn a_bad_declaration_is_refused_whole_with_every_path() {
+    let sandbox = sandbox();
+    let api = start(&sandbox, "");
+    let reply = api.post_yaml(
+        "/v1/dependencies",
+        "vm_name: x/y\ndependencies:\n  required:\n    - {type: database, version: '>=banana'}\n    - {}\n  preferred:\n    - {type: cache, network_latency_requirement: 'fast'}\n",
+    );
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(reply.body["error"], "invalid_declaration");
+    let paths: Vec<&str> = reply.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "dependencies.required[0].version",
+            "dependencies.required[1]",
+            "dependencies.preferred[0].network_latency_requirement"
+        ]
+    );
+    // Nothing was stored: a valid declaration of that name is new.
+    let reply = api.post_yaml("/v1/dependencies", "vm_name: x/y\nprovides: {type: web}\n");
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let reply = api.call(
+        "POST",
+        "/v1/dependencies",
+        api.token.as_deref(),
+        Some(("text/html", b"<p>".to_vec())),
+    );
+    assert_eq!(reply.status, 415);
+}
