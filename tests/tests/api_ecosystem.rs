@@ -111,6 +111,12 @@ fn declarations_make_a_map_with_scores_edges_and_reasons() {
     assert_eq!(api.get("/v1/ecosystem?format=svg").status, 422);
     assert_eq!(api.get("/v1/ecosystem?colour=red").status, 400);
 
+    // A restart (the daemon killed) rebuilds the same map from the store.
+    let before = api.get("/v1/ecosystem").body;
+    drop(api);
+    let api = start(&sandbox, "");
+    assert_eq!(api.get("/v1/ecosystem").body, before);
+
     // Stopping the graph takes its workloads out of the map.
     assert_eq!(api.post_empty("/v1/graphs/shop/stop").status, 200);
     let map = api.get("/v1/ecosystem").body;

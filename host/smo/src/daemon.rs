@@ -159,6 +159,7 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             scaling_period: Duration::from_millis(config.engine.scaling_period_ms),
             decision_history: config.engine.decision_history,
             applier: applier_config(&config.applier),
+            ecosystem: config.ecosystem.weights(),
         },
     );
     engine.announce_clusters()?;

@@ -2,10 +2,12 @@
 //! Flags override the file; unknown keys are errors that name the key and its line.
 
 mod backend;
+mod ecosystem;
 mod http;
 mod telemetry;
 
 pub use backend::{ApplierSettings, BackendKind, BackendSettings, SimBackendSettings};
+pub use ecosystem::EcosystemSettings;
 pub use http::HttpSettings;
 pub use telemetry::{
     PromGraphSettings, PrometheusSettings, TelemetrySettings, TelemetrySourceKind,
@@ -171,6 +173,8 @@ pub struct Config {
     pub applier: ApplierSettings,
     /// `[http]`: timeouts and the connection cap of the API's server.
     pub http: HttpSettings,
+    /// `[ecosystem]`: the Dependency Satisfaction Score's weights and threshold.
+    pub ecosystem: EcosystemSettings,
 }
 
 /// `[sim]`: run `smo serve` on a scenario of the simulated continuum.
@@ -210,6 +214,7 @@ impl Default for Config {
             backend: BackendSettings::default(),
             applier: ApplierSettings::default(),
             http: HttpSettings::default(),
+            ecosystem: EcosystemSettings::default(),
         }
     }
 }
@@ -273,6 +278,7 @@ impl Config {
             }
         }
         self.telemetry.validate()?;
+        self.ecosystem.validate()?;
         self.backend.validate()?;
         self.applier.validate()
     }

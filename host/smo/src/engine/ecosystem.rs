@@ -105,7 +105,8 @@ pub struct UnmetView {
     pub reason: String,
 }
 
-/// The map (`GET /v1/ecosystem`).
+/// The map (`GET /v1/ecosystem`): workloads by name, edges by source, unmet requirements by
+/// workload.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct EcosystemView {
     /// Workloads scoring below it are candidates for migration.
@@ -156,7 +157,8 @@ impl Engine {
             state.dirty.extend(names);
             state.loaded = true;
         }
-        let dirty: Vec<String> = state.dirty.drain().collect();
+        let mut dirty: Vec<String> = state.dirty.drain().collect();
+        dirty.sort_unstable();
         for graph in dirty {
             self.refresh_graph(&mut state, &graph)?;
         }
@@ -229,11 +231,11 @@ impl Engine {
             }
         }
         let state = self.ecosystem_state()?;
-        let weights = Weights::default();
+        let weights = &self.config.ecosystem;
         let workload = state
             .map
             .id(&name)
-            .and_then(|id| workload_view(&state.map, id, &weights));
+            .and_then(|id| workload_view(&state.map, id, weights));
         tracing::info!(workload = %name, created, deployed = workload.is_some(), "dependency declaration registered");
         Ok(Registered {
             vm_name: name,
@@ -252,7 +254,7 @@ impl Engine {
     ) -> Result<EcosystemView, EngineError> {
         let state = self.ecosystem_state()?;
         let map = &state.map;
-        let weights = Weights::default();
+        let weights = &self.config.ecosystem;
         let shown: Vec<usize> = map
             .ids()
             .filter(|id| {
@@ -283,7 +285,10 @@ impl Engine {
                 });
             }
         }
-        let unmet = map
+        edges.sort_by(|a, b| {
+            (&a.from, &a.side, a.index, &a.to).cmp(&(&b.from, &b.side, b.index, &b.to))
+        });
+        let mut unmet: Vec<UnmetView> = map
             .unmet()
             .into_iter()
             .filter(|u| shown.contains(&u.workload))
@@ -294,9 +299,10 @@ impl Engine {
                 reason: u.reason,
             })
             .collect();
+        unmet.sort_by(|a, b| (&a.workload, &a.side, a.index).cmp(&(&b.workload, &b.side, b.index)));
         let mut workloads: Vec<WorkloadView> = shown
             .iter()
-            .filter_map(|id| workload_view(map, *id, &weights))
+            .filter_map(|id| workload_view(map, *id, weights))
             .collect();
         workloads.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(EcosystemView {

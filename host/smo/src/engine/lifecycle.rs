@@ -45,6 +45,8 @@ pub struct EngineConfig {
     pub decision_history: usize,
     /// The applier's periods, backoff and concurrency.
     pub applier: ApplierConfig,
+    /// The Dependency Satisfaction Score's weights and threshold.
+    pub ecosystem: smo_core::ecosystem::Weights,
 }
 
 impl Default for EngineConfig {
@@ -53,6 +55,7 @@ impl Default for EngineConfig {
             scaling_period: Duration::from_secs(30),
             decision_history: 100_000,
             applier: ApplierConfig::default(),
+            ecosystem: smo_core::ecosystem::Weights::default(),
         }
     }
 }

@@ -1,0 +1,83 @@
+//! `[ecosystem]`: the weights of the Dependency Satisfaction Score and the threshold below
+//! which a workload is a candidate for migration (see docs/ecosystem.md).
+
+use super::ConfigError;
+use serde::Deserialize;
+use smo_core::ecosystem::Weights;
+
+/// `[ecosystem]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EcosystemSettings {
+    /// Weight of the required dependencies met (> 0).
+    pub weight_required: f64,
+    /// Weight of the preferred dependencies met (≥ 0).
+    pub weight_preferred: f64,
+    /// Workloads scoring below it are candidates for migration, in (0, 1].
+    pub threshold: f64,
+}
+
+impl Default for EcosystemSettings {
+    fn default() -> Self {
+        let weights = Weights::default();
+        Self {
+            weight_required: weights.required,
+            weight_preferred: weights.preferred,
+            threshold: weights.threshold,
+        }
+    }
+}
+
+impl EcosystemSettings {
+    /// The score's weights.
+    pub fn weights(&self) -> Weights {
+        Weights {
+            required: self.weight_required,
+            preferred: self.weight_preferred,
+            threshold: self.threshold,
+            ..Weights::default()
+        }
+    }
+
+    /// Checks the values, naming the key at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.weights().check().map_err(|message| {
+            let key = match message.split(':').next() {
+                Some("required") => "weight_required",
+                Some("preferred") => "weight_preferred",
+                _ => "threshold",
+            };
+            ConfigError::Invalid {
+                field: format!("ecosystem.{key}"),
+                message: message
+                    .split_once(": ")
+                    .map_or(message.clone(), |(_, m)| m.to_owned()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+
+    #[test]
+    fn the_weights_are_read_and_checked() {
+        let config = Config::from_toml("[ecosystem]\nweight_required = 0.6\nthreshold = 0.5\n")
+            .expect("parses");
+        assert_eq!(config.ecosystem.weights().required, 0.6);
+        assert_eq!(config.ecosystem.weights().preferred, 0.3);
+        assert!(config.validate().is_ok());
+        for (toml, field) in [
+            ("weight_required = 0", "ecosystem.weight_required"),
+            ("weight_preferred = -1", "ecosystem.weight_preferred"),
+            ("threshold = 1.5", "ecosystem.threshold"),
+        ] {
+            let config = Config::from_toml(&format!("[ecosystem]\n{toml}\n")).expect("parses");
+            match config.validate() {
+                Err(super::ConfigError::Invalid { field: got, .. }) => assert_eq!(got, field),
+                other => panic!("{toml}: {other:?}"),
+            }
+        }
+    }
+}
