@@ -8,13 +8,13 @@ cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 echo "== building smo and the strategy plugins (the first build compiles HiGHS, a few minutes)" >&2
 cargo build --locked -p smo -p smo-plugin-default-lp -p smo-plugin-ecmr \
-  -p smo-plugin-h3ni-energy -p smo-plugin-sbmp-gma
+  -p smo-plugin-h3ni-energy -p smo-plugin-sbmp-gma -p smo-plugin-ecosystem
 # where cargo put the build (honours CARGO_TARGET_DIR and .cargo/config)
 target_dir=$(./scripts/target-dir.sh)
 smo="${target_dir}/debug/smo"
 mkdir -p out/plugins out/state
 chmod go-w out/plugins   # smo refuses plugins others may write
-for lib in default_lp ecmr h3ni_energy sbmp_gma; do
+for lib in default_lp ecmr h3ni_energy sbmp_gma ecosystem; do
   # install by rename, as an operator would
   install -m 0644 "${target_dir}/debug/libsmo_${lib}.so" "out/plugins/.${lib}.tmp"
   mv "out/plugins/.${lib}.tmp" "out/plugins/${lib}.so"

@@ -19,7 +19,7 @@ target=$(./scripts/target-dir.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/plugins" "$work/state"
-for lib in default_lp ecmr h3ni_energy sbmp_gma; do
+for lib in default_lp ecmr h3ni_energy sbmp_gma ecosystem; do
   install -m 0644 "$target/release/libsmo_${lib}.so" "$work/plugins/${lib}.so"
 done
 

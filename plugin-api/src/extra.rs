@@ -12,6 +12,7 @@
 //! | `Cluster.extra` | [`ClusterExtra`] | `smo serve` (`slo_ms`), `smo simulate` (all) | ecmr, h3ni-energy |
 //! | `Service.extra` of a VM | [`VmExtra`] | `smo simulate` | ecmr, h3ni-energy |
 //! | `MigrationRequest.extra` of a VM migration | [`VmMigrationRequestExtra`] | `smo simulate` | h3ni-energy/repack |
+//! | `MigrationRequest.extra` of an ecosystem migration | [`EcosystemMigrationExtra`] | `smo serve` | ecosystem/satisfy |
 //! | `PlacementDecision.extra` | [`PlacementDecisionExtra`] | h3ni-energy/placement | `smo simulate` |
 //! | `MigrationDecision.extra` of a VM migration | [`VmMovesExtra`] | h3ni-energy/repack | `smo simulate` |
 //! | `ScalingDecision.extra` | [`ScalingDecisionExtra`] | h3ni-energy/predictive | `smo simulate` |
@@ -159,6 +160,53 @@ pub struct VmMigrationRequestExtra {
     /// Energy of copying one GiB of a VM's memory to another server (Wh).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copy_wh_per_gib: Option<f64>,
+}
+
+/// `MigrationRequest.extra` of an ecosystem migration (`smo serve`'s dependency-satisfaction
+/// engine, seed 001): the moves the host found would raise a workload's Dependency
+/// Satisfaction Score, each with what it changes and what carrying it out involves. The
+/// strategy answers some of them (at most `budget`) as its `moves`, same service, clusters and
+/// replicas; the host refuses any other.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EcosystemMigrationExtra {
+    pub ecosystem: EcosystemOptions,
+}
+
+/// The options of an ecosystem migration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EcosystemOptions {
+    /// Scores below it are to be raised.
+    pub threshold: f64,
+    /// Most moves to answer.
+    pub budget: u32,
+    pub options: Vec<EcosystemMoveOption>,
+}
+
+/// One move the host could make for the ecosystem.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EcosystemMoveOption {
+    /// The service (of the request's graph) and the workload name (`<graph>/<service>`).
+    pub service: String,
+    pub workload: String,
+    pub from: String,
+    pub to: String,
+    pub replicas: u32,
+    /// The workload's score now and after the move.
+    pub score_before: f64,
+    pub score_after: f64,
+    /// The change of the scores of the workloads that depend on it.
+    pub dependents_delta: f64,
+    /// Whether a required dependency of it is unmet now, and would be after.
+    pub violated_before: bool,
+    pub violated_after: bool,
+    /// The state carried over (its declared `state_gib`, 0 when none) and the bandwidth and
+    /// latency between the two clusters (Gb/s, ms).
+    pub state_gib: f64,
+    pub bandwidth_gbps: f64,
+    pub latency_ms: f64,
 }
 
 /// `PlacementDecision.extra`.

@@ -186,3 +186,99 @@ fn a_bad_declaration_is_refused_whole_with_every_path() {
     );
     assert_eq!(reply.status, 415);
 }
+
+#[test]
+fn a_migration_moves_a_workload_next_to_what_it_requires() {
+    let sandbox = sandbox();
+    sandbox.install("smo_ecosystem", "ecosystem.so");
+    let api = start(&sandbox, "");
+    // shop/web is placed by the default strategy; its database runs pinned elsewhere.
+    api.deploy(&test_descriptor(
+        "shop",
+        &[("web", "1Gi")],
+        None,
+        "",
+        FIXED_TWO,
+    ));
+    let home = api.get("/v1/graphs/shop").body["placement"][0]["cluster"]
+        .as_str()
+        .expect("placed")
+        .to_owned();
+    let far = ["cloud-frankfurt", "cloud-gpu-stockholm", "edge-athens"]
+        .into_iter()
+        .find(|c| *c != home)
+        .expect("another cluster");
+    api.deploy(&pinned("data", &["db"], far));
+    for declaration in [
+        json!({"vm_name": "data/db", "provides": {"type": "database", "version": "PostgreSQL 14.2"}}),
+        json!({"vm_name": "shop/web", "provides": {"type": "web", "state_gib": 2.0},
+               "dependencies": {"required": [{"type": "database", "version": "PostgreSQL 14"}]}}),
+    ] {
+        assert_eq!(api.post_json("/v1/dependencies", &declaration).status, 201);
+    }
+    let before = workload(&api.get("/v1/ecosystem").body, "shop/web").clone();
+    assert_eq!(before["violated"], true, "{before}");
+
+    // A dry run: the move next to the database, nothing committed.
+    let reply = api.post_json("/v1/migrate", &json!({"workload": "shop/web"}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.body["strategy"], "ecosystem/satisfy",
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["applied"], false);
+    let moves = reply.body["moves"].as_array().expect("moves");
+    assert_eq!(moves.len(), 1, "{}", reply.body);
+    assert_eq!(moves[0]["from"], home.as_str());
+    assert_eq!(moves[0]["to"], far);
+    assert_eq!(moves[0]["score_after"], 1.0);
+    // 2 GiB over 10 Gb/s is 1.6 s, plus 2 s of downtime.
+    assert!(
+        (moves[0]["expected_cost"].as_f64().expect("cost") - 3.6).abs() < 1e-9,
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        workload(&api.get("/v1/ecosystem").body, "shop/web")["cluster"],
+        home.as_str()
+    );
+
+    // Applied: committed through the commit path, recorded, and the map follows.
+    let reply = api.post_json("/v1/migrate?apply=true", &json!({"workload": "shop/web"}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["applied"], true, "{}", reply.body);
+    let id = reply.body["decision_id"].as_i64().expect("recorded");
+    let placed: Vec<(String, String, u64)> = placement(&api.get("/v1/graphs/shop").body);
+    assert_eq!(placed, [("web".to_owned(), far.to_owned(), 2)]);
+    let after = workload(&api.get("/v1/ecosystem").body, "shop/web").clone();
+    assert_eq!(
+        (after["cluster"].as_str(), after["score"].as_f64()),
+        (Some(far), Some(1.0))
+    );
+    let history = api.get("/v1/decisions?graph=shop").body;
+    let record = history["decisions"]
+        .as_array()
+        .and_then(|d| d.iter().find(|r| r["id"] == id))
+        .expect("the decision is in the history");
+    assert_eq!(record["trigger"], "ecosystem", "{record}");
+
+    // Nothing left to gain: no move; pinned graphs and unknown workloads are refused.
+    let reply = api.post_json("/v1/migrate", &json!({"workload": "shop/web"}));
+    assert_eq!(reply.body["moves"], json!([]), "{}", reply.body);
+    assert_eq!(
+        api.post_json("/v1/migrate", &json!({"workload": "data/db"}))
+            .status,
+        409
+    );
+    assert_eq!(
+        api.post_json("/v1/migrate", &json!({"workload": "shop/nope"}))
+            .status,
+        404
+    );
+    assert_eq!(
+        api.post_json("/v1/migrate", &json!({"workload": "no-slash"}))
+            .status,
+        422
+    );
+}

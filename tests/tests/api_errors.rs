@@ -52,6 +52,9 @@ fn alerts() -> Value {
 fn declaration() -> Value {
     json!({"vm_name": "hello-world-graph/hello-world", "provides": {"type": "web"}})
 }
+fn migrate() -> Value {
+    json!({"workload": "hello-world-graph/hello-world"})
+}
 fn place() -> Value {
     json!({"request": smo_tests::small_request()})
 }
@@ -221,6 +224,13 @@ fn endpoints() -> Vec<Endpoint> {
             Body::Json(declaration),
         ),
         ep("GET", "/v1/ecosystem", "/v1/ecosystem", None, Body::None),
+        ep(
+            "POST",
+            "/v1/migrate",
+            "/v1/migrate",
+            None,
+            Body::Json(migrate),
+        ),
     ]
 }
 

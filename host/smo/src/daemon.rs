@@ -160,6 +160,8 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             decision_history: config.engine.decision_history,
             applier: applier_config(&config.applier),
             ecosystem: config.ecosystem.weights(),
+            ecosystem_strategy: config.ecosystem.strategy.clone(),
+            ecosystem_params: config.ecosystem.parameters.clone(),
         },
     );
     engine.announce_clusters()?;

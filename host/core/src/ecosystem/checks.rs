@@ -16,6 +16,7 @@ const PROVIDES: &[&str] = &[
     "storage_type",
     "software_stack",
     "signature",
+    "state_gib",
 ];
 const REQUIREMENT: &[&str] = &[
     "type",
@@ -141,7 +142,7 @@ fn characteristics(value: &Value, path: &str, errors: &mut Errors<'_>) {
     for key in ["type", "version", "cpu_architecture", "storage_type"] {
         text(map, key, path, errors);
     }
-    for key in ["ram_gib", "bandwidth_gbps"] {
+    for key in ["ram_gib", "bandwidth_gbps", "state_gib"] {
         number(map, key, path, errors);
     }
     for key in ["resource_profile", "software_stack"] {

@@ -56,6 +56,9 @@ pub struct Characteristics {
     /// What similarity rules compare: a tag set or a vector (e.g. a model signature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<Signature>,
+    /// State a migration copies (memory, local data), GiB: the migration cost model reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_gib: Option<f64>,
 }
 
 /// A signature: tags (compared by Jaccard index) or a vector (by cosine similarity).

@@ -167,6 +167,30 @@ impl EcosystemMap {
         self.entry(id).map(|e| &e.declaration)
     }
 
+    /// The workloads with a requirement workload `id` is a candidate of (each once).
+    pub fn dependents(&self, id: WorkloadId) -> Vec<WorkloadId> {
+        let mut out: Vec<WorkloadId> = self
+            .entry(id)
+            .map(|e| e.dependents.iter().map(|s| s.workload).collect())
+            .unwrap_or_default();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Latency between clusters `a` and `b`, ms (infinite when unknown).
+    pub fn latency_between(&self, a: &str, b: &str) -> f64 {
+        match (self.topology.find(a), self.topology.find(b)) {
+            (Some(a), Some(b)) => self.topology.latency_ms(a, b),
+            _ => f64::INFINITY,
+        }
+    }
+
+    /// The cluster workload `id` runs on.
+    pub fn cluster_of(&self, id: WorkloadId) -> Option<&str> {
+        self.entry(id).map(|e| self.topology.name(e.cluster))
+    }
+
     /// Every live workload's id.
     pub fn ids(&self) -> impl Iterator<Item = WorkloadId> + '_ {
         self.entries

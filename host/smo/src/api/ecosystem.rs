@@ -1,16 +1,20 @@
 //! The ecosystem endpoints: `POST /v1/dependencies` (a workload's declaration), `GET
-//! /v1/ecosystem` (the map, JSON or DOT) and `GET /v1/schemas/dependencies` (its JSON Schema).
+//! /v1/ecosystem` (the map, JSON or DOT), `POST /v1/migrate` (moves that raise a workload's
+//! score) and `GET /v1/schemas/dependencies` (the declaration's JSON Schema).
 
 use super::body::{media_type, JSON, TEXT};
 use super::error::{from_bytes_rejection, from_query_rejection, ApiError};
+use super::wire::{json_object, JsonObject};
 use super::AppState;
 use crate::engine::ecosystem::{to_dot, EcosystemView, Registered};
+use crate::engine::ecosystem_migrate::MigrationView;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use smo_core::ecosystem::declaration;
@@ -139,4 +143,39 @@ pub async fn map(
     } else {
         Json(view).into_response()
     })
+}
+
+/// Body of `POST /v1/migrate`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateBody {
+    /// The workload, `<graph>/<service>`.
+    #[schemars(length(min = 3))]
+    pub workload: String,
+}
+
+/// Query of `POST /v1/migrate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateQuery {
+    /// Commit the moves (default: a dry run).
+    #[serde(default)]
+    pub apply: bool,
+}
+
+/// `POST /v1/migrate?apply=`: asks the ecosystem migration strategy for moves that raise the
+/// workload's score (and its dependents'), offered with their cost; a dry run unless `apply`.
+pub async fn migrate(
+    State(state): State<AppState>,
+    query: Result<Query<MigrateQuery>, QueryRejection>,
+    body: JsonObject,
+) -> Result<Json<MigrationView>, ApiError> {
+    let Query(query) = query.map_err(from_query_rejection)?;
+    let body: MigrateBody = json_object(body)?;
+    Ok(Json(
+        state
+            .engine
+            .migrate_workload(&body.workload, query.apply)
+            .await?,
+    ))
 }

@@ -74,6 +74,9 @@ impl From<EngineError> for ApiError {
             EngineError::ClusterNotFound(name) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", detail).with("cluster", name)
             }
+            EngineError::WorkloadNotFound(name) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", detail).with("workload", name)
+            }
             EngineError::GraphExists(_) | EngineError::ClusterExists(_) => {
                 ApiError::new(StatusCode::CONFLICT, "already_exists", detail).with_field("name")
             }

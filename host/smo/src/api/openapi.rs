@@ -99,6 +99,7 @@ pub fn component_schemas() -> Result<Map<String, Value>, String> {
     requests.subschema_for::<AlertBody>();
     requests.subschema_for::<HdaDescriptor>();
     requests.subschema_for::<smo_core::ecosystem::Declaration>();
+    requests.subschema_for::<super::ecosystem::MigrateBody>();
     let mut answers = settings.for_serialize().into_generator();
     answers.subschema_for::<ApiError>();
     answers.subschema_for::<ValidationError>();
@@ -111,6 +112,7 @@ pub fn component_schemas() -> Result<Map<String, Value>, String> {
     answers.subschema_for::<GraphList>();
     answers.subschema_for::<crate::engine::ecosystem::Registered>();
     answers.subschema_for::<crate::engine::ecosystem::EcosystemView>();
+    answers.subschema_for::<crate::engine::ecosystem_migrate::MigrationView>();
     answers.subschema_for::<GraphSummary>();
     answers.subschema_for::<GraphView>();
     answers.subschema_for::<OffloadAnswer>();

@@ -15,6 +15,10 @@ pub struct EcosystemSettings {
     pub weight_preferred: f64,
     /// Workloads scoring below it are candidates for migration, in (0, 1].
     pub threshold: f64,
+    /// The migration strategy asked for moves (`plugin/strategy`).
+    pub strategy: String,
+    /// Its parameters, a JSON object.
+    pub parameters: String,
 }
 
 impl Default for EcosystemSettings {
@@ -24,6 +28,8 @@ impl Default for EcosystemSettings {
             weight_required: weights.required,
             weight_preferred: weights.preferred,
             threshold: weights.threshold,
+            strategy: crate::engine::ecosystem_migrate::DEFAULT_STRATEGY.to_owned(),
+            parameters: "{}".to_owned(),
         }
     }
 }
@@ -41,6 +47,19 @@ impl EcosystemSettings {
 
     /// Checks the values, naming the key at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Err(e) = smo_plugin_host::StrategyName::parse(&self.strategy) {
+            return Err(ConfigError::Invalid {
+                field: "ecosystem.strategy".into(),
+                message: e.to_string(),
+            });
+        }
+        if !serde_json::from_str::<serde_json::Value>(&self.parameters).is_ok_and(|v| v.is_object())
+        {
+            return Err(ConfigError::Invalid {
+                field: "ecosystem.parameters".into(),
+                message: "must be a JSON object".into(),
+            });
+        }
         self.weights().check().map_err(|message| {
             let key = match message.split(':').next() {
                 Some("required") => "weight_required",

@@ -35,6 +35,12 @@ pub(crate) struct State {
     placed: HashMap<String, Vec<String>>,
 }
 
+impl State {
+    pub(crate) fn map_mut(&mut self) -> &mut EcosystemMap {
+        &mut self.map
+    }
+}
+
 impl Ecosystem {
     /// Graph `graph` is being (or was) written: read it again next time.
     pub fn mark(&self, graph: &str) {
@@ -314,7 +320,11 @@ impl Engine {
     }
 }
 
-fn workload_view(map: &EcosystemMap, id: usize, weights: &Weights) -> Option<WorkloadView> {
+pub(crate) fn workload_view(
+    map: &EcosystemMap,
+    id: usize,
+    weights: &Weights,
+) -> Option<WorkloadView> {
     let (name, graph, cluster) = map.describe(id)?;
     let declaration = map.declaration(id)?;
     let score = map.score(id, weights)?;

@@ -13,6 +13,9 @@ pub enum EngineError {
     GraphExists(String),
     #[error("cluster {0:?} not found")]
     ClusterNotFound(String),
+    /// No running graph's service of that name has a dependency declaration.
+    #[error("workload {0:?} is not in the ecosystem map (a declared service of a running graph)")]
+    WorkloadNotFound(String),
     #[error("cluster {0:?} already exists (use PUT /v1/clusters/{0} to update it)")]
     ClusterExists(String),
     /// The request conflicts with the graph's state (e.g. start of a running graph).

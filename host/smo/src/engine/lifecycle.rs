@@ -47,6 +47,9 @@ pub struct EngineConfig {
     pub applier: ApplierConfig,
     /// The Dependency Satisfaction Score's weights and threshold.
     pub ecosystem: smo_core::ecosystem::Weights,
+    /// The ecosystem migration strategy (`plugin/strategy`) and its JSON parameters.
+    pub ecosystem_strategy: String,
+    pub ecosystem_params: String,
 }
 
 impl Default for EngineConfig {
@@ -56,6 +59,8 @@ impl Default for EngineConfig {
             decision_history: 100_000,
             applier: ApplierConfig::default(),
             ecosystem: smo_core::ecosystem::Weights::default(),
+            ecosystem_strategy: super::ecosystem_migrate::DEFAULT_STRATEGY.to_owned(),
+            ecosystem_params: "{}".to_owned(),
         }
     }
 }

@@ -27,6 +27,8 @@ pub enum Cause {
     ScalingLoop,
     /// An action of the offload loop (its state machine asked the migration strategy).
     OffloadLoop,
+    /// A migration for the ecosystem (`POST /v1/migrate`, or the ecosystem loop).
+    Ecosystem,
 }
 
 impl Cause {
@@ -41,6 +43,7 @@ impl Cause {
             Cause::Resume => "resume",
             Cause::ScalingLoop => "scaling_loop",
             Cause::OffloadLoop => "offload_loop",
+            Cause::Ecosystem => "ecosystem",
         }
     }
 }

@@ -1,0 +1,287 @@
+//! Migrating a workload for the ecosystem (`POST /v1/migrate`): the moves that would change its
+//! Dependency Satisfaction Score are found on the map (each tried, scored, undone), offered to
+//! the ecosystem migration strategy with their cost inputs, and the moves it answers are
+//! committed through the engine's commit path with their decision (or only shown: a dry run).
+
+use super::ecosystem::WorkloadView;
+use super::error::EngineError;
+use super::inventory::RUNNING;
+use super::lifecycle::Engine;
+use super::offload_apply::apply_moves;
+use super::placing::plugin_graph;
+use super::record::{self, Cause};
+use crate::store::{Commit, PlacementEntry};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::json;
+use smo_core::ecosystem::{EcosystemMap, Weights};
+use smo_plugin_api::extra::{self, EcosystemMigrationExtra, EcosystemMoveOption, EcosystemOptions};
+use smo_plugin_api::{Cluster, MigrationRequest, Move, RVec, Resources, Telemetry};
+use smo_plugin_host::StrategyName;
+use std::sync::Arc;
+
+/// The ecosystem migration strategy when `[ecosystem] strategy` names none.
+pub const DEFAULT_STRATEGY: &str = "ecosystem/satisfy";
+
+/// Bandwidth assumed between two clusters when none is known, Gb/s.
+pub const DEFAULT_BANDWIDTH_GBPS: f64 = 10.0;
+
+/// A move the strategy answered, as the API shows it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct MoveView {
+    pub service: String,
+    pub from: String,
+    pub to: String,
+    pub replicas: u32,
+    pub score_before: f64,
+    pub score_after: f64,
+    /// The change of the scores of the workloads depending on it.
+    pub dependents_delta: f64,
+    /// The strategy's figures: gain (score units) and cost (seconds of downtime and copy).
+    pub expected_gain: f64,
+    pub expected_cost: f64,
+    pub reason: String,
+}
+
+/// The answer of `POST /v1/migrate`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct MigrationView {
+    pub workload: WorkloadView,
+    /// The strategy that decided.
+    pub strategy: String,
+    /// Moves offered to it (one per cluster with room where the score would change).
+    pub options: usize,
+    pub moves: Vec<MoveView>,
+    /// Moves it answered that were not offered (refused), with why.
+    pub rejected: Vec<String>,
+    pub reasons: Vec<String>,
+    /// The moves were committed (`?apply=true`).
+    pub applied: bool,
+    /// The decision record, when applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision_id: Option<i64>,
+}
+
+/// The sum of the scores of `ids`.
+fn total(map: &EcosystemMap, ids: &[usize], weights: &Weights) -> f64 {
+    ids.iter()
+        .filter_map(|id| map.score(*id, weights))
+        .map(|s| s.score)
+        .sum()
+}
+
+/// Whether `replicas` of a service demanding `demand` each fit `cluster`'s free capacity.
+fn fits(cluster: &Cluster, demand: Resources, replicas: u32) -> bool {
+    cluster.available.fits(&demand.times(replicas))
+}
+
+impl Engine {
+    /// Asks the ecosystem strategy for moves of workload `name` (`<graph>/<service>`); commits
+    /// them with `apply`.
+    pub async fn migrate_workload(
+        &self,
+        name: &str,
+        apply: bool,
+    ) -> Result<MigrationView, EngineError> {
+        let (graph_name, service) = name.split_once('/').ok_or_else(|| {
+            EngineError::invalid(
+                "workload",
+                format!("`{name}`: expected `<graph>/<service>`"),
+            )
+        })?;
+        let _turn = self.admission.turn(graph_name).await;
+        let graph = self.stored_graph(graph_name)?;
+        if graph.status != RUNNING {
+            return Err(EngineError::Conflict(format!(
+                "graph {graph_name:?} is {}: only a running graph's workloads move",
+                graph.status
+            )));
+        }
+        let spec = &graph.spec;
+        if spec.use_static_placement {
+            return Err(EngineError::Conflict(format!(
+                "graph {graph_name:?} is pinned (useStaticPlacement): its services are not moved for the ecosystem"
+            )));
+        }
+        let demand = spec
+            .service(service)
+            .map(|s| Resources::from(s.demand))
+            .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
+        let entries = self.store.get_placement(graph_name)?;
+        let snapshot = self.snapshot(graph_name).await?;
+        let weights = self.config.ecosystem.clone();
+        // The options, from the map (held only while scoring, never across the strategy call).
+        let (workload, options) = {
+            let mut state = self.ecosystem_state()?;
+            let map = state.map_mut();
+            let id = map
+                .id(name)
+                .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
+            let workload = super::ecosystem::workload_view(map, id, &weights)
+                .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
+            let home = workload.cluster.clone();
+            let replicas = entries
+                .iter()
+                .find(|e| e.service == service && e.cluster == home)
+                .map_or(0, |e| e.replicas);
+            let dependents = map.dependents(id);
+            let before = map.score(id, &weights);
+            let dependents_before = total(map, &dependents, &weights);
+            let state_gib = map
+                .declaration(id)
+                .and_then(|d| d.provides.state_gib)
+                .unwrap_or(0.0);
+            let mut options = Vec::new();
+            for cluster in snapshot
+                .clusters
+                .iter()
+                .filter(|c| c.name.as_str() != home && fits(c, demand, replicas))
+            {
+                map.move_to(name, cluster.name.as_str());
+                let after = map.score(id, &weights);
+                let dependents_after = total(map, &dependents, &weights);
+                map.move_to(name, &home);
+                let (Some(before), Some(after)) = (&before, after) else {
+                    continue;
+                };
+                let delta = dependents_after - dependents_before;
+                if (after.score - before.score).abs() < 1e-12 && delta.abs() < 1e-12 {
+                    continue;
+                }
+                let latency_ms = map.latency_between(&home, cluster.name.as_str());
+                options.push(EcosystemMoveOption {
+                    service: service.to_owned(),
+                    workload: name.to_owned(),
+                    from: home.clone(),
+                    to: cluster.name.to_string(),
+                    replicas,
+                    score_before: before.score,
+                    score_after: after.score,
+                    dependents_delta: delta,
+                    violated_before: before.violated,
+                    violated_after: after.violated,
+                    state_gib,
+                    bandwidth_gbps: DEFAULT_BANDWIDTH_GBPS,
+                    latency_ms: if latency_ms.is_finite() {
+                        latency_ms
+                    } else {
+                        0.0
+                    },
+                });
+            }
+            (workload, options)
+        };
+        let strategy = StrategyName::parse(&self.config.ecosystem_strategy)
+            .map_err(|e| EngineError::invalid("ecosystem.strategy", e.to_string()))?;
+        let offered = options.len();
+        let extra = EcosystemMigrationExtra {
+            ecosystem: EcosystemOptions {
+                threshold: weights.threshold,
+                budget: 1,
+                options: options.clone(),
+            },
+        };
+        let deployed: Vec<PlacementEntry> =
+            entries.iter().filter(|e| e.replicas > 0).cloned().collect();
+        let request = MigrationRequest {
+            graph: plugin_graph(spec, &entries),
+            clusters: RVec::from(snapshot.clusters.clone()),
+            current: PlacementEntry::to_plugin(&deployed),
+            telemetry: Telemetry::default(),
+            extra: extra::write(&extra),
+        };
+        let span = tracing::info_span!("ecosystem_migration", workload = %name);
+        let made = tracing::Instrument::instrument(
+            self.dispatcher.migrate(
+                Some(&strategy),
+                &self.config.ecosystem_params,
+                Arc::new(request),
+            ),
+            span,
+        )
+        .await;
+        let inputs = json!({"workload": name, "score": workload.score, "options": options});
+        let record = record::complete(graph_name, &made, Cause::Ecosystem, inputs);
+        record.log();
+        let answered: Vec<Move> = made
+            .decision
+            .as_ref()
+            .map(|d| d.moves.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut moves = Vec::new();
+        let mut accepted = Vec::new();
+        let mut rejected = Vec::new();
+        for mv in answered {
+            let offered_as = options.iter().find(|o| {
+                o.service == mv.service.as_str()
+                    && o.from == mv.from.as_str()
+                    && o.to == mv.to.as_str()
+                    && o.replicas == mv.replicas
+            });
+            match offered_as {
+                Some(o) => {
+                    moves.push(MoveView {
+                        service: o.service.clone(),
+                        from: o.from.clone(),
+                        to: o.to.clone(),
+                        replicas: o.replicas,
+                        score_before: o.score_before,
+                        score_after: o.score_after,
+                        dependents_delta: o.dependents_delta,
+                        expected_gain: mv.expected_gain,
+                        expected_cost: mv.expected_cost,
+                        reason: mv.reason.to_string(),
+                    });
+                    accepted.push(mv);
+                }
+                None => rejected.push(format!(
+                    "{}: {} -> {} ({} replicas) was not offered",
+                    mv.service, mv.from, mv.to, mv.replicas
+                )),
+            }
+        }
+        let reasons: Vec<String> = made
+            .decision
+            .as_ref()
+            .map(|d| d.reasons.iter().map(ToString::to_string).collect())
+            .unwrap_or_else(|| made.record.error.clone().into_iter().collect());
+        let mut view = MigrationView {
+            workload,
+            strategy: made.record.strategy.clone(),
+            options: offered,
+            moves,
+            rejected,
+            reasons,
+            applied: false,
+            decision_id: None,
+        };
+        if !apply {
+            return Ok(view);
+        }
+        if accepted.is_empty() {
+            view.decision_id = Some(self.record(&record)?);
+            return Ok(view);
+        }
+        let applied = apply_moves(spec, &snapshot.clusters, &entries, &accepted);
+        if !applied.rejected.is_empty() {
+            view.rejected.extend(applied.rejected.iter().cloned());
+        }
+        let committed = self
+            .commit_checked(
+                graph_name,
+                spec,
+                &snapshot,
+                &applied.entries,
+                Commit {
+                    placement: Some(&applied.entries),
+                    decisions: std::slice::from_ref(&record),
+                    ..Commit::default()
+                },
+            )
+            .await?;
+        tracing::info!(workload = %name, moves = applied.applied.len(), "ecosystem migration applied");
+        view.applied = !applied.applied.is_empty();
+        view.decision_id = committed.decision_ids.first().copied();
+        Ok(view)
+    }
+}
