@@ -191,7 +191,8 @@ fn a_bad_declaration_is_refused_whole_with_every_path() {
 fn a_migration_moves_a_workload_next_to_what_it_requires() {
     let sandbox = sandbox();
     sandbox.install("smo_ecosystem", "ecosystem.so");
-    let api = start(&sandbox, "");
+    // No loop: each migration here is asked for.
+    let api = start(&sandbox, "[ecosystem]\nperiod_ms = 0\n");
     // shop/web is placed by the default strategy; its database runs pinned elsewhere.
     api.deploy(&test_descriptor(
         "shop",
@@ -280,5 +281,53 @@ fn a_migration_moves_a_workload_next_to_what_it_requires() {
         api.post_json("/v1/migrate", &json!({"workload": "no-slash"}))
             .status,
         422
+    );
+}
+
+#[test]
+fn the_loop_migrates_a_low_scoring_workload_on_its_own() {
+    let sandbox = sandbox();
+    sandbox.install("smo_ecosystem", "ecosystem.so");
+    let api = start(
+        &sandbox,
+        "[ecosystem]\nperiod_ms = 200\nmax_moves_per_period = 1\n",
+    );
+    api.deploy(&test_descriptor(
+        "shop",
+        &[("web", "1Gi")],
+        None,
+        "",
+        FIXED_TWO,
+    ));
+    let home = api.get("/v1/graphs/shop").body["placement"][0]["cluster"]
+        .as_str()
+        .expect("placed")
+        .to_owned();
+    let far = ["cloud-frankfurt", "cloud-gpu-stockholm", "edge-athens"]
+        .into_iter()
+        .find(|c| *c != home)
+        .expect("another cluster");
+    api.deploy(&pinned("data", &["db"], far));
+    for declaration in [
+        json!({"vm_name": "data/db", "provides": {"type": "database"}}),
+        json!({"vm_name": "shop/web", "provides": {"type": "web", "critical": true},
+               "dependencies": {"required": [{"type": "database"}]}}),
+    ] {
+        assert_eq!(api.post_json("/v1/dependencies", &declaration).status, 201);
+    }
+    // No request: the loop finds shop/web below the threshold and moves it.
+    let map = api.wait_for("/v1/ecosystem", "shop/web moved next to data/db", |map| {
+        map["workloads"]
+            .as_array()
+            .and_then(|w| w.iter().find(|w| w["name"] == "shop/web"))
+            .is_some_and(|w| w["cluster"] == far && w["score"] == 1.0)
+    });
+    assert!(map["unmet"].as_array().is_some_and(Vec::is_empty), "{map}");
+    let history = api.get("/v1/decisions?graph=shop").body;
+    assert!(
+        history["decisions"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|r| r["trigger"] == "ecosystem" && r["generation"].is_number())),
+        "{history}"
     );
 }

@@ -180,6 +180,15 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             Duration::from_millis(karmada.adopt_period_ms),
         ));
     }
+    if config.ecosystem.period_ms > 0 {
+        // The task ends by itself once the engine is dropped.
+        drop(crate::engine::ecosystem_loop::spawn(
+            Arc::downgrade(&engine),
+            engine.ecosystem_waker(),
+            Duration::from_millis(config.ecosystem.period_ms),
+            config.ecosystem.max_moves_per_period,
+        ));
+    }
     engine.start_applier();
     let resumed = engine.resume().await?;
     if resumed.loops > 0 {

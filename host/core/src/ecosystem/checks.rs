@@ -17,6 +17,7 @@ const PROVIDES: &[&str] = &[
     "software_stack",
     "signature",
     "state_gib",
+    "critical",
 ];
 const REQUIREMENT: &[&str] = &[
     "type",
@@ -152,6 +153,9 @@ fn characteristics(value: &Value, path: &str, errors: &mut Errors<'_>) {
     }
     if let Some(value) = map.get("signature") {
         signature(value, &at(path, "signature"), errors);
+    }
+    if map.get("critical").is_some_and(|v| !v.is_boolean()) {
+        errors.push(&at(path, "critical"), "must be true or false");
     }
 }
 

@@ -59,6 +59,9 @@ pub struct Characteristics {
     /// State a migration copies (memory, local data), GiB: the migration cost model reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_gib: Option<f64>,
+    /// A critical workload: the migration loop raises its score first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub critical: bool,
 }
 
 /// A signature: tags (compared by Jaccard index) or a vector (by cosine similarity).

@@ -19,6 +19,10 @@ pub struct EcosystemSettings {
     pub strategy: String,
     /// Its parameters, a JSON object.
     pub parameters: String,
+    /// Period of the migration loop, ms (0: no loop; `POST /v1/migrate` still works).
+    pub period_ms: u64,
+    /// Most moves the loop commits in a round.
+    pub max_moves_per_period: usize,
 }
 
 impl Default for EcosystemSettings {
@@ -30,6 +34,8 @@ impl Default for EcosystemSettings {
             threshold: weights.threshold,
             strategy: crate::engine::ecosystem_migrate::DEFAULT_STRATEGY.to_owned(),
             parameters: "{}".to_owned(),
+            period_ms: 60_000,
+            max_moves_per_period: 3,
         }
     }
 }
@@ -47,6 +53,12 @@ impl EcosystemSettings {
 
     /// Checks the values, naming the key at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.period_ms > 0 && self.max_moves_per_period == 0 {
+            return Err(ConfigError::Invalid {
+                field: "ecosystem.max_moves_per_period".into(),
+                message: "must be > 0 while the loop runs (period_ms > 0)".into(),
+            });
+        }
         if let Err(e) = smo_plugin_host::StrategyName::parse(&self.strategy) {
             return Err(ConfigError::Invalid {
                 field: "ecosystem.strategy".into(),

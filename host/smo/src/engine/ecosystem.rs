@@ -16,12 +16,15 @@ use smo_core::ecosystem::{Declaration, EcosystemMap, Side, Topology, Weights};
 use smo_plugin_api::Cluster;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::sync::Notify;
 
 /// The map with what keeps it current.
 #[derive(Debug, Default)]
 pub struct Ecosystem {
     state: Mutex<State>,
+    /// Wakes the ecosystem loop (a declaration was registered).
+    wake: Arc<Notify>,
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +39,10 @@ pub(crate) struct State {
 }
 
 impl State {
+    pub(crate) fn map(&self) -> &EcosystemMap {
+        &self.map
+    }
+
     pub(crate) fn map_mut(&mut self) -> &mut EcosystemMap {
         &mut self.map
     }
@@ -45,6 +52,11 @@ impl Ecosystem {
     /// Graph `graph` is being (or was) written: read it again next time.
     pub fn mark(&self, graph: &str) {
         self.lock().dirty.insert(graph.to_owned());
+    }
+
+    /// What wakes the ecosystem loop.
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -243,6 +255,7 @@ impl Engine {
             .id(&name)
             .and_then(|id| workload_view(&state.map, id, weights));
         tracing::info!(workload = %name, created, deployed = workload.is_some(), "dependency declaration registered");
+        self.ecosystem.wake.notify_one();
         Ok(Registered {
             vm_name: name,
             created,

@@ -217,6 +217,11 @@ impl Engine {
         &self.applier
     }
 
+    /// What wakes the ecosystem loop (see [`super::ecosystem_loop`]).
+    pub fn ecosystem_waker(&self) -> Arc<tokio::sync::Notify> {
+        self.ecosystem.waker()
+    }
+
     /// Starts the applier's runner (it lives as long as the engine).
     pub fn start_applier(self: &Arc<Self>) {
         let runner = Arc::clone(self.applier.runner());

@@ -1,0 +1,128 @@
+//! The proactive migration loop (seed 001), in kube-runtime's shape: a trigger (every period,
+//! and woken when a declaration is registered), a runner (one round), and no retry of its own
+//! (a failed round is logged; the next trigger runs the next).
+//!
+//! A round takes the workloads below the threshold (critical ones first, then the least
+//! satisfied) and asks the migration strategy for each in turn, applying what it answers,
+//! until the round's budget of moves is spent. Graphs pinned with `useStaticPlacement` and
+//! graphs that are not running are skipped.
+
+use super::error::EngineError;
+use super::lifecycle::Engine;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// What a round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// Workloads below the threshold.
+    pub below: usize,
+    /// Workloads the strategy was asked about.
+    pub asked: usize,
+    /// Moves committed.
+    pub moved: usize,
+}
+
+impl Engine {
+    /// One round of the loop with a budget of `budget` moves.
+    pub async fn ecosystem_round(&self, budget: usize) -> Result<Round, EngineError> {
+        // Without the strategy loaded there is nobody to ask (and nothing to record each round).
+        let loaded = smo_plugin_host::StrategyName::parse(&self.config.ecosystem_strategy)
+            .ok()
+            .is_some_and(|name| {
+                self.dispatcher
+                    .registry()
+                    .entry(&name.plugin)
+                    .is_ok_and(|entry| {
+                        entry.offers(
+                            smo_plugin_api::StrategyKind::MIGRATION.name(),
+                            &name.strategy,
+                        )
+                    })
+            });
+        if !loaded {
+            tracing::debug!(strategy = %self.config.ecosystem_strategy, "ecosystem round skipped: the strategy is not loaded");
+            return Ok(Round::default());
+        }
+        let candidates: Vec<(String, bool, f64)> = {
+            let state = self.ecosystem_state()?;
+            let map = state.map();
+            map.below_threshold(&self.config.ecosystem)
+                .into_iter()
+                .filter_map(|score| {
+                    let (name, _, _) = map.describe(score.workload)?;
+                    let critical = map
+                        .declaration(score.workload)
+                        .is_some_and(|d| d.provides.critical);
+                    Some((name.to_owned(), critical, score.score))
+                })
+                .collect()
+        };
+        let mut ordered = candidates;
+        // Critical first, then the least satisfied (below_threshold's order, kept stable).
+        ordered.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.total_cmp(&b.2)));
+        let mut round = Round {
+            below: ordered.len(),
+            ..Round::default()
+        };
+        for (name, _, _) in ordered {
+            if round.moved >= budget {
+                break;
+            }
+            let Some((graph, _)) = name.split_once('/') else {
+                continue;
+            };
+            match self.store.get_graph(graph)? {
+                Some(g)
+                    if g.status == super::inventory::RUNNING && !g.spec.use_static_placement => {}
+                _ => continue,
+            }
+            round.asked += 1;
+            match self.migrate_workload(&name, true).await {
+                Ok(view) if view.applied => round.moved += view.moves.len(),
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(workload = %name, %error, "ecosystem migration failed")
+                }
+            }
+        }
+        if round.below > 0 {
+            tracing::info!(
+                below = round.below,
+                asked = round.asked,
+                moved = round.moved,
+                "ecosystem round"
+            );
+        }
+        Ok(round)
+    }
+}
+
+/// Runs the loop every `period` (and when `wake` is notified) with `budget` moves a round,
+/// until the engine is dropped.
+pub fn spawn(
+    engine: Weak<Engine>,
+    wake: Arc<Notify>,
+    period: Duration,
+    budget: usize,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: skip it, the map is empty at start.
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = wake.notified() => {}
+            }
+            let Some(engine) = engine.upgrade() else {
+                return;
+            };
+            if let Err(error) = engine.ecosystem_round(budget).await {
+                tracing::warn!(%error, "ecosystem round failed");
+            }
+        }
+    })
+}
