@@ -73,6 +73,31 @@ fn declarations_make_a_map_with_scores_edges_and_reasons() {
     assert_eq!(edges[0]["to"], "shop/db");
     assert_eq!(edges[0]["met"], true);
 
+    // One workload: what it depends on, what depends on it, what a move would break.
+    let web_detail = api
+        .get("/v1/ecosystem/shop/web?move_to=cloud-frankfurt")
+        .body;
+    assert_eq!(web_detail["depends_on"][0]["to"], "shop/db", "{web_detail}");
+    let breaks = web_detail["breaks_if_moved"].as_array().expect("breaks");
+    assert_eq!(breaks.len(), 1, "{web_detail}");
+    assert_eq!(breaks[0]["side"], "required");
+    let db_detail = api
+        .get("/v1/ecosystem/shop/db?move_to=cloud-frankfurt")
+        .body;
+    assert_eq!(
+        db_detail["dependents"][0]["from"], "shop/web",
+        "{db_detail}"
+    );
+    let breaks = db_detail["breaks_if_moved"].as_array().expect("breaks");
+    assert_eq!(breaks[0]["workload"], "shop/web", "{db_detail}");
+    assert!(api
+        .get("/v1/ecosystem/shop/db")
+        .body
+        .get("breaks_if_moved")
+        .is_none());
+    assert_eq!(api.get("/v1/ecosystem/shop/db?move_to=mars").status, 404);
+    assert_eq!(api.get("/v1/ecosystem/shop/ghost").status, 404);
+
     // Replaced: now only Frankfurt's database is the kind asked for, and it is too far.
     let reply = api.post_json("/v1/dependencies", &web("PostgreSQL 15"));
     assert_eq!(reply.status, 200, "replaced: {}", reply.body);

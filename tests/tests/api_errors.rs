@@ -225,6 +225,13 @@ fn endpoints() -> Vec<Endpoint> {
         ),
         ep("GET", "/v1/ecosystem", "/v1/ecosystem", None, Body::None),
         ep(
+            "GET",
+            "/v1/ecosystem/{graph}/{service}",
+            "/v1/ecosystem/hello-world-graph/hello-world",
+            Some("/v1/ecosystem/ghost/nothing"),
+            Body::None,
+        ),
+        ep(
             "POST",
             "/v1/migrate",
             "/v1/migrate",
@@ -282,6 +289,11 @@ fn tokens_are_required_and_scoped_on_every_endpoint() {
         &format!("[[auth.tokens]]\nname = \"grafana\"\nscope = \"read\"\ntoken = \"{reader}\"\n"),
     );
     api.deploy(HELLO);
+    // hello-world in the ecosystem map, for the endpoints about one workload.
+    assert_eq!(
+        api.post_json("/v1/dependencies", &declaration()).status,
+        201
+    );
     let before = api.get("/v1/graphs").body;
     for e in endpoints() {
         let what = format!("{} {}", e.method, e.path);

@@ -6,11 +6,11 @@ use super::body::{media_type, JSON, TEXT};
 use super::error::{from_bytes_rejection, from_query_rejection, ApiError};
 use super::wire::{json_object, JsonObject};
 use super::AppState;
-use crate::engine::ecosystem::{to_dot, EcosystemView, Registered};
+use crate::engine::ecosystem::{to_dot, EcosystemView, Registered, WorkloadDetail};
 use crate::engine::ecosystem_migrate::MigrationView;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -178,4 +178,26 @@ pub async fn migrate(
             .migrate_workload(&body.workload, query.apply)
             .await?,
     ))
+}
+
+/// Query of `GET /v1/ecosystem/{graph}/{service}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadQuery {
+    /// A cluster: also say what moving the workload there would break.
+    pub move_to: Option<String>,
+}
+
+/// `GET /v1/ecosystem/{graph}/{service}?move_to=`: what the workload depends on, what depends
+/// on it, what of its requirements is unmet and why, and what a move would break.
+pub async fn workload(
+    State(state): State<AppState>,
+    Path((graph, service)): Path<(String, String)>,
+    query: Result<Query<WorkloadQuery>, QueryRejection>,
+) -> Result<Json<WorkloadDetail>, ApiError> {
+    let Query(query) = query.map_err(from_query_rejection)?;
+    Ok(Json(state.engine.workload_detail(
+        &format!("{graph}/{service}"),
+        query.move_to.as_deref(),
+    )?))
 }

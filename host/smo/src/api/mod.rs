@@ -116,6 +116,7 @@ fn protected_routes() -> Routes {
         )
         .post("/v1/dependencies", ecosystem::register)
         .get("/v1/ecosystem", ecosystem::map)
+        .get("/v1/ecosystem/{graph}/{service}", ecosystem::workload)
         .post("/v1/migrate", ecosystem::migrate)
         .get("/project/{project}/graphs", compat::list)
         .post("/project/{project}/graphs", compat::deploy)

@@ -113,6 +113,7 @@ pub fn component_schemas() -> Result<Map<String, Value>, String> {
     answers.subschema_for::<crate::engine::ecosystem::Registered>();
     answers.subschema_for::<crate::engine::ecosystem::EcosystemView>();
     answers.subschema_for::<crate::engine::ecosystem_migrate::MigrationView>();
+    answers.subschema_for::<crate::engine::ecosystem::WorkloadDetail>();
     answers.subschema_for::<GraphSummary>();
     answers.subschema_for::<GraphView>();
     answers.subschema_for::<OffloadAnswer>();

@@ -12,7 +12,7 @@ use super::lifecycle::Engine;
 use crate::store::PlacementEntry;
 use schemars::JsonSchema;
 use serde::Serialize;
-use smo_core::ecosystem::{Declaration, EcosystemMap, Side, Topology, Weights};
+use smo_core::ecosystem::{Declaration, EcosystemMap, Side, Topology, Unmet, Weights};
 use smo_plugin_api::Cluster;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -132,6 +132,23 @@ pub struct EcosystemView {
     pub workloads: Vec<WorkloadView>,
     pub edges: Vec<EdgeView>,
     pub unmet: Vec<UnmetView>,
+}
+
+/// One workload with what it depends on, what depends on it and, for a move, what it breaks
+/// (`GET /v1/ecosystem/{graph}/{service}`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct WorkloadDetail {
+    pub workload: WorkloadView,
+    /// Its requirements' edges.
+    pub depends_on: Vec<EdgeView>,
+    /// The edges of the workloads whose requirements it is the kind of neighbour for.
+    pub dependents: Vec<EdgeView>,
+    /// Its requirements not met, with why.
+    pub unmet: Vec<UnmetView>,
+    /// With `?move_to=`: the requirements met now, its own and its dependents', that a move
+    /// there would break.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaks_if_moved: Option<Vec<UnmetView>>,
 }
 
 /// The answer to a registration.
@@ -282,28 +299,7 @@ impl Engine {
                 })
             })
             .collect();
-        let name_of = |id: usize| map.describe(id).map_or(String::new(), |d| d.0.to_owned());
-        let mut edges = Vec::new();
-        for &id in &shown {
-            for edge in map.edges_from(id) {
-                let kind = map
-                    .declaration(id)
-                    .and_then(|d| match edge.side {
-                        Side::Required => d.dependencies.required.get(edge.index),
-                        Side::Preferred => d.dependencies.preferred.get(edge.index),
-                    })
-                    .and_then(|r| r.kind.clone());
-                edges.push(EdgeView {
-                    from: name_of(id),
-                    to: name_of(edge.to),
-                    side: side_name(edge.side),
-                    index: edge.index,
-                    kind,
-                    met: edge.met,
-                    latency_ms: edge.latency_ms.is_finite().then_some(edge.latency_ms),
-                });
-            }
-        }
+        let mut edges: Vec<EdgeView> = shown.iter().flat_map(|id| edge_views(map, *id)).collect();
         edges.sort_by(|a, b| {
             (&a.from, &a.side, a.index, &a.to).cmp(&(&b.from, &b.side, b.index, &b.to))
         });
@@ -311,12 +307,7 @@ impl Engine {
             .unmet()
             .into_iter()
             .filter(|u| shown.contains(&u.workload))
-            .map(|u| UnmetView {
-                workload: name_of(u.workload),
-                side: side_name(u.side),
-                index: u.index,
-                reason: u.reason,
-            })
+            .map(|u| unmet_view(map, u))
             .collect();
         unmet.sort_by(|a, b| (&a.workload, &a.side, a.index).cmp(&(&b.workload, &b.side, b.index)));
         let mut workloads: Vec<WorkloadView> = shown
@@ -330,6 +321,90 @@ impl Engine {
             edges,
             unmet,
         })
+    }
+
+    /// Workload `name` (`<graph>/<service>`) in the map; with `move_to`, what moving it there
+    /// would break.
+    pub fn workload_detail(
+        &self,
+        name: &str,
+        move_to: Option<&str>,
+    ) -> Result<WorkloadDetail, EngineError> {
+        if let Some(cluster) = move_to {
+            if self.store.get_cluster::<Cluster>(cluster)?.is_none() {
+                return Err(EngineError::ClusterNotFound(cluster.to_owned()));
+            }
+        }
+        let state = self.ecosystem_state()?;
+        let map = &state.map;
+        let id = map
+            .id(name)
+            .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
+        let workload = workload_view(map, id, &self.config.ecosystem)
+            .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
+        let dependents = map
+            .dependents(id)
+            .into_iter()
+            .flat_map(|d| edge_views(map, d))
+            .filter(|e| e.to == name)
+            .collect();
+        let unmet = map
+            .unmet()
+            .into_iter()
+            .filter(|u| u.workload == id)
+            .map(|u| unmet_view(map, u))
+            .collect();
+        let breaks_if_moved = move_to.map(|cluster| {
+            map.breaks_if_moved(id, cluster)
+                .into_iter()
+                .map(|u| unmet_view(map, u))
+                .collect()
+        });
+        Ok(WorkloadDetail {
+            workload,
+            depends_on: edge_views(map, id),
+            dependents,
+            unmet,
+            breaks_if_moved,
+        })
+    }
+}
+
+fn name_of(map: &EcosystemMap, id: usize) -> String {
+    map.describe(id).map_or(String::new(), |d| d.0.to_owned())
+}
+
+/// Workload `id`'s edges as the views show them.
+fn edge_views(map: &EcosystemMap, id: usize) -> Vec<EdgeView> {
+    map.edges_from(id)
+        .into_iter()
+        .map(|edge| {
+            let kind = map
+                .declaration(id)
+                .and_then(|d| match edge.side {
+                    Side::Required => d.dependencies.required.get(edge.index),
+                    Side::Preferred => d.dependencies.preferred.get(edge.index),
+                })
+                .and_then(|r| r.kind.clone());
+            EdgeView {
+                from: name_of(map, id),
+                to: name_of(map, edge.to),
+                side: side_name(edge.side),
+                index: edge.index,
+                kind,
+                met: edge.met,
+                latency_ms: edge.latency_ms.is_finite().then_some(edge.latency_ms),
+            }
+        })
+        .collect()
+}
+
+fn unmet_view(map: &EcosystemMap, unmet: Unmet) -> UnmetView {
+    UnmetView {
+        workload: name_of(map, unmet.workload),
+        side: side_name(unmet.side),
+        index: unmet.index,
+        reason: unmet.reason,
     }
 }
 
