@@ -212,13 +212,9 @@ fn a_bad_declaration_is_refused_whole_with_every_path() {
     assert_eq!(reply.status, 415);
 }
 
-#[test]
-fn a_migration_moves_a_workload_next_to_what_it_requires() {
-    let sandbox = sandbox();
-    sandbox.install("smo_ecosystem", "ecosystem.so");
-    // No loop: each migration here is asked for.
-    let api = start(&sandbox, "[ecosystem]\nperiod_ms = 0\n");
-    // shop/web is placed by the default strategy; its database runs pinned elsewhere.
+/// Deploys `shop/web`, placed by the default strategy, and `data/db` pinned on another cluster;
+/// returns web's cluster and the database's.
+fn web_away_from_its_database(api: &Api) -> (String, &'static str) {
     api.deploy(&test_descriptor(
         "shop",
         &[("web", "1Gi")],
@@ -235,6 +231,16 @@ fn a_migration_moves_a_workload_next_to_what_it_requires() {
         .find(|c| *c != home)
         .expect("another cluster");
     api.deploy(&pinned("data", &["db"], far));
+    (home, far)
+}
+
+#[test]
+fn a_migration_moves_a_workload_next_to_what_it_requires() {
+    let sandbox = sandbox();
+    sandbox.install("smo_ecosystem", "ecosystem.so");
+    // No loop: each migration here is asked for.
+    let api = start(&sandbox, "[ecosystem]\nperiod_ms = 0\n");
+    let (home, far) = web_away_from_its_database(&api);
     for declaration in [
         json!({"vm_name": "data/db", "provides": {"type": "database", "version": "PostgreSQL 14.2"}}),
         json!({"vm_name": "shop/web", "provides": {"type": "web", "state_gib": 2.0},
@@ -317,22 +323,7 @@ fn the_loop_migrates_a_low_scoring_workload_on_its_own() {
         &sandbox,
         "[ecosystem]\nperiod_ms = 200\nmax_moves_per_period = 1\n",
     );
-    api.deploy(&test_descriptor(
-        "shop",
-        &[("web", "1Gi")],
-        None,
-        "",
-        FIXED_TWO,
-    ));
-    let home = api.get("/v1/graphs/shop").body["placement"][0]["cluster"]
-        .as_str()
-        .expect("placed")
-        .to_owned();
-    let far = ["cloud-frankfurt", "cloud-gpu-stockholm", "edge-athens"]
-        .into_iter()
-        .find(|c| *c != home)
-        .expect("another cluster");
-    api.deploy(&pinned("data", &["db"], far));
+    let (_, far) = web_away_from_its_database(&api);
     for declaration in [
         json!({"vm_name": "data/db", "provides": {"type": "database"}}),
         json!({"vm_name": "shop/web", "provides": {"type": "web", "critical": true},
