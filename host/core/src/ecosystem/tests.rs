@@ -21,6 +21,23 @@ fn provider(name: &str, yaml_provides: &str) -> Declaration {
     parse(&format!("vm_name: {name}\nprovides: {yaml_provides}\n")).expect("declaration")
 }
 
+/// A PostgreSQL 14.2 database and a high-memory Redis 6.2 cache on `cluster`.
+fn deploy_db_and_cache(map: &mut EcosystemMap, cluster: &str) {
+    map.upsert(
+        provider("db", "{type: database, version: PostgreSQL 14.2}"),
+        None,
+        cluster,
+    );
+    map.upsert(
+        provider(
+            "cache",
+            "{type: caching, version: Redis 6.2, resource_profile: [high-memory]}",
+        ),
+        None,
+        cluster,
+    );
+}
+
 fn web() -> Declaration {
     let mut web = parse(SEED_EXAMPLE).expect("the seed's example");
     web.provides.signature = Some(declaration::Signature::Tags(vec![
@@ -92,19 +109,7 @@ fn edges_follow_deploys_moves_and_removals_and_the_score_follows_placement() {
     );
     assert_eq!(map.edges(), 0);
 
-    map.upsert(
-        provider("db", "{type: database, version: PostgreSQL 14.2}"),
-        None,
-        "paris",
-    );
-    map.upsert(
-        provider(
-            "cache",
-            "{type: caching, version: Redis 6.2, resource_profile: [high-memory]}",
-        ),
-        None,
-        "paris",
-    );
+    deploy_db_and_cache(&mut map, "paris");
     map.upsert(
         provider("old-db", "{type: database, version: PostgreSQL 12}"),
         None,
@@ -175,19 +180,7 @@ fn a_fuzzy_rule_compares_with_the_declarers_own_signature() {
 fn type_weights_change_what_a_preferred_dependency_is_worth() {
     let mut map = EcosystemMap::new(topology());
     let web_id = map.upsert(web(), None, "paris");
-    map.upsert(
-        provider("db", "{type: database, version: PostgreSQL 14.2}"),
-        None,
-        "paris",
-    );
-    map.upsert(
-        provider(
-            "cache",
-            "{type: caching, version: Redis 6.2, resource_profile: [high-memory]}",
-        ),
-        None,
-        "paris",
-    );
+    deploy_db_and_cache(&mut map, "paris");
     let mut weights = Weights::default();
     // Caching met, analytics not: with caching worth nothing, P = 0 (of a total of 1).
     weights.per_type.insert("caching".into(), 0.0);
