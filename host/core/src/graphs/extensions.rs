@@ -714,7 +714,7 @@ mod tests {
             errors,
             [
                 "intent.ecosystem.vm_name: \"other/api\" is not this service's workload name: leave it out, or write \"shop/api\" (<graph id>/<service id>)",
-                "intent.ecosystem.provides.colour: unknown field (known: type, version, resource_profile, cpu_architecture, ram_gib, bandwidth_gbps, storage_type, software_stack, signature)",
+                "intent.ecosystem.provides.colour: unknown field (known: type, version, resource_profile, cpu_architecture, ram_gib, bandwidth_gbps, storage_type, software_stack, signature, state_gib, critical)",
                 "intent.ecosystem.provides.type: must not be empty",
                 "intent.ecosystem.provides.ram_gib: must be a number, 0 or more",
                 "intent.ecosystem.dependencies.required[0].version: `PostgreSQL` after a version: write the product first (`PostgreSQL >=14`)",
