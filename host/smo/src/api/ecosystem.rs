@@ -30,6 +30,16 @@ pub async fn schema() -> impl IntoResponse {
     )
 }
 
+/// Runs `work` (store reads, the map brought up to date) off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::engine::error::EngineError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
 /// The declaration of a request body: JSON or YAML, checked whole.
 fn read_declaration(
     headers: &HeaderMap,
@@ -88,10 +98,7 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     let declaration = read_declaration(&headers, body)?;
     let engine = std::sync::Arc::clone(&state.engine);
-    let registered: Registered =
-        tokio::task::spawn_blocking(move || engine.register_declaration(declaration))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))??;
+    let registered: Registered = blocking(move || engine.register_declaration(declaration)).await?;
     let status = if registered.created {
         StatusCode::CREATED
     } else {
@@ -131,9 +138,10 @@ pub async fn map(
             .with_field("format"))
         }
     };
-    let view: EcosystemView = state
-        .engine
-        .ecosystem_view(query.graph.as_deref(), query.cluster.as_deref())?;
+    let engine = std::sync::Arc::clone(&state.engine);
+    let view: EcosystemView =
+        blocking(move || engine.ecosystem_view(query.graph.as_deref(), query.cluster.as_deref()))
+            .await?;
     Ok(if dot {
         (
             [(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8")],
@@ -196,8 +204,10 @@ pub async fn workload(
     query: Result<Query<WorkloadQuery>, QueryRejection>,
 ) -> Result<Json<WorkloadDetail>, ApiError> {
     let Query(query) = query.map_err(from_query_rejection)?;
-    Ok(Json(state.engine.workload_detail(
-        &format!("{graph}/{service}"),
-        query.move_to.as_deref(),
-    )?))
+    let engine = std::sync::Arc::clone(&state.engine);
+    let detail = blocking(move || {
+        engine.workload_detail(&format!("{graph}/{service}"), query.move_to.as_deref())
+    })
+    .await?;
+    Ok(Json(detail))
 }
