@@ -207,6 +207,9 @@ pub struct EcosystemMoveOption {
     pub state_gib: f64,
     pub bandwidth_gbps: f64,
     pub latency_ms: f64,
+    /// The seconds the host expects the move to take, from the cost model it learned from
+    /// earlier moves (0 when it has none).
+    pub expected_s: f64,
 }
 
 /// `PlacementDecision.extra`.

@@ -347,3 +347,43 @@ fn the_loop_migrates_a_low_scoring_workload_on_its_own() {
         "{history}"
     );
 }
+
+#[test]
+fn the_outcome_of_a_migration_is_observed_and_learned_from() {
+    let sandbox = sandbox();
+    sandbox.install("smo_ecosystem", "ecosystem.so");
+    // Observed as soon as applied (window 1 ms), rounds every 100 ms.
+    let api = start(&sandbox, "[ecosystem]\nperiod_ms = 100\nwindow_ms = 1\n");
+    let (_, far) = web_away_from_its_database(&api);
+    let before = api.get("/v1/ecosystem").body;
+    assert_eq!(before["learned"]["samples"], 0, "{before}");
+    assert_eq!(before["learned"]["downtime_s"], 2.0, "the prior");
+    for declaration in [
+        json!({"vm_name": "data/db", "provides": {"type": "database"}}),
+        json!({"vm_name": "shop/web", "provides": {"type": "web", "state_gib": 1.0},
+               "dependencies": {"required": [{"type": "database"}]}}),
+    ] {
+        assert_eq!(api.post_json("/v1/dependencies", &declaration).status, 201);
+    }
+    let map = api.wait_for("/v1/ecosystem", "the move observed", |map| {
+        map["learned"]["samples"] == 1
+    });
+    assert_eq!(workload(&map, "shop/web")["cluster"], far, "{map}");
+    // The simulated continuum applies in milliseconds: the learned downtime falls from the
+    // prior's 2 s (one observation weighs as much as the prior).
+    let downtime = map["learned"]["downtime_s"].as_f64().expect("downtime");
+    assert!(downtime < 1.5, "{map}");
+    // And the next decision uses it: the moves offered carry the learned model's seconds
+    // (1 GiB of state over 10 Gb/s is 0.8 s of copy).
+    let learned = &map["learned"];
+    let expected = learned["downtime_s"].as_f64().expect("downtime")
+        + learned["copy_scale"].as_f64().expect("scale") * 0.8;
+    let reply = api.post_json("/v1/migrate", &json!({"workload": "shop/web"}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let offered = reply.body["offered"].as_array().expect("offered");
+    assert!(!offered.is_empty(), "{}", reply.body);
+    for offer in offered {
+        let seconds = offer["expected_s"].as_f64().expect("seconds");
+        assert!((seconds - expected).abs() < 1e-9, "{offer} vs {expected}");
+    }
+}

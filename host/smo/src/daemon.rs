@@ -162,6 +162,7 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             ecosystem: config.ecosystem.weights(),
             ecosystem_strategy: config.ecosystem.strategy.clone(),
             ecosystem_params: config.ecosystem.parameters.clone(),
+            ecosystem_window_ms: config.ecosystem.window_ms,
         },
     );
     engine.announce_clusters()?;

@@ -5,8 +5,9 @@
 //!
 //! Gain of a move = `score_after − score_before + dependents_weight × dependents_delta`, plus
 //! `violation_bonus` when it meets a required dependency unmet before (and minus it when it
-//! breaks one). Cost = `downtime_s + state_gib × 8 / bandwidth_gbps` seconds (the state copied
-//! over the link). A move is worth making when `gain − score_per_second × cost ≥ min_gain`;
+//! breaks one). Cost = the host's `expected_s` (its cost model, learned from the moves it
+//! observed) when given, else `downtime_s + state_gib × 8 / bandwidth_gbps` seconds (the state
+//! copied over the link). A move is worth making when `gain − score_per_second × cost ≥ min_gain`;
 //! one move per service (its best), workloads with an unmet required dependency first, then by
 //! net gain, at most `budget` of the host's.
 
@@ -66,7 +67,12 @@ fn weigh<'a>(option: &'a EcosystemMoveOption, p: &Params) -> Weighed<'a> {
     } else {
         0.0
     };
-    let cost_s = p.downtime_s + copy_s;
+    // The host's learned estimate when it has one, else this strategy's own model.
+    let cost_s = if option.expected_s > 0.0 && option.expected_s.is_finite() {
+        option.expected_s
+    } else {
+        p.downtime_s + copy_s
+    };
     Weighed {
         option,
         gain,
@@ -263,6 +269,20 @@ mod tests {
             .is_empty());
         heavy.bandwidth_gbps = 100.0; // 8 s
         assert_eq!(satisfy.choose(&extra(vec![heavy], 5)).moves.len(), 1);
+    }
+
+    #[test]
+    fn the_hosts_learned_estimate_replaces_the_own_model() {
+        let satisfy = Satisfy::new("").expect("defaults");
+        let mut slow = option("db", "b", 0.5, 0.7);
+        slow.expected_s = 60.0; // 0.2 - 0.6 < min_gain
+        assert!(satisfy
+            .choose(&extra(vec![slow.clone()], 5))
+            .moves
+            .is_empty());
+        slow.expected_s = 3.0;
+        let decision = satisfy.choose(&extra(vec![slow], 5));
+        assert_eq!(decision.moves[0].expected_cost, 3.0);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 pub mod checks;
 pub mod criteria;
 pub mod declaration;
+pub mod learning;
 pub mod map;
 pub mod schema;
 pub mod score;

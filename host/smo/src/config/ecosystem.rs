@@ -23,6 +23,8 @@ pub struct EcosystemSettings {
     pub period_ms: u64,
     /// Most moves the loop commits in a round.
     pub max_moves_per_period: usize,
+    /// How long after a move its outcome (latency, the apply's seconds) is measured, ms.
+    pub window_ms: u64,
 }
 
 impl Default for EcosystemSettings {
@@ -36,6 +38,7 @@ impl Default for EcosystemSettings {
             parameters: "{}".to_owned(),
             period_ms: 60_000,
             max_moves_per_period: 3,
+            window_ms: 300_000,
         }
     }
 }

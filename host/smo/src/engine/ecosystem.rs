@@ -12,6 +12,7 @@ use super::lifecycle::Engine;
 use crate::store::PlacementEntry;
 use schemars::JsonSchema;
 use serde::Serialize;
+use smo_core::ecosystem::learning::{CostModel, Learned};
 use smo_core::ecosystem::{Declaration, EcosystemMap, Side, Topology, Unmet, Weights};
 use smo_plugin_api::Cluster;
 use std::collections::{HashMap, HashSet};
@@ -36,9 +37,31 @@ pub(crate) struct State {
     registered: HashMap<String, Declaration>,
     /// The workloads each graph has in the map.
     placed: HashMap<String, Vec<String>>,
+    /// What the feedback loop learned (see [`super::ecosystem_learning`]).
+    learned: Learned,
 }
 
 impl State {
+    /// The score's weights: the configuration's, with the learned type weights.
+    pub(crate) fn weights(&self, configured: &Weights) -> Weights {
+        let mut weights = configured.clone();
+        weights.per_type.extend(
+            self.learned
+                .type_weights
+                .iter()
+                .map(|(kind, w)| (kind.clone(), *w)),
+        );
+        weights
+    }
+
+    pub(crate) fn learned(&self) -> &Learned {
+        &self.learned
+    }
+
+    pub(crate) fn set_learned(&mut self, learned: Learned) {
+        self.learned = learned;
+    }
+
     pub(crate) fn map(&self) -> &EcosystemMap {
         &self.map
     }
@@ -129,9 +152,40 @@ pub struct UnmetView {
 pub struct EcosystemView {
     /// Workloads scoring below it are candidates for migration.
     pub threshold: f64,
+    /// What the feedback loop learned from the migrations observed so far.
+    pub learned: LearnedView,
     pub workloads: Vec<WorkloadView>,
     pub edges: Vec<EdgeView>,
     pub unmet: Vec<UnmetView>,
+}
+
+/// The learned values (`docs/ecosystem.md`, the feedback loop).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LearnedView {
+    /// Seconds of downtime a move takes.
+    pub downtime_s: f64,
+    /// Observed copy time over the modelled one.
+    pub copy_scale: f64,
+    /// Migrations observed.
+    pub samples: usize,
+    /// The benefit weight of each dependency type a migration met (1 for the others).
+    pub type_weights: std::collections::BTreeMap<String, f64>,
+}
+
+impl LearnedView {
+    fn of(learned: &Learned) -> Self {
+        let CostModel {
+            downtime_s,
+            copy_scale,
+            samples,
+        } = learned.cost_model;
+        Self {
+            downtime_s,
+            copy_scale,
+            samples,
+            type_weights: learned.type_weights.clone(),
+        }
+    }
 }
 
 /// One workload with what it depends on, what depends on it and, for a move, what it breaks
@@ -190,6 +244,7 @@ impl Engine {
                 .collect();
             let names = self.store.graph_names()?;
             state.dirty.extend(names);
+            state.learned = self.fit_learned()?;
             state.loaded = true;
         }
         let mut dirty: Vec<String> = state.dirty.drain().collect();
@@ -266,7 +321,7 @@ impl Engine {
             }
         }
         let state = self.ecosystem_state()?;
-        let weights = &self.config.ecosystem;
+        let weights = &state.weights(&self.config.ecosystem);
         let workload = state
             .map
             .id(&name)
@@ -290,7 +345,7 @@ impl Engine {
     ) -> Result<EcosystemView, EngineError> {
         let state = self.ecosystem_state()?;
         let map = &state.map;
-        let weights = &self.config.ecosystem;
+        let weights = &state.weights(&self.config.ecosystem);
         let shown: Vec<usize> = map
             .ids()
             .filter(|id| {
@@ -316,6 +371,7 @@ impl Engine {
             .collect();
         workloads.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(EcosystemView {
+            learned: LearnedView::of(state.learned()),
             threshold: weights.threshold,
             workloads,
             edges,
@@ -340,7 +396,7 @@ impl Engine {
         let id = map
             .id(name)
             .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
-        let workload = workload_view(map, id, &self.config.ecosystem)
+        let workload = workload_view(map, id, &state.weights(&self.config.ecosystem))
             .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
         let dependents = map
             .dependents(id)

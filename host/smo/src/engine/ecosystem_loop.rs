@@ -2,7 +2,8 @@
 //! and woken when a declaration is registered), a runner (one round), and no retry of its own
 //! (a failed round is logged; the next trigger runs the next).
 //!
-//! A round takes the workloads below the threshold (critical ones first, then the least
+//! A round first observes the moves whose window has passed ([`super::ecosystem_learning`]),
+//! then takes the workloads below the threshold (critical ones first, then the least
 //! satisfied) and asks the migration strategy for each in turn, applying what it answers,
 //! until the round's budget of moves is spent. Graphs pinned with `useStaticPlacement` and
 //! graphs that are not running are skipped.
@@ -27,6 +28,10 @@ pub struct Round {
 impl Engine {
     /// One round of the loop with a budget of `budget` moves.
     pub async fn ecosystem_round(&self, budget: usize) -> Result<Round, EngineError> {
+        // First what the moves before taught (the feedback loop).
+        if let Err(error) = self.observe_outcomes().await {
+            tracing::warn!(%error, "ecosystem outcomes not observed this round");
+        }
         // Without the strategy loaded there is nobody to ask (and nothing to record each round).
         let loaded = smo_plugin_host::StrategyName::parse(&self.config.ecosystem_strategy)
             .ok()
@@ -48,7 +53,7 @@ impl Engine {
         let candidates: Vec<(String, bool, f64)> = {
             let state = self.ecosystem_state()?;
             let map = state.map();
-            map.below_threshold(&self.config.ecosystem)
+            map.below_threshold(&state.weights(&self.config.ecosystem))
                 .into_iter()
                 .filter_map(|score| {
                     let (name, _, _) = map.describe(score.workload)?;

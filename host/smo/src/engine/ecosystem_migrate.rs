@@ -10,14 +10,16 @@ use super::lifecycle::Engine;
 use super::offload_apply::apply_moves;
 use super::placing::plugin_graph;
 use super::record::{self, Cause};
-use crate::store::{Commit, PlacementEntry};
+use crate::store::{Commit, PendingOutcome, PlacementEntry};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
-use smo_core::ecosystem::{EcosystemMap, Weights};
+use smo_core::ecosystem::learning::CostModel;
+use smo_core::ecosystem::{EcosystemMap, Side, Weights};
 use smo_plugin_api::extra::{self, EcosystemMigrationExtra, EcosystemMoveOption, EcosystemOptions};
 use smo_plugin_api::{Cluster, MigrationRequest, Move, RVec, Resources, Telemetry};
 use smo_plugin_host::StrategyName;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The ecosystem migration strategy when `[ecosystem] strategy` names none.
@@ -43,6 +45,15 @@ pub struct MoveView {
     pub reason: String,
 }
 
+/// A move offered to the strategy.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OfferView {
+    pub to: String,
+    pub score_after: f64,
+    pub dependents_delta: f64,
+    pub expected_s: f64,
+}
+
 /// The answer of `POST /v1/migrate`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct MigrationView {
@@ -51,6 +62,9 @@ pub struct MigrationView {
     pub strategy: String,
     /// Moves offered to it (one per cluster with room where the score would change).
     pub options: usize,
+    /// Each offered move: where to, the scores after it, and the seconds the host expects it
+    /// to take (its learned cost model).
+    pub offered: Vec<OfferView>,
     pub moves: Vec<MoveView>,
     /// Moves it answered that were not offered (refused), with why.
     pub rejected: Vec<String>,
@@ -73,6 +87,116 @@ fn total(map: &EcosystemMap, ids: &[usize], weights: &Weights) -> f64 {
 /// Whether `replicas` of a service demanding `demand` each fit `cluster`'s free capacity.
 fn fits(cluster: &Cluster, demand: Resources, replicas: u32) -> bool {
     cluster.available.fits(&demand.times(replicas))
+}
+
+/// The workload being moved.
+struct Moving<'a> {
+    id: usize,
+    name: &'a str,
+    service: &'a str,
+    home: &'a str,
+    replicas: u32,
+}
+
+/// The moves found for a workload, with what learning will need of each.
+struct Found {
+    options: Vec<EcosystemMoveOption>,
+    /// The dependency types each target cluster meets that are unmet now.
+    types_met: HashMap<String, Vec<String>>,
+    /// The model's copy time of the workload's state, s.
+    copy_s: f64,
+}
+
+/// The types of workload `id`'s unmet requirements.
+fn unmet_kinds(map: &EcosystemMap, id: usize) -> Vec<String> {
+    let Some(declaration) = map.declaration(id) else {
+        return Vec::new();
+    };
+    map.unmet()
+        .into_iter()
+        .filter(|u| u.workload == id)
+        .filter_map(|u| {
+            let list = match u.side {
+                Side::Required => &declaration.dependencies.required,
+                Side::Preferred => &declaration.dependencies.preferred,
+            };
+            list.get(u.index)?.kind.clone()
+        })
+        .collect()
+}
+
+/// Tries `moving` on each of `targets` (and back), keeping the moves that change a score.
+fn move_options(
+    map: &mut EcosystemMap,
+    moving: Moving<'_>,
+    targets: &[&Cluster],
+    weights: &Weights,
+    cost_model: &CostModel,
+) -> Found {
+    let Moving {
+        id,
+        name,
+        service,
+        home,
+        replicas,
+    } = moving;
+    let dependents = map.dependents(id);
+    let before = map.score(id, weights);
+    let dependents_before = total(map, &dependents, weights);
+    let unmet_before = unmet_kinds(map, id);
+    let state_gib = map
+        .declaration(id)
+        .and_then(|d| d.provides.state_gib)
+        .unwrap_or(0.0);
+    let copy_s = state_gib * 8.0 / DEFAULT_BANDWIDTH_GBPS;
+    let mut found = Found {
+        options: Vec::new(),
+        types_met: HashMap::new(),
+        copy_s,
+    };
+    for cluster in targets {
+        let to = cluster.name.as_str();
+        map.move_to(name, to);
+        let after = map.score(id, weights);
+        let dependents_after = total(map, &dependents, weights);
+        let unmet_after = unmet_kinds(map, id);
+        map.move_to(name, home);
+        let (Some(before), Some(after)) = (&before, after) else {
+            continue;
+        };
+        let delta = dependents_after - dependents_before;
+        if (after.score - before.score).abs() < 1e-12 && delta.abs() < 1e-12 {
+            continue;
+        }
+        let met = unmet_before
+            .iter()
+            .filter(|k| !unmet_after.contains(k))
+            .cloned()
+            .collect();
+        found.types_met.insert(to.to_owned(), met);
+        let latency_ms = map.latency_between(home, to);
+        found.options.push(EcosystemMoveOption {
+            service: service.to_owned(),
+            workload: name.to_owned(),
+            from: home.to_owned(),
+            to: to.to_owned(),
+            replicas,
+            score_before: before.score,
+            score_after: after.score,
+            dependents_delta: delta,
+            violated_before: before.violated,
+            violated_after: after.violated,
+            state_gib,
+            bandwidth_gbps: DEFAULT_BANDWIDTH_GBPS,
+            latency_ms: if latency_ms.is_finite() {
+                latency_ms
+            } else {
+                0.0
+            },
+            expected_s: cost_model.predict(copy_s),
+        });
+    }
+    found
 }
 
 impl Engine {
@@ -109,68 +233,42 @@ impl Engine {
             .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
         let entries = self.store.get_placement(graph_name)?;
         let snapshot = self.snapshot(graph_name).await?;
-        let weights = self.config.ecosystem.clone();
         // The options, from the map (held only while scoring, never across the strategy call).
-        let (workload, options) = {
+        let (workload, found, weights) = {
             let mut state = self.ecosystem_state()?;
+            let weights = state.weights(&self.config.ecosystem);
+            let cost_model = state.learned().cost_model;
             let map = state.map_mut();
             let id = map
                 .id(name)
                 .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
             let workload = super::ecosystem::workload_view(map, id, &weights)
                 .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
-            let home = workload.cluster.clone();
             let replicas = entries
                 .iter()
-                .find(|e| e.service == service && e.cluster == home)
+                .find(|e| e.service == service && e.cluster == workload.cluster)
                 .map_or(0, |e| e.replicas);
-            let dependents = map.dependents(id);
-            let before = map.score(id, &weights);
-            let dependents_before = total(map, &dependents, &weights);
-            let state_gib = map
-                .declaration(id)
-                .and_then(|d| d.provides.state_gib)
-                .unwrap_or(0.0);
-            let mut options = Vec::new();
-            for cluster in snapshot
+            let targets: Vec<&Cluster> = snapshot
                 .clusters
                 .iter()
-                .filter(|c| c.name.as_str() != home && fits(c, demand, replicas))
-            {
-                map.move_to(name, cluster.name.as_str());
-                let after = map.score(id, &weights);
-                let dependents_after = total(map, &dependents, &weights);
-                map.move_to(name, &home);
-                let (Some(before), Some(after)) = (&before, after) else {
-                    continue;
-                };
-                let delta = dependents_after - dependents_before;
-                if (after.score - before.score).abs() < 1e-12 && delta.abs() < 1e-12 {
-                    continue;
-                }
-                let latency_ms = map.latency_between(&home, cluster.name.as_str());
-                options.push(EcosystemMoveOption {
-                    service: service.to_owned(),
-                    workload: name.to_owned(),
-                    from: home.clone(),
-                    to: cluster.name.to_string(),
+                .filter(|c| c.name.as_str() != workload.cluster && fits(c, demand, replicas))
+                .collect();
+            let found = move_options(
+                map,
+                Moving {
+                    id,
+                    name,
+                    service,
+                    home: &workload.cluster,
                     replicas,
-                    score_before: before.score,
-                    score_after: after.score,
-                    dependents_delta: delta,
-                    violated_before: before.violated,
-                    violated_after: after.violated,
-                    state_gib,
-                    bandwidth_gbps: DEFAULT_BANDWIDTH_GBPS,
-                    latency_ms: if latency_ms.is_finite() {
-                        latency_ms
-                    } else {
-                        0.0
-                    },
-                });
-            }
-            (workload, options)
+                },
+                &targets,
+                &weights,
+                &cost_model,
+            );
+            (workload, found, weights)
         };
+        let options = found.options;
         let strategy = StrategyName::parse(&self.config.ecosystem_strategy)
             .map_err(|e| EngineError::invalid("ecosystem.strategy", e.to_string()))?;
         let offered = options.len();
@@ -249,6 +347,15 @@ impl Engine {
             workload,
             strategy: made.record.strategy.clone(),
             options: offered,
+            offered: options
+                .iter()
+                .map(|o| OfferView {
+                    to: o.to.clone(),
+                    score_after: o.score_after,
+                    dependents_delta: o.dependents_delta,
+                    expected_s: o.expected_s,
+                })
+                .collect(),
             moves,
             rejected,
             reasons,
@@ -262,6 +369,7 @@ impl Engine {
             view.decision_id = Some(self.record(&record)?);
             return Ok(view);
         }
+        let delay_before_ms = self.graph_delay_ms(graph_name).await;
         let applied = apply_moves(spec, &snapshot.clusters, &entries, &accepted);
         if !applied.rejected.is_empty() {
             view.rejected.extend(applied.rejected.iter().cloned());
@@ -280,6 +388,21 @@ impl Engine {
             )
             .await?;
         tracing::info!(workload = %name, moves = applied.applied.len(), "ecosystem migration applied");
+        if !applied.applied.is_empty() {
+            for mv in &accepted {
+                let to = mv.to.as_str();
+                self.expect_outcome(PendingOutcome {
+                    id: 0,
+                    workload: name.to_owned(),
+                    graph: graph_name.to_owned(),
+                    generation: committed.generation,
+                    due_at_ms: 0,
+                    copy_s: found.copy_s,
+                    types_met: found.types_met.get(to).cloned().unwrap_or_default(),
+                    delay_before_ms,
+                })?;
+            }
+        }
         view.applied = !applied.applied.is_empty();
         view.decision_id = committed.decision_ids.first().copied();
         Ok(view)

@@ -50,6 +50,8 @@ pub struct EngineConfig {
     /// The ecosystem migration strategy (`plugin/strategy`) and its JSON parameters.
     pub ecosystem_strategy: String,
     pub ecosystem_params: String,
+    /// How long after an ecosystem move its outcome is measured, ms.
+    pub ecosystem_window_ms: u64,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +63,7 @@ impl Default for EngineConfig {
             ecosystem: smo_core::ecosystem::Weights::default(),
             ecosystem_strategy: super::ecosystem_migrate::DEFAULT_STRATEGY.to_owned(),
             ecosystem_params: "{}".to_owned(),
+            ecosystem_window_ms: 300_000,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod backend_clusters;
 pub mod clusters;
 pub mod commit;
 pub mod ecosystem;
+pub mod ecosystem_learning;
 pub mod ecosystem_loop;
 pub mod ecosystem_migrate;
 pub mod error;

@@ -131,8 +131,26 @@ CREATE TABLE dependencies (
 ) STRICT;
 "#;
 
+/// Version 6: the outcomes of ecosystem migrations, which the ecosystem learns from.
+const V6: &str = r#"
+CREATE TABLE ecosystem_outcomes (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    workload        TEXT NOT NULL,
+    graph           TEXT NOT NULL,
+    generation      INTEGER NOT NULL,
+    due_at_ms       INTEGER NOT NULL,
+    copy_s          REAL NOT NULL,
+    types_met       TEXT NOT NULL,
+    delay_before_ms REAL,
+    delay_after_ms  REAL,
+    observed_s      REAL
+) STRICT;
+
+CREATE INDEX ecosystem_outcomes_pending ON ecosystem_outcomes (observed_s, due_at_ms);
+"#;
+
 /// The migrations, in order: `MIGRATIONS[i]` brings the schema to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -14,13 +14,14 @@
 //! desired state, with its decisions and a new generation), [`decisions`] (every strategy call,
 //! newest first), [`apply_attempts`] (the applier's applies and withdrawals, bounded per graph),
 //! [`offload_transitions`] (each graph's offload machine transitions, bounded per graph) and
-//! [`tokens`] (hashed API tokens), [`dependencies`] (the workloads' dependency declarations). [`graph_pages`] reads a page of the graph list.
+//! [`tokens`] (hashed API tokens), [`dependencies`] (the workloads' dependency declarations), [`ecosystem_outcomes`] (what each ecosystem migration predicted and what was measured). [`graph_pages`] reads a page of the graph list.
 
 pub mod apply_attempts;
 pub mod clusters;
 pub mod commits;
 pub mod decisions;
 pub mod dependencies;
+pub mod ecosystem_outcomes;
 mod error;
 pub mod graph_pages;
 pub mod graphs;
@@ -43,6 +44,7 @@ pub use apply_attempts::{
 pub use clusters::StoredCluster;
 pub use commits::{Commit, Committed};
 pub use decisions::{DecisionKind, DecisionRecord, Outcome};
+pub use ecosystem_outcomes::{CompletedOutcome, PendingOutcome};
 pub use error::StoreError;
 pub use graph_pages::GraphListing;
 pub use graphs::StoredGraph;

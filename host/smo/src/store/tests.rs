@@ -569,7 +569,7 @@ fn a_version_1_database_migrates_forward_keeping_its_data() {
     }
     let store = Store::open_file(&path).expect("migrate");
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(SCHEMA_VERSION, 6);
     let decisions = store.list_decisions(Some("shop"), 10).expect("decisions");
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].started_at_ms, 7);
