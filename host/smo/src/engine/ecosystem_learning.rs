@@ -6,32 +6,48 @@
 use super::error::EngineError;
 use super::inventory;
 use super::lifecycle::Engine;
-use crate::store::{now_ms, CompletedOutcome, PendingOutcome};
+use crate::store::{now_ms, CompletedOutcome, Metrics, PendingOutcome};
 use smo_core::ecosystem::learning::{self, Learned, Outcome};
 
-/// The graph's mean response time, weighted by each service's request rate (`None` when the
-/// telemetry has none).
-fn mean_delay(telemetry: &smo_plugin_api::Telemetry) -> Option<f64> {
-    let timed: Vec<(f64, f64)> = telemetry
-        .loads
-        .iter()
-        .filter(|l| l.response_time_ms > 0.0 && l.response_time_ms.is_finite())
-        .map(|l| (l.response_time_ms, l.current_rps.max(0.0)))
-        .collect();
-    if timed.is_empty() {
-        return None;
+/// The graph's figures from `telemetry`: response time and CPU utilisation weighted by each
+/// service's request rate (a plain mean when no rate is known), and the total request rate.
+fn metrics_of(telemetry: &smo_plugin_api::Telemetry) -> Metrics {
+    let weighted = |value: fn(&smo_plugin_api::ServiceLoad) -> f64| -> Option<f64> {
+        let known: Vec<(f64, f64)> = telemetry
+            .loads
+            .iter()
+            .map(|l| (value(l), l.current_rps.max(0.0)))
+            .filter(|(v, _)| *v > 0.0 && v.is_finite())
+            .collect();
+        if known.is_empty() {
+            return None;
+        }
+        let rate: f64 = known.iter().map(|(_, r)| r).sum();
+        Some(if rate > 0.0 {
+            known.iter().map(|(v, r)| v * r).sum::<f64>() / rate
+        } else {
+            known.iter().map(|(v, _)| v).sum::<f64>() / known.len() as f64
+        })
+    };
+    Metrics {
+        latency_ms: weighted(|l| l.response_time_ms),
+        throughput_rps: telemetry
+            .loads
+            .iter()
+            .map(|l| l.current_rps.max(0.0))
+            .filter(|r| r.is_finite())
+            .sum(),
+        cpu_utilisation: weighted(|l| l.cpu_utilisation),
     }
-    let rate: f64 = timed.iter().map(|(_, r)| r).sum();
-    Some(if rate > 0.0 {
-        timed.iter().map(|(d, r)| d * r).sum::<f64>() / rate
-    } else {
-        timed.iter().map(|(d, _)| d).sum::<f64>() / timed.len() as f64
-    })
 }
 
 /// What learning reads from an observed move.
 pub fn to_outcome(completed: &CompletedOutcome) -> Outcome {
-    let improvement = match (completed.delay_before_ms, completed.delay_after_ms) {
+    let latency = |m: &Option<Metrics>| m.as_ref().and_then(|m| m.latency_ms);
+    let improvement = match (
+        latency(&completed.metrics_before),
+        latency(&completed.metrics_after),
+    ) {
         (Some(before), Some(after)) if before > 0.0 => (before - after) / before,
         _ => f64::NAN,
     };
@@ -44,8 +60,8 @@ pub fn to_outcome(completed: &CompletedOutcome) -> Outcome {
 }
 
 impl Engine {
-    /// Graph `graph`'s latency now, from the telemetry source (`None` when unknown).
-    pub(crate) async fn graph_delay_ms(&self, graph: &str) -> Option<f64> {
+    /// Graph `graph`'s figures now, from the telemetry source (`None` when it cannot say).
+    pub(crate) async fn graph_metrics(&self, graph: &str) -> Option<Metrics> {
         let stored = self.store.get_graph(graph).ok()??;
         let placed = self.store.get_placement(graph).ok()?;
         let used = self.usage.usage(&self.store, Some(graph)).ok()?;
@@ -57,7 +73,7 @@ impl Engine {
             })
             .await
             .ok()?;
-        mean_delay(&telemetry)
+        Some(metrics_of(&telemetry))
     }
 
     /// Records an applied move for observation a window from now.
@@ -83,13 +99,14 @@ impl Engine {
             else {
                 continue;
             };
-            let after = self.graph_delay_ms(&pending.graph).await;
-            self.store.complete_outcome(pending.id, seconds, after)?;
+            let after = self.graph_metrics(&pending.graph).await;
+            self.store
+                .complete_outcome(pending.id, seconds, after.as_ref())?;
             tracing::info!(
                 workload = %pending.workload,
                 observed_s = seconds,
-                delay_before_ms = ?pending.delay_before_ms,
-                delay_after_ms = ?after,
+                before = ?pending.metrics_before,
+                after = ?after,
                 "ecosystem migration observed"
             );
             observed += 1;
@@ -124,7 +141,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_delay_is_weighted_by_request_rate_and_an_improvement_is_relative() {
+    fn the_figures_are_weighted_by_request_rate_and_an_improvement_is_relative() {
         let load = |rt: f64, rps: f64| smo_plugin_api::ServiceLoad {
             service: "s".into(),
             current_rps: rps,
@@ -137,14 +154,26 @@ mod tests {
             loads: vec![load(10.0, 3.0), load(20.0, 1.0), load(0.0, 5.0)].into(),
             ..smo_plugin_api::Telemetry::default()
         };
-        assert_eq!(mean_delay(&telemetry), Some(12.5));
-        assert_eq!(mean_delay(&smo_plugin_api::Telemetry::default()), None);
+        let metrics = metrics_of(&telemetry);
+        assert_eq!(metrics.latency_ms, Some(12.5));
+        assert_eq!(metrics.throughput_rps, 9.0);
+        assert_eq!(
+            metrics_of(&smo_plugin_api::Telemetry::default()).latency_ms,
+            None
+        );
+        let at = |latency_ms| {
+            Some(Metrics {
+                latency_ms: Some(latency_ms),
+                throughput_rps: 1.0,
+                cpu_utilisation: None,
+            })
+        };
         let completed = CompletedOutcome {
             copy_s: 1.0,
             observed_s: 2.0,
             types_met: vec!["database".into()],
-            delay_before_ms: Some(20.0),
-            delay_after_ms: Some(15.0),
+            metrics_before: at(20.0),
+            metrics_after: at(15.0),
         };
         assert_eq!(to_outcome(&completed).improvement, 0.25);
     }

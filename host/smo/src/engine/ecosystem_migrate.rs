@@ -369,7 +369,7 @@ impl Engine {
             view.decision_id = Some(self.record(&record)?);
             return Ok(view);
         }
-        let delay_before_ms = self.graph_delay_ms(graph_name).await;
+        let metrics_before = self.graph_metrics(graph_name).await;
         let applied = apply_moves(spec, &snapshot.clusters, &entries, &accepted);
         if !applied.rejected.is_empty() {
             view.rejected.extend(applied.rejected.iter().cloned());
@@ -399,7 +399,7 @@ impl Engine {
                     due_at_ms: 0,
                     copy_s: found.copy_s,
                     types_met: found.types_met.get(to).cloned().unwrap_or_default(),
-                    delay_before_ms,
+                    metrics_before,
                 })?;
             }
         }

@@ -1,12 +1,32 @@
 //! The outcomes of ecosystem migrations: what each applied move predicted, and what was measured
-//! before it and a window after it (the latency, the seconds the apply took), from which the
-//! ecosystem learns ([`smo_core::ecosystem::learning`]).
+//! before it and a window after it (latency, throughput, CPU utilisation; the seconds the apply
+//! took), from which the ecosystem learns ([`smo_core::ecosystem::learning`]).
 
 use rusqlite::params;
+use serde::{Deserialize, Serialize};
 
 use super::error::{SqlContext, StoreError};
 use super::Cached;
 use super::{query_all, to_json, Store};
+
+/// What was measured of a graph around a move (its services' figures, from the telemetry).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Mean response time weighted by request rate, ms (absent when unknown).
+    pub latency_ms: Option<f64>,
+    /// Requests per second, all services.
+    pub throughput_rps: f64,
+    /// Mean CPU utilisation weighted by request rate, 0..1 (absent when unknown).
+    pub cpu_utilisation: Option<f64>,
+}
+
+fn metrics_json(metrics: Option<&Metrics>) -> Option<String> {
+    metrics.and_then(|m| serde_json::to_string(m).ok())
+}
+
+fn metrics_of(text: Option<String>) -> Option<Metrics> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
 
 /// An applied move to observe.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +38,7 @@ pub struct PendingOutcome {
     pub due_at_ms: i64,
     pub copy_s: f64,
     pub types_met: Vec<String>,
-    pub delay_before_ms: Option<f64>,
+    pub metrics_before: Option<Metrics>,
 }
 
 /// A move observed: its prediction and what was measured.
@@ -27,8 +47,8 @@ pub struct CompletedOutcome {
     pub copy_s: f64,
     pub observed_s: f64,
     pub types_met: Vec<String>,
-    pub delay_before_ms: Option<f64>,
-    pub delay_after_ms: Option<f64>,
+    pub metrics_before: Option<Metrics>,
+    pub metrics_after: Option<Metrics>,
 }
 
 fn to_i64(value: u64) -> i64 {
@@ -42,7 +62,7 @@ impl Store {
         let conn = self.lock();
         conn.execute_cached(
             "INSERT INTO ecosystem_outcomes
-                 (workload, graph, generation, due_at_ms, copy_s, types_met, delay_before_ms)
+                 (workload, graph, generation, due_at_ms, copy_s, types_met, metrics_before)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 outcome.workload,
@@ -51,7 +71,7 @@ impl Store {
                 outcome.due_at_ms,
                 outcome.copy_s,
                 types,
-                outcome.delay_before_ms
+                metrics_json(outcome.metrics_before.as_ref())
             ],
         )
         .during(|| format!("record the outcome of moving {:?}", outcome.workload))?;
@@ -62,7 +82,7 @@ impl Store {
     pub fn due_outcomes(&self, now_ms: i64) -> Result<Vec<PendingOutcome>, StoreError> {
         query_all(
             &self.lock(),
-            "SELECT id, workload, graph, generation, due_at_ms, copy_s, types_met, delay_before_ms
+            "SELECT id, workload, graph, generation, due_at_ms, copy_s, types_met, metrics_before
                FROM ecosystem_outcomes WHERE observed_s IS NULL AND due_at_ms <= ?1 ORDER BY id",
             [now_ms],
             |row| {
@@ -75,7 +95,7 @@ impl Store {
                     due_at_ms: row.get(4)?,
                     copy_s: row.get(5)?,
                     types_met: serde_json::from_str(&types).unwrap_or_default(),
-                    delay_before_ms: row.get(7)?,
+                    metrics_before: metrics_of(row.get(7)?),
                 })
             },
             || "list the outcomes due".to_owned(),
@@ -87,12 +107,12 @@ impl Store {
         &self,
         id: i64,
         observed_s: f64,
-        delay_after_ms: Option<f64>,
+        metrics_after: Option<&Metrics>,
     ) -> Result<(), StoreError> {
         self.lock()
             .execute_cached(
-                "UPDATE ecosystem_outcomes SET observed_s = ?2, delay_after_ms = ?3 WHERE id = ?1",
-                params![id, observed_s, delay_after_ms],
+                "UPDATE ecosystem_outcomes SET observed_s = ?2, metrics_after = ?3 WHERE id = ?1",
+                params![id, observed_s, metrics_json(metrics_after)],
             )
             .during(|| format!("complete outcome {id}"))?;
         Ok(())
@@ -102,7 +122,7 @@ impl Store {
     pub fn completed_outcomes(&self) -> Result<Vec<CompletedOutcome>, StoreError> {
         query_all(
             &self.lock(),
-            "SELECT copy_s, observed_s, types_met, delay_before_ms, delay_after_ms
+            "SELECT copy_s, observed_s, types_met, metrics_before, metrics_after
                FROM ecosystem_outcomes WHERE observed_s IS NOT NULL ORDER BY id",
             [],
             |row| {
@@ -111,8 +131,8 @@ impl Store {
                     copy_s: row.get(0)?,
                     observed_s: row.get(1)?,
                     types_met: serde_json::from_str(&types).unwrap_or_default(),
-                    delay_before_ms: row.get(3)?,
-                    delay_after_ms: row.get(4)?,
+                    metrics_before: metrics_of(row.get(3)?),
+                    metrics_after: metrics_of(row.get(4)?),
                 })
             },
             || "list the observed outcomes".to_owned(),

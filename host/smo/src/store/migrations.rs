@@ -141,8 +141,8 @@ CREATE TABLE ecosystem_outcomes (
     due_at_ms       INTEGER NOT NULL,
     copy_s          REAL NOT NULL,
     types_met       TEXT NOT NULL,
-    delay_before_ms REAL,
-    delay_after_ms  REAL,
+    metrics_before  TEXT,
+    metrics_after   TEXT,
     observed_s      REAL
 ) STRICT;
 

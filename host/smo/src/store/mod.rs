@@ -44,7 +44,7 @@ pub use apply_attempts::{
 pub use clusters::StoredCluster;
 pub use commits::{Commit, Committed};
 pub use decisions::{DecisionKind, DecisionRecord, Outcome};
-pub use ecosystem_outcomes::{CompletedOutcome, PendingOutcome};
+pub use ecosystem_outcomes::{CompletedOutcome, Metrics, PendingOutcome};
 pub use error::StoreError;
 pub use graph_pages::GraphListing;
 pub use graphs::StoredGraph;
