@@ -10,6 +10,7 @@
 //! caller decides again.
 
 use super::error::EngineError;
+use super::inventory;
 use super::lifecycle::Engine;
 use super::locks::GraphLocks;
 use crate::store::PlacementEntry;
@@ -95,31 +96,33 @@ impl Engine {
     }
 }
 
-/// What `entries` use on each cluster (replicas x each service's demand).
+/// What `entries` use on each cluster (rows with replicas only).
 fn demand_per_cluster(spec: &GraphSpec, entries: &[PlacementEntry]) -> BTreeMap<String, Resources> {
     let mut out: BTreeMap<String, Resources> = BTreeMap::new();
-    for entry in entries.iter().filter(|e| e.replicas > 0) {
-        let Some(service) = spec.service(&entry.service) else {
-            continue;
-        };
-        let demand = Resources::from(service.demand).times(entry.replicas);
-        let slot = out.entry(entry.cluster.clone()).or_default();
-        *slot = Resources::new(
-            slot.cpu + demand.cpu,
-            slot.memory_mib + demand.memory_mib,
-            slot.gpu + demand.gpu,
-        );
+    let placed: Vec<PlacementEntry> = entries.iter().filter(|e| e.replicas > 0).cloned().collect();
+    for (cluster, demand) in inventory::demand(spec, &placed) {
+        let slot = out.entry(cluster).or_default();
+        *slot = inventory::add(*slot, demand);
     }
     out
 }
 
-/// How much `demand` exceeds `available`, per resource (0 where it fits).
-fn shortfall(demand: Resources, available: Resources) -> [f64; 3] {
+/// The amounts of `resources` in the order of [`NAMES`].
+fn amounts(resources: &Resources) -> [f64; 3] {
     [
-        (demand.cpu - available.cpu).max(0.0),
-        (demand.memory_mib - available.memory_mib).max(0.0),
-        (f64::from(demand.gpu) - f64::from(available.gpu)).max(0.0),
+        resources.cpu,
+        resources.memory_mib,
+        f64::from(resources.gpu),
     ]
+}
+
+/// The resources' names, for errors.
+const NAMES: [&str; 3] = ["CPU", "memory (MiB)", "GPUs"];
+
+/// How much `demand` exceeds `available`, per resource (0 where it fits).
+fn shortfall(demand: &Resources, available: &Resources) -> [f64; 3] {
+    let (need, have) = (amounts(demand), amounts(available));
+    [0, 1, 2].map(|i| (need[i] - have[i]).max(0.0))
 }
 
 /// `Ok` when `entries` fit the clusters `now` no worse than they fitted `before` (the
@@ -130,7 +133,6 @@ pub fn still_fits(
     before: &[Cluster],
     now: &[Cluster],
 ) -> Result<(), String> {
-    const NAMES: [&str; 3] = ["CPU", "memory (MiB)", "GPUs"];
     for (cluster, demand) in demand_per_cluster(spec, entries) {
         let Some(current) = now.iter().find(|c| c.name.as_str() == cluster) else {
             return Err(format!(
@@ -140,29 +142,22 @@ pub fn still_fits(
         let was = before
             .iter()
             .find(|c| c.name.as_str() == cluster)
-            .map_or(shortfall(demand, Resources::default()), |c| {
-                shortfall(demand, c.available)
+            .map_or(shortfall(&demand, &Resources::default()), |c| {
+                shortfall(&demand, &c.available)
             });
-        let is = shortfall(demand, current.available);
-        for ((name, was), is) in NAMES.iter().zip(was).zip(is) {
-            if is > was + SLACK {
+        let is = shortfall(&demand, &current.available);
+        for i in 0..NAMES.len() {
+            if is[i] > was[i] + SLACK {
                 return Err(format!(
-                    "cluster `{cluster}` has {} {name} free now, the decision needs {}",
-                    fmt_amount(inventory_amount(&current.available, name)),
-                    fmt_amount(inventory_amount(&demand, name)),
+                    "cluster `{cluster}` has {} {} free now, the decision needs {}",
+                    fmt_amount(amounts(&current.available)[i]),
+                    NAMES[i],
+                    fmt_amount(amounts(&demand)[i]),
                 ));
             }
         }
     }
     Ok(())
-}
-
-fn inventory_amount(resources: &Resources, name: &str) -> f64 {
-    match name {
-        "CPU" => resources.cpu,
-        "GPUs" => f64::from(resources.gpu),
-        _ => resources.memory_mib,
-    }
 }
 
 fn fmt_amount(value: f64) -> String {
@@ -172,7 +167,6 @@ fn fmt_amount(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::inventory;
 
     fn spec() -> GraphSpec {
         smo_core::graphs::brussels_demo_spec()

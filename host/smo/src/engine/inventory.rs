@@ -9,6 +9,7 @@
 //! Strategies get only the clusters the backend reports ready ([`ready_clusters`]).
 
 use crate::store::{PlacementEntry, Store, StoreError, StoredGraph};
+use smo_core::graphs::GraphSpec;
 use smo_core::ports::ClusterInventory;
 use smo_plugin_api::{
     Cluster, ClusterRole, EnergyProfile, Label, Location, Prices, RVec, Resources,
@@ -153,8 +154,21 @@ pub fn seed_if_empty(store: &Store) -> Result<usize, StoreError> {
     Ok(clusters.len())
 }
 
-fn add(a: Resources, b: Resources) -> Resources {
+pub(crate) fn add(a: Resources, b: Resources) -> Resources {
     Resources::new(a.cpu + b.cpu, a.memory_mib + b.memory_mib, a.gpu + b.gpu)
+}
+
+/// What the rows `entries` of a graph of spec `spec` use, one item a row: replicas x the
+/// service's per-replica demand (rows of services the spec lacks use nothing).
+pub(crate) fn demand(spec: &GraphSpec, entries: &[PlacementEntry]) -> Vec<(String, Resources)> {
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let service = spec.service(&entry.service)?;
+            let demand = Resources::from(service.demand).times(entry.replicas);
+            Some((entry.cluster.clone(), demand))
+        })
+        .collect()
 }
 
 /// What one graph uses, per cluster (nothing unless it is running).
@@ -162,14 +176,7 @@ fn contribution(graph: &StoredGraph, entries: &[PlacementEntry]) -> Vec<(String,
     if graph.status != RUNNING {
         return Vec::new();
     }
-    entries
-        .iter()
-        .filter_map(|entry| {
-            let service = graph.spec.service(&entry.service)?;
-            let demand = Resources::from(service.demand).times(entry.replicas);
-            Some((entry.cluster.clone(), demand))
-        })
-        .collect()
+    demand(&graph.spec, entries)
 }
 
 /// Every graph's contribution, read from the store.
@@ -351,11 +358,6 @@ pub fn ready_clusters(clusters: Vec<Cluster>, inventory: &[ClusterInventory]) ->
         .collect()
 }
 
-/// Every cluster, by name, with `available` computed for a decision about graph `except`.
-pub fn clusters_for(store: &Store, except: Option<&str>) -> Result<Vec<Cluster>, StoreError> {
-    clusters_with(store, &usage(store, except)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,7 +386,8 @@ mod tests {
         let store = Store::open_in_memory().expect("store");
         assert_eq!(seed_if_empty(&store).expect("seed"), 3);
         assert_eq!(seed_if_empty(&store).expect("again"), 0);
-        assert_eq!(clusters_for(&store, None).expect("list").len(), 3);
+        let used = usage(&store, None).expect("usage");
+        assert_eq!(clusters_with(&store, &used).expect("list").len(), 3);
     }
 
     #[test]
