@@ -14,8 +14,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::Value;
 use smo_core::graphs::{parse_descriptor, GraphSpec};
 
-pub(super) const JSON: &[&str] = &["application/json"];
-pub(super) const TEXT: &[&str] = &[
+const JSON: &[&str] = &["application/json"];
+const TEXT: &[&str] = &[
     "application/yaml",
     "application/x-yaml",
     "text/yaml",
@@ -25,7 +25,7 @@ pub(super) const TEXT: &[&str] = &[
 ];
 
 /// The media type of the request, lower-case, without parameters (`None` when absent).
-pub(super) fn media_type(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+fn media_type(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(None);
     };
@@ -46,25 +46,30 @@ pub(super) fn media_type(headers: &HeaderMap) -> Result<Option<String>, ApiError
     Ok(Some(essence))
 }
 
+/// Whether a body of JSON or YAML text (`what`, for the error) is sent as JSON: `true` for
+/// the JSON types, `false` for the text ones and none; 415 for any other.
+pub(super) fn is_json(headers: &HeaderMap, what: &str) -> Result<bool, ApiError> {
+    let kind = media_type(headers)?;
+    let json = kind
+        .as_deref()
+        .is_some_and(|k| JSON.contains(&k) || k.ends_with("+json"));
+    match kind.as_deref() {
+        Some(kind) if !json && !TEXT.contains(&kind) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("cannot read {what} from {kind}: send application/json or application/yaml"),
+        )
+        .with_field("content-type")),
+        _ => Ok(json),
+    }
+}
+
 /// The descriptor text of a request body (see the module documentation).
 pub fn descriptor_text(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<String, ApiError> {
-    let kind = media_type(headers)?;
-    let json = kind
-        .as_deref()
-        .is_some_and(|k| JSON.contains(&k) || k.ends_with("+json"));
-    if let Some(kind) = kind.as_deref() {
-        if !json && !TEXT.contains(&kind) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!("cannot read a descriptor from {kind}: send application/json or application/yaml"),
-            )
-            .with_field("content-type"));
-        }
-    }
+    let json = is_json(headers, "a descriptor")?;
     let body = body.map_err(from_bytes_rejection)?;
     let text = String::from_utf8(body.to_vec()).map_err(|e| {
         ApiError::new(

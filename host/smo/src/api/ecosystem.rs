@@ -2,7 +2,7 @@
 //! /v1/ecosystem` (the map, JSON or DOT), `POST /v1/migrate` (moves that raise a workload's
 //! score) and `GET /v1/schemas/dependencies` (the declaration's JSON Schema).
 
-use super::body::{media_type, JSON, TEXT};
+use super::body::is_json;
 use super::error::{from_bytes_rejection, from_query_rejection, ApiError};
 use super::wire::{json_object, JsonObject};
 use super::AppState;
@@ -45,20 +45,7 @@ fn read_declaration(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<declaration::Declaration, ApiError> {
-    let kind = media_type(headers)?;
-    let json = kind
-        .as_deref()
-        .is_some_and(|k| JSON.contains(&k) || k.ends_with("+json"));
-    if let Some(kind) = kind.as_deref().filter(|k| !json && !TEXT.contains(k)) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!(
-                "cannot read a declaration from {kind}: send application/json or application/yaml"
-            ),
-        )
-        .with_field("content-type"));
-    }
+    let json = is_json(headers, "a declaration")?;
     let body = body.map_err(from_bytes_rejection)?;
     let value: Value = if json {
         serde_json::from_slice(&body).map_err(|e| {

@@ -2,7 +2,7 @@
 //! before it and a window after it (latency, throughput, CPU utilisation; the seconds the apply
 //! took), from which the ecosystem learns ([`smo_core::ecosystem::learning`]).
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::error::{SqlContext, StoreError};
@@ -150,11 +150,8 @@ impl Store {
                 params![graph, to_i64(generation)],
                 |row| row.get::<_, f64>(0),
             )
-            .map(|ms| Some(ms / 1e3))
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                other => Err(other),
-            })
+            .optional()
+            .map(|ms| ms.map(|ms| ms / 1e3))
             .during(|| format!("read the apply time of graph {graph:?}"))
     }
 }
