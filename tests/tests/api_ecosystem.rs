@@ -316,6 +316,72 @@ fn a_migration_moves_a_workload_next_to_what_it_requires() {
 }
 
 #[test]
+fn a_neighbour_of_the_same_graph_is_offered_to_join_the_workload() {
+    let sandbox = sandbox();
+    sandbox.install("smo_ecosystem", "ecosystem.so");
+    let api = start(&sandbox, "[ecosystem]\nperiod_ms = 0\n");
+    api.deploy(&test_descriptor(
+        "shop",
+        &[("web", "1Gi"), ("cache", "1Gi")],
+        None,
+        "",
+        FIXED_TWO,
+    ));
+    let placed = placement(&api.get("/v1/graphs/shop").body);
+    let home = placed[0].1.clone();
+    assert!(
+        placed.iter().all(|(_, c, _)| *c == home),
+        "web and cache start together: {placed:?}"
+    );
+    let far = ["cloud-frankfurt", "cloud-gpu-stockholm", "edge-athens"]
+        .into_iter()
+        .find(|c| *c != home)
+        .expect("another cluster");
+    api.deploy(&pinned("data", &["db"], far));
+    for declaration in [
+        json!({"vm_name": "data/db", "provides": {"type": "database"}}),
+        json!({"vm_name": "shop/cache", "provides": {"type": "caching", "state_gib": 1.0}}),
+        json!({"vm_name": "shop/web", "provides": {"type": "web"},
+               "dependencies": {"required": [{"type": "database"}],
+                                "preferred": [{"type": "caching"}]}}),
+    ] {
+        assert_eq!(api.post_json("/v1/dependencies", &declaration).status, 201);
+    }
+    // First the web tier goes to its database, leaving its cache behind.
+    let reply = api.post_json("/v1/migrate?apply=true", &json!({"workload": "shop/web"}));
+    assert_eq!(reply.body["applied"], true, "{}", reply.body);
+    let web = workload(&api.get("/v1/ecosystem").body, "shop/web").clone();
+    assert_eq!(
+        (web["cluster"].as_str(), web["score"].as_f64()),
+        (Some(far), Some(0.7))
+    );
+
+    // Then its cache is offered to join it (a move of another service of the graph, scored by
+    // what it gives the web tier), and joins.
+    let reply = api.post_json("/v1/migrate?apply=true", &json!({"workload": "shop/web"}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let moves = reply.body["moves"].as_array().expect("moves");
+    assert_eq!(moves.len(), 1, "{}", reply.body);
+    assert_eq!(
+        (
+            moves[0]["service"].as_str(),
+            moves[0]["from"].as_str(),
+            moves[0]["to"].as_str()
+        ),
+        (Some("cache"), Some(home.as_str()), Some(far)),
+        "{}",
+        reply.body
+    );
+    assert!((moves[0]["dependents_delta"].as_f64().expect("delta") - 0.3).abs() < 1e-9);
+    assert_eq!(reply.body["applied"], true, "{}", reply.body);
+    let map = api.get("/v1/ecosystem").body;
+    assert_eq!(workload(&map, "shop/cache")["cluster"], far);
+    assert_eq!(workload(&map, "shop/web")["score"], 1.0);
+    let placed = placement(&api.get("/v1/graphs/shop").body);
+    assert!(placed.iter().all(|(_, c, _)| c == far), "{placed:?}");
+}
+
+#[test]
 fn the_loop_migrates_a_low_scoring_workload_on_its_own() {
     let sandbox = sandbox();
     sandbox.install("smo_ecosystem", "ecosystem.so");

@@ -14,6 +14,7 @@ pub mod criteria;
 pub mod declaration;
 pub mod learning;
 pub mod map;
+pub mod options;
 pub mod schema;
 pub mod score;
 pub mod topology;

@@ -4,8 +4,8 @@
 //!
 //! A round first observes the moves whose window has passed ([`super::ecosystem_learning`]),
 //! then takes the workloads below the threshold (critical ones first, then the least
-//! satisfied) and asks the migration strategy for each in turn, applying what it answers,
-//! until the round's budget of moves is spent. Graphs pinned with `useStaticPlacement` and
+//! satisfied) and asks the migration strategy for each in turn (once more when it is still
+//! below after a move), applying what it answers, until the round's budget of moves is spent. Graphs pinned with `useStaticPlacement` and
 //! graphs that are not running are skipped.
 
 use super::error::EngineError;
@@ -50,28 +50,20 @@ impl Engine {
             tracing::debug!(strategy = %self.config.ecosystem_strategy, "ecosystem round skipped: the strategy is not loaded");
             return Ok(Round::default());
         }
-        let candidates: Vec<(String, bool, f64)> = {
+        let ordered = {
             let state = self.ecosystem_state()?;
-            let map = state.map();
-            map.below_threshold(&state.weights(&self.config.ecosystem))
-                .into_iter()
-                .filter_map(|score| {
-                    let (name, _, _) = map.describe(score.workload)?;
-                    let critical = map
-                        .declaration(score.workload)
-                        .is_some_and(|d| d.provides.critical);
-                    Some((name.to_owned(), critical, score.score))
-                })
-                .collect()
+            smo_core::ecosystem::options::candidates(
+                state.map(),
+                &state.weights(&self.config.ecosystem),
+            )
         };
-        let mut ordered = candidates;
-        // Critical first, then the least satisfied (below_threshold's order, kept stable).
-        ordered.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.total_cmp(&b.2)));
         let mut round = Round {
             below: ordered.len(),
             ..Round::default()
         };
-        for (name, _, _) in ordered {
+        let mut queue: std::collections::VecDeque<(String, bool)> =
+            ordered.into_iter().map(|c| (c.name, false)).collect();
+        while let Some((name, again)) = queue.pop_front() {
             if round.moved >= budget {
                 break;
             }
@@ -85,7 +77,13 @@ impl Engine {
             }
             round.asked += 1;
             match self.migrate_workload(&name, true).await {
-                Ok(view) if view.applied => round.moved += view.moves.len(),
+                Ok(view) if view.applied => {
+                    round.moved += view.moves.len();
+                    // Still below after its move (a neighbour may now join it): once more.
+                    if !again && self.still_below(&name)? {
+                        queue.push_front((name, true));
+                    }
+                }
                 Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(workload = %name, %error, "ecosystem migration failed")
@@ -101,6 +99,19 @@ impl Engine {
             );
         }
         Ok(round)
+    }
+}
+
+impl Engine {
+    /// Whether workload `name` scores below the threshold (or misses a required dependency).
+    fn still_below(&self, name: &str) -> Result<bool, EngineError> {
+        let state = self.ecosystem_state()?;
+        let weights = state.weights(&self.config.ecosystem);
+        let map = state.map();
+        Ok(map
+            .id(name)
+            .and_then(|id| map.score(id, &weights))
+            .is_some_and(|s| s.violated || s.score < weights.threshold))
     }
 }
 

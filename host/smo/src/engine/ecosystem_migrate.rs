@@ -14,9 +14,8 @@ use crate::store::{Commit, PendingOutcome, PlacementEntry};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
-use smo_core::ecosystem::learning::CostModel;
-use smo_core::ecosystem::{EcosystemMap, Side, Weights};
-use smo_plugin_api::extra::{self, EcosystemMigrationExtra, EcosystemMoveOption, EcosystemOptions};
+use smo_core::ecosystem::options::{move_options, unmet_kinds, unmet_neighbours, Moving};
+use smo_plugin_api::extra::{self, EcosystemMigrationExtra, EcosystemOptions};
 use smo_plugin_api::{Cluster, MigrationRequest, Move, RVec, Resources, Telemetry};
 use smo_plugin_host::StrategyName;
 use std::collections::HashMap;
@@ -76,127 +75,9 @@ pub struct MigrationView {
     pub decision_id: Option<i64>,
 }
 
-/// The sum of the scores of `ids`.
-fn total(map: &EcosystemMap, ids: &[usize], weights: &Weights) -> f64 {
-    ids.iter()
-        .filter_map(|id| map.score(*id, weights))
-        .map(|s| s.score)
-        .sum()
-}
-
 /// Whether `replicas` of a service demanding `demand` each fit `cluster`'s free capacity.
 fn fits(cluster: &Cluster, demand: Resources, replicas: u32) -> bool {
     cluster.available.fits(&demand.times(replicas))
-}
-
-/// The workload being moved.
-struct Moving<'a> {
-    id: usize,
-    name: &'a str,
-    service: &'a str,
-    home: &'a str,
-    replicas: u32,
-}
-
-/// The moves found for a workload, with what learning will need of each.
-struct Found {
-    options: Vec<EcosystemMoveOption>,
-    /// The dependency types each target cluster meets that are unmet now.
-    types_met: HashMap<String, Vec<String>>,
-    /// The model's copy time of the workload's state, s.
-    copy_s: f64,
-}
-
-/// The types of workload `id`'s unmet requirements.
-fn unmet_kinds(map: &EcosystemMap, id: usize) -> Vec<String> {
-    let Some(declaration) = map.declaration(id) else {
-        return Vec::new();
-    };
-    map.unmet()
-        .into_iter()
-        .filter(|u| u.workload == id)
-        .filter_map(|u| {
-            let list = match u.side {
-                Side::Required => &declaration.dependencies.required,
-                Side::Preferred => &declaration.dependencies.preferred,
-            };
-            list.get(u.index)?.kind.clone()
-        })
-        .collect()
-}
-
-/// Tries `moving` on each of `targets` (and back), keeping the moves that change a score.
-fn move_options(
-    map: &mut EcosystemMap,
-    moving: Moving<'_>,
-    targets: &[&Cluster],
-    weights: &Weights,
-    cost_model: &CostModel,
-) -> Found {
-    let Moving {
-        id,
-        name,
-        service,
-        home,
-        replicas,
-    } = moving;
-    let dependents = map.dependents(id);
-    let before = map.score(id, weights);
-    let dependents_before = total(map, &dependents, weights);
-    let unmet_before = unmet_kinds(map, id);
-    let state_gib = map
-        .declaration(id)
-        .and_then(|d| d.provides.state_gib)
-        .unwrap_or(0.0);
-    let copy_s = state_gib * 8.0 / DEFAULT_BANDWIDTH_GBPS;
-    let mut found = Found {
-        options: Vec::new(),
-        types_met: HashMap::new(),
-        copy_s,
-    };
-    for cluster in targets {
-        let to = cluster.name.as_str();
-        map.move_to(name, to);
-        let after = map.score(id, weights);
-        let dependents_after = total(map, &dependents, weights);
-        let unmet_after = unmet_kinds(map, id);
-        map.move_to(name, home);
-        let (Some(before), Some(after)) = (&before, after) else {
-            continue;
-        };
-        let delta = dependents_after - dependents_before;
-        if (after.score - before.score).abs() < 1e-12 && delta.abs() < 1e-12 {
-            continue;
-        }
-        let met = unmet_before
-            .iter()
-            .filter(|k| !unmet_after.contains(k))
-            .cloned()
-            .collect();
-        found.types_met.insert(to.to_owned(), met);
-        let latency_ms = map.latency_between(home, to);
-        found.options.push(EcosystemMoveOption {
-            service: service.to_owned(),
-            workload: name.to_owned(),
-            from: home.to_owned(),
-            to: to.to_owned(),
-            replicas,
-            score_before: before.score,
-            score_after: after.score,
-            dependents_delta: delta,
-            violated_before: before.violated,
-            violated_after: after.violated,
-            state_gib,
-            bandwidth_gbps: DEFAULT_BANDWIDTH_GBPS,
-            latency_ms: if latency_ms.is_finite() {
-                latency_ms
-            } else {
-                0.0
-            },
-            expected_s: cost_model.predict(copy_s),
-        });
-    }
-    found
 }
 
 impl Engine {
@@ -234,7 +115,7 @@ impl Engine {
         let entries = self.store.get_placement(graph_name)?;
         let snapshot = self.snapshot(graph_name).await?;
         // The options, from the map (held only while scoring, never across the strategy call).
-        let (workload, found, weights) = {
+        let (workload, found, weights, joins) = {
             let mut state = self.ecosystem_state()?;
             let weights = state.weights(&self.config.ecosystem);
             let cost_model = state.learned().cost_model;
@@ -248,12 +129,13 @@ impl Engine {
                 .iter()
                 .find(|e| e.service == service && e.cluster == workload.cluster)
                 .map_or(0, |e| e.replicas);
-            let targets: Vec<&Cluster> = snapshot
+            let targets: Vec<&str> = snapshot
                 .clusters
                 .iter()
                 .filter(|c| c.name.as_str() != workload.cluster && fits(c, demand, replicas))
+                .map(|c| c.name.as_str())
                 .collect();
-            let found = move_options(
+            let mut found = move_options(
                 map,
                 Moving {
                     id,
@@ -265,8 +147,67 @@ impl Engine {
                 &targets,
                 &weights,
                 &cost_model,
+                DEFAULT_BANDWIDTH_GBPS,
             );
-            (workload, found, weights)
+            // Its neighbours in the graph that could meet an unmet requirement by joining it.
+            let mut joins: HashMap<(String, String), Vec<String>> = HashMap::new();
+            let here = snapshot
+                .clusters
+                .iter()
+                .find(|c| c.name.as_str() == workload.cluster);
+            for neighbour in unmet_neighbours(map, id) {
+                let Some((neighbour_name, Some(graph), from)) = map.describe(neighbour) else {
+                    continue;
+                };
+                let (Some(neighbour_service), Some(here)) =
+                    (neighbour_name.strip_prefix(&format!("{graph_name}/")), here)
+                else {
+                    continue;
+                };
+                if graph != graph_name || from == workload.cluster {
+                    continue;
+                }
+                let (neighbour_name, from) = (neighbour_name.to_owned(), from.to_owned());
+                let neighbour_service = neighbour_service.to_owned();
+                let Some(neighbour_demand) = spec
+                    .service(&neighbour_service)
+                    .map(|s| Resources::from(s.demand))
+                else {
+                    continue;
+                };
+                let neighbour_replicas = entries
+                    .iter()
+                    .find(|e| e.service == neighbour_service && e.cluster == from)
+                    .map_or(0, |e| e.replicas);
+                if !fits(here, neighbour_demand, neighbour_replicas) {
+                    continue;
+                }
+                let joined = move_options(
+                    map,
+                    Moving {
+                        id: neighbour,
+                        name: &neighbour_name,
+                        service: &neighbour_service,
+                        home: &from,
+                        replicas: neighbour_replicas,
+                    },
+                    &[workload.cluster.as_str()],
+                    &weights,
+                    &cost_model,
+                    DEFAULT_BANDWIDTH_GBPS,
+                );
+                // What it meets is the workload's: its unmet types that the join meets.
+                let before = unmet_kinds(map, id);
+                map.move_to(&neighbour_name, &workload.cluster);
+                let after = unmet_kinds(map, id);
+                map.move_to(&neighbour_name, &from);
+                let met: Vec<String> = before.into_iter().filter(|k| !after.contains(k)).collect();
+                for option in joined.options {
+                    joins.insert((option.service.clone(), option.to.clone()), met.clone());
+                    found.options.push(option);
+                }
+            }
+            (workload, found, weights, joins)
         };
         let options = found.options;
         let strategy = StrategyName::parse(&self.config.ecosystem_strategy)
@@ -389,16 +330,31 @@ impl Engine {
             .await?;
         tracing::info!(workload = %name, moves = applied.applied.len(), "ecosystem migration applied");
         if !applied.applied.is_empty() {
+            let own_service = service;
             for mv in &accepted {
-                let to = mv.to.as_str();
+                let (service, to) = (mv.service.to_string(), mv.to.to_string());
+                let (workload, copy_s, types_met) = if service == own_service {
+                    let met = found.types_met.get(&to).cloned().unwrap_or_default();
+                    (name.to_owned(), found.copy_s, met)
+                } else {
+                    let copy_s = options
+                        .iter()
+                        .find(|o| o.service == service && o.to == to)
+                        .map_or(0.0, |o| o.state_gib * 8.0 / o.bandwidth_gbps.max(1e-9));
+                    let met = joins
+                        .get(&(service.clone(), to))
+                        .cloned()
+                        .unwrap_or_default();
+                    (format!("{graph_name}/{service}"), copy_s, met)
+                };
                 self.expect_outcome(PendingOutcome {
                     id: 0,
-                    workload: name.to_owned(),
+                    workload,
                     graph: graph_name.to_owned(),
                     generation: committed.generation,
                     due_at_ms: 0,
-                    copy_s: found.copy_s,
-                    types_met: found.types_met.get(to).cloned().unwrap_or_default(),
+                    copy_s,
+                    types_met,
                     metrics_before,
                 })?;
             }
