@@ -70,10 +70,15 @@ pub struct SimulateArgs {
 
 /// Runs the comparison and prints it to stdout; the progress bar and notes go to stderr.
 pub fn run(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), SimError> {
-    if !args.seeds.is_empty() {
-        return run_seeds(args, driver);
+    let scenario = load(args)?;
+    if scenario.spec.ecosystem.is_some() {
+        let text = crate::ecosystem::compare::run(args, &scenario, driver)?;
+        return print(&text);
     }
-    let (scenario, runs, baseline) = compare(args, driver)?;
+    if !args.seeds.is_empty() {
+        return run_seeds(args, scenario, driver);
+    }
+    let (scenario, runs, baseline) = compare_on(args, scenario, driver)?;
     let timing = !args.no_timing;
     let bounds = bounds(args, &scenario, &runs, &baseline)?;
     let text = if args.json {
@@ -119,7 +124,7 @@ fn bounds(
         .map_err(bound_error)
 }
 
-fn print(text: &str) -> Result<(), SimError> {
+pub(crate) fn print(text: &str) -> Result<(), SimError> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
@@ -130,8 +135,12 @@ fn print(text: &str) -> Result<(), SimError> {
 }
 
 /// `--seeds`: the comparison on each seed, then the summary across them.
-fn run_seeds(args: &SimulateArgs, driver: &dyn StrategyDriver) -> Result<(), SimError> {
-    let (scenario, seeds, baseline) = compare_seeds(args, driver)?;
+fn run_seeds(
+    args: &SimulateArgs,
+    scenario: Scenario,
+    driver: &dyn StrategyDriver,
+) -> Result<(), SimError> {
+    let (scenario, seeds, baseline) = compare_seeds_on(args, scenario, driver)?;
     let timing = !args.no_timing;
     let text = if args.json {
         seeds::json(&scenario, &seeds, &baseline, timing)
@@ -149,6 +158,15 @@ pub fn compare_seeds(
     args: &SimulateArgs,
     driver: &dyn StrategyDriver,
 ) -> Result<(Scenario, Vec<SeedRuns>, String), SimError> {
+    compare_seeds_on(args, load(args)?, driver)
+}
+
+/// As [`compare_seeds`], on a scenario already loaded.
+fn compare_seeds_on(
+    args: &SimulateArgs,
+    mut scenario: Scenario,
+    driver: &dyn StrategyDriver,
+) -> Result<(Scenario, Vec<SeedRuns>, String), SimError> {
     if args.seeds.is_empty() {
         return Err(SimError::Usage("--seeds: no seed given".into()));
     }
@@ -157,7 +175,6 @@ pub fn compare_seeds(
             return Err(SimError::Usage(format!("--seeds: {seed} is listed twice")));
         }
     }
-    let mut scenario = load(args)?;
     if args.lower_bound {
         bound::supported(&scenario).map_err(bound_error)?;
     }
@@ -181,7 +198,15 @@ pub fn compare(
     args: &SimulateArgs,
     driver: &dyn StrategyDriver,
 ) -> Result<(Scenario, Vec<StrategyRun>, String), SimError> {
-    let scenario = load(args)?;
+    compare_on(args, load(args)?, driver)
+}
+
+/// As [`compare`], on a scenario already loaded.
+fn compare_on(
+    args: &SimulateArgs,
+    scenario: Scenario,
+    driver: &dyn StrategyDriver,
+) -> Result<(Scenario, Vec<StrategyRun>, String), SimError> {
     if args.lower_bound {
         bound::supported(&scenario).map_err(bound_error)?;
     }
@@ -190,7 +215,7 @@ pub fn compare(
 }
 
 /// Checks `--plot`, loads the scenario and applies `--seed` and `--hours`.
-fn load(args: &SimulateArgs) -> Result<Scenario, SimError> {
+pub(crate) fn load(args: &SimulateArgs) -> Result<Scenario, SimError> {
     if let Some(path) = &args.plot {
         let ext = path
             .extension()

@@ -15,6 +15,7 @@ pub mod command;
 pub mod continuum;
 pub mod data;
 pub mod driver;
+pub mod ecosystem;
 pub mod environment;
 pub mod metrics;
 pub mod power;

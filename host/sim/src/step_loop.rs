@@ -177,8 +177,10 @@ pub fn simulate_with(
 pub(crate) struct Net {
     /// `[user][dc]`, ms.
     pub(crate) user_lat: Vec<Vec<f64>>,
+    /// `[dc][dc]`, ms one way (0 within a datacenter).
+    pub(crate) dc_lat: Vec<Vec<f64>>,
     /// `[dc][dc]`, Mbit/s.
-    dc_bw: Vec<Vec<f64>>,
+    pub(crate) dc_bw: Vec<Vec<f64>>,
     /// Users to clusters, and clusters to clusters, as strategies see them.
     pub(crate) user_links: RVec<Link>,
     pub(crate) dc_links: RVec<Link>,

@@ -193,6 +193,9 @@ impl StrategyDriver for TestDriver {
         if strategy.starts_with("test/vms-") {
             return vm_moves(strategy, req).map(|d| (d, Duration::from_micros(5)));
         }
+        if strategy == "test/ecosystem-best" {
+            return Ok((ecosystem_best(req), Duration::from_micros(5)));
+        }
         if strategy != "test/to-edge" {
             return Err(DriverError::UnknownStrategy(strategy.into()));
         }
@@ -277,4 +280,36 @@ fn vm_moves(strategy: &str, req: &MigrationRequest) -> Result<MigrationDecision,
         serde_json::json!({ "servers": servers }).to_string().into()
     };
     Ok(d)
+}
+
+/// `test/ecosystem-best`: the offered move with the largest gain (own score change plus the
+/// dependents'), when it gains anything.
+fn ecosystem_best(req: &MigrationRequest) -> MigrationDecision {
+    let mut d = MigrationDecision::default();
+    let Ok(extra) = smo_plugin_api::extra::read::<smo_plugin_api::extra::EcosystemMigrationExtra>(
+        req.extra.as_str(),
+    ) else {
+        return d;
+    };
+    let gain = |o: &smo_plugin_api::extra::EcosystemMoveOption| {
+        o.score_after - o.score_before + o.dependents_delta
+    };
+    if let Some(best) = extra
+        .ecosystem
+        .options
+        .iter()
+        .filter(|o| gain(o) > 1e-9)
+        .max_by(|a, b| gain(a).total_cmp(&gain(b)))
+    {
+        d.moves.push(Move {
+            service: best.service.as_str().into(),
+            from: best.from.as_str().into(),
+            to: best.to.as_str().into(),
+            replicas: best.replicas,
+            reason: "best gain".into(),
+            expected_gain: gain(best),
+            expected_cost: 0.0,
+        });
+    }
+    d
 }

@@ -163,6 +163,7 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             ecosystem_strategy: config.ecosystem.strategy.clone(),
             ecosystem_params: config.ecosystem.parameters.clone(),
             ecosystem_window_ms: config.ecosystem.window_ms,
+            ecosystem_bandwidth_gbps: config.ecosystem.bandwidth_gbps,
         },
     );
     engine.announce_clusters()?;

@@ -193,3 +193,81 @@ fn type_weights_change_what_a_preferred_dependency_is_worth() {
     .check()
     .is_err());
 }
+
+#[test]
+fn a_neighbour_joining_is_offered_and_scored_by_what_it_gives() {
+    let mut map = EcosystemMap::new(topology());
+    // The web tier in Frankfurt, its database and cache in Paris: every requirement unmet.
+    deploy_db_and_cache(&mut map, "paris");
+    let web_id = map.upsert(web(), None, "frankfurt");
+    let db = map.id("db").expect("db");
+    let cache = map.id("cache").expect("cache");
+    let mut neighbours = options::unmet_neighbours(&map, web_id);
+    neighbours.sort_unstable();
+    let mut expected = vec![db, cache];
+    expected.sort_unstable();
+    assert_eq!(neighbours, expected);
+
+    // The database joining the web tier: its own score stays, the web tier's rises.
+    let weights = Weights::default();
+    let found = options::move_options(
+        &mut map,
+        options::Moving {
+            id: db,
+            name: "db",
+            service: "db",
+            home: "paris",
+            replicas: 1,
+        },
+        &["frankfurt"],
+        &weights,
+        &learning::CostModel::default(),
+        10.0,
+    );
+    assert_eq!(found.options.len(), 1);
+    let option = &found.options[0];
+    assert_eq!(
+        (option.from.as_str(), option.to.as_str()),
+        ("paris", "frankfurt")
+    );
+    assert_eq!(option.score_after, option.score_before);
+    assert!(option.dependents_delta > 0.5, "{option:?}");
+    // Tried and undone: the map is as it was.
+    assert_eq!(map.cluster_of(db), Some("paris"));
+
+    // Once the database is met, it is no longer a neighbour to bring.
+    map.move_to("db", "frankfurt");
+    assert_eq!(options::unmet_neighbours(&map, web_id), vec![cache]);
+}
+
+#[test]
+fn the_loop_takes_critical_workloads_first_then_the_least_satisfied() {
+    let mut map = EcosystemMap::new(topology());
+    deploy_db_and_cache(&mut map, "paris");
+    let mut critical = web();
+    critical.vm_name = "critical-web".into();
+    critical.provides.critical = true;
+    // Without preferred dependencies it scores higher than the other web tier (0.24 to 0).
+    critical.dependencies.preferred.clear();
+    let mut plain = web();
+    plain.vm_name = "plain-web".into();
+    map.upsert(plain, None, "frankfurt");
+    map.upsert(critical, None, "frankfurt");
+    let order: Vec<(String, bool)> = options::candidates(&map, &Weights::default())
+        .into_iter()
+        .map(|c| (c.name, c.critical))
+        .collect();
+    let by_score: Vec<String> = map
+        .below_threshold(&Weights::default())
+        .iter()
+        .filter_map(|s| map.describe(s.workload).map(|d| d.0.to_owned()))
+        .collect();
+    assert_eq!(by_score, ["plain-web", "critical-web"]);
+    assert_eq!(
+        order,
+        [
+            ("critical-web".to_owned(), true),
+            ("plain-web".to_owned(), false)
+        ]
+    );
+}

@@ -12,6 +12,7 @@ impl Scenario {
         let places = self.check_places(&mut e);
         self.check_links(&mut e, &places);
         self.check_workload(&mut e);
+        self.check_ecosystem(&mut e);
         e.0
     }
 
@@ -245,8 +246,11 @@ impl Scenario {
         let s = &self.spec;
         let hours = s.hours as usize;
         let w = &s.workload;
-        if w.vms.is_none() && w.services.is_empty() {
-            e.add("workload".into(), "needs `vms` or `services`");
+        if w.vms.is_none() && w.services.is_empty() && s.ecosystem.is_none() {
+            e.add(
+                "workload".into(),
+                "needs `vms` or `services` (or an `ecosystem` section)",
+            );
         }
         match &w.vms {
             Some(VmSource::AzureTrace { count: Some(0), .. }) => {
@@ -411,7 +415,7 @@ impl Scenario {
     }
 }
 
-fn valid_strategy_name(name: &str) -> bool {
+pub(super) fn valid_strategy_name(name: &str) -> bool {
     name.split_once('/')
         .is_some_and(|(p, s)| !p.is_empty() && !s.is_empty() && !s.contains('/'))
 }
@@ -431,7 +435,7 @@ fn above(x: f64, lo: f64) -> bool {
 pub(super) struct Errs(pub(super) Vec<String>);
 
 impl Errs {
-    fn add(&mut self, path: String, msg: &str) {
+    pub(super) fn add(&mut self, path: String, msg: &str) {
         self.0.push(format!("{path}: {msg}"));
     }
 }

@@ -5,9 +5,12 @@
 //! collected per list element too, so two bad datacenters give two errors, not one.
 
 mod check;
+mod ecosystem_check;
+mod ecosystem_spec;
 mod parse;
 mod spec;
 
+pub use ecosystem_spec::*;
 pub use spec::*;
 
 use super::data::{self, parse_utc, AzureTrace, TimeTable, VmRow};

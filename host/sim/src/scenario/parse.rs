@@ -41,6 +41,7 @@ pub(super) fn parse_spec(text: &str) -> Result<ScenarioSpec, Vec<String>> {
         ),
         ("strategies", check_one::<StrategyDefaults>),
         ("migration", check_one::<MigrationSpec>),
+        ("ecosystem", check_one::<EcosystemSpec>),
     ] {
         if let Some(v) = get(key) {
             check(v, key, &mut more);

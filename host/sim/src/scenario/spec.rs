@@ -4,6 +4,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::ecosystem_spec::EcosystemSpec;
 use crate::data::VmRow;
 
 fn default_seed() -> u64 {
@@ -65,7 +66,13 @@ pub struct ScenarioSpec {
     pub continuum: Option<ContinuumSpec>,
     pub users: Vec<UserSpec>,
     pub datacenters: Vec<DatacenterSpec>,
+    /// VMs and services; absent in an `ecosystem` scenario.
+    #[serde(default)]
     pub workload: WorkloadSpec,
+    /// Applications with dependency declarations and the proactive migration engine (seed
+    /// 001): `smo simulate` compares runs with and without it (see docs/ecosystem.md).
+    #[serde(default)]
+    pub ecosystem: Option<EcosystemSpec>,
 }
 
 /// `continuum`: the simulated continuum as a backend of `smo serve`.

@@ -101,6 +101,7 @@ pub(crate) fn network(sc: &Scenario) -> Net {
     }
     Net {
         user_lat,
+        dc_lat,
         dc_bw,
         user_links,
         dc_links,

@@ -25,6 +25,9 @@ pub struct EcosystemSettings {
     pub max_moves_per_period: usize,
     /// How long after a move its outcome (latency, the apply's seconds) is measured, ms.
     pub window_ms: u64,
+    /// Bandwidth a workload's state is copied at between two clusters, Gb/s (the cost model's
+    /// copy time is `state_gib × 8 / bandwidth_gbps`).
+    pub bandwidth_gbps: f64,
 }
 
 impl Default for EcosystemSettings {
@@ -39,6 +42,7 @@ impl Default for EcosystemSettings {
             period_ms: 60_000,
             max_moves_per_period: 3,
             window_ms: 300_000,
+            bandwidth_gbps: crate::engine::ecosystem_migrate::DEFAULT_BANDWIDTH_GBPS,
         }
     }
 }
@@ -60,6 +64,12 @@ impl EcosystemSettings {
             return Err(ConfigError::Invalid {
                 field: "ecosystem.max_moves_per_period".into(),
                 message: "must be > 0 while the loop runs (period_ms > 0)".into(),
+            });
+        }
+        if !(self.bandwidth_gbps.is_finite() && self.bandwidth_gbps > 0.0) {
+            return Err(ConfigError::Invalid {
+                field: "ecosystem.bandwidth_gbps".into(),
+                message: format!("must be a number > 0, got {}", self.bandwidth_gbps),
             });
         }
         if let Err(e) = smo_plugin_host::StrategyName::parse(&self.strategy) {
@@ -106,6 +116,7 @@ mod tests {
             ("weight_required = 0", "ecosystem.weight_required"),
             ("weight_preferred = -1", "ecosystem.weight_preferred"),
             ("threshold = 1.5", "ecosystem.threshold"),
+            ("bandwidth_gbps = 0", "ecosystem.bandwidth_gbps"),
         ] {
             let config = Config::from_toml(&format!("[ecosystem]\n{toml}\n")).expect("parses");
             match config.validate() {

@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// The ecosystem migration strategy when `[ecosystem] strategy` names none.
 pub const DEFAULT_STRATEGY: &str = "ecosystem/satisfy";
 
-/// Bandwidth assumed between two clusters when none is known, Gb/s.
+/// Bandwidth assumed between two clusters unless `[ecosystem] bandwidth_gbps` says, Gb/s.
 pub const DEFAULT_BANDWIDTH_GBPS: f64 = 10.0;
 
 /// A move the strategy answered, as the API shows it.
@@ -147,7 +147,7 @@ impl Engine {
                 &targets,
                 &weights,
                 &cost_model,
-                DEFAULT_BANDWIDTH_GBPS,
+                self.config.ecosystem_bandwidth_gbps,
             );
             // Its neighbours in the graph that could meet an unmet requirement by joining it.
             let mut joins: HashMap<(String, String), Vec<String>> = HashMap::new();
@@ -194,7 +194,7 @@ impl Engine {
                     &[workload.cluster.as_str()],
                     &weights,
                     &cost_model,
-                    DEFAULT_BANDWIDTH_GBPS,
+                    self.config.ecosystem_bandwidth_gbps,
                 );
                 // What it meets is the workload's: its unmet types that the join meets.
                 let before = unmet_kinds(map, id);

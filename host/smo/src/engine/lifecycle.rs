@@ -52,6 +52,8 @@ pub struct EngineConfig {
     pub ecosystem_params: String,
     /// How long after an ecosystem move its outcome is measured, ms.
     pub ecosystem_window_ms: u64,
+    /// Bandwidth an ecosystem move's state is copied at, Gb/s.
+    pub ecosystem_bandwidth_gbps: f64,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +66,7 @@ impl Default for EngineConfig {
             ecosystem_strategy: super::ecosystem_migrate::DEFAULT_STRATEGY.to_owned(),
             ecosystem_params: "{}".to_owned(),
             ecosystem_window_ms: 300_000,
+            ecosystem_bandwidth_gbps: super::ecosystem_migrate::DEFAULT_BANDWIDTH_GBPS,
         }
     }
 }
