@@ -1,19 +1,20 @@
 //! The set of plugins the daemon serves from, swapped atomically on reload.
 //! Startup keeps every good file and lists the bad ones; a reload is all-or-nothing.
 
+use super::catalog::{self, Origin};
 use super::error::PluginHostError;
 use super::loader::{self, PluginInfo};
+use super::permissions;
 use super::probe::{self, ProbeConfig};
 use super::staging::{self, StagedFile};
 use super::stats::{PluginStats, StatsSnapshot};
-use super::{catalog, permissions};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use smo_plugin_api::{
     MigrationStrategyBox, PlacementStrategyBox, PluginError, PluginModule_Ref, RStr,
     ScalingStrategyBox,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -24,7 +25,12 @@ use tracing::Instrument;
 /// Where plugins come from and the limits the registry enforces.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
+    /// The operators' plugin directory (`/var/lib/smo/plugins`): watched, and a plugin here
+    /// overrides a shipped one of the same name.
     pub plugin_dir: PathBuf,
+    /// The package's plugins (`/usr/lib/smo/plugins`), scanned with `plugin_dir` at start and at
+    /// every reload; `None`, or a directory that does not exist, ships nothing.
+    pub system_plugin_dir: Option<PathBuf>,
     /// Private copies are loaded from here (must not be a `noexec` mount).
     pub staging_dir: PathBuf,
     pub probe: ProbeConfig,
@@ -42,6 +48,7 @@ impl RegistryConfig {
     pub fn new(plugin_dir: &Path, state_dir: &Path, probe_exe: PathBuf) -> Self {
         Self {
             plugin_dir: plugin_dir.to_path_buf(),
+            system_plugin_dir: None,
             staging_dir: state_dir.join("plugins-loaded"),
             probe: ProbeConfig {
                 exe: probe_exe,
@@ -181,6 +188,8 @@ pub struct ActiveSet {
     pub generation: u64,
     pub plugins: BTreeMap<String, Arc<PluginEntry>>,
     pub rejected: Vec<RejectedFile>,
+    /// Shipped plugins not serving because the operators' directory has one of the same name.
+    pub overridden: Vec<Arc<PluginEntry>>,
 }
 
 /// What a reload changed.
@@ -199,6 +208,9 @@ pub struct ReloadReport {
     /// Plugins whose file was replaced by one that was refused: the version already active keeps
     /// serving (`name version`).
     pub kept: Vec<String>,
+    /// Shipped plugins that a plugin of the same name in the operators' directory overrides
+    /// (`name: operators' file overrides the shipped file`).
+    pub overridden: Vec<String>,
     pub images_mapped: usize,
     pub duration_ms: f64,
 }
@@ -227,12 +239,17 @@ pub struct PluginListing {
 pub struct RegistryStatus {
     pub generation: u64,
     pub plugin_dir: PathBuf,
+    /// The package's plugin directory, scanned too (absent: none).
+    pub system_plugin_dir: Option<PathBuf>,
     pub images_mapped: usize,
     pub max_images: usize,
     pub resident_memory_bytes: Option<u64>,
     pub reloads: u64,
     pub plugins: Vec<PluginListing>,
     pub rejected: Vec<RejectedFile>,
+    /// Shipped plugins hidden by one of the same name in the operators' directory (state
+    /// "overridden").
+    pub overridden: Vec<PluginListing>,
 }
 
 /// The plugin registry.
@@ -250,6 +267,7 @@ impl Registry {
             generation: 0,
             plugins: BTreeMap::new(),
             rejected: Vec::new(),
+            overridden: Vec::new(),
         };
         let registry = Self {
             config,
@@ -264,8 +282,10 @@ impl Registry {
         tracing::info!(
             plugins = set.plugins.len(),
             rejected = set.rejected.len(),
+            overridden = set.overridden.len(),
             dir = %registry.config.plugin_dir.display(),
-            "plugin directory scanned"
+            shipped_dir = ?registry.config.system_plugin_dir,
+            "plugin directories scanned"
         );
         registry.active.store(Arc::new(set));
         Ok(registry)
@@ -325,9 +345,10 @@ impl Registry {
         Ok(report)
     }
 
-    /// The set the plugin directory holds now, at start and at every reload alike: good files
-    /// load, refused ones are listed with their reason, and a plugin whose file was replaced by
-    /// a refused one keeps its active version.
+    /// The set the plugin directories hold now, at start and at every reload alike: good files
+    /// load, refused ones are listed with their reason, a plugin whose file was replaced by a
+    /// refused one keeps its active version, and a plugin of the operators' directory overrides
+    /// a shipped one of the same name.
     async fn build(
         &self,
         current: &ActiveSet,
@@ -345,6 +366,7 @@ impl Registry {
         let by_sha: HashMap<&str, &Arc<PluginEntry>> = current
             .plugins
             .values()
+            .chain(&current.overridden)
             .map(|e| (e.file.sha256.as_str(), e))
             .collect();
         let known_bad: HashMap<&str, &RejectedFile> = current
@@ -353,8 +375,15 @@ impl Registry {
             .filter_map(|r| r.sha256.as_deref().map(|s| (s, r)))
             .collect();
 
-        for file in catalog::scan(&self.config.plugin_dir)? {
-            if let Some(why) = permissions::refusal(&self.config.plugin_dir, &file) {
+        // The file and directory that provide each name so far (the operators' files come first).
+        let mut taken: HashMap<String, (PathBuf, Origin)> = HashMap::new();
+        let mut overridden = Vec::new();
+        let candidates = catalog::scan_all(
+            self.config.system_plugin_dir.as_deref(),
+            &self.config.plugin_dir,
+        )?;
+        for catalog::Candidate { file, dir, origin } in candidates {
+            if let Some(why) = permissions::refusal(&dir, &file) {
                 if self.config.allow_insecure_permissions {
                     tracing::warn!(file = %file.display(), "{why}");
                 } else {
@@ -401,11 +430,22 @@ impl Registry {
                 }
             };
             let name = entry.info.name.clone();
-            if let Some(first) = plugins.get(&name) {
+            if let Some((first, first_origin)) = taken.get(&name) {
+                if *first_origin == Origin::Operators && origin == Origin::Shipped {
+                    tracing::info!(plugin = %name, operators = %first.display(), shipped = %file.display(),
+                        "the operators' plugin overrides the shipped one of the same name");
+                    report.overridden.push(format!(
+                        "{name}: {} overrides the shipped {}",
+                        first.display(),
+                        file.display()
+                    ));
+                    overridden.push(entry);
+                    continue;
+                }
                 let error = PluginHostError::DuplicateName {
                     name,
-                    first: first.file.source.clone(),
-                    second: entry.file.source.clone(),
+                    first: first.clone(),
+                    second: file.clone(),
                 }
                 .to_string();
                 failures.push(error.clone());
@@ -416,6 +456,7 @@ impl Registry {
                 });
                 continue;
             }
+            taken.insert(name.clone(), (file.clone(), origin));
             match current.plugins.get(&name) {
                 None => report.added.push(name.clone()),
                 Some(old) if Arc::ptr_eq(old, &entry) => report.unchanged.push(name.clone()),
@@ -432,7 +473,23 @@ impl Registry {
             }
             plugins.insert(name, entry);
         }
-        keep_replaced_by_refused(current, &rejected, &mut plugins, &mut report);
+        let shipped: HashSet<String> = taken
+            .into_iter()
+            .filter(|(_, (_, origin))| *origin == Origin::Shipped)
+            .map(|(name, _)| name)
+            .collect();
+        keep_replaced_by_refused(
+            current,
+            &rejected,
+            &Serving {
+                shipped: &shipped,
+                operators_dir: &self.config.plugin_dir,
+            },
+            &mut plugins,
+            &mut overridden,
+            &mut to_load,
+            &mut report,
+        );
         report.removed = current
             .plugins
             .keys()
@@ -482,6 +539,7 @@ impl Registry {
                 generation,
                 plugins,
                 rejected,
+                overridden,
             },
             report,
         ))
@@ -493,12 +551,21 @@ impl Registry {
         RegistryStatus {
             generation: set.generation,
             plugin_dir: self.config.plugin_dir.clone(),
+            system_plugin_dir: self.config.system_plugin_dir.clone(),
             images_mapped: loader::images_mapped(),
             max_images: self.config.max_images,
             resident_memory_bytes: resident_memory_bytes(),
             reloads: self.reloads.load(Ordering::Relaxed),
             plugins: set.plugins.values().map(|e| listing(e)).collect(),
             rejected: set.rejected.clone(),
+            overridden: set
+                .overridden
+                .iter()
+                .map(|e| PluginListing {
+                    state: "overridden".into(),
+                    ..listing(e)
+                })
+                .collect(),
         }
     }
 }
@@ -554,11 +621,23 @@ pub fn resident_memory_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
-/// For each refused file that held an active plugin, that plugin stays, at its active version.
+/// Which names a shipped file serves in the set being built, and the operators' directory.
+struct Serving<'a> {
+    shipped: &'a HashSet<String>,
+    operators_dir: &'a Path,
+}
+
+/// For each refused file that held an active plugin, that plugin stays, at its active version:
+/// also when the file was the operators' override of a shipped plugin (the shipped one stays
+/// overridden rather than coming back because the override's new file is broken).
+#[allow(clippy::too_many_arguments)]
 fn keep_replaced_by_refused(
     current: &ActiveSet,
     rejected: &[RejectedFile],
+    serving: &Serving<'_>,
     plugins: &mut BTreeMap<String, Arc<PluginEntry>>,
+    overridden: &mut Vec<Arc<PluginEntry>>,
+    to_load: &mut Vec<Arc<PluginEntry>>,
     report: &mut ReloadReport,
 ) {
     for refused in rejected {
@@ -566,13 +645,25 @@ fn keep_replaced_by_refused(
             .plugins
             .values()
             .find(|entry| entry.file.source == refused.file);
-        if let Some(entry) = held {
-            if !plugins.contains_key(&entry.info.name) {
-                report
-                    .kept
-                    .push(format!("{} {}", entry.info.name, entry.info.version));
-                plugins.insert(entry.info.name.clone(), Arc::clone(entry));
-            }
+        let Some(entry) = held else { continue };
+        let name = &entry.info.name;
+        let over_shipped =
+            serving.shipped.contains(name) && refused.file.parent() == Some(serving.operators_dir);
+        if plugins.contains_key(name) && !over_shipped {
+            continue;
+        }
+        report.kept.push(format!("{name} {}", entry.info.version));
+        report
+            .updated
+            .retain(|u| !u.starts_with(&format!("{name} ")));
+        if let Some(shipped) = plugins.insert(name.clone(), Arc::clone(entry)) {
+            to_load.retain(|e| !Arc::ptr_eq(e, &shipped));
+            report.overridden.push(format!(
+                "{name}: {} (kept at its active version) overrides the shipped {}",
+                refused.file.display(),
+                shipped.file.source.display()
+            ));
+            overridden.push(shipped);
         }
     }
 }

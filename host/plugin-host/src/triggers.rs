@@ -25,7 +25,9 @@ pub struct Watch {
     _task: tokio::task::JoinHandle<()>,
 }
 
-/// Reloads when the plugin directory changes, at most once per `debounce`.
+/// Reloads when the operators' plugin directory changes, at most once per `debounce`. The shipped
+/// directory is not watched: it changes only with the package, whose upgrade restarts the
+/// daemon (a reload by SIGHUP or the API rescans both).
 pub fn spawn_watch(registry: Arc<Registry>, debounce: Duration) -> Result<Watch, String> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut debouncer = new_debouncer(debounce, move |result: DebounceEventResult| {
