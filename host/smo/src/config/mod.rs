@@ -154,6 +154,10 @@ impl Default for EngineSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub plugin_dir: PathBuf,
+    /// The package's plugins (read-only, replaced by upgrades), scanned with `plugin_dir`, whose
+    /// plugins override shipped ones of the same name. A directory that does not exist ships
+    /// nothing; `""` ignores it.
+    pub system_plugin_dir: PathBuf,
     pub state_dir: PathBuf,
     pub listen: SocketAddr,
     pub log_format: LogFormat,
@@ -202,6 +206,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             plugin_dir: PathBuf::from("/var/lib/smo/plugins"),
+            system_plugin_dir: PathBuf::from(SYSTEM_PLUGIN_DIR),
             state_dir: PathBuf::from("/var/lib/smo"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             log_format: LogFormat::Human,
@@ -219,6 +224,9 @@ impl Default for Config {
     }
 }
 
+/// Where the Debian package installs its plugins (`system_plugin_dir`'s default).
+pub const SYSTEM_PLUGIN_DIR: &str = "/usr/lib/smo/plugins";
+
 /// Every `(key, value)` of section `section` must be above 0; the error names the first that is not.
 pub(crate) fn require_positive(section: &str, values: &[(&str, u64)]) -> Result<(), ConfigError> {
     match values.iter().find(|(_, value)| *value == 0) {
@@ -231,6 +239,12 @@ pub(crate) fn require_positive(section: &str, values: &[(&str, u64)]) -> Result<
 }
 
 impl Config {
+    /// `system_plugin_dir`, unless it is `""`.
+    pub fn shipped_plugin_dir(&self) -> Option<&Path> {
+        let dir = self.system_plugin_dir.as_path();
+        (!dir.as_os_str().is_empty()).then_some(dir)
+    }
+
     /// Reads a TOML file; every key is optional.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -287,6 +301,16 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_plugin_dir_defaults_to_the_packages_and_can_be_turned_off() {
+        let c = Config::default();
+        assert_eq!(c.shipped_plugin_dir(), Some(Path::new("/usr/lib/smo/plugins")));
+        let c = Config::from_toml("system_plugin_dir = \"/opt/smo/plugins\"\n").unwrap();
+        assert_eq!(c.shipped_plugin_dir(), Some(Path::new("/opt/smo/plugins")));
+        let c = Config::from_toml("system_plugin_dir = \"\"\n").unwrap();
+        assert_eq!(c.shipped_plugin_dir(), None);
+    }
 
     #[test]
     fn empty_file_gives_defaults() {
