@@ -69,6 +69,7 @@ pub async fn build_dispatcher(
         source,
     })?;
     let mut rc = RegistryConfig::new(&config.plugin_dir, &config.state_dir, probe_exe);
+    rc.system_plugin_dir = config.shipped_plugin_dir().map(PathBuf::from);
     rc.max_images = config.plugins.max_images;
     rc.max_concurrent_calls = config.plugins.max_concurrent_calls;
     rc.allow_insecure_permissions = config.plugins.allow_insecure_permissions;
@@ -335,6 +336,10 @@ pub async fn serve(config: Config, probe_exe: PathBuf) -> Result<(), DaemonError
     } else {
         None
     };
+    // `[tls]` loaded before listening; `tls` is what a configuration reload passes to
+    // `crate::tls::reload`.
+    let tls = crate::tls::start(&config.tls, config.listen)
+        .map_err(|e| DaemonError::Other(format!("config: {e}")))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen {
@@ -347,7 +352,7 @@ pub async fn serve(config: Config, probe_exe: PathBuf) -> Result<(), DaemonError
     // The first line on stdout is the address, for scripts and tests that listen on port 0.
     println!("listening on {addr}");
     tracing::info!(%addr, plugin_dir = %config.plugin_dir.display(), state_dir = %config.state_dir.display(), "smo serving");
-    crate::server::serve(listener, router, &config.http, shutdown_signal()).await;
+    crate::server::serve(listener, router, &config.http, tls, shutdown_signal()).await;
     tracing::info!("smo stopped");
     Ok(())
 }

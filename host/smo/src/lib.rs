@@ -12,3 +12,4 @@ pub mod render;
 pub mod server;
 pub mod simulate;
 pub mod store;
+pub mod tls;

@@ -5,10 +5,12 @@ mod backend;
 mod ecosystem;
 mod http;
 mod telemetry;
+mod tls;
 
 pub use backend::{ApplierSettings, BackendKind, BackendSettings, SimBackendSettings};
 pub use ecosystem::EcosystemSettings;
 pub use http::HttpSettings;
+pub use tls::TlsSettings;
 pub use telemetry::{
     PromGraphSettings, PrometheusSettings, TelemetrySettings, TelemetrySourceKind,
 };
@@ -179,6 +181,8 @@ pub struct Config {
     pub http: HttpSettings,
     /// `[ecosystem]`: the Dependency Satisfaction Score's weights and threshold.
     pub ecosystem: EcosystemSettings,
+    /// `[tls]`: the certificate and key of HTTPS (plain HTTP without).
+    pub tls: TlsSettings,
 }
 
 /// `[sim]`: run `smo serve` on a scenario of the simulated continuum.
@@ -220,6 +224,7 @@ impl Default for Config {
             applier: ApplierSettings::default(),
             http: HttpSettings::default(),
             ecosystem: EcosystemSettings::default(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -265,6 +270,7 @@ impl Config {
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.http.validate()?;
+        self.tls.validate()?;
         let invalid = |field: &str, message: &str| {
             Err(ConfigError::Invalid {
                 field: field.into(),
