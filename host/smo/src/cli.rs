@@ -60,6 +60,10 @@ pub struct RenderArgs {
     /// Directory of the strategy plugins (*.so), when the placement is decided.
     #[arg(long, env = "SMO_PLUGIN_DIR", default_value = "/var/lib/smo/plugins")]
     pub plugin_dir: PathBuf,
+    /// The package's shipped plugins, scanned too (a plugin of --plugin-dir overrides a shipped
+    /// one of the same name; a directory that does not exist ships nothing, "" ignores it).
+    #[arg(long, env = "SMO_SYSTEM_PLUGIN_DIR", default_value = crate::config::SYSTEM_PLUGIN_DIR)]
+    pub system_plugin_dir: PathBuf,
     /// Decide on this scenario's datacenters instead of the built-in 3-cluster inventory.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
@@ -95,6 +99,10 @@ pub struct SimulateCommand {
     /// Directory of the strategy plugins (*.so) to compare.
     #[arg(long, env = "SMO_PLUGIN_DIR", default_value = "/var/lib/smo/plugins")]
     pub plugin_dir: PathBuf,
+    /// The package's shipped plugins, scanned too (a plugin of --plugin-dir overrides a shipped
+    /// one of the same name; a directory that does not exist ships nothing, "" ignores it).
+    #[arg(long, env = "SMO_SYSTEM_PLUGIN_DIR", default_value = crate::config::SYSTEM_PLUGIN_DIR)]
+    pub system_plugin_dir: PathBuf,
     /// Where private copies of the plugins are staged (must not be a noexec mount).
     /// Default: $TMPDIR/smo-simulate.
     #[arg(long, env = "SMO_STATE_DIR")]
@@ -111,6 +119,11 @@ pub struct ServeArgs {
     /// Directory scanned for strategy plugins (*.so). Default /var/lib/smo/plugins.
     #[arg(long)]
     pub plugin_dir: Option<PathBuf>,
+    /// The package's shipped plugins, scanned with --plugin-dir, whose plugins override them by
+    /// name. Default /usr/lib/smo/plugins (absent: none; "" ignores it). Config key:
+    /// `system_plugin_dir`.
+    #[arg(long)]
+    pub system_plugin_dir: Option<PathBuf>,
     /// Directory for the database and the private copies of loaded plugins. Default /var/lib/smo.
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
@@ -194,7 +207,12 @@ pub struct DaemonArgs {
 pub struct ListArgs {
     #[command(flatten)]
     pub daemon: DaemonArgs,
-    /// Probe the plugin files of this directory instead of asking the daemon.
-    #[arg(long)]
+    /// Probe the plugin files of this directory (without a value: /var/lib/smo/plugins) and of
+    /// --system-plugin-dir instead of asking the daemon; shipped plugins that a file of DIR
+    /// overrides are marked `overridden_by`.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "/var/lib/smo/plugins")]
     pub dir: Option<PathBuf>,
+    /// The package's shipped plugins, listed with --dir ("" ignores them).
+    #[arg(long, env = "SMO_SYSTEM_PLUGIN_DIR", default_value = crate::config::SYSTEM_PLUGIN_DIR)]
+    pub system_plugin_dir: PathBuf,
 }

@@ -54,7 +54,8 @@ fn run(cli: Cli) -> Result<(), String> {
             let state_dir = cmd
                 .state_dir
                 .unwrap_or_else(|| std::env::temp_dir().join("smo-simulate"));
-            smo_host::simulate::run(&cmd.sim, cmd.plugin_dir, state_dir, own_exe()?)
+            let plugin_dirs = (cmd.plugin_dir, cmd.system_plugin_dir);
+            smo_host::simulate::run(&cmd.sim, plugin_dirs, state_dir, own_exe()?)
         }
         Command::Serve(args) => {
             let config = serve_config(args, cli.log_format)?;
@@ -105,16 +106,20 @@ fn run(cli: Cli) -> Result<(), String> {
                 smo_host::logging::init(log_format);
                 let exe = own_exe()?;
                 runtime()?.block_on(async move {
-                    let files = smo_plugin_host::catalog::scan(&dir).map_err(|e| e.to_string())?;
-                    let config = probe::ProbeConfig { exe, timeout: std::time::Duration::from_secs(10) };
-                    let mut rows = Vec::new();
-                    for file in files {
-                        let row = match probe::probe(&config, &file).await {
-                            Ok(info) => serde_json::json!({"file": file, "ok": true, "plugin": info}),
-                            Err(e) => serde_json::json!({"file": file, "ok": false, "error": e.to_string()}),
-                        };
-                        rows.push(row);
-                    }
+                    let config = probe::ProbeConfig {
+                        exe,
+                        timeout: std::time::Duration::from_secs(10),
+                    };
+                    let shipped = Config {
+                        system_plugin_dir: args.system_plugin_dir,
+                        ..Config::default()
+                    };
+                    let rows = smo_host::plugin_list::probe_dirs(
+                        &dir,
+                        shipped.shipped_plugin_dir(),
+                        &config,
+                    )
+                    .await?;
                     print_json(&rows)
                 })
             }
@@ -129,6 +134,9 @@ fn serve_config(args: ServeArgs, log_format: Option<LogFormat>) -> Result<Config
     };
     if let Some(d) = args.plugin_dir {
         config.plugin_dir = d;
+    }
+    if let Some(d) = args.system_plugin_dir {
+        config.system_plugin_dir = d;
     }
     if let Some(d) = args.state_dir {
         config.state_dir = d;

@@ -106,6 +106,7 @@ fn decide(
     let state_dir = std::env::temp_dir().join(format!("smo-render-{}", std::process::id()));
     let mut config = Config {
         plugin_dir: args.plugin_dir.clone(),
+        system_plugin_dir: args.system_plugin_dir.clone(),
         state_dir: state_dir.clone(),
         ..Config::default()
     };

@@ -100,10 +100,11 @@ impl StrategyDriver for PluginDriver {
     }
 }
 
-/// Runs `smo simulate` with the plugins of `plugin_dir`.
+/// Runs `smo simulate` with the plugins of `plugin_dir` and the shipped ones of
+/// `system_plugin_dir` (those of `plugin_dir` override them by name).
 pub fn run(
     args: &SimulateArgs,
-    plugin_dir: PathBuf,
+    (plugin_dir, system_plugin_dir): (PathBuf, PathBuf),
     state_dir: PathBuf,
     probe_exe: PathBuf,
 ) -> Result<(), String> {
@@ -114,6 +115,7 @@ pub fn run(
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let config = Config {
         plugin_dir,
+        system_plugin_dir,
         state_dir,
         ..Config::default()
     };
