@@ -61,7 +61,7 @@ pub struct RenderArgs {
     #[arg(long, env = "SMO_PLUGIN_DIR", default_value = "/var/lib/smo/plugins")]
     pub plugin_dir: PathBuf,
     /// The package's shipped plugins, scanned too (a plugin of --plugin-dir overrides a shipped
-    /// one of the same name; a directory that does not exist ships nothing, "" ignores it).
+    /// one of the same name; a directory that does not exist ships nothing).
     #[arg(long, env = "SMO_SYSTEM_PLUGIN_DIR", default_value = crate::config::SYSTEM_PLUGIN_DIR)]
     pub system_plugin_dir: PathBuf,
     /// Decide on this scenario's datacenters instead of the built-in 3-cluster inventory.
@@ -100,7 +100,7 @@ pub struct SimulateCommand {
     #[arg(long, env = "SMO_PLUGIN_DIR", default_value = "/var/lib/smo/plugins")]
     pub plugin_dir: PathBuf,
     /// The package's shipped plugins, scanned too (a plugin of --plugin-dir overrides a shipped
-    /// one of the same name; a directory that does not exist ships nothing, "" ignores it).
+    /// one of the same name; a directory that does not exist ships nothing).
     #[arg(long, env = "SMO_SYSTEM_PLUGIN_DIR", default_value = crate::config::SYSTEM_PLUGIN_DIR)]
     pub system_plugin_dir: PathBuf,
     /// Where private copies of the plugins are staged (must not be a noexec mount).
@@ -120,7 +120,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub plugin_dir: Option<PathBuf>,
     /// The package's shipped plugins, scanned with --plugin-dir, whose plugins override them by
-    /// name. Default /usr/lib/smo/plugins (absent: none; "" ignores it). Config key:
+    /// name. Default /usr/lib/smo/plugins (a directory that does not exist ships nothing).
+    /// Config key:
     /// `system_plugin_dir`.
     #[arg(long)]
     pub system_plugin_dir: Option<PathBuf>,
@@ -192,15 +193,48 @@ pub enum ClusterCommand {
 /// How to reach the running daemon.
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
-    /// Address of the daemon's REST API.
+    /// Address of the daemon's REST API, over plain HTTP (--url for HTTPS).
     #[arg(long, default_value = "127.0.0.1:8000", env = "SMO_ADDR")]
     pub listen: SocketAddr,
+    /// The daemon's URL instead of --listen: `https://HOST:PORT` for a daemon with `[tls]`, or
+    /// `http://HOST:PORT`.
+    #[arg(long, env = "SMO_URL")]
+    pub url: Option<String>,
+    /// PEM file of the CA certificate(s) that signed the daemon's certificate, trusted for an
+    /// https:// --url (default: the public web PKI roots).
+    #[arg(long, env = "SMO_CACERT")]
+    pub cacert: Option<PathBuf>,
     /// Bearer token for the API (default: $SMO_TOKEN, else STATE_DIR/admin.token).
     #[arg(long, env = "SMO_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// The daemon's state directory, to read its admin.token (default /var/lib/smo).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+}
+
+impl DaemonArgs {
+    /// The URL of `path` (`/v1/...`) on the daemon: under --url, else `http://LISTEN`.
+    pub fn url(&self, path: &str) -> Result<String, String> {
+        let Some(url) = &self.url else {
+            if self.cacert.is_some() {
+                return Err("--cacert is for an HTTPS daemon: give its --url https://HOST:PORT".into());
+            }
+            return Ok(format!("http://{}{path}", self.listen));
+        };
+        let base = url.trim_end_matches('/');
+        if base.starts_with("http://") && self.cacert.is_some() {
+            return Err(format!("--cacert is for an HTTPS daemon, and --url {url} is http://"));
+        }
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(format!("--url {url}: must start with https:// or http://"));
+        }
+        Ok(format!("{base}{path}"))
+    }
+
+    /// The HTTP agent: error statuses as answers; --cacert's CA as the roots of HTTPS.
+    pub fn agent(&self) -> Result<ureq::Agent, String> {
+        crate::tls::client_agent(self.cacert.as_deref()).map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -212,7 +246,39 @@ pub struct ListArgs {
     /// overrides are marked `overridden_by`.
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "/var/lib/smo/plugins")]
     pub dir: Option<PathBuf>,
-    /// The package's shipped plugins, listed with --dir ("" ignores them).
+    /// The package's shipped plugins, listed with --dir (a directory that does not exist ships
+    /// nothing).
     #[arg(long, env = "SMO_SYSTEM_PLUGIN_DIR", default_value = crate::config::SYSTEM_PLUGIN_DIR)]
     pub system_plugin_dir: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn daemon(args: &[&str]) -> DaemonArgs {
+        let mut argv = vec!["smo", "plugin", "reload"];
+        argv.extend(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Plugin(PluginCommand::Reload(daemon)) => daemon,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_daemon_url_comes_from_url_or_listen() {
+        let d = daemon(&["--listen", "127.0.0.1:9"]);
+        assert_eq!(d.url("/v1/plugins").unwrap(), "http://127.0.0.1:9/v1/plugins");
+        let d = daemon(&["--url", "https://smo.example:8443/", "--cacert", "/ca.pem"]);
+        assert_eq!(
+            d.url("/v1/plugins").unwrap(),
+            "https://smo.example:8443/v1/plugins"
+        );
+        let e = daemon(&["--url", "smo.example:8443"]).url("/").unwrap_err();
+        assert!(e.contains("--url") && e.contains("https://"), "{e}");
+        let e = daemon(&["--url", "http://h:1", "--cacert", "/ca.pem"]).url("/").unwrap_err();
+        assert!(e.contains("--cacert"), "{e}");
+        let e = daemon(&["--cacert", "/ca.pem"]).url("/").unwrap_err();
+        assert!(e.contains("--cacert") && e.contains("--url"), "{e}");
+    }
 }

@@ -68,8 +68,7 @@ fn run(cli: Cli) -> Result<(), String> {
             served.map_err(|e| e.to_string())
         }
         Command::Cluster(ClusterCommand::List { daemon, json }) => {
-            let url = format!("http://{}/v1/clusters", daemon.listen);
-            let body = http_json("GET", &url, token_for(&daemon).as_deref())?;
+            let body = http_json("GET", &daemon, "/v1/clusters")?;
             if json {
                 print_json(&body)
             } else {
@@ -78,8 +77,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Plugin(PluginCommand::Reload(daemon)) => {
-            let url = format!("http://{}/v1/plugins/reload", daemon.listen);
-            let body = http_json("POST", &url, token_for(&daemon).as_deref())?;
+            let body = http_json("POST", &daemon, "/v1/plugins/reload")?;
             print_json(&body)?;
             let failed: Vec<&str> = body["failed"]
                 .as_array()
@@ -99,8 +97,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Plugin(PluginCommand::List(args)) => match args.dir {
             None => {
-                let url = format!("http://{}/v1/plugins", args.daemon.listen);
-                print_json(&http_json("GET", &url, token_for(&args.daemon).as_deref())?)
+                print_json(&http_json("GET", &args.daemon, "/v1/plugins")?)
             }
             Some(dir) => {
                 smo_host::logging::init(log_format);
@@ -206,12 +203,15 @@ fn token_for(daemon: &smo_host::cli::DaemonArgs) -> Option<String> {
     )
 }
 
-fn http_json(method: &str, url: &str, token: Option<&str>) -> Result<serde_json::Value, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let bearer = token.map(|t| format!("Bearer {t}"));
+/// `method` on the daemon's `path` with the CLI's token; the JSON answer, or an error line.
+fn http_json(
+    method: &str,
+    daemon: &smo_host::cli::DaemonArgs,
+    path: &str,
+) -> Result<serde_json::Value, String> {
+    let url = &daemon.url(path)?;
+    let agent = daemon.agent()?;
+    let bearer = token_for(daemon).map(|t| format!("Bearer {t}"));
     let response = match (method, &bearer) {
         ("POST", Some(b)) => agent.post(url).header("Authorization", b).send_empty(),
         ("POST", None) => agent.post(url).send_empty(),
@@ -219,7 +219,12 @@ fn http_json(method: &str, url: &str, token: Option<&str>) -> Result<serde_json:
         (_, None) => agent.get(url).call(),
     }
     .map_err(|e| {
-        format!("cannot reach the daemon at {url}: {e} (is `smo serve` running? use --listen ADDR)")
+        let hint = if url.starts_with("https://") {
+            "is `smo serve` running there? --cacert FILE names the CA of its certificate"
+        } else {
+            "is `smo serve` running? use --listen ADDR, or --url https://HOST:PORT for HTTPS"
+        };
+        format!("cannot reach the daemon at {url}: {e} ({hint})")
     })?;
     let status = response.status();
     let body: serde_json::Value = response
