@@ -217,13 +217,17 @@ impl DaemonArgs {
     pub fn url(&self, path: &str) -> Result<String, String> {
         let Some(url) = &self.url else {
             if self.cacert.is_some() {
-                return Err("--cacert is for an HTTPS daemon: give its --url https://HOST:PORT".into());
+                return Err(
+                    "--cacert is for an HTTPS daemon: give its --url https://HOST:PORT".into(),
+                );
             }
             return Ok(format!("http://{}{path}", self.listen));
         };
         let base = url.trim_end_matches('/');
         if base.starts_with("http://") && self.cacert.is_some() {
-            return Err(format!("--cacert is for an HTTPS daemon, and --url {url} is http://"));
+            return Err(format!(
+                "--cacert is for an HTTPS daemon, and --url {url} is http://"
+            ));
         }
         if !(base.starts_with("https://") || base.starts_with("http://")) {
             return Err(format!("--url {url}: must start with https:// or http://"));
@@ -268,7 +272,10 @@ mod tests {
     #[test]
     fn the_daemon_url_comes_from_url_or_listen() {
         let d = daemon(&["--listen", "127.0.0.1:9"]);
-        assert_eq!(d.url("/v1/plugins").unwrap(), "http://127.0.0.1:9/v1/plugins");
+        assert_eq!(
+            d.url("/v1/plugins").unwrap(),
+            "http://127.0.0.1:9/v1/plugins"
+        );
         let d = daemon(&["--url", "https://smo.example:8443/", "--cacert", "/ca.pem"]);
         assert_eq!(
             d.url("/v1/plugins").unwrap(),
@@ -276,7 +283,9 @@ mod tests {
         );
         let e = daemon(&["--url", "smo.example:8443"]).url("/").unwrap_err();
         assert!(e.contains("--url") && e.contains("https://"), "{e}");
-        let e = daemon(&["--url", "http://h:1", "--cacert", "/ca.pem"]).url("/").unwrap_err();
+        let e = daemon(&["--url", "http://h:1", "--cacert", "/ca.pem"])
+            .url("/")
+            .unwrap_err();
         assert!(e.contains("--cacert"), "{e}");
         let e = daemon(&["--cacert", "/ca.pem"]).url("/").unwrap_err();
         assert!(e.contains("--cacert") && e.contains("--url"), "{e}");

@@ -96,9 +96,7 @@ fn run(cli: Cli) -> Result<(), String> {
             ))
         }
         Command::Plugin(PluginCommand::List(args)) => match args.dir {
-            None => {
-                print_json(&http_json("GET", &args.daemon, "/v1/plugins")?)
-            }
+            None => print_json(&http_json("GET", &args.daemon, "/v1/plugins")?),
             Some(dir) => {
                 smo_host::logging::init(log_format);
                 let exe = own_exe()?;

@@ -48,9 +48,9 @@ impl TlsError {
     /// The setting at fault: `tls.cert`, `tls.key` or `--cacert`.
     pub fn field(&self) -> &'static str {
         match self {
-            Self::Read { field, .. } | Self::Invalid { field, .. } | Self::Settings { field, .. } => {
-                field
-            }
+            Self::Read { field, .. }
+            | Self::Invalid { field, .. }
+            | Self::Settings { field, .. } => field,
             Self::Rejected { .. } => "tls.key",
         }
     }
@@ -83,15 +83,18 @@ pub fn server_config(settings: &TlsSettings) -> Result<ServerConfig, TlsError> {
     };
     let chain = read_certificates("tls.cert", cert)?;
     let private_key = read_key(key)?;
-    let mut config =
-        ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, private_key))
-            .map_err(|e| TlsError::Rejected {
-                cert: cert.clone(),
-                key: key.clone(),
-                message: e.to_string(),
-            })?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| {
+            builder
+                .with_no_client_auth()
+                .with_single_cert(chain, private_key)
+        })
+        .map_err(|e| TlsError::Rejected {
+            cert: cert.clone(),
+            key: key.clone(),
+            message: e.to_string(),
+        })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
@@ -304,10 +307,10 @@ mod tests {
             roots.add(cert).unwrap();
         }
         let client = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
         let (client_io, server_io) = tokio::io::duplex(64 * 1024);
         let server = tokio::spawn(async move { acceptor.accept(server_io).await.map(drop) });
@@ -411,7 +414,10 @@ mod tests {
             ..b.clone()
         };
         let e = tls.reload(&missing).unwrap_err().to_string();
-        assert!(e.starts_with("tls.cert: cannot read ") && e.contains("gone.crt"), "{e}");
+        assert!(
+            e.starts_with("tls.cert: cannot read ") && e.contains("gone.crt"),
+            "{e}"
+        );
         assert_eq!(presented(tls.acceptor(), &ca_b).await.unwrap(), second);
 
         let e = tls.reload(&TlsSettings::default()).unwrap_err();
