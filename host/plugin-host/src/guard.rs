@@ -27,14 +27,32 @@ impl Default for GuardConfig {
 }
 
 /// Runs strategy calls safely.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CallGuard {
     config: GuardConfig,
+    /// Also count each call per strategy for `/metrics` (see [`CallGuard::with_metrics`]).
+    metrics: bool,
+}
+
+impl Default for CallGuard {
+    fn default() -> Self {
+        Self::new(GuardConfig::default())
+    }
 }
 
 impl CallGuard {
     pub fn new(config: GuardConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            metrics: true,
+        }
+    }
+
+    /// Whether calls are also counted per strategy, by outcome and latency, for `/metrics`
+    /// (on by default; off only to measure what that costs, as the `plugin_call` bench does).
+    pub fn with_metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
     }
 
     pub fn config(&self) -> &GuardConfig {
@@ -152,6 +170,11 @@ impl CallGuard {
         detail: &str,
     ) {
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        if self.metrics {
+            if let Some(calls) = entry.calls.get(strategy) {
+                calls.record(outcome, micros);
+            }
+        }
         if outcome == Outcome::Answered {
             // "infeasible", "bad input": answers, not malfunctions.
             tracing::debug!(plugin = %entry.info.name, version = %entry.info.version, strategy, detail, "strategy answered with an error");

@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod error;
 pub mod guard;
 pub mod loader;
+pub mod metrics;
 pub mod names;
 pub mod permissions;
 pub mod probe;

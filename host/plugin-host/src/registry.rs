@@ -4,6 +4,7 @@
 use super::catalog::{self, Origin};
 use super::error::PluginHostError;
 use super::loader::{self, PluginInfo};
+use super::metrics::{CallMetrics, ReloadCounts};
 use super::permissions;
 use super::probe::{self, ProbeConfig};
 use super::staging::{self, StagedFile};
@@ -78,6 +79,8 @@ pub struct PluginEntry {
     /// Registry generation in which this version became active.
     pub since_generation: u64,
     pub stats: Arc<PluginStats>,
+    /// Calls per strategy, by outcome, with their latency (for `/metrics`).
+    pub calls: CallMetrics,
     pub permits: Arc<Semaphore>,
     max_images: usize,
     image: OnceLock<Result<PluginModule_Ref, String>>,
@@ -87,6 +90,7 @@ pub struct PluginEntry {
 impl PluginEntry {
     fn new(info: PluginInfo, file: StagedFile, generation: u64, config: &RegistryConfig) -> Self {
         Self {
+            calls: CallMetrics::new(info.strategies.iter().map(|s| s.name.as_str())),
             info,
             file,
             since_generation: generation,
@@ -258,6 +262,7 @@ pub struct Registry {
     active: ArcSwap<ActiveSet>,
     reload_lock: tokio::sync::Mutex<()>,
     reloads: AtomicU64,
+    reload_counts: ReloadCounts,
 }
 
 impl Registry {
@@ -274,6 +279,7 @@ impl Registry {
             active: ArcSwap::from_pointee(empty),
             reload_lock: tokio::sync::Mutex::new(()),
             reloads: AtomicU64::new(0),
+            reload_counts: ReloadCounts::default(),
         };
         let (set, report) = registry.build(&registry.active.load()).await?;
         for r in &report.rejected {
@@ -293,6 +299,11 @@ impl Registry {
 
     pub fn config(&self) -> &RegistryConfig {
         &self.config
+    }
+
+    /// Reloads so far, by outcome (see [`ReloadCounts`]).
+    pub fn reload_counts(&self) -> &ReloadCounts {
+        &self.reload_counts
     }
 
     /// The active set (calls keep the `Arc` they got, so they finish on the version they began).
@@ -326,6 +337,7 @@ impl Registry {
         let (set, report) = match built {
             Ok(built) => built,
             Err(error) => {
+                self.reload_counts.failed();
                 tracing::error!(%error, "plugin reload failed; previous set stays active");
                 return Err(error);
             }
@@ -335,6 +347,7 @@ impl Registry {
         }
         self.active.store(Arc::new(set));
         self.reloads.fetch_add(1, Ordering::Relaxed);
+        self.reload_counts.swapped(report.failed.len());
         tracing::info!(
             generation = report.generation,
             added = ?report.added,

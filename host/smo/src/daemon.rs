@@ -201,10 +201,17 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             "resumed the control loops of running graphs"
         );
     }
+    let metrics = Arc::new(crate::metrics::Metrics::new(&engine));
+    if let Some(addr) = config.metrics.listen {
+        api::metrics::spawn_listener(addr, Arc::clone(&metrics), &config.http)
+            .await
+            .map_err(|source| DaemonError::Listen { addr, source })?;
+    }
     let router = api::router(AppState {
         dispatcher: Arc::clone(&dispatcher),
         engine: Arc::clone(&engine),
         auth,
+        metrics,
     });
     Ok(App {
         router,

@@ -8,6 +8,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod logging;
+pub mod metrics;
 pub mod plugin_list;
 pub mod render;
 pub mod server;

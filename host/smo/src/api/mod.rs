@@ -4,7 +4,8 @@
 //!
 //! Every route is declared once in [`Routes`], which records (method, path) as it builds the
 //! router, so a test can check that the checked-in `openapi.json` lists exactly these routes.
-//! `/healthz` and `/v1/openapi.json` are open; everything else goes through [`auth::require`].
+//! `/healthz`, `/readyz` and `/v1/openapi.json` are open; everything else (`/metrics` too) goes
+//! through [`auth::require`].
 
 pub mod auth;
 pub mod body;
@@ -13,6 +14,8 @@ pub mod compat;
 pub mod ecosystem;
 pub mod error;
 pub mod graphs;
+pub mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod origin;
 pub mod plugins;
@@ -36,6 +39,8 @@ pub struct AppState {
     pub dispatcher: Arc<Dispatcher>,
     pub engine: Arc<Engine>,
     pub auth: Arc<auth::Auth>,
+    /// smo's own metrics (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A router under construction that remembers its routes.
@@ -81,6 +86,7 @@ impl Routes {
 fn open_routes() -> Routes {
     Routes::new()
         .get("/healthz", plugins::health)
+        .get("/readyz", health::ready)
         .get("/v1/openapi.json", openapi::document)
         .get("/v1/schemas/dependencies", ecosystem::schema)
 }
@@ -88,6 +94,7 @@ fn open_routes() -> Routes {
 /// The routes behind authentication.
 fn protected_routes() -> Routes {
     Routes::new()
+        .get("/metrics", metrics::scrape)
         .get("/v1/plugins", plugins::list)
         .post("/v1/plugins/reload", plugins::reload)
         .post("/v1/strategies/{plugin}/{strategy}/place", plugins::place)

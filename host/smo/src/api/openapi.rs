@@ -104,6 +104,7 @@ pub fn component_schemas() -> Result<Map<String, Value>, String> {
     answers.subschema_for::<ApiError>();
     answers.subschema_for::<ValidationError>();
     answers.subschema_for::<Health>();
+    answers.subschema_for::<super::health::Readiness>();
     answers.subschema_for::<RegistryStatus>();
     answers.subschema_for::<ReloadReport>();
     answers.subschema_for::<DecisionRecord>();

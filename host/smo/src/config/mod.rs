@@ -4,12 +4,14 @@
 mod backend;
 mod ecosystem;
 mod http;
+mod metrics;
 mod telemetry;
 mod tls;
 
 pub use backend::{ApplierSettings, BackendKind, BackendSettings, SimBackendSettings};
 pub use ecosystem::EcosystemSettings;
 pub use http::HttpSettings;
+pub use metrics::MetricsSettings;
 pub use tls::TlsSettings;
 pub use telemetry::{
     PromGraphSettings, PrometheusSettings, TelemetrySettings, TelemetrySourceKind,
@@ -181,6 +183,8 @@ pub struct Config {
     pub http: HttpSettings,
     /// `[ecosystem]`: the Dependency Satisfaction Score's weights and threshold.
     pub ecosystem: EcosystemSettings,
+    /// `[metrics]`: an unauthenticated listener of its own for `/metrics`, if any.
+    pub metrics: MetricsSettings,
     /// `[tls]`: the certificate and key of HTTPS (plain HTTP without).
     pub tls: TlsSettings,
 }
@@ -224,6 +228,7 @@ impl Default for Config {
             applier: ApplierSettings::default(),
             http: HttpSettings::default(),
             ecosystem: EcosystemSettings::default(),
+            metrics: MetricsSettings::default(),
             tls: TlsSettings::default(),
         }
     }
@@ -299,6 +304,7 @@ impl Config {
         }
         self.telemetry.validate()?;
         self.ecosystem.validate()?;
+        self.metrics.validate(self.listen)?;
         self.backend.validate()?;
         self.applier.validate()
     }

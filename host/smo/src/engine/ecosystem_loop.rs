@@ -129,14 +129,23 @@ pub fn spawn(
         // The first tick is immediate: skip it, the map is empty at start.
         ticks.tick().await;
         loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = wake.notified() => {}
-            }
+            // When the round was due: a scheduled tick's instant; none for a wake-up.
+            let due = tokio::select! {
+                due = ticks.tick() => Some(due),
+                _ = wake.notified() => None,
+            };
             let Some(engine) = engine.upgrade() else {
                 return;
             };
-            if let Err(error) = engine.ecosystem_round(budget).await {
+            let started = tokio::time::Instant::now();
+            let round = engine.ecosystem_round(budget).await;
+            engine.loop_stats.ecosystem.round(
+                period,
+                due.map(|due| started.saturating_duration_since(due)),
+                started.elapsed(),
+                round.is_ok(),
+            );
+            if let Err(error) = round {
                 tracing::warn!(%error, "ecosystem round failed");
             }
         }

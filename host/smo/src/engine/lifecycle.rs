@@ -174,6 +174,8 @@ pub struct Engine {
     /// Reconciles desired states with the backend.
     pub(crate) applier: Applier,
     pub(crate) appended: AtomicU64,
+    /// The control loops' rounds, for `/metrics`.
+    pub(crate) loop_stats: crate::metrics::loops::LoopStats,
 }
 
 impl Engine {
@@ -200,6 +202,7 @@ impl Engine {
             names: GraphNames::default(),
             ecosystem: Ecosystem::default(),
             appended: AtomicU64::new(0),
+            loop_stats: Default::default(),
         })
     }
 

@@ -22,17 +22,33 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// When the next round runs: every `period`, until the stop signal.
 pub struct Trigger {
     period: Duration,
     stop: watch::Receiver<bool>,
+    /// When the round being waited for (or the last one) was due.
+    due: Option<Instant>,
 }
 
 impl Trigger {
     pub fn new(period: Duration, stop: watch::Receiver<bool>) -> Self {
-        Self { period, stop }
+        Self {
+            period,
+            stop,
+            due: None,
+        }
+    }
+
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// How late a round starting at `at` is after the last wait's end was due.
+    pub fn lag(&self, at: Instant) -> Option<Duration> {
+        self.due.map(|due| at.saturating_duration_since(due))
     }
 
     /// Waits one period; `false` when the loop was stopped (now or while waiting).
@@ -40,6 +56,7 @@ impl Trigger {
         if *self.stop.borrow() {
             return false;
         }
+        self.due = Some(Instant::now() + self.period);
         tokio::select! {
             () = tokio::time::sleep(self.period) => !*self.stop.borrow(),
             _ = self.stop.changed() => false,
@@ -115,6 +132,15 @@ impl Engine {
             let _ = handle.stop.send(true);
             tracing::debug!(graph = %name, "scaling loop stopped");
         }
+    }
+
+    /// How many graphs have a live scaling loop.
+    pub fn scaling_loops(&self) -> usize {
+        self.loops
+            .lock()
+            .values()
+            .filter(|h| !h.task.is_finished())
+            .count()
     }
 
     /// Whether graph `name` has a live scaling loop.
@@ -282,7 +308,15 @@ async fn run(engine: Weak<Engine>, name: String, mut trigger: Trigger) {
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        match engine.scale_round(&name).await {
+        let started = Instant::now();
+        let round = engine.scale_round(&name).await;
+        engine.loop_stats.scaling.round(
+            trigger.period(),
+            trigger.lag(started),
+            started.elapsed(),
+            round.is_ok(),
+        );
+        match round {
             Ok(Round::Continue) => {}
             Ok(Round::Stop) => return,
             Err(e) => tracing::warn!(graph = %name, error = %e, "scaling round failed"),
@@ -303,6 +337,18 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(10));
         stop.send(true).expect("receiver alive");
         assert!(!trigger.next().await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_lag_is_how_late_a_round_starts_after_it_was_due() {
+        let (_stop, stopped) = watch::channel(false);
+        let mut trigger = Trigger::new(Duration::from_secs(30), stopped);
+        assert_eq!(trigger.lag(Instant::now()), None, "nothing was due yet");
+        assert!(trigger.next().await);
+        assert_eq!(trigger.lag(Instant::now()), Some(Duration::ZERO));
+        tokio::time::advance(Duration::from_millis(7)).await;
+        assert_eq!(trigger.lag(Instant::now()), Some(Duration::from_millis(7)));
+        assert_eq!(trigger.period(), Duration::from_secs(30));
     }
 
     #[tokio::test]

@@ -116,6 +116,10 @@ impl Store {
             .map(|record| insert_decision(&tx, record, Some(generation)))
             .collect::<Result<Vec<_>, _>>()?;
         tx.commit().during(operation)?;
+        for record in commit.decisions {
+            self.metrics()
+                .decision_recorded(record.kind, record.outcome);
+        }
         Ok(Committed {
             generation,
             decision_ids,

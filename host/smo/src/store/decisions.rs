@@ -109,7 +109,10 @@ pub(super) fn insert_decision(
 impl Store {
     /// Appends a decision that changed no desired state; returns its id.
     pub fn append_decision(&self, record: &DecisionRecord) -> Result<i64, StoreError> {
-        insert_decision(&self.lock(), record, None)
+        let id = insert_decision(&self.lock(), record, None)?;
+        self.metrics()
+            .decision_recorded(record.kind, record.outcome);
+        Ok(id)
     }
 
     /// The latest `limit` decisions, newest first; only graph `graph`'s when given.

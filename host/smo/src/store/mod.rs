@@ -32,9 +32,10 @@ pub mod reader;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::metrics::store::{StoreMetrics, Timed};
 use error::SqlContext;
 use rusqlite::{Connection, OptionalExtension};
 
@@ -68,6 +69,8 @@ pub struct Store {
     conn: Mutex<Connection>,
     /// The database file, or ":memory:".
     location: String,
+    /// Store call latency and decisions recorded, for `/metrics`.
+    metrics: StoreMetrics,
 }
 
 /// Creates `dir` (and its parents) readable by its owner only (0700); an existing one is left
@@ -162,6 +165,7 @@ impl Store {
         Ok(Self {
             conn: Mutex::new(conn),
             location,
+            metrics: StoreMetrics::default(),
         })
     }
 
@@ -178,10 +182,18 @@ impl Store {
         })
     }
 
+    /// Store call latency and decisions recorded (see [`StoreMetrics`]).
+    pub fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
+    }
+
     /// The connection. A panic while it was held leaves no half-done write (the open
-    /// transaction rolls back when dropped), so a poisoned lock is simply taken over.
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    /// transaction rolls back when dropped), so a poisoned lock is simply taken over. The time
+    /// from asking for it to letting it go is observed as the call's latency.
+    fn lock(&self) -> Timed<'_, Connection> {
+        let started = std::time::Instant::now();
+        let guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        self.metrics.timed(started, guard)
     }
 }
 

@@ -32,6 +32,22 @@ struct RunState {
     again: HashSet<String>,
     failures: HashMap<String, u32>,
     draws: u64,
+    /// Reconciles finished, and those of them that failed and were retried (for `/metrics`).
+    reconciles: u64,
+    retries: u64,
+}
+
+/// The runner's figures: counts since start, and what runs or backs off now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    /// Reconciles finished.
+    pub reconciles: u64,
+    /// Reconciles that failed and were scheduled again after a backoff.
+    pub retries: u64,
+    /// Reconciles running now.
+    pub running: usize,
+    /// Graphs whose last reconcile failed (backing off).
+    pub backing_off: usize,
 }
 
 /// Runs reconciles (see the module documentation).
@@ -67,6 +83,17 @@ impl Runner {
         self.lock().active.contains(key)
     }
 
+    /// Reconciles and retries so far, and what runs or backs off now.
+    pub fn counts(&self) -> RunCounts {
+        let state = self.lock();
+        RunCounts {
+            reconciles: state.reconciles,
+            retries: state.retries,
+            running: state.active.len(),
+            backing_off: state.failures.len(),
+        }
+    }
+
     /// Forgets `key`'s failure count (a deleted graph).
     pub fn forget(&self, key: &str) {
         self.lock().failures.remove(key);
@@ -77,9 +104,11 @@ impl Runner {
         let next = {
             let mut state = self.lock();
             state.active.remove(key);
+            state.reconciles += 1;
             let again = state.again.remove(key);
             let delay = match action {
                 Action::Retry => {
+                    state.retries += 1;
                     let failures = {
                         let count = state.failures.entry(key.to_owned()).or_default();
                         *count = count.saturating_add(1);
@@ -212,6 +241,18 @@ mod tests {
         assert!(wait(second, third) <= Duration::from_secs(2));
         assert_eq!(wait(third, fourth), Duration::from_secs(30));
         assert_eq!(runner.failures("g"), 0);
+        while runner.counts().reconciles < 4 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            runner.counts(),
+            RunCounts {
+                reconciles: 4,
+                retries: 2,
+                running: 0,
+                backing_off: 0
+            }
+        );
         assert!(scheduler.is_empty(), "AwaitChange schedules nothing");
     }
 
