@@ -336,8 +336,21 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `smo serve` on `sandbox` with extra flags and waits for its address line.
     pub fn start(sandbox: &Sandbox, extra: &[&str]) -> Self {
+        Self::start_with_env(sandbox, extra, &[])
+    }
+
+    /// As [`Daemon::start`], with these environment variables set.
+    pub fn start_with_env(
+        sandbox: &Sandbox,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Self {
         use std::io::BufRead;
-        let mut child = serve_command(sandbox, extra)
+        let mut command = serve_command(sandbox, extra);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

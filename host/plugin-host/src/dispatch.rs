@@ -2,7 +2,7 @@
 //! through the guard, and fall back to the default strategy when it fails, saying why.
 
 use super::error::CallError;
-use super::guard::CallGuard;
+use super::guard::{CallGuard, GuardConfig};
 use super::names::StrategyName;
 use super::registry::{Instance, Registry};
 use smo_core::clock::now_ms;
@@ -73,25 +73,41 @@ fn invoke_plan(i: &Instance, r: &MigrationRequest) -> Result<MigrationDecision, 
 /// Calls strategies by name on behalf of graphs.
 pub struct Dispatcher {
     registry: Arc<Registry>,
-    guard: CallGuard,
-    defaults: DefaultStrategies,
+    /// Swapped whole by a configuration reload; each call loads the current one.
+    guard: arc_swap::ArcSwap<CallGuard>,
+    defaults: arc_swap::ArcSwap<DefaultStrategies>,
 }
 
 impl Dispatcher {
     pub fn new(registry: Arc<Registry>, guard: CallGuard, defaults: DefaultStrategies) -> Self {
         Self {
             registry,
-            guard,
-            defaults,
+            guard: arc_swap::ArcSwap::from_pointee(guard),
+            defaults: arc_swap::ArcSwap::from_pointee(defaults),
         }
+    }
+
+    /// Replaces the call limits (a configuration reload); calls in flight keep theirs.
+    pub fn set_guard(&self, config: GuardConfig) {
+        self.guard.store(Arc::new(CallGuard::new(config)));
+    }
+
+    /// Replaces the default strategies (a configuration reload).
+    pub fn set_defaults(&self, defaults: DefaultStrategies) {
+        self.defaults.store(Arc::new(defaults));
+    }
+
+    /// The call limits in force.
+    pub fn guard_config(&self) -> GuardConfig {
+        self.guard.load().config().clone()
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
     }
 
-    pub fn defaults(&self) -> &DefaultStrategies {
-        &self.defaults
+    pub fn defaults(&self) -> Arc<DefaultStrategies> {
+        self.defaults.load_full()
     }
 
     /// Initial placement (or re-placement when `request.current` is set and `replace`).
@@ -106,7 +122,7 @@ impl Dispatcher {
         } else {
             invoke_place
         };
-        let default = self.defaults.placement.clone();
+        let default = self.defaults.load().placement.clone();
         self.decide(
             Kind::Placement,
             strategy,
@@ -124,7 +140,7 @@ impl Dispatcher {
         params: &str,
         request: Arc<ScalingRequest>,
     ) -> Decided<ScalingDecision> {
-        let default = self.defaults.scaling.clone();
+        let default = self.defaults.load().scaling.clone();
         self.decide(
             Kind::Scaling,
             strategy,
@@ -142,7 +158,7 @@ impl Dispatcher {
         params: &str,
         request: Arc<MigrationRequest>,
     ) -> Decided<MigrationDecision> {
-        let default = self.defaults.migration.clone();
+        let default = self.defaults.load().migration.clone();
         self.decide(
             Kind::Migration,
             strategy,
@@ -319,6 +335,7 @@ impl Dispatcher {
         let params = params.to_string();
         let code = kind.code();
         self.guard
+            .load_full()
             .run(&entry, &name.strategy, move |e| {
                 let instance = e.instance(code, &strategy, &params)?;
                 invoke(&instance, &request)

@@ -39,6 +39,9 @@ pub enum Command {
     /// Ask the running daemon about its clusters.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Check configuration files without a daemon.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print the Kubernetes and Karmada objects a descriptor becomes (Deployment, Service,
     /// PropagationPolicy, ServiceExport/ServiceImport), as YAML, without a cluster.
     Render(RenderArgs),
@@ -160,6 +163,17 @@ pub struct ServeArgs {
     /// The kubeconfig context. Config key: `[backend.karmada] context`.
     #[arg(long)]
     pub context: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Read and validate a `smo.toml` as `smo serve` and a reload would: prints `FILE: valid`,
+    /// or the error naming the key (exit 1). Keys only a restart changes are not compared with
+    /// a running daemon's.
+    Check {
+        /// The configuration file (TOML).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,12 +4,16 @@
 
 use crate::api::auth::{Auth, AuthError};
 use crate::api::{self, AppState};
+use crate::config::source::ConfigSource;
 use crate::config::{ApplierSettings, BackendKind, Config, TelemetrySourceKind};
 use crate::engine::applier::backoff::BackoffPolicy;
 use crate::engine::applier::ApplierConfig;
 use crate::engine::lifecycle::{Engine, EngineConfig};
 use crate::engine::{backend_clusters, inventory, scenario_clusters};
+use crate::reload::telemetry::SwappableTelemetry;
+use crate::reload::{Parts, Reloader};
 use crate::store::{Store, StoreError};
+use crate::systemd::{watchdog, Notifier};
 use smo_core::ports::Continuum;
 use smo_core::ports::TelemetrySource;
 use smo_karmada::KarmadaContinuum;
@@ -98,6 +102,10 @@ pub struct App {
     pub router: axum::Router,
     pub engine: Arc<Engine>,
     pub dispatcher: Arc<Dispatcher>,
+    /// What a configuration reload replaces.
+    pub auth: Arc<Auth>,
+    pub telemetry: Arc<SwappableTelemetry>,
+    pub ecosystem_loop: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Builds everything `smo serve` runs: registry and dispatcher, the store in the state
@@ -148,24 +156,17 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             Arc::new(SineLoad::default())
         }
     };
-    let telemetry = choose_telemetry(config, simulated)?;
+    let telemetry = Arc::new(SwappableTelemetry::new(choose_telemetry(
+        config, simulated,
+    )?));
     let continuum = build_continuum(config, scenario_behaviour).await?;
     let auth = Arc::new(Auth::from_config(&config.auth, &config.state_dir, &store)?);
     let engine = Engine::new(
         store,
         Arc::clone(&dispatcher),
-        telemetry,
+        Arc::clone(&telemetry) as Arc<dyn TelemetrySource>,
         continuum,
-        EngineConfig {
-            scaling_period: Duration::from_millis(config.engine.scaling_period_ms),
-            decision_history: config.engine.decision_history,
-            applier: applier_config(&config.applier),
-            ecosystem: config.ecosystem.weights(),
-            ecosystem_strategy: config.ecosystem.strategy.clone(),
-            ecosystem_params: config.ecosystem.parameters.clone(),
-            ecosystem_window_ms: config.ecosystem.window_ms,
-            ecosystem_bandwidth_gbps: config.ecosystem.bandwidth_gbps,
-        },
+        engine_config(config),
     );
     engine.announce_clusters()?;
     let karmada = &config.backend.karmada;
@@ -183,15 +184,8 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
             Duration::from_millis(karmada.adopt_period_ms),
         ));
     }
-    if config.ecosystem.period_ms > 0 {
-        // The task ends by itself once the engine is dropped.
-        drop(crate::engine::ecosystem_loop::spawn(
-            Arc::downgrade(&engine),
-            engine.ecosystem_waker(),
-            Duration::from_millis(config.ecosystem.period_ms),
-            config.ecosystem.max_moves_per_period,
-        ));
-    }
+    // The task ends by itself once the engine is dropped (a reload may replace it).
+    let ecosystem_loop = crate::reload::spawn_ecosystem_loop(&engine, config);
     engine.start_applier();
     let resumed = engine.resume().await?;
     if resumed.loops > 0 {
@@ -210,14 +204,31 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
     let router = api::router(AppState {
         dispatcher: Arc::clone(&dispatcher),
         engine: Arc::clone(&engine),
-        auth,
+        auth: Arc::clone(&auth),
         metrics,
     });
     Ok(App {
         router,
         engine,
         dispatcher,
+        auth,
+        telemetry,
+        ecosystem_loop,
     })
+}
+
+/// The engine's settings from `[engine]`, `[applier]` and `[ecosystem]`.
+pub fn engine_config(config: &Config) -> EngineConfig {
+    EngineConfig {
+        scaling_period: Duration::from_millis(config.engine.scaling_period_ms),
+        decision_history: config.engine.decision_history,
+        applier: applier_config(&config.applier),
+        ecosystem: config.ecosystem.weights(),
+        ecosystem_strategy: config.ecosystem.strategy.clone(),
+        ecosystem_params: config.ecosystem.parameters.clone(),
+        ecosystem_window_ms: config.ecosystem.window_ms,
+        ecosystem_bandwidth_gbps: config.ecosystem.bandwidth_gbps,
+    }
 }
 
 /// The applier's settings from `[applier]`.
@@ -324,14 +335,26 @@ fn choose_telemetry(
     }
 }
 
-/// Runs the daemon until it is told to stop.
-pub async fn serve(config: Config, probe_exe: PathBuf) -> Result<(), DaemonError> {
+/// How long the control loops may take to end the round they are in once the server stopped.
+const LOOPS_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Runs the daemon until it is told to stop. `source` is where `config` came from: a reload
+/// (SIGHUP, `systemctl reload`) reads it again.
+pub async fn serve(
+    config: Config,
+    source: ConfigSource,
+    probe_exe: PathBuf,
+) -> Result<(), DaemonError> {
+    let notifier = Notifier::from_env();
     let App {
-        router, dispatcher, ..
+        router,
+        dispatcher,
+        engine,
+        auth,
+        telemetry,
+        ecosystem_loop,
     } = build_app(&config, probe_exe).await?;
     let registry = Arc::clone(dispatcher.registry());
-    triggers::spawn_sighup(Arc::clone(&registry))
-        .map_err(|e| DaemonError::Other(format!("cannot install SIGHUP handler: {e}")))?;
     let _watch = if config.plugins.watch {
         let watch = triggers::spawn_watch(
             Arc::clone(&registry),
@@ -343,8 +366,7 @@ pub async fn serve(config: Config, probe_exe: PathBuf) -> Result<(), DaemonError
     } else {
         None
     };
-    // `[tls]` loaded before listening; `tls` is what a configuration reload passes to
-    // `crate::tls::reload`.
+    // `[tls]` loaded before listening; a configuration reload reloads its certificate.
     let tls = crate::tls::start(&config.tls, config.listen)
         .map_err(|e| DaemonError::Other(format!("config: {e}")))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -356,15 +378,67 @@ pub async fn serve(config: Config, probe_exe: PathBuf) -> Result<(), DaemonError
     let addr = listener
         .local_addr()
         .map_err(|e| DaemonError::Other(e.to_string()))?;
+    let reloader = Arc::new(Reloader::new(
+        source,
+        config.clone(),
+        Parts {
+            dispatcher: Arc::clone(&dispatcher),
+            engine: Arc::clone(&engine),
+            auth,
+            telemetry,
+            ecosystem_loop,
+        },
+        tls.clone(),
+        notifier,
+    ));
+    Arc::clone(&reloader)
+        .spawn_sighup()
+        .map_err(|e| DaemonError::Other(format!("cannot install SIGHUP handler: {e}")))?;
+    let _watchdog = watchdog::interval().map(|every| {
+        tracing::info!(
+            ?every,
+            "systemd watchdog: pings follow the engine's heartbeat"
+        );
+        watchdog::spawn(Arc::downgrade(&engine), notifier, every)
+    });
     // The first line on stdout is the address, for scripts and tests that listen on port 0.
     println!("listening on {addr}");
     tracing::info!(%addr, plugin_dir = %config.plugin_dir.display(), state_dir = %config.state_dir.display(), "smo serving");
-    crate::server::serve(listener, router, &config.http, tls, shutdown_signal()).await;
+    notifier.ready(&serving_status(addr, &engine, &registry));
+    crate::server::serve(
+        listener,
+        router,
+        &config.http,
+        tls,
+        shutdown_signal(notifier),
+    )
+    .await;
+    notifier.status("stopping: the API is closed, the control loops end their round");
+    engine.shutdown(LOOPS_DEADLINE).await;
     tracing::info!("smo stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// The status line systemd shows once serving.
+fn serving_status(
+    addr: std::net::SocketAddr,
+    engine: &Engine,
+    registry: &smo_plugin_host::Registry,
+) -> String {
+    let graphs = engine
+        .store()
+        .graph_names()
+        .map_or_else(|_| "?".to_owned(), |names| names.len().to_string());
+    let status = registry.status();
+    format!(
+        "serving on {addr}: {graphs} graph(s), {} plugin(s) loaded, {} refused",
+        status.plugins.len(),
+        status.rejected.len()
+    )
+}
+
+/// Completes on SIGTERM or Ctrl-C, after telling systemd the service stops.
+async fn shutdown_signal(notifier: Notifier) {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
@@ -378,4 +452,5 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown requested");
+    notifier.stopping("stopping: requests in flight finish, no new ones are accepted");
 }

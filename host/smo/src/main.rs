@@ -2,7 +2,8 @@
 //! Exit codes: 0 success, 1 failure (one error line on stderr), 2 usage error.
 
 use clap::Parser;
-use smo_host::cli::{Cli, ClusterCommand, Command, PluginCommand, ServeArgs};
+use smo_host::cli::{Cli, ClusterCommand, Command, ConfigCommand, PluginCommand, ServeArgs};
+use smo_host::config::source::{ConfigSource, Overrides};
 use smo_host::config::{Config, LogFormat};
 use smo_plugin_host::{check, probe};
 use std::process::ExitCode;
@@ -58,14 +59,21 @@ fn run(cli: Cli) -> Result<(), String> {
             smo_host::simulate::run(&cmd.sim, plugin_dirs, state_dir, own_exe()?)
         }
         Command::Serve(args) => {
-            let config = serve_config(args, cli.log_format)?;
+            let source = serve_source(args, cli.log_format);
+            let config = source.load().map_err(|e| e.to_string())?;
             smo_host::logging::init(config.log_format);
             let runtime = runtime()?;
-            let served = runtime.block_on(smo_host::daemon::serve(config, own_exe()?));
+            let served = runtime.block_on(smo_host::daemon::serve(config, source, own_exe()?));
             // A strategy call past its deadline keeps its blocking thread forever (threads cannot
             // be cancelled): do not wait for it, or the process would never end.
             runtime.shutdown_timeout(SHUTDOWN_GRACE);
             served.map_err(|e| e.to_string())
+        }
+        Command::Config(ConfigCommand::Check { file }) => {
+            let config = Config::from_file(&file).map_err(|e| e.to_string())?;
+            config.validate().map_err(|e| e.to_string())?;
+            println!("{}: valid", file.display());
+            Ok(())
         }
         Command::Cluster(ClusterCommand::List { daemon, json }) => {
             let body = http_json("GET", &daemon, "/v1/clusters")?;
@@ -122,52 +130,26 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-fn serve_config(args: ServeArgs, log_format: Option<LogFormat>) -> Result<Config, String> {
-    let mut config = match &args.config {
-        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
-        None => Config::default(),
-    };
-    if let Some(d) = args.plugin_dir {
-        config.plugin_dir = d;
-    }
-    if let Some(d) = args.system_plugin_dir {
-        config.system_plugin_dir = d;
-    }
-    if let Some(d) = args.state_dir {
-        config.state_dir = d;
-    }
-    if let Some(l) = args.listen {
-        config.listen = l;
-    }
-    if args.watch_plugins {
-        config.plugins.watch = true;
-    }
-    if args.no_auth {
-        config.auth.enabled = false;
-    }
-    if let Some(scenario) = args.scenario {
-        config.sim.scenario = Some(scenario);
-    }
-    if let Some(speed) = args.speed {
-        config.sim.speed = speed;
-    }
-    if let Some(f) = log_format {
-        config.log_format = f;
-    }
-    if let Some(url) = args.telemetry_url {
-        config.telemetry.prometheus.url = url;
-    }
-    if let Some(kind) = args.backend {
-        config.backend.kind = kind;
-    }
-    if let Some(kubeconfig) = args.kubeconfig {
-        config.backend.karmada.kubeconfig = Some(kubeconfig);
-    }
-    if let Some(context) = args.context {
-        config.backend.karmada.context = Some(context);
-    }
-    config.validate().map_err(|e| e.to_string())?;
-    Ok(config)
+/// Where `smo serve`'s configuration comes from: the file and the flags over it.
+fn serve_source(args: ServeArgs, log_format: Option<LogFormat>) -> ConfigSource {
+    ConfigSource::new(
+        args.config,
+        Overrides {
+            plugin_dir: args.plugin_dir,
+            system_plugin_dir: args.system_plugin_dir,
+            state_dir: args.state_dir,
+            listen: args.listen,
+            watch_plugins: args.watch_plugins,
+            no_auth: args.no_auth,
+            scenario: args.scenario,
+            speed: args.speed,
+            log_format,
+            telemetry_url: args.telemetry_url,
+            backend: args.backend,
+            kubeconfig: args.kubeconfig,
+            context: args.context,
+        },
+    )
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {

@@ -72,8 +72,15 @@ struct Known {
 }
 
 /// The tokens the API accepts (or none needed, when disabled).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Auth {
+    /// Replaced whole when the configuration is reloaded ([`Auth::replace`]).
+    current: arc_swap::ArcSwap<TokenSet>,
+}
+
+/// The tokens in force.
+#[derive(Debug)]
+struct TokenSet {
     enabled: bool,
     tokens: Vec<Known>,
 }
@@ -109,29 +116,30 @@ fn hex(bytes: &[u8]) -> String {
 impl Auth {
     /// Every request allowed.
     pub fn disabled() -> Self {
-        Self {
+        Self::from_set(TokenSet {
             enabled: false,
             tokens: Vec::new(),
+        })
+    }
+
+    fn from_set(set: TokenSet) -> Self {
+        Self {
+            current: arc_swap::ArcSwap::from_pointee(set),
         }
+    }
+
+    /// Takes `other`'s tokens (a configuration reload); requests in flight keep the old ones.
+    pub fn replace(&self, other: Auth) {
+        self.current.store(other.current.load_full());
     }
 
     /// Accepts exactly `tokens` (name, scope, secret).
     pub fn with_tokens<'a>(tokens: impl IntoIterator<Item = (&'a str, Scope, &'a str)>) -> Self {
-        Self {
-            enabled: true,
-            tokens: tokens
-                .into_iter()
-                .map(|(name, scope, secret)| Known {
-                    name: name.to_owned(),
-                    scope,
-                    hash: sha256(secret),
-                })
-                .collect(),
-        }
+        Self::from_set(token_set(tokens))
     }
 
     pub fn enabled(&self) -> bool {
-        self.enabled
+        self.current.load().enabled
     }
 
     /// Sets up authentication for a daemon: the admin token file (created if missing), the
@@ -151,7 +159,7 @@ impl Auth {
         } else {
             tracing::info!(path = %path.display(), "admin API token");
         }
-        let mut auth = Self::with_tokens([("admin.token", Scope::Admin, admin.as_str())]);
+        let mut auth = token_set([("admin.token", Scope::Admin, admin.as_str())]);
         for token in &settings.tokens {
             auth.tokens.push(configured(token)?);
         }
@@ -168,13 +176,14 @@ impl Auth {
                 hash,
             });
         }
-        Ok(auth)
+        Ok(Self::from_set(auth))
     }
 
     /// The scope of the request's `Authorization` header, or the 401 to answer.
-    pub fn check(&self, header: Option<&HeaderValue>) -> Result<(Scope, &str), ApiError> {
-        if !self.enabled {
-            return Ok((Scope::Admin, "anonymous"));
+    pub fn check(&self, header: Option<&HeaderValue>) -> Result<(Scope, String), ApiError> {
+        let set = self.current.load();
+        if !set.enabled {
+            return Ok((Scope::Admin, "anonymous".to_owned()));
         }
         let unauthorized = |detail: &str| {
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
@@ -193,15 +202,29 @@ impl Auth {
             .ok_or_else(|| unauthorized("expected `Authorization: Bearer <token>`"))?;
         let presented = sha256(secret);
         let mut found: Option<&Known> = None;
-        for known in &self.tokens {
+        for known in &set.tokens {
             // No early exit: every hash is compared.
             if ct_eq(&known.hash, &presented) {
                 found = Some(known);
             }
         }
         found
-            .map(|k| (k.scope, k.name.as_str()))
+            .map(|k| (k.scope, k.name.clone()))
             .ok_or_else(|| unauthorized("unknown token"))
+    }
+}
+
+fn token_set<'a>(tokens: impl IntoIterator<Item = (&'a str, Scope, &'a str)>) -> TokenSet {
+    TokenSet {
+        enabled: true,
+        tokens: tokens
+            .into_iter()
+            .map(|(name, scope, secret)| Known {
+                name: name.to_owned(),
+                scope,
+                hash: sha256(secret),
+            })
+            .collect(),
     }
 }
 

@@ -5,6 +5,7 @@ mod backend;
 mod ecosystem;
 mod http;
 mod metrics;
+pub mod source;
 mod telemetry;
 mod tls;
 
@@ -12,10 +13,10 @@ pub use backend::{ApplierSettings, BackendKind, BackendSettings, SimBackendSetti
 pub use ecosystem::EcosystemSettings;
 pub use http::HttpSettings;
 pub use metrics::MetricsSettings;
-pub use tls::TlsSettings;
 pub use telemetry::{
     PromGraphSettings, PrometheusSettings, TelemetrySettings, TelemetrySourceKind,
 };
+pub use tls::TlsSettings;
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -317,7 +318,10 @@ mod tests {
     #[test]
     fn the_shipped_plugin_dir_defaults_to_the_packages_and_can_be_turned_off() {
         let c = Config::default();
-        assert_eq!(c.shipped_plugin_dir(), Some(Path::new("/usr/lib/smo/plugins")));
+        assert_eq!(
+            c.shipped_plugin_dir(),
+            Some(Path::new("/usr/lib/smo/plugins"))
+        );
         let c = Config::from_toml("system_plugin_dir = \"/opt/smo/plugins\"\n").unwrap();
         assert_eq!(c.shipped_plugin_dir(), Some(Path::new("/opt/smo/plugins")));
         let c = Config::from_toml("system_plugin_dir = \"\"\n").unwrap();

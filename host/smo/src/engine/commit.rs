@@ -70,8 +70,8 @@ impl Engine {
         }
         let before = self.appended.fetch_add(n, Ordering::Relaxed);
         let crossed = (before + n) / PRUNE_EVERY > before / PRUNE_EVERY;
-        if self.config.decision_history > 0 && crossed {
-            let pruned = self.store.prune_decisions(self.config.decision_history)?;
+        if self.config().decision_history > 0 && crossed {
+            let pruned = self.store.prune_decisions(self.config().decision_history)?;
             tracing::debug!(pruned, "decision history pruned");
         }
         Ok(())

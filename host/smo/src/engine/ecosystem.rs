@@ -321,7 +321,7 @@ impl Engine {
             }
         }
         let state = self.ecosystem_state()?;
-        let weights = &state.weights(&self.config.ecosystem);
+        let weights = &state.weights(&self.config().ecosystem);
         let workload = state
             .map
             .id(&name)
@@ -345,7 +345,7 @@ impl Engine {
     ) -> Result<EcosystemView, EngineError> {
         let state = self.ecosystem_state()?;
         let map = &state.map;
-        let weights = &state.weights(&self.config.ecosystem);
+        let weights = &state.weights(&self.config().ecosystem);
         let shown: Vec<usize> = map
             .ids()
             .filter(|id| {
@@ -396,7 +396,7 @@ impl Engine {
         let id = map
             .id(name)
             .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
-        let workload = workload_view(map, id, &state.weights(&self.config.ecosystem))
+        let workload = workload_view(map, id, &state.weights(&self.config().ecosystem))
             .ok_or_else(|| EngineError::WorkloadNotFound(name.to_owned()))?;
         let dependents = map
             .dependents(id)

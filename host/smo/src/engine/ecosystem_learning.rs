@@ -79,7 +79,7 @@ impl Engine {
     /// Records an applied move for observation a window from now.
     pub(crate) fn expect_outcome(&self, outcome: PendingOutcome) -> Result<(), EngineError> {
         let due_at_ms =
-            now_ms() + i64::try_from(self.config.ecosystem_window_ms).unwrap_or(i64::MAX);
+            now_ms() + i64::try_from(self.config().ecosystem_window_ms).unwrap_or(i64::MAX);
         self.store.add_outcome(&PendingOutcome {
             due_at_ms,
             ..outcome

@@ -33,7 +33,7 @@ impl Engine {
             tracing::warn!(%error, "ecosystem outcomes not observed this round");
         }
         // Without the strategy loaded there is nobody to ask (and nothing to record each round).
-        let loaded = smo_plugin_host::StrategyName::parse(&self.config.ecosystem_strategy)
+        let loaded = smo_plugin_host::StrategyName::parse(&self.config().ecosystem_strategy)
             .ok()
             .is_some_and(|name| {
                 self.dispatcher
@@ -47,14 +47,14 @@ impl Engine {
                     })
             });
         if !loaded {
-            tracing::debug!(strategy = %self.config.ecosystem_strategy, "ecosystem round skipped: the strategy is not loaded");
+            tracing::debug!(strategy = %self.config().ecosystem_strategy, "ecosystem round skipped: the strategy is not loaded");
             return Ok(Round::default());
         }
         let ordered = {
             let state = self.ecosystem_state()?;
             smo_core::ecosystem::options::candidates(
                 state.map(),
-                &state.weights(&self.config.ecosystem),
+                &state.weights(&self.config().ecosystem),
             )
         };
         let mut round = Round {
@@ -106,7 +106,7 @@ impl Engine {
     /// Whether workload `name` scores below the threshold (or misses a required dependency).
     fn still_below(&self, name: &str) -> Result<bool, EngineError> {
         let state = self.ecosystem_state()?;
-        let weights = state.weights(&self.config.ecosystem);
+        let weights = state.weights(&self.config().ecosystem);
         let map = state.map();
         Ok(map
             .id(name)

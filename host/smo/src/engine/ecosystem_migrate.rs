@@ -117,7 +117,7 @@ impl Engine {
         // The options, from the map (held only while scoring, never across the strategy call).
         let (workload, found, weights, joins) = {
             let mut state = self.ecosystem_state()?;
-            let weights = state.weights(&self.config.ecosystem);
+            let weights = state.weights(&self.config().ecosystem);
             let cost_model = state.learned().cost_model;
             let map = state.map_mut();
             let id = map
@@ -147,7 +147,7 @@ impl Engine {
                 &targets,
                 &weights,
                 &cost_model,
-                self.config.ecosystem_bandwidth_gbps,
+                self.config().ecosystem_bandwidth_gbps,
             );
             // Its neighbours in the graph that could meet an unmet requirement by joining it.
             let mut joins: HashMap<(String, String), Vec<String>> = HashMap::new();
@@ -194,7 +194,7 @@ impl Engine {
                     &[workload.cluster.as_str()],
                     &weights,
                     &cost_model,
-                    self.config.ecosystem_bandwidth_gbps,
+                    self.config().ecosystem_bandwidth_gbps,
                 );
                 // What it meets is the workload's: its unmet types that the join meets.
                 let before = unmet_kinds(map, id);
@@ -210,7 +210,7 @@ impl Engine {
             (workload, found, weights, joins)
         };
         let options = found.options;
-        let strategy = StrategyName::parse(&self.config.ecosystem_strategy)
+        let strategy = StrategyName::parse(&self.config().ecosystem_strategy)
             .map_err(|e| EngineError::invalid("ecosystem.strategy", e.to_string()))?;
         let offered = options.len();
         let extra = EcosystemMigrationExtra {
@@ -233,7 +233,7 @@ impl Engine {
         let made = tracing::Instrument::instrument(
             self.dispatcher.migrate(
                 Some(&strategy),
-                &self.config.ecosystem_params,
+                &self.config().ecosystem_params,
                 Arc::new(request),
             ),
             span,

@@ -158,7 +158,8 @@ pub struct Engine {
     pub(crate) telemetry: Arc<dyn TelemetrySource>,
     /// Where desired states are applied (the Continuum port).
     pub(crate) continuum: Arc<dyn Continuum>,
-    pub(crate) config: EngineConfig,
+    /// Swapped whole by a configuration reload ([`Engine::set_config`]).
+    settings: arc_swap::ArcSwap<EngineConfig>,
     pub(crate) locks: GraphLocks,
     /// Graph turns, the commit lock and the capacity epoch (see the module docs).
     pub(crate) admission: Admission,
@@ -194,7 +195,7 @@ impl Engine {
             telemetry,
             continuum,
             applier: Applier::new(config.applier),
-            config,
+            settings: arc_swap::ArcSwap::from_pointee(config),
             locks: GraphLocks::default(),
             admission: Admission::default(),
             loops: Loops::default(),
@@ -214,8 +215,15 @@ impl Engine {
         &self.dispatcher
     }
 
-    pub fn config(&self) -> &EngineConfig {
-        &self.config
+    /// The settings in force.
+    pub fn config(&self) -> Arc<EngineConfig> {
+        self.settings.load_full()
+    }
+
+    /// Replaces the settings (a configuration reload): the next round of each loop and the
+    /// next request use them. The applier's settings are kept (they change with a restart).
+    pub fn set_config(&self, config: EngineConfig) {
+        self.settings.store(Arc::new(config));
     }
 
     pub fn continuum(&self) -> &Arc<dyn Continuum> {

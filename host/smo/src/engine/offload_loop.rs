@@ -347,6 +347,17 @@ impl Engine {
         }
     }
 
+    /// Tells every offload loop to stop after its current round; their tasks, to wait for.
+    pub(crate) fn stop_offload_loops(&self) -> Vec<JoinHandle<()>> {
+        lock(&self.offload.entries)
+            .drain()
+            .map(|(_, entry)| {
+                let _ = entry.stop.send(true);
+                entry.task
+            })
+            .collect()
+    }
+
     /// Ends graph `name`'s offload loop and forgets its machine.
     pub(crate) fn forget_offload_loop(&self, name: &str) {
         if let Some(entry) = lock(&self.offload.entries).remove(name) {

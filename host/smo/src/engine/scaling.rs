@@ -101,6 +101,18 @@ impl Loops {
         self.errors.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Tells every loop to stop after its current round; their tasks, to wait for.
+    pub(crate) fn stop_all(&self) -> Vec<JoinHandle<()>> {
+        self.lock()
+            .drain()
+            .map(|(_, handle)| {
+                // A loop that already ended has no receiver: nothing to tell it.
+                let _ = handle.stop.send(true);
+                handle.task
+            })
+            .collect()
+    }
+
     /// The telemetry errors of graph `name`'s scaling loop.
     pub fn telemetry_errors(&self, name: &str) -> TelemetryErrors {
         self.errors().get(name).cloned().unwrap_or_default()
@@ -115,7 +127,7 @@ impl Engine {
             let mut handles = self.loops.lock();
             if handles.get(name).is_none_or(|h| h.task.is_finished()) {
                 let (stop, stopped) = watch::channel(false);
-                let trigger = Trigger::new(self.config.scaling_period, stopped);
+                let trigger = Trigger::new(self.config().scaling_period, stopped);
                 let task = tokio::spawn(run(Arc::downgrade(self), name.to_owned(), trigger));
                 handles.insert(name.to_owned(), LoopHandle { stop, task });
                 tracing::debug!(graph = %name, "scaling loop started");
@@ -308,6 +320,8 @@ async fn run(engine: Weak<Engine>, name: String, mut trigger: Trigger) {
         let Some(engine) = engine.upgrade() else {
             return;
         };
+        // A configuration reload may have changed the period: the next wait uses it.
+        trigger.period = engine.config().scaling_period;
         let started = Instant::now();
         let round = engine.scale_round(&name).await;
         engine.loop_stats.scaling.round(

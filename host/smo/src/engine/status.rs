@@ -421,7 +421,7 @@ impl Engine {
                 telemetry_errors: self.loops.telemetry_errors(name).count,
                 last_telemetry_error: self.loops.telemetry_errors(name).last,
                 active: self.loop_active(name),
-                period_ms: u64::try_from(self.config.scaling_period.as_millis())
+                period_ms: u64::try_from(self.config().scaling_period.as_millis())
                     .unwrap_or(u64::MAX),
             },
             offload_loop: if graph.spec.offload_policy.is_some() {

@@ -1,0 +1,269 @@
+//! Reloading `smo serve` (SIGHUP, `systemctl reload`): the configuration is read again the way
+//! it was at start, checked whole, and only then put in force; then the plugins are reloaded.
+//!
+//! In force at once: `[plugins]` call limits, `[defaults]`, `[auth]` tokens, `[engine]`,
+//! `[ecosystem]` (its loop restarted when its period or budget changed), the Prometheus
+//! settings of `[telemetry]`, and the `[tls]` certificate. What only a restart can change
+//! ([`restart_only_changes`]) refuses the reload with a line naming each key; a file that does
+//! not parse or validate changes nothing and says why. Either way the old configuration stays.
+
+pub mod telemetry;
+
+use crate::api::auth::{Auth, AuthError};
+use crate::config::source::{restart_only_changes, ConfigSource};
+use crate::config::{Config, ConfigError, TelemetrySourceKind};
+use crate::engine::lifecycle::Engine;
+use crate::systemd::Notifier;
+use smo_plugin_host::dispatch::DefaultStrategies;
+use smo_plugin_host::{Dispatcher, GuardConfig, ReloadReport, StrategyName};
+use smo_prometheus::PrometheusTelemetry;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use telemetry::SwappableTelemetry;
+
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{}", restart_lines(.0))]
+    RestartOnly(Vec<&'static str>),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("config: defaults.{key}: {message}")]
+    Defaults { key: &'static str, message: String },
+    #[error("config: {0}")]
+    Tls(String),
+    #[error("plugins: {0}")]
+    Plugins(#[from] smo_plugin_host::PluginHostError),
+}
+
+fn restart_lines(keys: &[&'static str]) -> String {
+    keys.iter()
+        .map(|k| format!("config: {k}: changed, but only a restart applies it"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reloaded {
+    /// The sections whose values changed.
+    pub changed: Vec<&'static str>,
+    /// The plugins' reload.
+    pub plugins: ReloadReport,
+}
+
+impl Reloaded {
+    /// One line for logs and systemd's status.
+    pub fn summary(&self) -> String {
+        let p = &self.plugins;
+        format!(
+            "configuration reloaded ({}); plugins generation {}: {} added, {} updated, {} removed, {} refused",
+            if self.changed.is_empty() {
+                "no change".to_owned()
+            } else {
+                format!("changed: {}", self.changed.join(", "))
+            },
+            p.generation,
+            p.added.len(),
+            p.updated.len(),
+            p.removed.len(),
+            p.failed.len()
+        )
+    }
+}
+
+/// Everything a reload changes.
+pub struct Reloader {
+    source: ConfigSource,
+    /// The configuration in force; held across a reload, so reloads run one at a time.
+    current: tokio::sync::Mutex<Config>,
+    dispatcher: Arc<Dispatcher>,
+    engine: Arc<Engine>,
+    auth: Arc<Auth>,
+    telemetry: Arc<SwappableTelemetry>,
+    /// The server's certificate, when it serves HTTPS.
+    tls: Option<Arc<crate::tls::TlsReloader>>,
+    ecosystem_loop: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    notifier: Notifier,
+}
+
+/// The parts of a running daemon a reload reaches.
+pub struct Parts {
+    pub dispatcher: Arc<Dispatcher>,
+    pub engine: Arc<Engine>,
+    pub auth: Arc<Auth>,
+    pub telemetry: Arc<SwappableTelemetry>,
+    pub ecosystem_loop: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The call guard's limits of `config`.
+pub fn guard_config(config: &Config) -> GuardConfig {
+    GuardConfig {
+        timeout: Duration::from_millis(config.plugins.call_timeout_ms),
+        quarantine_after: config.plugins.quarantine_after,
+    }
+}
+
+/// The default strategies of `config`, or the key that does not name one.
+pub fn default_strategies(config: &Config) -> Result<DefaultStrategies, ReloadError> {
+    let parse = |key: &'static str, s: &str| {
+        StrategyName::parse(s).map_err(|e| ReloadError::Defaults {
+            key,
+            message: e.to_string(),
+        })
+    };
+    Ok(DefaultStrategies {
+        placement: parse("placement", &config.defaults.placement)?,
+        scaling: parse("scaling", &config.defaults.scaling)?,
+        migration: config
+            .defaults
+            .migration
+            .as_deref()
+            .map(|m| parse("migration", m))
+            .transpose()?,
+    })
+}
+
+/// Starts the ecosystem loop of `config` (none when its period is 0).
+pub fn spawn_ecosystem_loop(
+    engine: &Arc<Engine>,
+    config: &Config,
+) -> Option<tokio::task::JoinHandle<()>> {
+    (config.ecosystem.period_ms > 0).then(|| {
+        crate::engine::ecosystem_loop::spawn(
+            Arc::downgrade(engine),
+            engine.ecosystem_waker(),
+            Duration::from_millis(config.ecosystem.period_ms),
+            config.ecosystem.max_moves_per_period,
+        )
+    })
+}
+
+/// The sections of `new` that differ from `old`.
+fn changed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
+    [
+        ("plugins", old.plugins != new.plugins),
+        ("defaults", old.defaults != new.defaults),
+        ("auth", old.auth != new.auth),
+        ("engine", old.engine != new.engine),
+        ("ecosystem", old.ecosystem != new.ecosystem),
+        ("telemetry", old.telemetry != new.telemetry),
+        ("tls", old.tls != new.tls),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
+}
+
+impl Reloader {
+    pub fn new(
+        source: ConfigSource,
+        config: Config,
+        parts: Parts,
+        tls: Option<Arc<crate::tls::TlsReloader>>,
+        notifier: Notifier,
+    ) -> Self {
+        Self {
+            source,
+            current: tokio::sync::Mutex::new(config),
+            dispatcher: parts.dispatcher,
+            engine: parts.engine,
+            auth: parts.auth,
+            telemetry: parts.telemetry,
+            tls,
+            ecosystem_loop: Mutex::new(parts.ecosystem_loop),
+            notifier,
+        }
+    }
+
+    /// One reload, told to the service manager (`RELOADING=1` … `READY=1` with its outcome).
+    pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
+        let span = tracing::info_span!("reload", file = ?self.source.file());
+        let _entered = span.enter();
+        self.notifier
+            .reloading("reloading the configuration and the plugins");
+        let outcome = self.apply().await;
+        match &outcome {
+            Ok(done) => {
+                let line = done.summary();
+                tracing::info!("{line}");
+                self.notifier.ready(&line);
+            }
+            Err(error) => {
+                tracing::error!(%error, "reload refused: the previous configuration stays in force");
+                self.notifier.ready(&format!(
+                    "reload refused, previous configuration in force: {error}"
+                ));
+            }
+        }
+        outcome
+    }
+
+    async fn apply(&self) -> Result<Reloaded, ReloadError> {
+        let new = self.source.load()?;
+        let mut current = self.current.lock().await;
+        let restart = restart_only_changes(&current, &new);
+        if !restart.is_empty() {
+            return Err(ReloadError::RestartOnly(restart));
+        }
+        // Everything that can fail is built before anything is replaced.
+        let defaults = default_strategies(&new)?;
+        let auth = if new.auth != current.auth {
+            Some(Auth::from_config(
+                &new.auth,
+                &new.state_dir,
+                self.engine.store(),
+            )?)
+        } else {
+            None
+        };
+        if new.tls != current.tls {
+            crate::tls::reload(self.tls.as_deref(), &new.tls)
+                .map_err(|e| ReloadError::Tls(e.to_string()))?;
+        }
+        let changed = changed_sections(&current, &new);
+        self.dispatcher.set_guard(guard_config(&new));
+        self.dispatcher.set_defaults(defaults);
+        if let Some(auth) = auth {
+            self.auth.replace(auth);
+        }
+        if new.telemetry != current.telemetry
+            && new.telemetry.source_kind()? == TelemetrySourceKind::Prometheus
+        {
+            self.telemetry.replace(Arc::new(PrometheusTelemetry::new(
+                new.telemetry.prometheus.to_prometheus_config(),
+            )));
+        }
+        self.engine.set_config(crate::daemon::engine_config(&new));
+        if new.ecosystem.period_ms != current.ecosystem.period_ms
+            || new.ecosystem.max_moves_per_period != current.ecosystem.max_moves_per_period
+        {
+            let mut running = self
+                .ecosystem_loop
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(old) = running.take() {
+                old.abort();
+            }
+            *running = spawn_ecosystem_loop(&self.engine, &new);
+        }
+        *current = new;
+        drop(current);
+        let plugins = self.dispatcher.registry().reload().await?;
+        Ok(Reloaded { changed, plugins })
+    }
+
+    /// Reloads on every SIGHUP until the process ends.
+    pub fn spawn_sighup(self: Arc<Self>) -> std::io::Result<tokio::task::JoinHandle<()>> {
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        Ok(tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP received: reloading the configuration and the plugins");
+                // The outcome is logged and told to systemd by `reload`.
+                let _ = self.reload().await;
+            }
+        }))
+    }
+}

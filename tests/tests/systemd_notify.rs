@@ -1,0 +1,240 @@
+//! systemd's contract, through a `NOTIFY_SOCKET` this test listens on (systemd is not PID 1
+//! here): READY once serving, watchdog pings, a reload cycle (RELOADING with MONOTONIC_USEC,
+//! then READY) that puts a changed setting in force, reloads that are refused and change
+//! nothing, and STOPPING on SIGTERM while a request in flight still completes and is kept.
+
+mod api_support;
+
+use api_support::*;
+use smo_tests::*;
+use std::os::unix::net::UnixDatagram;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Every datagram received on the socket, in order.
+struct Notifications {
+    path: std::path::PathBuf,
+    received: Arc<Mutex<Vec<String>>>,
+}
+
+impl Notifications {
+    fn listen(sandbox: &Sandbox) -> Self {
+        let path = sandbox.root.path().join("notify.sock");
+        let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&received);
+        std::thread::spawn(move || {
+            let mut buffer = vec![0u8; 4096];
+            // Ends with the test process.
+            loop {
+                if let Ok(n) = socket.recv(&mut buffer) {
+                    let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                    sink.lock().expect("lock").push(text);
+                }
+            }
+        });
+        Self { path, received }
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// Waits until a datagram after the first `after` satisfies `wanted`; returns its index.
+    fn wait_for(&self, after: usize, what: &str, wanted: impl Fn(&str) -> bool) -> usize {
+        let mut found = None;
+        let held = eventually(Duration::from_secs(30), || {
+            found = self
+                .all()
+                .iter()
+                .enumerate()
+                .skip(after)
+                .find(|(_, m)| wanted(m))
+                .map(|(i, _)| i);
+            found.is_some()
+        });
+        assert!(held, "no {what} after #{after}: {:#?}", self.all());
+        found.unwrap_or_default()
+    }
+}
+
+fn status_of(message: &str) -> &str {
+    message
+        .lines()
+        .find_map(|l| l.strip_prefix("STATUS="))
+        .unwrap_or("")
+}
+
+const READER: &str =
+    "[[auth.tokens]]\nname = \"reader\"\nscope = \"read\"\ntoken = \"reader-secret-0123456789\"\n";
+
+fn start_notified(sandbox: &Sandbox, notify: &Notifications, config: &str) -> Api {
+    let path = sandbox.root.path().join("smo.toml");
+    std::fs::write(&path, config).expect("write config");
+    let daemon = Daemon::start_with_env(
+        sandbox,
+        &["--config", &path.display().to_string()],
+        &[
+            ("NOTIFY_SOCKET", notify.path.as_os_str()),
+            // 200 ms: a ping every 100 ms while the engine's heartbeat passes.
+            ("WATCHDOG_USEC", std::ffi::OsStr::new("200000")),
+        ],
+    );
+    let token = std::fs::read_to_string(sandbox.state_dir().join("admin.token"))
+        .ok()
+        .map(|t| t.trim().to_owned());
+    Api { daemon, token }
+}
+
+fn reader_status(api: &Api) -> u16 {
+    api.call("GET", "/v1/graphs", Some("reader-secret-0123456789"), None)
+        .status
+}
+
+#[test]
+fn ready_watchdog_reload_and_refused_reloads() {
+    let sandbox = sandbox();
+    let notify = Notifications::listen(&sandbox);
+    let config = sandbox.root.path().join("smo.toml");
+    let api = start_notified(&sandbox, &notify, "[engine]\nscaling_period_ms = 30000\n");
+    let ready = notify.wait_for(0, "READY=1", |m| m.contains("READY=1"));
+    assert!(
+        status_of(&notify.all()[ready]).starts_with("serving on 127.0.0.1:"),
+        "{:?}",
+        notify.all()[ready]
+    );
+    // Pings follow, at the watchdog's half period.
+    let first = notify.wait_for(ready, "a watchdog ping", |m| m.trim() == "WATCHDOG=1");
+    notify.wait_for(first + 1, "a second watchdog ping", |m| {
+        m.trim() == "WATCHDOG=1"
+    });
+
+    // A reload that adds a read token: RELOADING with the monotonic clock, then READY with
+    // the outcome, and the token works.
+    assert_eq!(reader_status(&api), 401);
+    std::fs::write(
+        &config,
+        format!("[engine]\nscaling_period_ms = 30000\n{READER}"),
+    )
+    .expect("write");
+    let before = notify.all().len();
+    api.daemon.signal("HUP");
+    let reloading = notify.wait_for(before, "RELOADING=1", |m| m.contains("RELOADING=1"));
+    assert!(
+        notify.all()[reloading].contains("MONOTONIC_USEC="),
+        "{:?}",
+        notify.all()[reloading]
+    );
+    let done = notify.wait_for(reloading, "READY=1 after the reload", |m| {
+        m.contains("READY=1")
+    });
+    let line = status_of(&notify.all()[done]).to_owned();
+    assert!(
+        line.starts_with("configuration reloaded (changed: auth)"),
+        "{line}"
+    );
+    assert_eq!(reader_status(&api), 200);
+
+    // A key only a restart changes (the HTTP server's limits; `listen` is on the command line,
+    // which wins over the file): refused, named, and the old configuration stays.
+    std::fs::write(
+        &config,
+        "[engine]\nscaling_period_ms = 30000\n[http]\nrequest_timeout_ms = 1234\n",
+    )
+    .expect("write");
+    let before = notify.all().len();
+    api.daemon.signal("HUP");
+    let done = notify.wait_for(before, "READY=1 after the refused reload", |m| {
+        m.contains("READY=1")
+    });
+    let line = status_of(&notify.all()[done]).to_owned();
+    assert!(
+        line.starts_with("reload refused") && line.contains("http: changed, but only a restart"),
+        "{line}"
+    );
+    assert_eq!(
+        reader_status(&api),
+        200,
+        "the previous tokens stay in force"
+    );
+
+    // A file that does not parse: the same.
+    std::fs::write(&config, "[engine\nscaling_period_ms = ").expect("write");
+    let before = notify.all().len();
+    api.daemon.signal("HUP");
+    let done = notify.wait_for(before, "READY=1 after the bad file", |m| {
+        m.contains("READY=1")
+    });
+    let line = status_of(&notify.all()[done]).to_owned();
+    assert!(
+        line.starts_with("reload refused") && line.contains("smo.toml"),
+        "{line}"
+    );
+    assert_eq!(reader_status(&api), 200);
+}
+
+/// hello-world renamed to `id`, placed by the fixture strategy that writes `started` and
+/// returns once `release` exists.
+fn gated_graph(id: &str, started: &std::path::Path, release: &std::path::Path) -> String {
+    hello_named(id).replace(
+        "  hdaGraphIntent:\n",
+        &format!(
+            "  hdaGraphIntent:\n    placementStrategy: versioned/gate\n    strategyParameters:\n      \
+             placement: {{\"started\": \"{}\", \"release\": \"{}\"}}\n",
+            started.display(),
+            release.display()
+        ),
+    )
+}
+
+#[test]
+fn sigterm_says_stopping_and_the_request_in_flight_completes_and_is_kept() {
+    let sandbox = sandbox();
+    sandbox.install("smo_fixture_versioned", "versioned.so");
+    let notify = Notifications::listen(&sandbox);
+    let mut api = start_notified(&sandbox, &notify, "[plugins]\ncall_timeout_ms = 60000\n");
+    notify.wait_for(0, "READY=1", |m| m.contains("READY=1"));
+    let started = sandbox.root.path().join("started");
+    let release = sandbox.root.path().join("release");
+    let in_flight = {
+        let (url, token, yaml) = (
+            api.url("/v1/graphs"),
+            api.token.clone().unwrap_or_default(),
+            gated_graph("late", &started, &release),
+        );
+        std::thread::spawn(move || {
+            let request = ureq::http::Request::builder()
+                .method("POST")
+                .uri(url)
+                .header("Content-Type", "application/yaml")
+                .header("Authorization", format!("Bearer {token}"))
+                .body(yaml.into_bytes())
+                .expect("request");
+            http()
+                .run(request)
+                .map(|response| response.status().as_u16())
+        })
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || started.exists()),
+        "the gated placement never started"
+    );
+    let before = notify.all().len();
+    api.daemon.signal("TERM");
+    let stopping = notify.wait_for(before, "STOPPING=1", |m| m.contains("STOPPING=1"));
+    assert!(status_of(&notify.all()[stopping]).starts_with("stopping"));
+    // Only now may the call finish: it was in flight when the stop began.
+    std::fs::write(&release, b"go").expect("release");
+    let status = in_flight.join().expect("thread").expect("answered");
+    assert_eq!(status, 201, "the request in flight was answered");
+    let exit = api.daemon.child.wait().expect("exits");
+    assert!(exit.success(), "{exit:?}");
+
+    // Nothing stored was lost: a daemon on the same state has the graph.
+    let again = start(&sandbox, "");
+    let graph = again.get("/v1/graphs/late");
+    assert_eq!(graph.status, 200, "{}", graph.body);
+}
