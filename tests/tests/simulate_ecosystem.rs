@@ -63,7 +63,7 @@ fn the_engine_raises_scores_and_lowers_response_time_with_few_moves() {
 }
 
 #[test]
-fn without_the_plugin_the_run_stops_naming_the_strategy() {
+fn without_the_plugin_the_run_stops_naming_the_strategy_and_where_it_looked() {
     let sandbox = Sandbox::new();
     let out = sandbox
         .simulate("ecosystem.yaml")
@@ -72,4 +72,9 @@ fn without_the_plugin_the_run_stops_naming_the_strategy() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ecosystem/satisfy"), "{stderr}");
+    // It says where it looked and what to do.
+    assert!(
+        stderr.contains("searched") && stderr.contains("--plugin-dir"),
+        "{stderr}"
+    );
 }

@@ -33,8 +33,17 @@ pub enum PluginHostError {
         "invalid strategy name `{0}`: expected `plugin/strategy`, e.g. `default-lp/placement`"
     )]
     BadName(String),
-    #[error("no plugin named `{name}` in the plugin directory (loaded: {available})")]
-    UnknownPlugin { name: String, available: String },
+    #[error(
+        "no plugin named `{name}` (loaded: {available}); searched {searched}: pass --plugin-dir \
+         DIR (or set plugin_dir) to a directory with its .so file, or install the smo package, \
+         which ships its plugins in /usr/lib/smo/plugins"
+    )]
+    UnknownPlugin {
+        name: String,
+        available: String,
+        /// Each directory scanned, and whether it is missing or empty.
+        searched: String,
+    },
     #[error("plugin `{plugin}` offers no {kind} strategy `{strategy}` (it offers: {available})")]
     UnknownStrategy {
         plugin: String,

@@ -320,7 +320,26 @@ impl Registry {
             .ok_or_else(|| PluginHostError::UnknownPlugin {
                 name: name.to_string(),
                 available: join_or_none(set.plugins.keys().cloned()),
+                searched: self.searched(),
             })
+    }
+
+    /// The directories scanned, each with what it holds when that explains a missing plugin.
+    fn searched(&self) -> String {
+        let describe = |dir: &std::path::Path| {
+            let state = match super::catalog::scan(dir) {
+                Err(_) if !dir.exists() => " (missing)",
+                Err(_) => " (unreadable)",
+                Ok(files) if files.is_empty() => " (no plugin files)",
+                Ok(_) => "",
+            };
+            format!("{}{state}", dir.display())
+        };
+        std::iter::once(self.config.plugin_dir.as_path())
+            .chain(self.config.system_plugin_dir.as_deref())
+            .map(describe)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Re-scans the directory and swaps in the new set, or changes nothing and says why.
