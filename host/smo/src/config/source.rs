@@ -99,10 +99,11 @@ impl ConfigSource {
 
 /// The keys whose new value only a restart can apply, that differ between `old` and `new`:
 /// what the process was started with (its address, directories, log format, the backend and
-/// the simulated continuum, the HTTP server's limits and the applier's, the plugin registry's
+/// the simulated continuum, the HTTP server's limits and the applier's, the metrics listener,
+/// the plugin registry's
 /// limits and watcher, the telemetry source's kind, HTTPS on or off).
 pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
-    let checks: [(&'static str, bool); 16] = [
+    let checks: [(&'static str, bool); 17] = [
         ("listen", old.listen != new.listen),
         ("state_dir", old.state_dir != new.state_dir),
         ("plugin_dir", old.plugin_dir != new.plugin_dir),
@@ -132,6 +133,7 @@ pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("backend", old.backend != new.backend),
         ("applier", old.applier != new.applier),
         ("http", old.http != new.http),
+        ("metrics", old.metrics != new.metrics),
         (
             "telemetry.source",
             old.telemetry.source != new.telemetry.source,
