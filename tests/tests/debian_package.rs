@@ -219,9 +219,9 @@ fn lintian_reports_no_error_or_warning() {
 }
 
 /// Runs `command` in a private mount namespace whose /etc, /usr and /var (and /lib, /bin, /sbin
-/// where they are not symbolic links) are overlays of this machine's, written to `upper`: what
-/// dpkg and the maintainer scripts change stays in `upper`, and every call with the same `upper`
-/// sees what the calls before it left.
+/// where they are not symbolic links) are overlays of this machine's, written to `upper`, and
+/// whose /run is empty: what dpkg and the maintainer scripts change stays in `upper`, and every
+/// call with the same `upper` sees what the calls before it left.
 fn in_overlay(upper: &Path, command: &[&str]) -> Output {
     for dir in ["/etc", "/usr", "/var"] {
         assert!(
@@ -238,6 +238,9 @@ for d in etc usr var lib bin sbin; do
     mount -t overlay overlay -o "lowerdir=/$d,upperdir=$upper/$d/u,workdir=$upper/$d/w" "/$d"
   fi
 done
+# A /run of its own: where systemd runs as PID 1, the maintainer scripts see no
+# /run/systemd/system and leave the host's manager alone.
+mount -t tmpfs tmpfs /run
 exec "$@""#;
     let output = Command::new("unshare")
         .args([
