@@ -41,6 +41,7 @@ pub fn spawn(
                 Ok(()) => {
                     if failing {
                         tracing::info!("the engine's heartbeat is back: watchdog pings resume");
+                        notifier.status("serving: the engine's heartbeat is back");
                         failing = false;
                     }
                     notifier.watchdog();
@@ -48,6 +49,9 @@ pub fn spawn(
                 Err(error) => {
                     if !failing {
                         tracing::error!(%error, "the engine's heartbeat failed: no watchdog ping (systemd restarts the service if it lasts)");
+                        notifier.status(&format!(
+                            "engine heartbeat failed, watchdog pings withheld: {error}"
+                        ));
                     }
                     failing = true;
                 }
