@@ -85,6 +85,11 @@ fn endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             open: true,
+            ..ep("GET", "/readyz", "/readyz", None, Body::None)
+        },
+        ep("GET", "/metrics", "/metrics", None, Body::None),
+        Endpoint {
+            open: true,
             ..ep(
                 "GET",
                 "/v1/openapi.json",

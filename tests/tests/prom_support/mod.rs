@@ -441,6 +441,15 @@ pub struct PromServer {
 
 impl PromServer {
     pub fn start(target: SocketAddr) -> Self {
+        Self::start_scraping(&format!(
+            "  - job_name: exporter\n    honor_labels: true\n    \
+             static_configs:\n      - targets: ['{target}']\n"
+        ))
+    }
+
+    /// A Prometheus server on 127.0.0.1 with `scrape_configs` (the YAML list's items, indented
+    /// by two spaces), scraping every second; killed on drop.
+    pub fn start_scraping(scrape_configs: &str) -> Self {
         let bin = prometheus_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("prometheus.yml");
@@ -448,8 +457,7 @@ impl PromServer {
             &config,
             format!(
                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-                 scrape_configs:\n  - job_name: exporter\n    honor_labels: true\n    \
-                 static_configs:\n      - targets: ['{target}']\n"
+                 scrape_configs:\n{scrape_configs}"
             ),
         )
         .expect("write the Prometheus config");
