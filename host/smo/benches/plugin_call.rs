@@ -1,5 +1,6 @@
 //! Benchmarks of the plugin hot path: one placement call made directly in-process, through the
-//! ABI (loaded `.so`), and through the full guard and dispatcher; and reload latency.
+//! ABI (loaded `.so`), and through the full guard and dispatcher, with and without the metrics
+//! the guard records for `/metrics` (and that recording alone); and reload latency.
 //!
 //! Needs the plugins built in the bench profile's directory: `cargo build --release --workspace`
 //! (the README's bench command does it).
@@ -8,6 +9,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use smo_plugin_api::sdk::Placement;
 use smo_plugin_api::*;
 use smo_plugin_host::dispatch::DefaultStrategies;
+use smo_plugin_host::metrics::CallMetrics;
+use smo_plugin_host::stats::Outcome;
 use smo_plugin_host::{
     loader, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
 };
@@ -100,20 +103,52 @@ fn call_group(c: &mut Criterion, services: usize, clusters: usize) {
             common::artifacts().join("smo"),
         )))
         .expect("registry");
-    let dispatcher = Dispatcher::new(
-        Arc::new(registry),
-        CallGuard::new(GuardConfig::default()),
-        DefaultStrategies::default(),
-    );
+    let registry = Arc::new(registry);
     let name = StrategyName::parse("ecmr/heuristic").expect("name");
     let shared = Arc::new(req.clone());
-    group.bench_function("through_guard_and_dispatcher", |b| {
+    // The same guard with and without the per-strategy counters and latency histogram that
+    // `/metrics` reads: the difference is what recording a call costs.
+    for (label, metrics) in [
+        ("through_guard_and_dispatcher", true),
+        ("through_guard_and_dispatcher_without_metrics", false),
+    ] {
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&registry),
+            CallGuard::new(GuardConfig::default()).with_metrics(metrics),
+            DefaultStrategies::default(),
+        );
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(dispatcher.place(Some(&name), "{}", Arc::clone(&shared)))
+                    .record
+                    .error
+                    .is_none()
+            })
+        });
+    }
+    group.finish();
+}
+
+/// What the guard adds per call for `/metrics`: find the strategy's counters among the
+/// plugin's and count the call (outcome and latency bucket).
+fn metrics_recording(c: &mut Criterion) {
+    let calls = CallMetrics::new([
+        "heuristic",
+        "heuristic-grid",
+        "heuristic-paper",
+        "milp",
+        "nearest",
+        "seed",
+    ]);
+    let mut group = c.benchmark_group("metrics_recording");
+    let mut micros = 0u64;
+    group.bench_function("record_one_call", |b| {
         b.iter(|| {
-            runtime
-                .block_on(dispatcher.place(Some(&name), "{}", Arc::clone(&shared)))
-                .record
-                .error
-                .is_none()
+            micros = (micros + 7_919) % 2_000_000;
+            if let Some(strategy) = calls.get(std::hint::black_box("nearest")) {
+                strategy.record(Outcome::Ok, std::hint::black_box(micros));
+            }
         })
     });
     group.finish();
@@ -171,5 +206,5 @@ fn reload_latency(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, plugin_call, reload_latency);
+criterion_group!(benches, plugin_call, metrics_recording, reload_latency);
 criterion_main!(benches);

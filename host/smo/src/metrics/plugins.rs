@@ -75,8 +75,8 @@ impl prometheus_client::collector::Collector for PluginCollector {
         gauges(
             &mut encoder,
             "smo_plugin_info",
-            "The plugins of the active set (always 1), with their state: active (mapped), ready (probed, loads on first use) or failed",
-            status.plugins.iter().map(|p| {
+            "The plugins of the active set (always 1), with their state: active (mapped), ready (probed, loads on first use), failed, or overridden (a shipped plugin an operators' plugin replaces)",
+            status.plugins.iter().chain(&status.overridden).map(|p| {
                 (
                     [
                         ("plugin", p.name.as_str()),
