@@ -196,6 +196,73 @@ fn prometheus_scrapes_plugin_calls_panics_and_decisions_with_a_read_token() {
     assert!(reconciles >= 1.0, "got {reconciles}");
 }
 
+/// The value of the sample `series` (name and labels exactly as exposed) in `text`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok()).flatten()
+        })
+}
+
+#[test]
+fn the_loops_rounds_periods_and_lag_are_counted() {
+    let sandbox = sandbox();
+    let api = start(
+        &sandbox,
+        &config("[engine]\nscaling_period_ms = 100\n[ecosystem]\nperiod_ms = 100\n"),
+    );
+    api.deploy(HELLO);
+    let mut text = String::new();
+    let counted = eventually(Duration::from_secs(20), || {
+        text = get(&api.url("/metrics"), Some(READ)).2;
+        ["scaling", "ecosystem"].iter().all(|name| {
+            sample(&text, &format!("smo_loop_rounds_total{{loop=\"{name}\"}}"))
+                .is_some_and(|rounds| rounds >= 3.0)
+        })
+    });
+    assert!(counted, "three rounds of each loop within 20 s:\n{text}");
+    for name in ["scaling", "ecosystem"] {
+        let series = |metric: &str| format!("{metric}{{loop=\"{name}\"}}");
+        assert_eq!(
+            sample(&text, &series("smo_loop_period_seconds")),
+            Some(0.1),
+            "{name}"
+        );
+        assert_eq!(
+            sample(&text, &series("smo_loop_round_failures_total")),
+            Some(0.0),
+            "{name}"
+        );
+        let rounds = sample(&text, &series("smo_loop_rounds_total")).unwrap_or(0.0);
+        assert_eq!(
+            sample(&text, &series("smo_loop_round_duration_seconds_count")),
+            Some(rounds),
+            "{name}: every round timed"
+        );
+        let lags = sample(&text, &series("smo_loop_lag_seconds_count")).unwrap_or(0.0);
+        assert!(
+            lags >= 2.0 && lags <= rounds,
+            "{name}: {lags} lags, {rounds} rounds"
+        );
+    }
+    assert_eq!(sample(&text, "smo_scaling_loops_running"), Some(1.0));
+    let scaling_decisions: f64 = ["ok", "fallback", "error"]
+        .iter()
+        .filter_map(|outcome| {
+            sample(
+                &text,
+                &format!("smo_decisions_total{{kind=\"scaling\",outcome=\"{outcome}\"}}"),
+            )
+        })
+        .sum();
+    assert!(
+        scaling_decisions >= 1.0,
+        "each scaling round records its decisions:\n{text}"
+    );
+}
+
 #[test]
 fn metrics_need_a_token_on_the_api_and_none_on_their_own_listener() {
     let sandbox = sandbox();
