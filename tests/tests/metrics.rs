@@ -85,7 +85,10 @@ fn prometheus_scrapes_plugin_calls_panics_and_decisions_with_a_read_token() {
     sandbox.install("smo_fixture_panicky", "panicky.so");
     let api = start(
         &sandbox,
-        &config("[backend.sim]\nready_after_s = 0.1\n[applier]\npoll_ms = 50\n"),
+        &config(
+            "[backend.sim]\nready_after_s = 0.1\nfail_applies = 2\n\
+             [applier]\npoll_ms = 50\nbackoff_base_ms = 50\nbackoff_max_ms = 100\n",
+        ),
     );
     // Two calls of a real strategy, three of one that panics (quarantined by the third),
     // and a fourth the quarantine refuses: not a call.
@@ -108,7 +111,8 @@ fn prometheus_scrapes_plugin_calls_panics_and_decisions_with_a_read_token() {
             reply.body
         );
     }
-    // A deploy: one placement decision, recorded; the applier reconciles it to ready.
+    // A deploy: one placement decision, recorded; the applier reconciles it to ready after
+    // the backend's first two applies failed (two retries).
     api.deploy(HELLO);
     api.wait_for("/v1/graphs/hello-world-graph", "the graph ready", |v| {
         v["phase"] == "ready"
@@ -132,7 +136,7 @@ fn prometheus_scrapes_plugin_calls_panics_and_decisions_with_a_read_token() {
         api.daemon.addr
     ));
     let client = PromClient::new(prometheus.url.clone(), Duration::from_secs(2));
-    let expected: [(&str, f64); 8] = [
+    let expected: [(&str, f64); 9] = [
         ("up{job=\"smo\"}", 1.0),
         (
             "smo_plugin_calls_total{plugin=\"panicky\",strategy=\"boom\",outcome=\"panic\"}",
@@ -159,6 +163,7 @@ fn prometheus_scrapes_plugin_calls_panics_and_decisions_with_a_read_token() {
             1.0,
         ),
         ("smo_graphs{status=\"running\",phase=\"ready\"}", 1.0),
+        ("smo_applier_retries_total", 2.0),
     ];
     let mut last = Vec::new();
     let all_seen = eventually(Duration::from_secs(30), || {
