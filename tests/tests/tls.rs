@@ -508,8 +508,6 @@ fn a_reload_serves_a_certificate_renewed_into_new_files() {
 }
 
 #[test]
-#[ignore = "the reload path (reload::Reloader::apply) calls crate::tls::reload only when the \
-            [tls] paths change, so a certificate renewed in place is not read again"]
 fn a_reload_serves_a_certificate_renewed_in_place() {
     reload_after(Renewal::InPlace);
 }

@@ -219,10 +219,9 @@ impl Reloader {
         } else {
             None
         };
-        if new.tls != current.tls {
-            crate::tls::reload(self.tls.as_deref(), &new.tls)
-                .map_err(|e| ReloadError::Tls(e.to_string()))?;
-        }
+        // Every reload re-reads the certificate: a renewal rewrites the files at the same paths.
+        crate::tls::reload(self.tls.as_deref(), &new.tls)
+            .map_err(|e| ReloadError::Tls(e.to_string()))?;
         let changed = changed_sections(&current, &new);
         self.dispatcher.set_guard(guard_config(&new));
         self.dispatcher.set_defaults(defaults);
