@@ -345,7 +345,6 @@ impl Daemon {
         extra: &[&str],
         env: &[(&str, &std::ffi::OsStr)],
     ) -> Self {
-        use std::io::BufRead;
         let mut command = serve_command(sandbox, extra);
         for (key, value) in env {
             command.env(key, value);
@@ -355,16 +354,7 @@ impl Daemon {
             .stderr(std::process::Stdio::inherit())
             .spawn()
             .expect("smo serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("address line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
+        let addr = read_address(&mut child);
         Self { child, addr }
     }
 
@@ -404,6 +394,21 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The address `smo serve` prints as its first stdout line (`listening on ADDR`); the child's
+/// stdout must be piped.
+pub fn read_address(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("address line");
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_string()
 }
 
 /// An HTTP agent that returns error statuses as responses.

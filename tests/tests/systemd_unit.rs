@@ -326,15 +326,7 @@ fn the_daemon_needs_no_system_call_or_memory_mapping_the_unit_refuses() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("strace runs (scripts/deps.sh installs it)");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
+    let addr = smo_tests::read_address(&mut child);
     let descriptor =
         std::fs::read_to_string(repo_root().join("tests/fixtures/hdag/hello-world.yaml"))
             .expect("descriptor");

@@ -381,7 +381,6 @@ impl NotifySocket {
 
 /// `smo serve --no-auth --config CONFIG` with `NOTIFY_SOCKET` set.
 fn serve_notifying(sandbox: &Sandbox, config: &str, notify: &NotifySocket) -> Daemon {
-    use std::io::BufRead;
     let mut child = std::process::Command::new(smo_bin())
         .args([
             "serve",
@@ -400,15 +399,7 @@ fn serve_notifying(sandbox: &Sandbox, config: &str, notify: &NotifySocket) -> Da
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("smo serve starts");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
+    let addr = smo_tests::read_address(&mut child);
     Daemon { child, addr }
 }
 
