@@ -174,6 +174,15 @@ fn ready_watchdog_reload_and_refused_reloads() {
         "{line}"
     );
     assert_eq!(reader_status(&api), 200);
+    // One reload applied, two refused, as /metrics counts them.
+    let metrics = api.get("/metrics").body;
+    let text = metrics.as_str().unwrap_or_default();
+    for sample in [
+        "smo_config_reloads_total{outcome=\"applied\"} 1",
+        "smo_config_reloads_total{outcome=\"refused\"} 2",
+    ] {
+        assert!(text.contains(sample), "{sample} not in {text}");
+    }
 }
 
 /// hello-world renamed to `id`, placed by the fixture strategy that writes `started` and

@@ -177,6 +177,8 @@ pub struct Engine {
     pub(crate) appended: AtomicU64,
     /// The control loops' rounds, for `/metrics`.
     pub(crate) loop_stats: crate::metrics::loops::LoopStats,
+    /// The configuration's reloads by outcome (counted by [`crate::reload`]).
+    pub(crate) config_reloads: crate::metrics::reloads::ConfigReloads,
 }
 
 impl Engine {
@@ -204,6 +206,7 @@ impl Engine {
             ecosystem: Ecosystem::default(),
             appended: AtomicU64::new(0),
             loop_stats: Default::default(),
+            config_reloads: Default::default(),
         })
     }
 

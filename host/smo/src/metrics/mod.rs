@@ -12,6 +12,7 @@
 pub mod applier;
 pub mod loops;
 pub mod plugins;
+pub mod reloads;
 pub mod store;
 
 use crate::engine::lifecycle::Engine;
@@ -54,6 +55,9 @@ impl Metrics {
             engine: Arc::clone(engine),
         }));
         registry.register_collector(Box::new(loops::LoopCollector {
+            engine: Arc::clone(engine),
+        }));
+        registry.register_collector(Box::new(reloads::ReloadCollector {
             engine: Arc::clone(engine),
         }));
         Self { registry }

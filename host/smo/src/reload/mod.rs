@@ -185,6 +185,7 @@ impl Reloader {
         self.notifier
             .reloading("reloading the configuration and the plugins");
         let outcome = self.apply().await;
+        self.engine.config_reloads.count(outcome.is_ok());
         match &outcome {
             Ok(done) => {
                 let line = done.summary();
