@@ -367,7 +367,14 @@ fn dpkg_installs_it_and_smo_finds_the_shipped_plugins_then_purge_removes_the_sta
         })
         .collect();
     assert_eq!(names, PLUGINS.map(|(_, name)| name));
-    let scenario = scenario("eu-5dc-24h.yaml");
+    // The checkout may sit in a directory only its owner can enter (a `mktemp -d` clone):
+    // the `smo` user reads a copy.
+    let readable = readable_scenarios();
+    let scenario = readable
+        .path()
+        .join("eu-5dc-24h.yaml")
+        .display()
+        .to_string();
     let report = in_overlay_ok(
         upper,
         &[
@@ -444,4 +451,34 @@ fn the_shipped_smo_toml_states_the_defaults() {
         smo_host::config::Config::from_toml(&text).expect("parses"),
         smo_host::config::Config::default()
     );
+}
+
+/// A copy of `scenarios/eu-5dc-24h.yaml` and `scenarios/data/` that every user can read.
+fn readable_scenarios() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    fn copy(from: &Path, to: &Path) {
+        if from.is_dir() {
+            std::fs::create_dir_all(to).expect("mkdir");
+            std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            for entry in std::fs::read_dir(from).expect("read_dir") {
+                let entry = entry.expect("entry");
+                copy(&entry.path(), &to.join(entry.file_name()));
+            }
+        } else {
+            std::fs::copy(from, to).expect("copy");
+            std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("smo-scenarios")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    copy(
+        &scenarios.join("eu-5dc-24h.yaml"),
+        &dir.path().join("eu-5dc-24h.yaml"),
+    );
+    copy(&scenarios.join("data"), &dir.path().join("data"));
+    dir
 }
