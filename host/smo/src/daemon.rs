@@ -17,10 +17,7 @@ use crate::systemd::{watchdog, Notifier};
 use smo_core::ports::Continuum;
 use smo_core::ports::TelemetrySource;
 use smo_karmada::KarmadaContinuum;
-use smo_plugin_host::dispatch::DefaultStrategies;
-use smo_plugin_host::{
-    triggers, CallGuard, Dispatcher, GuardConfig, Registry, RegistryConfig, StrategyName,
-};
+use smo_plugin_host::{triggers, CallGuard, Dispatcher, Registry, RegistryConfig};
 use smo_prometheus::PrometheusTelemetry;
 use smo_sim::backend::SineLoad;
 use smo_sim::backend::{ScenarioTelemetry, SimBehaviour, SimContinuum};
@@ -79,21 +76,8 @@ pub async fn build_dispatcher(
     rc.allow_insecure_permissions = config.plugins.allow_insecure_permissions;
     rc.probe.timeout = Duration::from_millis(config.plugins.probe_timeout_ms);
     let registry = Arc::new(Registry::open(rc).await?);
-    let guard = CallGuard::new(GuardConfig {
-        timeout: Duration::from_millis(config.plugins.call_timeout_ms),
-        quarantine_after: config.plugins.quarantine_after,
-    });
-    let parse = |s: &str| StrategyName::parse(s).map_err(DaemonError::Plugins);
-    let defaults = DefaultStrategies {
-        placement: parse(&config.defaults.placement)?,
-        scaling: parse(&config.defaults.scaling)?,
-        migration: config
-            .defaults
-            .migration
-            .as_deref()
-            .map(parse)
-            .transpose()?,
-    };
+    let guard = CallGuard::new(config.guard_config());
+    let defaults = config.default_strategies()?;
     Ok(Arc::new(Dispatcher::new(registry, guard, defaults)))
 }
 

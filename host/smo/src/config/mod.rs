@@ -250,6 +250,36 @@ pub(crate) fn require_positive(section: &str, values: &[(&str, u64)]) -> Result<
 }
 
 impl Config {
+    /// The call guard's limits of `[plugins]`.
+    pub fn guard_config(&self) -> smo_plugin_host::GuardConfig {
+        smo_plugin_host::GuardConfig {
+            timeout: std::time::Duration::from_millis(self.plugins.call_timeout_ms),
+            quarantine_after: self.plugins.quarantine_after,
+        }
+    }
+
+    /// The strategies of `[defaults]`, or the key that does not name one.
+    pub fn default_strategies(
+        &self,
+    ) -> Result<smo_plugin_host::dispatch::DefaultStrategies, ConfigError> {
+        let parse = |field: &str, name: &str| {
+            smo_plugin_host::StrategyName::parse(name).map_err(|e| ConfigError::Invalid {
+                field: field.into(),
+                message: e.to_string(),
+            })
+        };
+        Ok(smo_plugin_host::dispatch::DefaultStrategies {
+            placement: parse("defaults.placement", &self.defaults.placement)?,
+            scaling: parse("defaults.scaling", &self.defaults.scaling)?,
+            migration: self
+                .defaults
+                .migration
+                .as_deref()
+                .map(|name| parse("defaults.migration", name))
+                .transpose()?,
+        })
+    }
+
     /// `system_plugin_dir`, unless it is `""`.
     pub fn shipped_plugin_dir(&self) -> Option<&Path> {
         let dir = self.system_plugin_dir.as_path();
@@ -292,17 +322,7 @@ impl Config {
         if self.plugins.max_images == 0 {
             return invalid("plugins.max_images", "must be > 0");
         }
-        for (field, name) in [
-            ("defaults.placement", Some(&self.defaults.placement)),
-            ("defaults.scaling", Some(&self.defaults.scaling)),
-            ("defaults.migration", self.defaults.migration.as_ref()),
-        ] {
-            if let Some(name) = name {
-                if let Err(e) = smo_plugin_host::StrategyName::parse(name) {
-                    return invalid(field, &e.to_string());
-                }
-            }
-        }
+        self.default_strategies()?;
         self.telemetry.validate()?;
         self.ecosystem.validate()?;
         self.metrics.validate(self.listen)?;

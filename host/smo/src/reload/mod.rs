@@ -14,8 +14,7 @@ use crate::config::source::{restart_only_changes, ConfigSource};
 use crate::config::{Config, ConfigError, TelemetrySourceKind};
 use crate::engine::lifecycle::Engine;
 use crate::systemd::Notifier;
-use smo_plugin_host::dispatch::DefaultStrategies;
-use smo_plugin_host::{Dispatcher, GuardConfig, ReloadReport, StrategyName};
+use smo_plugin_host::{Dispatcher, ReloadReport};
 use smo_prometheus::PrometheusTelemetry;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -30,8 +29,6 @@ pub enum ReloadError {
     RestartOnly(Vec<&'static str>),
     #[error(transparent)]
     Auth(#[from] AuthError),
-    #[error("config: defaults.{key}: {message}")]
-    Defaults { key: &'static str, message: String },
     #[error("config: {0}")]
     Tls(String),
     #[error("plugins: {0}")]
@@ -96,34 +93,6 @@ pub struct Parts {
     pub auth: Arc<Auth>,
     pub telemetry: Arc<SwappableTelemetry>,
     pub ecosystem_loop: Option<tokio::task::JoinHandle<()>>,
-}
-
-/// The call guard's limits of `config`.
-pub fn guard_config(config: &Config) -> GuardConfig {
-    GuardConfig {
-        timeout: Duration::from_millis(config.plugins.call_timeout_ms),
-        quarantine_after: config.plugins.quarantine_after,
-    }
-}
-
-/// The default strategies of `config`, or the key that does not name one.
-pub fn default_strategies(config: &Config) -> Result<DefaultStrategies, ReloadError> {
-    let parse = |key: &'static str, s: &str| {
-        StrategyName::parse(s).map_err(|e| ReloadError::Defaults {
-            key,
-            message: e.to_string(),
-        })
-    };
-    Ok(DefaultStrategies {
-        placement: parse("placement", &config.defaults.placement)?,
-        scaling: parse("scaling", &config.defaults.scaling)?,
-        migration: config
-            .defaults
-            .migration
-            .as_deref()
-            .map(|m| parse("migration", m))
-            .transpose()?,
-    })
 }
 
 /// Starts the ecosystem loop of `config` (none when its period is 0).
@@ -210,7 +179,7 @@ impl Reloader {
             return Err(ReloadError::RestartOnly(restart));
         }
         // Everything that can fail is built before anything is replaced.
-        let defaults = default_strategies(&new)?;
+        let defaults = new.default_strategies()?;
         let auth = if new.auth != current.auth {
             Some(Auth::from_config(
                 &new.auth,
@@ -224,7 +193,7 @@ impl Reloader {
         crate::tls::reload(self.tls.as_deref(), &new.tls)
             .map_err(|e| ReloadError::Tls(e.to_string()))?;
         let changed = changed_sections(&current, &new);
-        self.dispatcher.set_guard(guard_config(&new));
+        self.dispatcher.set_guard(new.guard_config());
         self.dispatcher.set_defaults(defaults);
         if let Some(auth) = auth {
             self.auth.replace(auth);

@@ -18,11 +18,6 @@ impl Notifier {
         }
     }
 
-    /// Whether a service manager listens.
-    pub fn enabled(&self) -> bool {
-        self.enabled
-    }
-
     fn send(&self, states: &[NotifyState<'_>]) {
         if !self.enabled {
             return;
