@@ -7,8 +7,6 @@ mod api_support;
 use api_support::*;
 use serde_json::json;
 use smo_tests::eventually;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// hello-world renamed to `id`, placed by the fixture strategy that creates `entered` and
@@ -37,28 +35,9 @@ fn a_hung_strategy_on_one_graph_does_not_hold_writes_on_others() {
     );
 
     let entered = sandbox.root.path().join("entered");
-    let hung_finished = Arc::new(AtomicBool::new(false));
-    let hung = {
-        let (url, token, yaml, finished) = (
-            api.url("/v1/graphs"),
-            api.token.clone().unwrap_or_default(),
-            hung_graph("stuck", &entered),
-            Arc::clone(&hung_finished),
-        );
-        std::thread::spawn(move || {
-            let request = ureq::http::Request::builder()
-                .method("POST")
-                .uri(url)
-                .header("Content-Type", "application/yaml")
-                .header("Authorization", format!("Bearer {token}"))
-                .body(yaml.into_bytes())
-                .expect("request");
-            // Ends when the daemon is killed at the end of the test (or, before the fix,
-            // when the call times out): either way it is finished.
-            let _ = smo_tests::http().run(request);
-            finished.store(true, Ordering::SeqCst);
-        })
-    };
+    // Ends when the daemon is killed at the end of the test (or, before the fix, when the call
+    // times out): either way it is finished.
+    let hung = api.post_yaml_in_background("/v1/graphs", hung_graph("stuck", &entered));
     assert!(
         eventually(Duration::from_secs(60), || entered.exists()),
         "the hung strategy was never called"
@@ -97,11 +76,12 @@ fn a_hung_strategy_on_one_graph_does_not_hold_writes_on_others() {
     // All of that happened inside the hung call: it has not returned, and the graph it was
     // deciding for was not stored.
     assert!(
-        !hung_finished.load(Ordering::SeqCst),
+        !hung.is_finished(),
         "the writes waited until the hung call timed out"
     );
     assert_eq!(api.get("/v1/graphs/stuck").status, 404);
     drop(api);
-    hung.join()
+    let _ = hung
+        .join()
         .expect("the hung request's thread ends with the daemon");
 }

@@ -208,25 +208,8 @@ fn sigterm_says_stopping_and_the_request_in_flight_completes_and_is_kept() {
     notify.wait_for(0, "READY=1", |m| m.contains("READY=1"));
     let started = sandbox.root.path().join("started");
     let release = sandbox.root.path().join("release");
-    let in_flight = {
-        let (url, token, yaml) = (
-            api.url("/v1/graphs"),
-            api.token.clone().unwrap_or_default(),
-            gated_graph("late", &started, &release),
-        );
-        std::thread::spawn(move || {
-            let request = ureq::http::Request::builder()
-                .method("POST")
-                .uri(url)
-                .header("Content-Type", "application/yaml")
-                .header("Authorization", format!("Bearer {token}"))
-                .body(yaml.into_bytes())
-                .expect("request");
-            http()
-                .run(request)
-                .map(|response| response.status().as_u16())
-        })
-    };
+    let in_flight =
+        api.post_yaml_in_background("/v1/graphs", gated_graph("late", &started, &release));
     assert!(
         eventually(Duration::from_secs(30), || started.exists()),
         "the gated placement never started"

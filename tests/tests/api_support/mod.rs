@@ -146,6 +146,28 @@ impl Api {
         )
     }
 
+    /// Posts `yaml` to `path` with the admin token on a thread of its own (a request the test
+    /// lets run while it does other things); the thread answers the status, or the error.
+    pub fn post_yaml_in_background(
+        &self,
+        path: &str,
+        yaml: String,
+    ) -> std::thread::JoinHandle<Result<u16, ureq::Error>> {
+        let (url, token) = (self.url(path), self.admin().unwrap_or_default().to_owned());
+        std::thread::spawn(move || {
+            let request = ureq::http::Request::builder()
+                .method("POST")
+                .uri(url)
+                .header("Content-Type", "application/yaml")
+                .header("Authorization", format!("Bearer {token}"))
+                .body(yaml.into_bytes())
+                .expect("request");
+            http()
+                .run(request)
+                .map(|response| response.status().as_u16())
+        })
+    }
+
     /// Deploys `yaml` and checks it was created.
     pub fn deploy(&self, yaml: &str) -> Value {
         let reply = self.post_yaml("/v1/graphs", yaml);
