@@ -25,6 +25,20 @@ fn shipped_dir(sandbox: &Sandbox, libs: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
+/// default-lp and versioned 1.0.0 shipped, versioned 2.0.0 in the operators' directory;
+/// returns the shipped directory.
+fn shipped_with_an_override(sandbox: &Sandbox) -> PathBuf {
+    let shipped = shipped_dir(
+        sandbox,
+        &[
+            ("smo_default_lp", "default-lp.so"),
+            ("smo_fixture_versioned", "versioned.so"),
+        ],
+    );
+    sandbox.install("smo_fixture_versioned_v2", "versioned.so");
+    shipped
+}
+
 fn version_of(reasons: &[String]) -> String {
     reasons
         .iter()
@@ -75,14 +89,7 @@ async fn shipped_and_operators_plugins_load_together() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operators_plugin_overrides_the_shipped_one_until_it_is_removed() {
     let sandbox = Sandbox::new();
-    let shipped = shipped_dir(
-        &sandbox,
-        &[
-            ("smo_default_lp", "default-lp.so"),
-            ("smo_fixture_versioned", "versioned.so"),
-        ],
-    );
-    sandbox.install("smo_fixture_versioned_v2", "versioned.so");
+    let shipped = shipped_with_an_override(&sandbox);
     let mut config = sandbox.registry_config();
     config.system_plugin_dir = Some(shipped.clone());
     let dispatcher = dispatcher(config, Duration::from_secs(30), 3).await;
@@ -210,14 +217,7 @@ fn row_of<'a>(rows: &'a [serde_json::Value], file: &Path) -> &'a serde_json::Val
 #[test]
 fn plugin_list_dir_probes_both_directories_and_marks_the_overridden() {
     let sandbox = Sandbox::new();
-    let shipped = shipped_dir(
-        &sandbox,
-        &[
-            ("smo_default_lp", "default-lp.so"),
-            ("smo_fixture_versioned", "versioned.so"),
-        ],
-    );
-    sandbox.install("smo_fixture_versioned_v2", "versioned.so");
+    let shipped = shipped_with_an_override(&sandbox);
     let out = Command::new(smo_bin())
         .args(["plugin", "list", "--dir"])
         .arg(sandbox.plugin_dir())
@@ -252,14 +252,7 @@ fn plugin_list_dir_probes_both_directories_and_marks_the_overridden() {
 #[test]
 fn smo_serve_reads_system_plugin_dir_from_its_config() {
     let sandbox = Sandbox::new();
-    let shipped = shipped_dir(
-        &sandbox,
-        &[
-            ("smo_default_lp", "default-lp.so"),
-            ("smo_fixture_versioned", "versioned.so"),
-        ],
-    );
-    sandbox.install("smo_fixture_versioned_v2", "versioned.so");
+    let shipped = shipped_with_an_override(&sandbox);
     let config = sandbox.config(&format!("system_plugin_dir = \"{}\"\n", shipped.display()));
     let daemon = Daemon::start(&sandbox, &["--no-auth", "--config", &config]);
     let listed: serde_json::Value = http()
