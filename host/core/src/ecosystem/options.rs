@@ -3,7 +3,7 @@
 //! Shared by the daemon's engine and the simulator, so both offer the same moves.
 
 use super::learning::CostModel;
-use super::{EcosystemMap, Side, Weights, WorkloadId};
+use super::{EcosystemMap, Weights, WorkloadId};
 use smo_plugin_api::extra::EcosystemMoveOption;
 use std::collections::HashMap;
 
@@ -38,24 +38,6 @@ fn total(map: &EcosystemMap, ids: &[WorkloadId], weights: &Weights) -> f64 {
         .sum()
 }
 
-/// The types of workload `id`'s unmet requirements.
-pub fn unmet_kinds(map: &EcosystemMap, id: WorkloadId) -> Vec<String> {
-    let Some(declaration) = map.declaration(id) else {
-        return Vec::new();
-    };
-    map.unmet()
-        .into_iter()
-        .filter(|u| u.workload == id)
-        .filter_map(|u| {
-            let list = match u.side {
-                Side::Required => &declaration.dependencies.required,
-                Side::Preferred => &declaration.dependencies.preferred,
-            };
-            list.get(u.index)?.kind.clone()
-        })
-        .collect()
-}
-
 /// Tries `moving` on each of `targets` (and back), keeping the moves that change a score. The
 /// state is copied over a link of `bandwidth_gbps`; `cost_model` gives each move's seconds.
 pub fn move_options(
@@ -76,7 +58,7 @@ pub fn move_options(
     let dependents = map.dependents(id);
     let before = map.score(id, weights);
     let dependents_before = total(map, &dependents, weights);
-    let unmet_before = unmet_kinds(map, id);
+    let unmet_before = map.unmet_kinds(id);
     let state_gib = map
         .declaration(id)
         .and_then(|d| d.provides.state_gib)
@@ -100,7 +82,7 @@ pub fn move_options(
         map.move_to(name, to);
         let after = map.score(id, weights);
         let dependents_after = total(map, &dependents, weights);
-        let unmet_after = unmet_kinds(map, id);
+        let unmet_after = map.unmet_kinds(id);
         map.move_to(name, home);
         let Some(after) = after else {
             continue;

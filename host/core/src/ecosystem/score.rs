@@ -222,6 +222,20 @@ impl EcosystemMap {
         out
     }
 
+    /// The types of workload `id`'s requirements not met now (those that name one), required
+    /// first, in declaration order. Only its own requirements are looked at.
+    pub fn unmet_kinds(&self, id: WorkloadId) -> Vec<String> {
+        let Some(entry) = self.entry(id) else {
+            return Vec::new();
+        };
+        [Side::Required, Side::Preferred]
+            .into_iter()
+            .flat_map(|side| entry.slots(side))
+            .filter(|slot| !self.met(slot, entry.cluster))
+            .filter_map(|slot| slot.compiled.requirement.kind.clone())
+            .collect()
+    }
+
     fn why_unmet(&self, slot: &Slot, cluster: usize) -> String {
         let nearest = slot
             .candidates

@@ -14,7 +14,7 @@ use crate::store::{Commit, PendingOutcome, PlacementEntry};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
-use smo_core::ecosystem::options::{move_options, unmet_kinds, unmet_neighbours, Moving};
+use smo_core::ecosystem::options::{move_options, unmet_neighbours, Moving};
 use smo_plugin_api::extra::{self, EcosystemMigrationExtra, EcosystemOptions};
 use smo_plugin_api::{Cluster, MigrationRequest, Move, RVec, Resources, Telemetry};
 use smo_plugin_host::StrategyName;
@@ -155,6 +155,8 @@ impl Engine {
                 .clusters
                 .iter()
                 .find(|c| c.name.as_str() == workload.cluster);
+            // The workload's unmet types now, to tell which a join meets.
+            let unmet_now = map.unmet_kinds(id);
             for neighbour in unmet_neighbours(map, id) {
                 let Some((neighbour_name, Some(graph), from)) = map.describe(neighbour) else {
                     continue;
@@ -197,11 +199,14 @@ impl Engine {
                     self.config().ecosystem_bandwidth_gbps,
                 );
                 // What it meets is the workload's: its unmet types that the join meets.
-                let before = unmet_kinds(map, id);
                 map.move_to(&neighbour_name, &workload.cluster);
-                let after = unmet_kinds(map, id);
+                let after = map.unmet_kinds(id);
                 map.move_to(&neighbour_name, &from);
-                let met: Vec<String> = before.into_iter().filter(|k| !after.contains(k)).collect();
+                let met: Vec<String> = unmet_now
+                    .iter()
+                    .filter(|k| !after.contains(k))
+                    .cloned()
+                    .collect();
                 for option in joined.options {
                     joins.insert((option.service.clone(), option.to.clone()), met.clone());
                     found.options.push(option);
