@@ -6,7 +6,9 @@ use crate::scenario::Scenario;
 use serde::Serialize;
 use std::fmt::Write as _;
 
-fn without_timing(runs: &[EcosystemRun], timing: bool) -> Vec<EcosystemRun> {
+/// The runs as printed: without `timing`, their wall-clock decision time is zeroed (output that
+/// depends only on the scenario and its seed).
+fn runs_for_output(runs: &[EcosystemRun], timing: bool) -> Vec<EcosystemRun> {
     runs.iter()
         .cloned()
         .map(|mut r| {
@@ -144,7 +146,7 @@ pub fn json(sc: &Scenario, runs: &[EcosystemRun], timing: bool) -> String {
         start: &spec.start,
         hours: spec.hours,
         step_minutes: spec.step_minutes,
-        runs: without_timing(runs, timing),
+        runs: runs_for_output(runs, timing),
     };
     let mut text =
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
