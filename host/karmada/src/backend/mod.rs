@@ -70,11 +70,15 @@ pub struct KarmadaContinuum {
     /// Per graph, the kinds of its objects applied since this process started (pruned and
     /// withdrawn besides the usual ones).
     kinds: Mutex<HashMap<String, BTreeSet<(String, String)>>>,
+    /// The kubeconfig as read at connect ([`connection::kubeconfig_fingerprint`]).
+    kubeconfig_fingerprint: Option<u64>,
 }
 
 impl KarmadaContinuum {
     /// Connects to the API server `settings` name and starts watching its clusters.
     pub async fn connect(settings: KarmadaSettings) -> Result<Self, String> {
+        let kubeconfig_fingerprint =
+            connection::kubeconfig_fingerprint(settings.kubeconfig.as_deref());
         let client =
             connection::connect(settings.kubeconfig.as_deref(), settings.context.as_deref())
                 .await?;
@@ -83,7 +87,25 @@ impl KarmadaContinuum {
             resources: Resources::new(client),
             settings,
             kinds: Mutex::new(HashMap::new()),
+            kubeconfig_fingerprint,
         })
+    }
+
+    /// A new connection with `settings` (a configuration reload) that knows what this one
+    /// applied, so that the kinds of every graph's objects are still pruned and withdrawn.
+    /// This one keeps serving until it is dropped; its cluster watch stops then.
+    pub async fn reconnect(&self, settings: KarmadaSettings) -> Result<Self, String> {
+        let next = Self::connect(settings).await?;
+        let known = self.lock_kinds().clone();
+        next.lock_kinds().extend(known);
+        Ok(next)
+    }
+
+    /// Whether the kubeconfig this connection read has changed since (a rotated token or
+    /// certificate written at the same path).
+    pub fn kubeconfig_changed(&self) -> bool {
+        connection::kubeconfig_fingerprint(self.settings.kubeconfig.as_deref())
+            != self.kubeconfig_fingerprint
     }
 
     pub fn settings(&self) -> &KarmadaSettings {

@@ -79,7 +79,7 @@ struct State {
 /// The simulated continuum (see the module documentation).
 #[derive(Debug)]
 pub struct SimContinuum {
-    behaviour: SimBehaviour,
+    behaviour: Mutex<SimBehaviour>,
     origin: Instant,
     applies: AtomicU64,
     state: Mutex<State>,
@@ -88,7 +88,7 @@ pub struct SimContinuum {
 impl SimContinuum {
     pub fn new(behaviour: SimBehaviour) -> Self {
         Self {
-            behaviour,
+            behaviour: Mutex::new(behaviour),
             origin: Instant::now(),
             applies: AtomicU64::new(0),
             state: Mutex::new(State::default()),
@@ -96,7 +96,23 @@ impl SimContinuum {
     }
 
     pub fn behaviour(&self) -> SimBehaviour {
-        self.behaviour
+        *self
+            .behaviour
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// New timing and injected failures (a configuration reload): from now on replicas are
+    /// ready `ready_after_s` after they last changed, and the next `fail_applies` applies fail. The speed of
+    /// simulated time stays what it was.
+    pub fn set_timing(&self, ready_after_s: f64, fail_applies: u64) {
+        let mut behaviour = self
+            .behaviour
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        behaviour.ready_after_s = ready_after_s;
+        behaviour.fail_applies = fail_applies;
+        self.applies.store(0, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -105,7 +121,7 @@ impl SimContinuum {
 
     /// Simulated seconds since the continuum started.
     fn now_s(&self) -> f64 {
-        self.origin.elapsed().as_secs_f64() * self.behaviour.speed
+        self.origin.elapsed().as_secs_f64() * self.behaviour().speed
     }
 }
 
@@ -150,10 +166,11 @@ impl Continuum for SimContinuum {
 
     async fn apply(&self, graph: &GraphSpec, desired: &DesiredState) -> Result<(), ContinuumError> {
         let call = self.applies.fetch_add(1, Ordering::Relaxed) + 1;
-        if call <= self.behaviour.fail_applies {
+        let fail_applies = self.behaviour().fail_applies;
+        if call <= fail_applies {
             return Err(ContinuumError::Unavailable(format!(
                 "simulated failure of apply {call} (the continuum fails the first {})",
-                self.behaviour.fail_applies
+                fail_applies
             )));
         }
         let now_s = self.now_s();
@@ -184,7 +201,7 @@ impl Continuum for SimContinuum {
                 (entry.replicas, demand),
             );
         }
-        let ready_after_s = self.behaviour.ready_after_s;
+        let ready_after_s = self.behaviour().ready_after_s;
         let deployed = state.graphs.entry(graph.name.clone()).or_default();
         let workloads = wanted
             .into_iter()
@@ -214,6 +231,7 @@ impl Continuum for SimContinuum {
 
     async fn observe(&self, graph: &str) -> Result<Observation, ContinuumError> {
         let now_s = self.now_s();
+        let ready_after_s = self.behaviour().ready_after_s;
         let state = self.lock();
         let Some(deployed) = state.graphs.get(graph) else {
             return Ok(Observation::default());
@@ -227,7 +245,7 @@ impl Continuum for SimContinuum {
                     service: service.clone(),
                     cluster: cluster.clone(),
                     desired: w.desired,
-                    ready: w.ready(now_s, self.behaviour.ready_after_s),
+                    ready: w.ready(now_s, ready_after_s),
                     last_error: None,
                 })
                 .collect(),
@@ -334,5 +352,26 @@ mod tests {
             .expect_err("unknown cluster");
         assert!(!error.retryable());
         assert!(error.to_string().contains("mars"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn new_timing_counts_failures_afresh_and_keeps_what_runs() {
+        let sim = continuum(SimBehaviour {
+            ready_after_s: 3600.0,
+            ..SimBehaviour::default()
+        });
+        let name = spec().name;
+        let want = desired(1, &[("noise-reduction", "edge-athens", 2)]);
+        sim.apply(&spec(), &want).await.expect("apply");
+        sim.set_timing(0.0, 1);
+        let seen = sim.observe(&name).await.expect("observe");
+        assert!(seen.asked_for(&want.placement) && seen.all_ready());
+        let error = sim
+            .apply(&spec(), &want)
+            .await
+            .expect_err("the next apply fails");
+        assert!(error.retryable(), "{error}");
+        sim.apply(&spec(), &want).await.expect("then they pass");
+        assert_eq!(sim.behaviour().speed, 1.0);
     }
 }
