@@ -223,9 +223,10 @@ impl Engine {
         self.settings.load_full()
     }
 
-    /// Replaces the settings (a configuration reload): the next round of each loop and the
-    /// next request use them. The applier's settings are kept (they change with a restart).
+    /// Replaces the settings (a configuration reload): the next round of each loop, the next
+    /// request and the applier's next reconcile use them.
     pub fn set_config(&self, config: EngineConfig) {
+        self.applier.set_config(config.applier);
         self.settings.store(Arc::new(config));
     }
 

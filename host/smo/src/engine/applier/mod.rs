@@ -17,7 +17,7 @@ use backoff::BackoffPolicy;
 use runner::Runner;
 use scheduler::Scheduler;
 use smo_core::ports::Observation;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -88,10 +88,13 @@ impl Reconciled {
 /// The applier's shared state (see the module documentation).
 #[derive(Debug)]
 pub struct Applier {
-    config: ApplierConfig,
+    config: Mutex<ApplierConfig>,
     scheduler: Arc<Scheduler>,
     runner: Arc<Runner>,
     observed: Mutex<HashMap<String, Observed>>,
+    /// Graphs to apply again even when the backend runs their desired state: the backend was
+    /// replaced by a configuration reload (new credentials, new rendering settings).
+    reapply: Mutex<HashSet<String>>,
     outcomes: broadcast::Sender<Reconciled>,
 }
 
@@ -105,16 +108,54 @@ impl Applier {
         ));
         let (outcomes, _) = broadcast::channel(1024);
         Self {
-            config,
+            config: Mutex::new(config),
             scheduler,
             runner,
             observed: Mutex::new(HashMap::new()),
+            reapply: Mutex::new(HashSet::new()),
             outcomes,
         }
     }
 
-    pub fn config(&self) -> &ApplierConfig {
-        &self.config
+    pub fn config(&self) -> ApplierConfig {
+        *self.config.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// New settings (a configuration reload): periods and the deletion wait apply from the
+    /// next reconcile, the backoff from the next failure; a smaller concurrency takes effect
+    /// as running reconciles end.
+    pub fn set_config(&self, config: ApplierConfig) {
+        let old = std::mem::replace(
+            &mut *self.config.lock().unwrap_or_else(PoisonError::into_inner),
+            config,
+        );
+        self.runner.set_backoff(config.backoff);
+        if old.concurrency != config.concurrency {
+            self.runner.resize(old.concurrency, config.concurrency);
+        }
+    }
+
+    /// Applies each of `graphs` again at its next reconcile, and wakes them (see `reapply`).
+    pub fn reapply_all(&self, graphs: impl IntoIterator<Item = String>) {
+        let graphs: Vec<String> = graphs.into_iter().collect();
+        self.reapply_set().extend(graphs.iter().cloned());
+        for graph in &graphs {
+            self.wake(graph);
+        }
+    }
+
+    /// Whether graph `name` is to be applied again although in step.
+    pub fn must_reapply(&self, name: &str) -> bool {
+        self.reapply_set().contains(name)
+    }
+
+    /// Graph `name` was applied (or withdrawn): no reapply pending.
+    pub(crate) fn reapplied(&self, name: &str) {
+        self.reapply_set().remove(name);
+    }
+
+    fn reapply_set(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.reapply.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn runner(&self) -> &Arc<Runner> {
@@ -142,6 +183,7 @@ impl Applier {
     /// Forgets graph `name` (deleted): its observation, schedule and failure count.
     pub fn forget(&self, name: &str) {
         self.observed_map().remove(name);
+        self.reapplied(name);
         self.scheduler.cancel(name);
         self.runner.forget(name);
     }

@@ -68,8 +68,9 @@ impl Engine {
         let summary = self.store.apply_summary(name, generation)?;
         let applied = summary.applied_generation.is_some_and(|g| g >= generation);
         let in_step = observed.asked_for(&desired);
-        let config = *self.applier.config();
-        if applied && in_step {
+        let config = self.applier.config();
+        let reapply = self.applier.must_reapply(name);
+        if applied && in_step && !reapply {
             if graph.status == DELETING {
                 return self.finish_deletion(name, generation).await;
             }
@@ -82,7 +83,7 @@ impl Engine {
         let refused = summary.last.as_ref().is_some_and(|a| {
             a.record.generation == generation && !a.record.ok && !a.record.retryable
         });
-        if refused {
+        if refused && !reapply {
             // Nothing a retry can mend: wait for a new desired state.
             return Ok(Action::AwaitChange);
         }
@@ -105,6 +106,10 @@ impl Engine {
             _ => self.continuum.withdraw(name).await,
         };
         let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+        if !result.as_ref().is_err_and(ContinuumError::retryable) {
+            // Taken or refused by the backend in force: a pending reapply is done.
+            self.applier.reapplied(name);
+        }
         self.store.append_apply_attempt(&ApplyAttemptRecord {
             graph: name.to_owned(),
             generation,

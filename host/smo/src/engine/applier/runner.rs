@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -35,6 +35,8 @@ struct RunState {
     /// Reconciles finished, and those of them that failed and were retried (for `/metrics`).
     reconciles: u64,
     retries: u64,
+    /// Permits to forget as reconciles hand them back (the concurrency was lowered).
+    permits_owed: usize,
 }
 
 /// The runner's figures: counts since start, and what runs or backs off now.
@@ -55,7 +57,7 @@ pub struct RunCounts {
 pub struct Runner {
     scheduler: Arc<Scheduler>,
     limit: Arc<Semaphore>,
-    backoff: BackoffPolicy,
+    backoff: Mutex<BackoffPolicy>,
     state: Mutex<RunState>,
 }
 
@@ -64,13 +66,45 @@ impl Runner {
         Self {
             scheduler,
             limit: Arc::new(Semaphore::new(concurrency.max(1))),
-            backoff,
+            backoff: Mutex::new(backoff),
             state: Mutex::new(RunState::default()),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, RunState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The backoff of failures from now on.
+    pub fn set_backoff(&self, backoff: BackoffPolicy) {
+        *self.backoff.lock().unwrap_or_else(PoisonError::into_inner) = backoff;
+    }
+
+    /// Reconciles at once from `old` to `new` (both at least 1): more permits at once, or
+    /// fewer as the running reconciles hand theirs back (taken and forgotten by a task).
+    pub fn resize(&self, old: usize, new: usize) {
+        let (old, new) = (old.max(1), new.max(1));
+        if new > old {
+            self.limit.add_permits(new - old);
+        } else if new < old {
+            // The free ones at once; the rest as running reconciles hand theirs back.
+            let rest = (old - new) - self.limit.forget_permits(old - new);
+            self.lock().permits_owed += rest;
+        }
+    }
+
+    /// Hands a reconcile's permit back, or forgets it while the concurrency is being lowered.
+    fn release(&self, permit: OwnedSemaphorePermit) {
+        let mut state = self.lock();
+        if state.permits_owed > 0 {
+            state.permits_owed -= 1;
+            permit.forget();
+        }
+    }
+
+    /// Reconciles that may start now.
+    pub fn available(&self) -> usize {
+        self.limit.available_permits()
     }
 
     /// Consecutive failures of `key` so far (0 after a success).
@@ -115,7 +149,8 @@ impl Runner {
                         *count
                     };
                     state.draws += 1;
-                    Some(self.backoff.delay(failures, jitter_unit(state.draws)))
+                    let backoff = *self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
+                    Some(backoff.delay(failures, jitter_unit(state.draws)))
                 }
                 Action::Requeue(after) => {
                     state.failures.remove(key);
@@ -171,7 +206,7 @@ impl Runner {
                             Action::Retry
                         }
                     };
-                    drop(permit);
+                    runner.release(permit);
                     runner.finish(&key, action);
                 });
             }
@@ -298,5 +333,27 @@ mod tests {
             2,
             "the two wake-ups were merged"
         );
+    }
+
+    #[tokio::test]
+    async fn the_concurrency_grows_at_once_and_shrinks_as_reconciles_end() {
+        let runner = Runner::new(Arc::new(Scheduler::default()), 2, BackoffPolicy::default());
+        runner.resize(2, 4);
+        assert_eq!(runner.available(), 4);
+        // Two run: of the three permits to give up, two are free now, one follows.
+        let first = Arc::clone(&runner.limit)
+            .acquire_owned()
+            .await
+            .expect("a permit");
+        let second = Arc::clone(&runner.limit)
+            .acquire_owned()
+            .await
+            .expect("a permit");
+        runner.resize(4, 1);
+        assert_eq!(runner.available(), 0);
+        runner.release(first);
+        assert_eq!(runner.available(), 0, "the first one back is given up");
+        runner.release(second);
+        assert_eq!(runner.available(), 1);
     }
 }
