@@ -5,6 +5,7 @@
 //! command builds them first); nothing here links a plugin into the test.
 
 pub mod fake_apiserver;
+pub mod notify;
 
 use smo_plugin_api::testing::{self, ClusterExt};
 use smo_plugin_api::*;

@@ -6,67 +6,9 @@
 mod api_support;
 
 use api_support::*;
+use smo_tests::notify::{status_of, Notifications};
 use smo_tests::*;
-use std::os::unix::net::UnixDatagram;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Every datagram received on the socket, in order.
-struct Notifications {
-    path: std::path::PathBuf,
-    received: Arc<Mutex<Vec<String>>>,
-}
-
-impl Notifications {
-    fn listen(sandbox: &Sandbox) -> Self {
-        let path = sandbox.root.path().join("notify.sock");
-        let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
-        socket
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("timeout");
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&received);
-        std::thread::spawn(move || {
-            let mut buffer = vec![0u8; 4096];
-            // Ends with the test process.
-            loop {
-                if let Ok(n) = socket.recv(&mut buffer) {
-                    let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
-                    sink.lock().expect("lock").push(text);
-                }
-            }
-        });
-        Self { path, received }
-    }
-
-    fn all(&self) -> Vec<String> {
-        self.received.lock().expect("lock").clone()
-    }
-
-    /// Waits until a datagram after the first `after` satisfies `wanted`; returns its index.
-    fn wait_for(&self, after: usize, what: &str, wanted: impl Fn(&str) -> bool) -> usize {
-        let mut found = None;
-        let held = eventually(Duration::from_secs(30), || {
-            found = self
-                .all()
-                .iter()
-                .enumerate()
-                .skip(after)
-                .find(|(_, m)| wanted(m))
-                .map(|(i, _)| i);
-            found.is_some()
-        });
-        assert!(held, "no {what} after #{after}: {:#?}", self.all());
-        found.unwrap_or_default()
-    }
-}
-
-fn status_of(message: &str) -> &str {
-    message
-        .lines()
-        .find_map(|l| l.strip_prefix("STATUS="))
-        .unwrap_or("")
-}
 
 const READER: &str =
     "[[auth.tokens]]\nname = \"reader\"\nscope = \"read\"\ntoken = \"reader-secret-0123456789\"\n";
@@ -229,4 +171,55 @@ fn sigterm_says_stopping_and_the_request_in_flight_completes_and_is_kept() {
     let again = start(&sandbox, "");
     let graph = again.get("/v1/graphs/late");
     assert_eq!(graph.status, 200, "{}", graph.body);
+}
+
+#[test]
+fn a_reload_retimes_the_simulated_continuum_and_the_applier() {
+    let sandbox = sandbox();
+    let notify = Notifications::listen(&sandbox);
+    let config = sandbox.root.path().join("smo.toml");
+    let settings = |fail_applies: u32, backoff_base_ms: u32| {
+        format!(
+            "[engine]\nscaling_period_ms = 30000\n[backend.sim]\nready_after_s = 0\n\
+             fail_applies = {fail_applies}\n[applier]\npoll_ms = 50\n\
+             backoff_base_ms = {backoff_base_ms}\nbackoff_max_ms = 100\n"
+        )
+    };
+    let api = start_notified(&sandbox, &notify, &settings(0, 50));
+    let ready = notify.wait_for(0, "READY=1", |m| m.contains("READY=1"));
+    let graph = "/v1/graphs/hello-world-graph";
+    api.deploy(HELLO);
+    api.wait_for(graph, "the graph ready", |v| v["phase"] == "ready");
+
+    // The next two applies fail, and failures back off from 20 ms.
+    std::fs::write(&config, settings(2, 20)).expect("write");
+    let before = notify.all().len().max(ready + 1);
+    api.daemon.signal("HUP");
+    let done = notify.wait_for(before, "READY=1 after the reload", |m| {
+        m.contains("READY=1")
+    });
+    let line = status_of(&notify.all()[done]).to_owned();
+    assert!(
+        line.starts_with("configuration reloaded (changed: applier, backend)"),
+        "{line}"
+    );
+    // Stopped and started again: the apply of the new generation fails twice, then passes.
+    assert_eq!(api.post_empty(&format!("{graph}/stop")).status, 200);
+    api.wait_for(graph, "the graph withdrawn", |v| {
+        v["status"] == "stopped" && v["apply"]["applied_generation"] == v["apply"]["generation"]
+    });
+    assert_eq!(api.post_empty(&format!("{graph}/start")).status, 200);
+    api.wait_for(graph, "the graph ready again", |v| v["phase"] == "ready");
+    let attempts = api
+        .get("/v1/applies?graph=hello-world-graph&limit=100")
+        .body;
+    let applies: Vec<bool> = attempts["applies"]
+        .as_array()
+        .expect("applies")
+        .iter()
+        .rev()
+        .filter(|a| a["action"] == "apply")
+        .map(|a| a["ok"].as_bool().expect("ok"))
+        .collect();
+    assert_eq!(applies, [true, false, false, true], "{attempts}");
 }

@@ -10,11 +10,11 @@ use crate::engine::applier::backoff::BackoffPolicy;
 use crate::engine::applier::ApplierConfig;
 use crate::engine::lifecycle::{Engine, EngineConfig};
 use crate::engine::{backend_clusters, inventory, scenario_clusters};
+use crate::reload::backend::{Backend, SwappableContinuum};
 use crate::reload::telemetry::SwappableTelemetry;
 use crate::reload::{Parts, Reloader};
 use crate::store::{Store, StoreError};
 use crate::systemd::{watchdog, Notifier};
-use smo_core::ports::Continuum;
 use smo_core::ports::TelemetrySource;
 use smo_karmada::KarmadaContinuum;
 use smo_plugin_host::{triggers, CallGuard, Dispatcher, Registry, RegistryConfig};
@@ -90,6 +90,8 @@ pub struct App {
     pub auth: Arc<Auth>,
     pub telemetry: Arc<SwappableTelemetry>,
     pub ecosystem_loop: Option<tokio::task::JoinHandle<()>>,
+    pub backend: Arc<SwappableContinuum>,
+    pub adopt_loop: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Builds everything `smo serve` runs: registry and dispatcher, the store in the state
@@ -143,13 +145,15 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
     let telemetry = Arc::new(SwappableTelemetry::new(choose_telemetry(
         config, simulated,
     )?));
-    let continuum = build_continuum(config, scenario_behaviour).await?;
+    let backend = Arc::new(SwappableContinuum::new(
+        build_backend(config, scenario_behaviour).await?,
+    ));
     let auth = Arc::new(Auth::from_config(&config.auth, &config.state_dir, &store)?);
     let engine = Engine::new(
         store,
         Arc::clone(&dispatcher),
         Arc::clone(&telemetry) as Arc<dyn TelemetrySource>,
-        continuum,
+        Arc::clone(&backend) as Arc<dyn smo_core::ports::Continuum>,
         engine_config(config),
     );
     engine.announce_clusters()?;
@@ -162,12 +166,9 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
                 karmada.adopt_period_ms
             );
         }
-        // The task ends by itself once the engine is dropped.
-        drop(backend_clusters::spawn_adopting(
-            Arc::downgrade(&engine),
-            Duration::from_millis(karmada.adopt_period_ms),
-        ));
     }
+    // The task ends by itself once the engine is dropped (a reload may replace it).
+    let adopt_loop = crate::reload::spawn_adopt_loop(&engine, config);
     // The task ends by itself once the engine is dropped (a reload may replace it).
     let ecosystem_loop = crate::reload::spawn_ecosystem_loop(&engine, config);
     engine.start_applier();
@@ -198,6 +199,8 @@ pub async fn build_app(config: &Config, probe_exe: PathBuf) -> Result<App, Daemo
         auth,
         telemetry,
         ecosystem_loop,
+        backend,
+        adopt_loop,
     })
 }
 
@@ -231,13 +234,14 @@ fn applier_config(settings: &ApplierSettings) -> ApplierConfig {
 
 /// The backend of `[backend] kind`: the simulated continuum, timed by `[backend.sim]` unless
 /// the scenario has a `continuum` section, or a Karmada control plane (`[backend.karmada]`).
-async fn build_continuum(
+async fn build_backend(
     config: &Config,
     scenario: Option<ContinuumSpec>,
-) -> Result<Arc<dyn Continuum>, DaemonError> {
+) -> Result<Backend, DaemonError> {
     match config.backend.kind()? {
         BackendKind::Sim => {
             let settings = &config.backend.sim;
+            let timed_by_config = scenario.is_none();
             let behaviour = match scenario {
                 Some(spec) => SimBehaviour {
                     ready_after_s: spec.ready_after_s,
@@ -255,7 +259,10 @@ async fn build_continuum(
                 fail_applies = behaviour.fail_applies,
                 "backend: the simulated continuum"
             );
-            Ok(Arc::new(SimContinuum::new(behaviour)))
+            Ok(Backend::Sim {
+                continuum: Arc::new(SimContinuum::new(behaviour)),
+                timed_by_config,
+            })
         }
         BackendKind::Karmada => {
             let settings = config.backend.karmada.to_settings();
@@ -269,7 +276,7 @@ async fn build_continuum(
                 namespace = %settings.namespace,
                 "backend: Karmada"
             );
-            Ok(Arc::new(continuum))
+            Ok(Backend::Karmada(Arc::new(continuum)))
         }
     }
 }
@@ -337,6 +344,8 @@ pub async fn serve(
         auth,
         telemetry,
         ecosystem_loop,
+        backend,
+        adopt_loop,
     } = build_app(&config, probe_exe).await?;
     let registry = Arc::clone(dispatcher.registry());
     let _watch = if config.plugins.watch {
@@ -371,6 +380,8 @@ pub async fn serve(
             auth,
             telemetry,
             ecosystem_loop,
+            backend,
+            adopt_loop,
         },
         tls.clone(),
         notifier,

@@ -30,6 +30,8 @@ pub struct Recorded {
     pub query: BTreeMap<String, String>,
     /// The `content-type` header (`application/apply-patch+yaml` for a server-side apply).
     pub content_type: Option<String>,
+    /// The `authorization` header (`Bearer <token>` from the kubeconfig's user).
+    pub authorization: Option<String>,
     /// The body, when it was JSON.
     pub body: Option<Value>,
 }
@@ -168,14 +170,19 @@ impl FakeApiServer {
     /// Writes a kubeconfig for this server into `dir` and returns its path.
     pub fn write_kubeconfig(&self, dir: &Path) -> PathBuf {
         let path = dir.join("karmada.kubeconfig");
+        self.write_kubeconfig_at(&path, "test-token");
+        path
+    }
+
+    /// Writes a kubeconfig for this server with user token `token` at `path`.
+    pub fn write_kubeconfig_at(&self, path: &Path, token: &str) {
         let text = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: fake-karmada\n  cluster:\n    server: {}\n\
-             users:\n- name: smo\n  user:\n    token: test-token\ncontexts:\n- name: fake-karmada\n  \
+             users:\n- name: smo\n  user:\n    token: {token}\ncontexts:\n- name: fake-karmada\n  \
              context:\n    cluster: fake-karmada\n    user: smo\ncurrent-context: fake-karmada\n",
             self.url()
         );
-        std::fs::write(&path, text).expect("write the kubeconfig");
-        path
+        std::fs::write(path, text).expect("write the kubeconfig");
     }
 
     /// Every request so far.

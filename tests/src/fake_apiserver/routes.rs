@@ -58,11 +58,17 @@ pub(super) fn router(state: Arc<State>) -> Router {
     Router::new().fallback(
         move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
             let state = Arc::clone(&state);
-            let content_type = headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            async move { answer(&state, method, uri, content_type, body).await }
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let sent = Sent {
+                content_type: header("content-type"),
+                authorization: header("authorization"),
+            };
+            async move { answer(&state, method, uri, sent, body).await }
         },
     )
 }
@@ -79,13 +85,17 @@ pub(super) fn split_group_version(path: &str) -> Option<(String, &str)> {
     Some((format!("{group}/{version}"), parts.next().unwrap_or("")))
 }
 
-async fn answer(
-    state: &State,
-    method: Method,
-    uri: Uri,
+/// The request headers the server records.
+struct Sent {
     content_type: Option<String>,
-    body: Bytes,
-) -> Response {
+    authorization: Option<String>,
+}
+
+async fn answer(state: &State, method: Method, uri: Uri, sent: Sent, body: Bytes) -> Response {
+    let Sent {
+        content_type,
+        authorization,
+    } = sent;
     let path = uri.path().to_owned();
     let query: BTreeMap<String, String> = uri
         .query()
@@ -102,6 +112,7 @@ async fn answer(
         path: path.clone(),
         query: query.clone(),
         content_type,
+        authorization,
         body: body_json.clone(),
     });
     match state.fault_for(method.as_str(), &path) {

@@ -98,10 +98,10 @@ impl ConfigSource {
 }
 
 /// The keys whose new value only a restart can apply, that differ between `old` and `new`:
-/// what the process was started with (its address, directories, log format, the backend and
-/// the simulated continuum, the HTTP server's limits and the applier's, the metrics listener,
-/// the plugin registry's
-/// limits and watcher, the telemetry source's kind, HTTPS on or off).
+/// what the process was started with (its address, directories, log format, the backend's kind
+/// and the Karmada namespace its graphs live in, the simulated continuum, the HTTP server's
+/// limits, the metrics listener, the plugin registry's limits and watcher, the telemetry
+/// source's kind, HTTPS on or off).
 pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     let checks: [(&'static str, bool); 17] = [
         ("listen", old.listen != new.listen),
@@ -130,8 +130,11 @@ pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
                 || old.plugins.watch_debounce_ms != new.plugins.watch_debounce_ms,
         ),
         ("sim", old.sim != new.sim),
-        ("backend", old.backend != new.backend),
-        ("applier", old.applier != new.applier),
+        ("backend.kind", old.backend.kind != new.backend.kind),
+        (
+            "backend.karmada.namespace",
+            old.backend.karmada.namespace != new.backend.karmada.namespace,
+        ),
         ("http", old.http != new.http),
         ("metrics", old.metrics != new.metrics),
         (

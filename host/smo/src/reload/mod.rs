@@ -2,18 +2,23 @@
 //! it was at start, checked whole, and only then put in force; then the plugins are reloaded.
 //!
 //! In force at once: `[plugins]` call limits, `[defaults]`, `[auth]` tokens, `[engine]`,
-//! `[ecosystem]` (its loop restarted when its period or budget changed), the Prometheus
-//! settings of `[telemetry]`, and the `[tls]` certificate. What only a restart can change
+//! `[applier]`, `[ecosystem]` (its loop restarted when its period or budget changed), the
+//! Prometheus settings of `[telemetry]`, the `[tls]` certificate, and `[backend]` (see
+//! [`backend`]: the simulated continuum retimed, or a new Karmada connection once it lists the
+//! member clusters, every graph then applied again). What only a restart can change
 //! ([`restart_only_changes`]) refuses the reload with a line naming each key; a file that does
 //! not parse or validate changes nothing and says why. Either way the old configuration stays.
 
+pub mod backend;
 pub mod telemetry;
 
 use crate::api::auth::{Auth, AuthError};
 use crate::config::source::{restart_only_changes, ConfigSource};
+use crate::config::BackendKind;
 use crate::config::{Config, ConfigError, TelemetrySourceKind};
 use crate::engine::lifecycle::Engine;
 use crate::systemd::Notifier;
+use backend::{BackendChange, BackendReloadError, SwappableContinuum};
 use smo_plugin_host::{Dispatcher, ReloadReport};
 use smo_prometheus::PrometheusTelemetry;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -33,6 +38,10 @@ pub enum ReloadError {
     Tls(String),
     #[error("plugins: {0}")]
     Plugins(#[from] smo_plugin_host::PluginHostError),
+    #[error("config: {0}")]
+    Backend(#[from] BackendReloadError),
+    #[error("config: the graphs to apply again could not be read: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 fn restart_lines(keys: &[&'static str]) -> String {
@@ -83,6 +92,8 @@ pub struct Reloader {
     /// The server's certificate, when it serves HTTPS.
     tls: Option<Arc<crate::tls::TlsReloader>>,
     ecosystem_loop: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    backend: Arc<SwappableContinuum>,
+    adopt_loop: Mutex<Option<tokio::task::JoinHandle<()>>>,
     notifier: Notifier,
 }
 
@@ -93,6 +104,37 @@ pub struct Parts {
     pub auth: Arc<Auth>,
     pub telemetry: Arc<SwappableTelemetry>,
     pub ecosystem_loop: Option<tokio::task::JoinHandle<()>>,
+    pub backend: Arc<SwappableContinuum>,
+    /// The loop adopting Karmada's member clusters, when it runs.
+    pub adopt_loop: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts the loop adopting the backend's member clusters, when `config` (validated) asks for
+/// it: a Karmada backend with `adopt_clusters`. The loop ends by itself with the engine.
+pub fn spawn_adopt_loop(
+    engine: &Arc<Engine>,
+    config: &Config,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let karmada = &config.backend.karmada;
+    let adopts = config.backend.kind().ok() == Some(BackendKind::Karmada) && karmada.adopt_clusters;
+    adopts.then(|| {
+        crate::engine::backend_clusters::spawn_adopting(
+            Arc::downgrade(engine),
+            Duration::from_millis(karmada.adopt_period_ms),
+        )
+    })
+}
+
+/// Replaces the loop in `slot` with `next` (the old one aborted).
+fn respawn(
+    slot: &Mutex<Option<tokio::task::JoinHandle<()>>>,
+    next: Option<tokio::task::JoinHandle<()>>,
+) {
+    let mut running = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(old) = running.take() {
+        old.abort();
+    }
+    *running = next;
 }
 
 /// Starts the ecosystem loop of `config` (none when its period is 0).
@@ -117,6 +159,8 @@ fn changed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         ("defaults", old.defaults != new.defaults),
         ("auth", old.auth != new.auth),
         ("engine", old.engine != new.engine),
+        ("applier", old.applier != new.applier),
+        ("backend", old.backend != new.backend),
         ("ecosystem", old.ecosystem != new.ecosystem),
         ("telemetry", old.telemetry != new.telemetry),
         ("tls", old.tls != new.tls),
@@ -143,6 +187,8 @@ impl Reloader {
             telemetry: parts.telemetry,
             tls,
             ecosystem_loop: Mutex::new(parts.ecosystem_loop),
+            backend: parts.backend,
+            adopt_loop: Mutex::new(parts.adopt_loop),
             notifier,
         }
     }
@@ -192,7 +238,17 @@ impl Reloader {
         // Every reload re-reads the certificate: a renewal rewrites the files at the same paths.
         crate::tls::reload(self.tls.as_deref(), &new.tls)
             .map_err(|e| ReloadError::Tls(e.to_string()))?;
-        let changed = changed_sections(&current, &new);
+        let backend = BackendChange::prepare(&self.backend.current(), &current, &new).await?;
+        let reapply = if backend.replaces_backend() {
+            self.engine.store().graph_names()?
+        } else {
+            Vec::new()
+        };
+        let mut changed = changed_sections(&current, &new);
+        if backend.replaces_backend() && !changed.contains(&"backend") {
+            // The kubeconfig file changed under the same settings.
+            changed.push("backend");
+        }
         self.dispatcher.set_guard(new.guard_config());
         self.dispatcher.set_defaults(defaults);
         if let Some(auth) = auth {
@@ -206,17 +262,22 @@ impl Reloader {
             )));
         }
         self.engine.set_config(crate::daemon::engine_config(&new));
+        backend.commit(&self.backend);
+        // Through the new connection, even the graphs it already runs (empty otherwise).
+        self.engine.applier().reapply_all(reapply);
         if new.ecosystem.period_ms != current.ecosystem.period_ms
             || new.ecosystem.max_moves_per_period != current.ecosystem.max_moves_per_period
         {
-            let mut running = self
-                .ecosystem_loop
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(old) = running.take() {
-                old.abort();
-            }
-            *running = spawn_ecosystem_loop(&self.engine, &new);
+            respawn(
+                &self.ecosystem_loop,
+                spawn_ecosystem_loop(&self.engine, &new),
+            );
+        }
+        let (old_adopt, new_adopt) = (&current.backend.karmada, &new.backend.karmada);
+        if old_adopt.adopt_clusters != new_adopt.adopt_clusters
+            || old_adopt.adopt_period_ms != new_adopt.adopt_period_ms
+        {
+            respawn(&self.adopt_loop, spawn_adopt_loop(&self.engine, &new));
         }
         *current = new;
         drop(current);
