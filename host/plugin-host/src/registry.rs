@@ -3,7 +3,7 @@
 
 use super::catalog::{self, Origin};
 use super::error::PluginHostError;
-use super::loader::{self, PluginInfo};
+use super::loader::{self, LoadedImage, PluginInfo};
 use super::metrics::{CallMetrics, ReloadCounts};
 use super::permissions;
 use super::probe::{self, ProbeConfig};
@@ -11,10 +11,7 @@ use super::staging::{self, StagedFile};
 use super::stats::{PluginStats, StatsSnapshot};
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use smo_plugin_api::{
-    MigrationStrategyBox, PlacementStrategyBox, PluginError, PluginModule_Ref, RStr,
-    ScalingStrategyBox,
-};
+use smo_plugin_api::{MigrationStrategyBox, PlacementStrategyBox, PluginError, ScalingStrategyBox};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,7 +80,7 @@ pub struct PluginEntry {
     pub calls: CallMetrics,
     pub permits: Arc<Semaphore>,
     max_images: usize,
-    image: OnceLock<Result<PluginModule_Ref, String>>,
+    image: OnceLock<Result<LoadedImage, String>>,
     instances: Mutex<HashMap<InstanceKey, Instance>>,
 }
 
@@ -107,8 +104,8 @@ impl PluginEntry {
         matches!(self.image.get(), Some(Ok(_)))
     }
 
-    /// The root module, loading the image on first use. Blocking: call off the async threads.
-    pub fn module(&self) -> Result<PluginModule_Ref, String> {
+    /// The loaded image, loading it on first use. Blocking: call off the async threads.
+    pub fn module(&self) -> Result<LoadedImage, String> {
         self.image
             .get_or_init(|| {
                 if !loader::is_mapped(&self.file.staged)
@@ -152,19 +149,10 @@ impl PluginEntry {
                 return Ok(found.clone());
             }
         }
-        let module = self.module().map_err(PluginError::internal)?;
-        let (name, params_r) = (RStr::from(strategy), RStr::from(params));
-        let built = match kind {
-            1 => (module.new_placement())(name, params_r)
-                .into_result()
-                .map(|s| Instance::Placement(Arc::new(s))),
-            2 => (module.new_scaling())(name, params_r)
-                .into_result()
-                .map(|s| Instance::Scaling(Arc::new(s))),
-            _ => (module.new_migration())(name, params_r)
-                .into_result()
-                .map(|s| Instance::Migration(Arc::new(s))),
-        }?;
+        let built = self
+            .module()
+            .map_err(PluginError::internal)?
+            .instance(kind, strategy, params)?;
         let mut cache = self.instances.lock().unwrap_or_else(|p| p.into_inner());
         Ok(cache.entry(key).or_insert(built).clone())
     }
@@ -226,6 +214,8 @@ pub struct PluginListing {
     pub name: String,
     pub version: String,
     pub api_version: String,
+    /// The ABI it speaks: "rust" (abi_stable) or "c" (smo_plugin.h).
+    pub abi: super::loader::PluginAbi,
     pub file: PathBuf,
     pub sha256: String,
     pub size_bytes: u64,
@@ -612,6 +602,7 @@ fn listing(e: &PluginEntry) -> PluginListing {
         name: e.info.name.clone(),
         version: e.info.version.clone(),
         api_version: e.info.api_version.clone(),
+        abi: e.info.abi,
         file: e.file.source.clone(),
         sha256: e.file.sha256.clone(),
         size_bytes: e.file.size,

@@ -78,7 +78,10 @@ fn call_group(c: &mut Criterion, services: usize, clusters: usize) {
         })
     });
 
-    let (module, _) = loader::load(&common::so("smo_ecmr")).expect("ecmr loads");
+    let (image, _) = loader::load(&common::so("smo_ecmr")).expect("ecmr loads");
+    let loader::LoadedImage::Rust(module) = image else {
+        panic!("ecmr is a Rust plugin");
+    };
     let strategy = (module.new_placement())("heuristic".into(), "{}".into())
         .into_result()
         .expect("strategy builds");

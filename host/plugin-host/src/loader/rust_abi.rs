@@ -1,62 +1,17 @@
-//! Loads a staged plugin image into this process through abi_stable and reads its metadata.
-//! The only place that opens shared libraries; every failure becomes one line (details at debug).
+//! Plugins of the Rust ABI: a root module loaded through abi_stable, its metadata read into
+//! host-owned types; abi_stable's (sometimes 700-line) errors become one line.
 
-use super::error::PluginHostError;
+use super::{mark_mapped, one_line, PluginAbi, PluginInfo, StrategyDescription};
+use crate::error::PluginHostError;
 use abi_stable::library::{lib_header_from_path, LibraryError};
-use serde::{Deserialize, Serialize};
 use smo_plugin_api::{PluginModule_Ref, API_VERSION};
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::path::Path;
 
-/// Paths of the images mapped into this process (they are never unmapped). dlopen of a path
-/// that is already mapped returns the same image, so each path counts once.
-static MAPPED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
-
-fn mapped() -> MutexGuard<'static, Option<HashSet<PathBuf>>> {
-    MAPPED.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Number of distinct plugin images this process has mapped.
-pub fn images_mapped() -> usize {
-    mapped().as_ref().map_or(0, HashSet::len)
-}
-
-/// `true` when the image at `path` is already mapped (loading it again maps nothing new).
-pub fn is_mapped(path: &Path) -> bool {
-    mapped().as_ref().is_some_and(|m| m.contains(path))
-}
-
-fn mark_mapped(path: &Path) {
-    mapped()
-        .get_or_insert_with(HashSet::new)
-        .insert(path.to_path_buf());
-}
-
-/// One strategy a plugin offers, host-side.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct StrategyDescription {
-    pub name: String,
-    pub kind: String,
-    pub description: String,
-}
-
-/// A plugin's metadata, host-side (what `smo plugin check` prints).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PluginInfo {
-    pub name: String,
-    pub version: String,
-    pub api_version: String,
-    pub strategies: Vec<StrategyDescription>,
-    pub panic_unwind: bool,
-}
-
-/// Loads the image at `path` (a staged copy) and returns its root module and metadata.
+/// Loads the image at `path` (a staged copy) and returns its root module and metadata, or
+/// `None` when the library opened but exports no smo root module (it may be a C plugin).
 ///
 /// Loading runs the library's initialisers: call it only on files the probe accepted.
-pub fn load(path: &Path) -> Result<(PluginModule_Ref, PluginInfo), PluginHostError> {
-    let _span = tracing::debug_span!("load_plugin", file = %path.display()).entered();
+pub fn load(path: &Path) -> Result<Option<(PluginModule_Ref, PluginInfo)>, PluginHostError> {
     // dlopen happens inside `lib_header_from_path`; a library that opened is mapped for good.
     let header = match lib_header_from_path(path) {
         Ok(header) => {
@@ -66,6 +21,9 @@ pub fn load(path: &Path) -> Result<(PluginModule_Ref, PluginInfo), PluginHostErr
         Err(error) => {
             if !matches!(error, LibraryError::OpenError { .. }) {
                 mark_mapped(path);
+            }
+            if matches!(error, LibraryError::GetSymbolError { .. }) {
+                return Ok(None);
             }
             return Err(summarise(path, error));
         }
@@ -81,7 +39,7 @@ pub fn load(path: &Path) -> Result<(PluginModule_Ref, PluginInfo), PluginHostErr
             message: "plugin was built with panic = \"abort\"; a panic would kill the daemon, rebuild it with panic = \"unwind\"".into(),
         });
     }
-    Ok((module, info))
+    Ok(Some((module, info)))
 }
 
 /// Reads a loaded module's metadata into host-owned types.
@@ -101,6 +59,7 @@ pub fn info_of(module: PluginModule_Ref) -> PluginInfo {
             })
             .collect(),
         panic_unwind: meta.panic_unwind,
+        abi: PluginAbi::Rust,
     }
 }
 
@@ -117,10 +76,6 @@ fn summarise(path: &Path, error: LibraryError) -> PluginHostError {
                 host_api: API_VERSION.to_string(),
             }
         }
-        LibraryError::GetSymbolError { .. } => PluginHostError::Load {
-            file,
-            message: "not an smo plugin: it exports no smo root module (build it with smo_plugin_api::export_plugin!)".into(),
-        },
         LibraryError::OpenError { .. } => PluginHostError::Load {
             file,
             message: format!("cannot be opened as a shared library: {}", one_line(&full)),
@@ -143,27 +98,10 @@ fn summarise(path: &Path, error: LibraryError) -> PluginHostError {
     }
 }
 
-fn one_line(text: &str) -> String {
-    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate(joined, 300)
-}
-
 /// The last `Error:` paragraph of a layout report, on one line.
 fn last_error_block(text: &str) -> String {
     let tail = text.rfind("Error:").map_or(text, |i| &text[i..]);
     one_line(tail)
-}
-
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s
 }
 
 #[cfg(test)]
