@@ -2,10 +2,16 @@
 //! fixed inputs, and a plugin directory in a temporary folder.
 //!
 //! The tests load real `.so` files built by `cargo build --workspace` (the README's test
-//! command builds them first); nothing here links a plugin into the test.
+//! command builds them first); nothing here links a plugin into the test. C ABI plugins are
+//! built by the tests themselves with the system C compiler ([`c_plugins`]).
 
+pub mod c_plugins;
 pub mod fake_apiserver;
 pub mod notify;
+
+pub use c_plugins::{
+    build_c_plugin, c_build_dir, c_driver, c_example, c_fixture, c_include_dir, C_PLUGIN_FLAGS,
+};
 
 use smo_plugin_api::testing::{self, ClusterExt};
 use smo_plugin_api::*;
