@@ -44,6 +44,9 @@
 //!   from the future is still representable; treat unknown values as "other").
 //!
 //! All data types implement serde's `Serialize` and `Deserialize` (JSON in the API and tests).
+//! With the optional `schema` feature they also implement `schemars::JsonSchema`; the JSON
+//! Schemas of the requests and decisions, for plugins in other languages (the C ABI of
+//! `include/smo_plugin.h`), are generated from them into `plugin-api/schemas/`.
 //!
 //! The `#[repr(C)]` data structs themselves are frozen for a major version: a field that must
 //! be added goes into `extra` first and becomes a struct field at the next major release.
