@@ -47,13 +47,13 @@ fn wrong_kind() -> PluginError {
 
 fn invoke_place(i: &Instance, r: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
     match i {
-        Instance::Placement(s) => s.place(r).into_result(),
+        Instance::Placement(s) => s.place(r).into_result().and_then(|d| placed_within(r, d)),
         _ => Err(wrong_kind()),
     }
 }
 fn invoke_replace(i: &Instance, r: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
     match i {
-        Instance::Placement(s) => s.replace(r).into_result(),
+        Instance::Placement(s) => s.replace(r).into_result().and_then(|d| placed_within(r, d)),
         _ => Err(wrong_kind()),
     }
 }
@@ -65,9 +65,56 @@ fn invoke_scale(i: &Instance, r: &ScalingRequest) -> Result<ScalingDecision, Plu
 }
 fn invoke_plan(i: &Instance, r: &MigrationRequest) -> Result<MigrationDecision, PluginError> {
     match i {
-        Instance::Migration(s) => s.plan(r).into_result(),
+        Instance::Migration(s) => s.plan(r).into_result().and_then(|d| moved_within(r, d)),
         _ => Err(wrong_kind()),
     }
+}
+
+/// A placement that names a service its graph lacks, or a placement or move naming a cluster
+/// the request did not offer, is a malfunction of the strategy (an internal error: counted, and
+/// the default decides).
+fn outside(what: &str, name: &str) -> PluginError {
+    PluginError::internal(format!(
+        "the decision names {what} `{name}`, which the request does not have"
+    ))
+}
+
+fn has_service(graph: &smo_plugin_api::Graph, name: &str) -> bool {
+    graph.services.iter().any(|s| s.name.as_str() == name)
+}
+
+fn has_cluster(clusters: &[smo_plugin_api::Cluster], name: &str) -> bool {
+    clusters.iter().any(|c| c.name.as_str() == name)
+}
+
+fn placed_within(
+    request: &PlacementRequest,
+    decision: PlacementDecision,
+) -> Result<PlacementDecision, PluginError> {
+    for assignment in decision.placement.assignments.iter() {
+        if !has_service(&request.graph, &assignment.service) {
+            return Err(outside("service", &assignment.service));
+        }
+        if !has_cluster(&request.clusters, &assignment.cluster) {
+            return Err(outside("cluster", &assignment.cluster));
+        }
+    }
+    Ok(decision)
+}
+
+fn moved_within(
+    request: &MigrationRequest,
+    decision: MigrationDecision,
+) -> Result<MigrationDecision, PluginError> {
+    // Services are not checked: an ecosystem request names its workloads in `extra`.
+    for step in decision.moves.iter() {
+        for cluster in [&step.from, &step.to] {
+            if !cluster.is_empty() && !has_cluster(&request.clusters, cluster) {
+                return Err(outside("cluster", cluster));
+            }
+        }
+    }
+    Ok(decision)
 }
 
 /// Calls strategies by name on behalf of graphs.
