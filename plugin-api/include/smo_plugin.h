@@ -28,8 +28,18 @@
  *   `[plugins] max_concurrent_calls` per plugin version): it must be thread-safe. Keep no state
  *   between calls unless you guard it; the same strategy may be called for different graphs.
  * - A call has a deadline (`[plugins] call_timeout_ms`, 10 s by default). A call past it is
- *   abandoned: in the daemon's process its thread is lost until the call returns (run such a
- *   plugin with `isolation = "process"`).
+ *   abandoned: its thread stays blocked in the plugin until the call returns.
+ * - `smo_plugin_free` is called on the thread of the call that returned the string, right
+ *   after the host copied it.
+ *
+ * Lifetime
+ * - The library is loaded once in a short-lived probe process (`smo plugin check`), then in
+ *   the daemon; each process calls `smo_plugin_abi_version` and `smo_plugin_describe` once.
+ * - It is never unloaded: its destructors run only when the process ends, if at all.
+ *
+ * Symbols
+ * - Export the four functions and nothing else if you can: build with `-fvisibility=hidden`
+ *   and mark them with SMO_PLUGIN_EXPORT, so your helpers never clash with another library's.
  *
  * Never `exit()`, `abort()` or write to stdout from a plugin; a crash in-process ends the daemon.
  */
@@ -45,6 +55,13 @@ extern "C" {
 /* The version of this C ABI; `smo_plugin_abi_version` returns it. */
 #define SMO_C_ABI_VERSION 1u
 
+/* Put on the definitions of the four functions (visible even with -fvisibility=hidden). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SMO_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define SMO_PLUGIN_EXPORT
+#endif
+
 /* What `smo_plugin_call` returns: the plugin API's error kinds (see `ErrorKind`). */
 enum smo_status {
     /* `*out` is the decision (JSON). */
@@ -53,7 +70,8 @@ enum smo_status {
     SMO_INVALID_INPUT = 1,
     /* No decision exists under the constraints (not enough capacity, ...); `*out` says why. */
     SMO_INFEASIBLE = 2,
-    /* A solver or internal failure; `*out` says what. (3 is reserved for Rust panics.) */
+    /* A solver or internal failure; `*out` says what. (3 is the Rust ABI's panic: never return
+     * it; the host counts any status this header does not define as an internal failure.) */
     SMO_INTERNAL = 4,
     /* The strategy name or its parameters are unknown or invalid; `*out` says which. */
     SMO_BAD_PARAMETERS = 5,
@@ -62,29 +80,32 @@ enum smo_status {
 };
 
 /* Returns SMO_C_ABI_VERSION, the version of this header the plugin was built with. */
-uint32_t smo_plugin_abi_version(void);
+SMO_PLUGIN_EXPORT uint32_t smo_plugin_abi_version(void);
 
 /*
  * The plugin's metadata as a JSON object (freed with `smo_plugin_free`):
  *   {"name": "c-first-fit", "version": "0.1.0",
  *    "strategies": [{"name": "placement", "kind": "placement",
  *                    "description": "first cluster with room, services in order"}]}
- * `name` is the first half of `plugin/strategy` (lowercase letters, digits, `-`, `_`), `kind`
- * one of "placement", "scaling", "migration". Return NULL if it cannot be built.
+ * `name` is the first half of `plugin/strategy`; it and each strategy's `name` use ASCII
+ * letters, digits, `-`, `_` and `.`. `kind` is one of "placement", "scaling", "migration";
+ * `description` may be left out; `version` is free text (semantic versioning is best: it is
+ * shown with every decision). Return NULL if it cannot be built (the plugin is refused).
  */
-char *smo_plugin_describe(void);
+SMO_PLUGIN_EXPORT char *smo_plugin_describe(void);
 
 /*
  * Runs strategy `strategy` of kind `kind` ("placement", "scaling" or "migration") with its
  * parameters `params` (a JSON object, `{}` when none) on `request` (JSON, the request of that
  * kind). Returns a `smo_status` and sets `*out` to the decision (SMO_OK) or to a one-line
- * message saying what went wrong (any other status); `*out` may be left NULL on an error.
+ * message saying what went wrong (any other status); `*out` may be left NULL on an error,
+ * never on SMO_OK (the host counts that as an internal failure).
  */
-int32_t smo_plugin_call(const char *kind, const char *strategy, const char *params,
-                        const char *request, char **out);
+SMO_PLUGIN_EXPORT int32_t smo_plugin_call(const char *kind, const char *strategy,
+                                          const char *params, const char *request, char **out);
 
 /* Frees a string this plugin returned. Called exactly once per returned non-NULL string. */
-void smo_plugin_free(char *text);
+SMO_PLUGIN_EXPORT void smo_plugin_free(char *text);
 
 #ifdef __cplusplus
 }
