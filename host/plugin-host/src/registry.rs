@@ -253,6 +253,10 @@ pub struct Registry {
     reload_lock: tokio::sync::Mutex<()>,
     reloads: AtomicU64,
     reload_counts: ReloadCounts,
+    /// Files [`Registry::find_missing`] probed and did not add (another plugin's, or refused),
+    /// by content hash, with what the probe said: not probed again until a reload, which takes
+    /// them all in (or lists them refused) and empties this.
+    passed_over: Mutex<HashMap<String, Result<PluginInfo, String>>>,
 }
 
 impl Registry {
@@ -270,6 +274,7 @@ impl Registry {
             reload_lock: tokio::sync::Mutex::new(()),
             reloads: AtomicU64::new(0),
             reload_counts: ReloadCounts::default(),
+            passed_over: Mutex::new(HashMap::new()),
         };
         let (set, report) = registry.build(&registry.active.load()).await?;
         for r in &report.rejected {
@@ -355,6 +360,10 @@ impl Registry {
             tracing::warn!(%failure, "plugin refused at reload");
         }
         self.active.store(Arc::new(set));
+        self.passed_over
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.reloads.fetch_add(1, Ordering::Relaxed);
         self.reload_counts.swapped(report.failed.len());
         tracing::info!(
@@ -365,6 +374,134 @@ impl Registry {
             "plugin set reloaded"
         );
         Ok(report)
+    }
+
+    /// Looks in the plugin directories for plugin `plugin`, which the active set lacks (a
+    /// descriptor names it): a file dropped since the last reload is staged, probed and swapped
+    /// in as a reload would take it, but alone. The new active set is the old one plus that
+    /// plugin, at the next generation (its `since_generation`); no other plugin changes, even if
+    /// its file changed on disk (that waits for a reload). This is not counted as a reload
+    /// (`reloads` and the reload outcomes of `/metrics` count full reloads only).
+    ///
+    /// The rules of a reload hold: it takes the reload lock (so it never interleaves with one),
+    /// refuses files others may write (unless allowed), looks at the operators' directory before
+    /// the shipped one (the first good file providing `plugin` wins, as at reload), and skips
+    /// files already active or already refused (by content hash). The image loads on first use
+    /// like any new plugin, within `max_images`. Files probed here that are another plugin or
+    /// are refused are not added (they wait for a reload) and are remembered by hash so the
+    /// next search does not probe them again; a reload forgets them.
+    ///
+    /// `Ok(None)`: no file provides `plugin` (nothing changed). An error only when a plugin
+    /// directory cannot be listed (nothing changed either). Each search hashes every candidate
+    /// file (reading it), as a reload does; only new files are copied and probed.
+    pub async fn find_missing(
+        &self,
+        plugin: &str,
+    ) -> Result<Option<Arc<PluginEntry>>, PluginHostError> {
+        let _serial = self.reload_lock.lock().await;
+        let current = self.active.load_full();
+        if let Some(found) = current.plugins.get(plugin) {
+            // Loaded while this search waited for the lock.
+            return Ok(Some(Arc::clone(found)));
+        }
+        let known: HashSet<&str> = current
+            .plugins
+            .values()
+            .chain(&current.overridden)
+            .map(|e| e.file.sha256.as_str())
+            .chain(current.rejected.iter().filter_map(|r| r.sha256.as_deref()))
+            .collect();
+        let generation = current.generation + 1;
+        let candidates = catalog::scan_all(
+            self.config.system_plugin_dir.as_deref(),
+            &self.config.plugin_dir,
+        )?;
+        let mut found = None;
+        for catalog::Candidate { file, dir, .. } in candidates {
+            if let Some(why) = permissions::refusal(&dir, &file) {
+                if self.config.allow_insecure_permissions {
+                    tracing::warn!(file = %file.display(), "{why}");
+                } else {
+                    tracing::debug!(file = %file.display(), %why, "plugin file skipped in the search");
+                    continue;
+                }
+            }
+            let Ok((sha256, _)) = staging::sha256_of(&file) else {
+                continue;
+            };
+            if known.contains(sha256.as_str()) {
+                continue;
+            }
+            let seen = self.passed_over(&sha256);
+            if matches!(&seen, Some(Err(_)))
+                || matches!(&seen, Some(Ok(info)) if info.name != plugin)
+            {
+                continue;
+            }
+            let staged = match staging::stage(&file, &self.config.staging_dir) {
+                Ok(staged) => staged,
+                Err(error) => {
+                    tracing::warn!(file = %file.display(), %error, "plugin file not staged in the search");
+                    continue;
+                }
+            };
+            let probed = match seen {
+                Some(Ok(info)) => Ok(info),
+                _ => probe::probe(&self.config.probe, &staged.staged).await,
+            };
+            match probed {
+                Ok(info) if info.name == plugin => {
+                    found = Some(Arc::new(PluginEntry::new(
+                        info,
+                        staged,
+                        generation,
+                        &self.config,
+                    )));
+                    break;
+                }
+                Ok(info) => self.pass_over(staged.sha256, Ok(info)),
+                Err(error) => {
+                    let error = format!("{}: {}", file.display(), strip_file(&error));
+                    tracing::warn!(%error, "plugin file refused in the search (a reload lists it)");
+                    self.pass_over(staged.sha256, Err(error));
+                }
+            }
+        }
+        let Some(entry) = found else {
+            return Ok(None);
+        };
+        let mut plugins = current.plugins.clone();
+        plugins.insert(plugin.to_owned(), Arc::clone(&entry));
+        self.active.store(Arc::new(ActiveSet {
+            generation,
+            plugins,
+            rejected: current.rejected.clone(),
+            overridden: current.overridden.clone(),
+        }));
+        tracing::info!(
+            plugin,
+            version = %entry.info.version,
+            file = %entry.file.source.display(),
+            generation,
+            "plugin named by a descriptor found and added to the active set"
+        );
+        Ok(Some(entry))
+    }
+
+    /// What a search found in the file of this content hash before, if it looked at it.
+    fn passed_over(&self, sha256: &str) -> Option<Result<PluginInfo, String>> {
+        self.passed_over
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sha256)
+            .cloned()
+    }
+
+    fn pass_over(&self, sha256: String, what: Result<PluginInfo, String>) {
+        self.passed_over
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sha256, what);
     }
 
     /// The set the plugin directories hold now, at start and at every reload alike: good files
