@@ -28,13 +28,20 @@ pub enum Command {
     /// one table (or --csv / --json), optionally a plot (--plot out.png|svg).
     Simulate(SimulateCommand),
     /// Check an HDAG descriptor (YAML or JSON) without deploying it: prints a summary, or every
-    /// error with the path of its field and exits 1.
+    /// error with the path of its field and exits 1. With --plugin-dir, the strategies it names
+    /// must exist there, of the right kind, as `smo serve` requires at deploy.
     Validate {
         /// The descriptor file.
         file: PathBuf,
         /// Print the result as JSON (the validated graph, or the list of errors).
         #[arg(long)]
         json: bool,
+        /// Also check the strategies the descriptor names (hdaGraphIntent.placementStrategy,
+        /// scalingStrategy, migrationStrategy) against the plugin files of DIR, each probed in a
+        /// child process as `smo plugin list --dir` does: an unknown plugin or strategy, or one
+        /// of another kind, is an error of that field.
+        #[arg(long, value_name = "DIR")]
+        plugin_dir: Option<PathBuf>,
     },
     /// Ask the running daemon about its clusters.
     #[command(subcommand)]

@@ -15,5 +15,6 @@ pub mod render;
 pub mod server;
 pub mod simulate;
 pub mod store;
+pub mod strategy_names;
 pub mod systemd;
 pub mod tls;

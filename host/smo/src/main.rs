@@ -30,7 +30,11 @@ fn run(cli: Cli) -> Result<(), String> {
             let info = check::check(&file).map_err(|e| e.to_string())?;
             print_json(&info)
         }
-        Command::Validate { file, json } => match smo_core::graphs::validate_file(&file) {
+        Command::Validate {
+            file,
+            json,
+            plugin_dir,
+        } => match validate(&file, plugin_dir.as_deref())? {
             Ok(spec) if json => print_json(&spec.to_plugin_graph()),
             Ok(spec) => {
                 println!("{}: valid", file.display());
@@ -128,6 +132,30 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         },
     }
+}
+
+/// `smo validate`: the descriptor's errors, then (with `--plugin-dir`) those of the strategies
+/// it names, against the plugins of that directory. `Err` only when the directory cannot be
+/// probed.
+fn validate(
+    file: &std::path::Path,
+    plugin_dir: Option<&std::path::Path>,
+) -> Result<Result<smo_core::graphs::GraphSpec, smo_core::graphs::ValidationErrors>, String> {
+    let spec = match smo_core::graphs::validate_file(file) {
+        Ok(spec) => spec,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let Some(dir) = plugin_dir else {
+        return Ok(Ok(spec));
+    };
+    let config = probe::ProbeConfig {
+        exe: own_exe()?,
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let plugins = runtime()?
+        .block_on(smo_host::strategy_names::probe_dir(dir, &config))
+        .map_err(|e| format!("--plugin-dir {}: {e}", dir.display()))?;
+    Ok(smo_host::strategy_names::check(&spec, &plugins).map(|()| spec))
 }
 
 /// Where `smo serve`'s configuration comes from: the file and the flags over it.

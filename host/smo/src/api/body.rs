@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::Value;
-use smo_core::graphs::{parse_descriptor, GraphSpec};
+use smo_core::graphs::{parse_descriptor, GraphSpec, ValidationErrors};
 
 const JSON: &[&str] = &["application/json"];
 const TEXT: &[&str] = &[
@@ -157,23 +157,40 @@ pub async fn descriptor(
                 format!("parsing the descriptor stopped: {error}"),
             )
         })?;
-    parsed.map_err(|errors| {
-        let first = errors.errors().first();
-        let field = first.map(|e| e.path.clone()).filter(|p| !p.is_empty());
-        let detail = format!(
-            "{} error(s) in the descriptor; the first: {}",
-            errors.len(),
-            first.map_or_else(String::new, ToString::to_string)
-        );
-        let mut error = ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_descriptor",
-            detail,
-        )
-        .with("errors", &errors);
-        error.field = field;
-        error
-    })
+    parsed.map_err(|errors| invalid_descriptor(&errors))
+}
+
+/// 422 `invalid_descriptor` with every error (`errors`, each with its `path`), `field` the
+/// path of the first.
+pub fn invalid_descriptor(errors: &ValidationErrors) -> ApiError {
+    let first = errors.errors().first();
+    let field = first.map(|e| e.path.clone()).filter(|p| !p.is_empty());
+    let detail = format!(
+        "{} error(s) in the descriptor; the first: {}",
+        errors.len(),
+        first.map_or_else(String::new, ToString::to_string)
+    );
+    let mut error = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_descriptor",
+        detail,
+    )
+    .with("errors", errors);
+    error.field = field;
+    error
+}
+
+/// The strategies `spec` names, checked against the plugins there are (a plugin the active set
+/// lacks is looked for in the plugin directories first, see
+/// [`crate::strategy_names::check_active`]): 422 `invalid_descriptor` naming each field whose
+/// strategy does not exist or is of another kind, with the strategies of that kind there are.
+pub async fn check_strategies(
+    registry: &smo_plugin_host::Registry,
+    spec: &GraphSpec,
+) -> Result<(), ApiError> {
+    crate::strategy_names::check_active(registry, spec)
+        .await
+        .map_err(|errors| invalid_descriptor(&errors))
 }
 
 #[cfg(test)]

@@ -30,20 +30,23 @@ fn created(view: GraphView) -> Response {
 }
 
 /// `POST /v1/graphs`: validate, place, store; 201 with the status, 409 if the name exists or
-/// no placement could be made (nothing stored), 422 with every descriptor error.
+/// no placement could be made (nothing stored), 422 with every descriptor error, also a
+/// strategy named in `hdaGraphIntent` that no plugin offers for its kind (a plugin file dropped
+/// since the last reload is found and loaded first).
 pub async fn deploy(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let spec = body::descriptor(&headers, body).await?;
+    body::check_strategies(state.engine.dispatcher.registry(), &spec).await?;
     let name = spec.name.clone();
     state.engine.deploy(spec, DeployMode::Create).await?;
     Ok(created(state.engine.status(&name).await?.into()))
 }
 
 /// `PUT /v1/graphs/{name}`: create (201) or update (200) the graph; the descriptor's
-/// `hdaGraph.id` must be `name`.
+/// `hdaGraph.id` must be `name`, and the strategies it names must exist (as for `POST`).
 pub async fn put(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -62,6 +65,7 @@ pub async fn put(
         )
         .with_field("hdaGraph.id"));
     }
+    body::check_strategies(state.engine.dispatcher.registry(), &spec).await?;
     let deployed = state.engine.deploy(spec, DeployMode::Upsert).await?;
     let view = GraphView::from(state.engine.status(&name).await?);
     Ok(if deployed.created {

@@ -20,7 +20,7 @@ pub struct Health {
     /// Always `ok`.
     #[schemars(extend("const" = "ok"))]
     pub status: &'static str,
-    /// The plugin registry's generation (grows with every reload that changed something).
+    /// The plugin registry's generation (grows with each reload, and when a deploy adds a plugin).
     pub generation: u64,
     /// How many plugins are loaded.
     pub plugins: usize,
