@@ -62,7 +62,8 @@ impl CallGuard {
     /// Runs `f` against `entry` for the strategy `strategy` (the name inside the plugin).
     ///
     /// A call that outlives the deadline keeps running on its thread (threads cannot be
-    /// cancelled) and keeps its permit, so a hung plugin can only block itself.
+    /// cancelled) and keeps its permit, so a hung plugin can only block itself; a plugin in a
+    /// process of its own is killed instead, which ends the call.
     pub async fn run<T, F>(
         &self,
         entry: &Arc<PluginEntry>,
@@ -145,13 +146,20 @@ impl CallGuard {
                 }),
                 Outcome::Panic,
             ),
-            Err(_) => (
-                Err(CallError::Timeout {
-                    strategy: label,
-                    after: self.config.timeout,
-                }),
-                Outcome::Timeout,
-            ),
+            Err(_) => {
+                // A plugin in its own process is killed, which frees the call's thread.
+                entry.abandon(&format!(
+                    "{label} passed its deadline of {:?}",
+                    self.config.timeout
+                ));
+                (
+                    Err(CallError::Timeout {
+                        strategy: label,
+                        after: self.config.timeout,
+                    }),
+                    Outcome::Timeout,
+                )
+            }
         };
         let detail = match &result {
             Ok(_) => String::new(),

@@ -14,6 +14,7 @@ pub mod check;
 pub mod dispatch;
 pub mod error;
 pub mod guard;
+pub mod isolation;
 pub mod loader;
 pub mod metrics;
 pub mod names;

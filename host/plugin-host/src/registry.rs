@@ -3,6 +3,7 @@
 
 use super::catalog::{self, Origin};
 use super::error::PluginHostError;
+use super::isolation::{self, Isolation, IsolationPolicy};
 use super::loader::{self, LoadedImage, PluginInfo};
 use super::metrics::{CallMetrics, ReloadCounts};
 use super::permissions;
@@ -39,6 +40,8 @@ pub struct RegistryConfig {
     /// Load plugin files that other users may write (or that sit in a directory they may
     /// write), with a warning, instead of refusing them.
     pub allow_insecure_permissions: bool,
+    /// Which plugins run in a process of their own, and its limits.
+    pub isolation: IsolationPolicy,
 }
 
 impl RegistryConfig {
@@ -55,6 +58,7 @@ impl RegistryConfig {
             max_images: 64,
             max_concurrent_calls: 4,
             allow_insecure_permissions: false,
+            isolation: IsolationPolicy::default(),
         }
     }
 }
@@ -80,6 +84,9 @@ pub struct PluginEntry {
     pub calls: CallMetrics,
     pub permits: Arc<Semaphore>,
     max_images: usize,
+    /// Where it runs, and the `smo` binary that serves it when in a process of its own.
+    isolation: IsolationPolicy,
+    exe: PathBuf,
     image: OnceLock<Result<LoadedImage, String>>,
     instances: Mutex<HashMap<InstanceKey, Instance>>,
 }
@@ -94,12 +101,30 @@ impl PluginEntry {
             stats: Arc::new(PluginStats::default()),
             permits: Arc::new(Semaphore::new(config.max_concurrent_calls.max(1))),
             max_images: config.max_images,
+            isolation: config.isolation.clone(),
+            exe: config.probe.exe.clone(),
             image: OnceLock::new(),
             instances: Mutex::new(HashMap::new()),
         }
     }
 
-    /// `true` once the image is mapped into this process.
+    /// A call passed its deadline: a plugin in its own process is killed (which frees the
+    /// call's thread; the next call starts a new process). In-process, nothing can be done.
+    pub fn abandon(&self, why: &str) {
+        if let Some(Ok(LoadedImage::Isolated(plugin))) = self.image.get() {
+            plugin.kill(why);
+        }
+    }
+
+    /// The plugin's own process, when it runs in one.
+    pub fn isolated(&self) -> Option<&Arc<crate::isolation::IsolatedPlugin>> {
+        match self.image.get() {
+            Some(Ok(LoadedImage::Isolated(plugin))) => Some(plugin),
+            _ => None,
+        }
+    }
+
+    /// `true` once the image is loaded (mapped here, or by its own process).
     pub fn is_loaded(&self) -> bool {
         matches!(self.image.get(), Some(Ok(_)))
     }
@@ -108,7 +133,9 @@ impl PluginEntry {
     pub fn module(&self) -> Result<LoadedImage, String> {
         self.image
             .get_or_init(|| {
-                if !loader::is_mapped(&self.file.staged)
+                let in_process = self.isolation.of(&self.info.name) == Isolation::InProcess;
+                if in_process
+                    && !loader::is_mapped(&self.file.staged)
                     && loader::images_mapped() >= self.max_images
                 {
                     return Err(PluginHostError::TooManyImages {
@@ -117,7 +144,13 @@ impl PluginEntry {
                     }
                     .to_string());
                 }
-                let (module, info) = loader::load(&self.file.staged).map_err(|e| e.to_string())?;
+                let (module, info) = isolation::load(
+                    &self.file.staged,
+                    &self.info.name,
+                    &self.isolation,
+                    &self.exe,
+                )
+                .map_err(|e| e.to_string())?;
                 if info.name != self.info.name || info.version != self.info.version {
                     return Err(format!(
                         "{}: loaded {} {} but the probe saw {} {}",
@@ -216,6 +249,11 @@ pub struct PluginListing {
     pub api_version: String,
     /// The ABI it speaks: "rust" (abi_stable) or "c" (smo_plugin.h).
     pub abi: super::loader::PluginAbi,
+    /// Where it runs: "in_process", or "process" (its own, confined).
+    pub isolation: Isolation,
+    /// In its own process: the process serving now (none until the first call after a crash
+    /// or a kill) and how many were started.
+    pub process: Option<ProcessListing>,
     pub file: PathBuf,
     pub sha256: String,
     pub size_bytes: u64,
@@ -225,6 +263,16 @@ pub struct PluginListing {
     pub strategies: Vec<super::loader::StrategyDescription>,
     pub stats: StatsSnapshot,
     pub error: Option<String>,
+}
+
+/// A plugin's own process, as listed.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ProcessListing {
+    pub pid: Option<u32>,
+    pub starts: u64,
+    /// Its limits and confinement.
+    pub sandbox: String,
 }
 
 /// Registry-wide figures.
@@ -657,7 +705,10 @@ impl Registry {
             .collect();
         let new_images = to_load
             .iter()
-            .filter(|e| !loader::is_mapped(&e.file.staged))
+            .filter(|e| {
+                self.config.isolation.of(&e.info.name) == Isolation::InProcess
+                    && !loader::is_mapped(&e.file.staged)
+            })
             .count();
         if loader::images_mapped() + new_images > self.config.max_images {
             return Err(PluginHostError::TooManyImages {
@@ -740,6 +791,12 @@ fn listing(e: &PluginEntry) -> PluginListing {
         version: e.info.version.clone(),
         api_version: e.info.api_version.clone(),
         abi: e.info.abi,
+        isolation: e.isolation.of(&e.info.name),
+        process: e.isolated().map(|p| ProcessListing {
+            pid: p.pid(),
+            starts: p.starts(),
+            sandbox: p.sandbox().to_owned(),
+        }),
         file: e.file.source.clone(),
         sha256: e.file.sha256.clone(),
         size_bytes: e.file.size,

@@ -196,6 +196,26 @@ pub enum PluginCommand {
     /// Ask the running daemon to reload its plugin directory and print the result: good files
     /// load, refused ones are listed (exit 1), a plugin whose file was refused keeps its version.
     Reload(DaemonArgs),
+    /// Serve one plugin over stdin and stdout in this confined process (resource limits, and
+    /// Landlock where the kernel has it): what `smo serve` runs for a plugin with
+    /// `isolation = "process"`. Not for use by hand: its stdout carries binary messages.
+    Host(HostArgs),
+}
+
+/// Options of `smo plugin host` (the daemon passes `[plugins.process]`).
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// The plugin file (.so, probed).
+    pub file: PathBuf,
+    /// Memory of the process (heap and private mappings), MiB; 0: unlimited.
+    #[arg(long, default_value_t = 2048)]
+    pub memory_mib: u64,
+    /// CPU time over the process's life, s; 0: unlimited.
+    #[arg(long, default_value_t = 0)]
+    pub cpu_seconds: u64,
+    /// Open files; 0: unlimited.
+    #[arg(long, default_value_t = 256)]
+    pub open_files: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -74,6 +74,7 @@ pub async fn build_dispatcher(
     rc.max_images = config.plugins.max_images;
     rc.max_concurrent_calls = config.plugins.max_concurrent_calls;
     rc.allow_insecure_permissions = config.plugins.allow_insecure_permissions;
+    rc.isolation = config.plugins.isolation_policy();
     rc.probe.timeout = Duration::from_millis(config.plugins.probe_timeout_ms);
     let registry = Arc::new(Registry::open(rc).await?);
     let guard = CallGuard::new(config.guard_config());

@@ -30,6 +30,15 @@ fn run(cli: Cli) -> Result<(), String> {
             let info = check::check(&file).map_err(|e| e.to_string())?;
             print_json(&info)
         }
+        Command::Plugin(PluginCommand::Host(args)) => {
+            smo_host::logging::init_with_default(log_format, "warn");
+            let limits = smo_plugin_host::isolation::Limits {
+                memory_mib: args.memory_mib,
+                cpu_seconds: args.cpu_seconds,
+                open_files: args.open_files,
+            };
+            smo_plugin_host::isolation::child::serve(&args.file, &limits)
+        }
         Command::Validate {
             file,
             json,

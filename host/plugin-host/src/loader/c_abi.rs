@@ -186,19 +186,18 @@ unsafe fn take(text: *mut c_char, free: FreeFn) -> Option<String> {
     Some(copied)
 }
 
-impl CPlugin {
-    pub fn name(&self) -> &str {
+impl super::json_strategy::JsonCalls for CPlugin {
+    fn name(&self) -> &str {
         &self.name
     }
 
-    /// Whether the plugin describes a strategy `name` of kind `kind` ("placement", ...).
-    pub fn offers(&self, kind: &str, name: &str) -> bool {
+    fn offers(&self, kind: &str, name: &str) -> bool {
         self.strategies.iter().any(|(k, n)| k == kind && n == name)
     }
 
-    /// Calls strategy `strategy` of `kind` with `params` on `request` (JSON): the decision's
-    /// JSON text, or the error the plugin returned with its message.
-    pub fn call(
+    /// Calls the plugin's `smo_plugin_call`: the decision's JSON text, or the error the plugin
+    /// returned with its message.
+    fn call(
         &self,
         kind: &str,
         strategy: &str,

@@ -1,10 +1,11 @@
 //! Loads a staged plugin image into this process and reads its metadata: the only place that
 //! opens shared libraries. Two kinds, told apart by what the file exports: an abi_stable root
 //! module ([`rust_abi`]) or the plain C ABI of `smo_plugin.h` ([`c_abi`], with its strategy
-//! objects in [`c_strategy`]). Every failure becomes one line (details at debug).
+//! objects in [`json_strategy`]); or either kind in a process of its own
+//! ([`crate::isolation`]), called with JSON too. Every failure becomes one line (details at debug).
 
 pub mod c_abi;
-pub mod c_strategy;
+pub mod json_strategy;
 pub mod rust_abi;
 
 use crate::error::PluginHostError;
@@ -79,6 +80,8 @@ pub struct PluginInfo {
 pub enum LoadedImage {
     Rust(PluginModule_Ref),
     C(Arc<c_abi::CPlugin>),
+    /// Loaded by a process of its own (`isolation = "process"`), not into this one.
+    Isolated(Arc<crate::isolation::IsolatedPlugin>),
 }
 
 impl LoadedImage {
@@ -105,7 +108,14 @@ impl LoadedImage {
                         .map(|s| Instance::Migration(Arc::new(s))),
                 }
             }
-            LoadedImage::C(plugin) => c_strategy::instance(plugin, kind, strategy, params),
+            LoadedImage::C(plugin) => {
+                let plugin: Arc<dyn json_strategy::JsonCalls> = plugin.clone();
+                json_strategy::instance(&plugin, kind, strategy, params)
+            }
+            LoadedImage::Isolated(plugin) => {
+                let plugin: Arc<dyn json_strategy::JsonCalls> = plugin.clone();
+                json_strategy::instance(&plugin, kind, strategy, params)
+            }
         }
     }
 }

@@ -67,6 +67,70 @@ pub struct PluginSettings {
     /// Load plugin files other users may write (or in a directory they may write), with a
     /// warning; refused by default.
     pub allow_insecure_permissions: bool,
+    /// Where plugins run: `in_process` (loaded into the daemon) or `process` (each in a
+    /// confined process of its own, for plugins you do not trust).
+    pub isolation: IsolationSetting,
+    /// Per plugin name, where it runs instead (`[plugins.isolate] my-plugin = "process"`).
+    pub isolate: std::collections::BTreeMap<String, IsolationSetting>,
+    /// `[plugins.process]`: the limits of a plugin's own process.
+    pub process: ProcessLimits,
+}
+
+/// Where a plugin runs (`[plugins] isolation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IsolationSetting {
+    #[default]
+    InProcess,
+    Process,
+}
+
+/// `[plugins.process]`: resource limits of a plugin's own process; 0 leaves one unlimited.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessLimits {
+    /// Heap and private mappings (RLIMIT_DATA), MiB.
+    pub memory_mib: u64,
+    /// CPU time over the process's life (RLIMIT_CPU), s; past it the process is killed and
+    /// started again at the next call.
+    pub cpu_seconds: u64,
+    /// Open files (RLIMIT_NOFILE).
+    pub open_files: u64,
+}
+
+impl Default for ProcessLimits {
+    fn default() -> Self {
+        let limits = smo_plugin_host::isolation::Limits::default();
+        Self {
+            memory_mib: limits.memory_mib,
+            cpu_seconds: limits.cpu_seconds,
+            open_files: limits.open_files,
+        }
+    }
+}
+
+impl PluginSettings {
+    /// The registry's isolation policy.
+    pub fn isolation_policy(&self) -> smo_plugin_host::isolation::IsolationPolicy {
+        use smo_plugin_host::isolation::Isolation;
+        let mode = |setting: IsolationSetting| match setting {
+            IsolationSetting::InProcess => Isolation::InProcess,
+            IsolationSetting::Process => Isolation::Process,
+        };
+        smo_plugin_host::isolation::IsolationPolicy {
+            default: mode(self.isolation),
+            plugins: self
+                .isolate
+                .iter()
+                .map(|(name, setting)| (name.clone(), mode(*setting)))
+                .collect(),
+            limits: smo_plugin_host::isolation::Limits {
+                memory_mib: self.process.memory_mib,
+                cpu_seconds: self.process.cpu_seconds,
+                open_files: self.process.open_files,
+            },
+        }
+    }
 }
 
 impl Default for PluginSettings {
@@ -80,6 +144,9 @@ impl Default for PluginSettings {
             watch: false,
             watch_debounce_ms: 500,
             allow_insecure_permissions: false,
+            isolation: IsolationSetting::InProcess,
+            isolate: std::collections::BTreeMap::new(),
+            process: ProcessLimits::default(),
         }
     }
 }

@@ -103,7 +103,7 @@ impl ConfigSource {
 /// limits, the metrics listener, the plugin registry's limits and watcher, the telemetry
 /// source's kind, HTTPS on or off).
 pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
-    let checks: [(&'static str, bool); 17] = [
+    let checks: [(&'static str, bool); 18] = [
         ("listen", old.listen != new.listen),
         ("state_dir", old.state_dir != new.state_dir),
         ("plugin_dir", old.plugin_dir != new.plugin_dir),
@@ -119,6 +119,12 @@ pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         (
             "plugins.max_concurrent_calls",
             old.plugins.max_concurrent_calls != new.plugins.max_concurrent_calls,
+        ),
+        (
+            "plugins.isolation",
+            old.plugins.isolation != new.plugins.isolation
+                || old.plugins.isolate != new.plugins.isolate
+                || old.plugins.process != new.plugins.process,
         ),
         (
             "plugins.allow_insecure_permissions",

@@ -1,8 +1,8 @@
-//! A C plugin's strategy as the host's strategy objects: the request sent as JSON, the decision
-//! read back leniently (top-level members left out take their empty value), so that the guard
-//! and the dispatcher treat both plugin kinds alike.
+//! A strategy called with JSON (a C plugin, or a plugin in its own process) as the host's
+//! strategy objects: the request sent as JSON, the decision read back leniently (top-level
+//! members left out take their empty value), so that the guard and the dispatcher treat every
+//! plugin alike.
 
-use super::c_abi::CPlugin;
 use crate::registry::Instance;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::RResult;
@@ -18,10 +18,26 @@ use smo_plugin_api::{
 };
 use std::sync::Arc;
 
+/// A plugin whose strategies are called with JSON.
+pub trait JsonCalls: Send + Sync + 'static {
+    /// The plugin's name.
+    fn name(&self) -> &str;
+    /// Whether it offers a strategy `name` of kind `kind` ("placement", ...).
+    fn offers(&self, kind: &str, name: &str) -> bool;
+    /// The decision of strategy `strategy` of `kind` with `params` on `request`, as JSON text.
+    fn call(
+        &self,
+        kind: &str,
+        strategy: &str,
+        params: &str,
+        request: &str,
+    ) -> Result<String, PluginError>;
+}
+
 /// The strategy `strategy` of `kind` (1 placement, 2 scaling, 3 migration) of `plugin`, with
 /// `params` (a JSON object; empty means `{}`).
 pub fn instance(
-    plugin: &Arc<CPlugin>,
+    plugin: &Arc<dyn JsonCalls>,
     kind: u8,
     strategy: &str,
     params: &str,
@@ -48,7 +64,7 @@ pub fn instance(
             plugin.name()
         )));
     }
-    let object = CStrategy {
+    let object = JsonStrategy {
         plugin: Arc::clone(plugin),
         kind: kind_name,
         strategy: strategy.to_owned(),
@@ -65,15 +81,15 @@ pub fn instance(
     })
 }
 
-/// One strategy of a C plugin with its parameters.
-struct CStrategy {
-    plugin: Arc<CPlugin>,
+/// One strategy of a JSON-called plugin with its parameters.
+struct JsonStrategy {
+    plugin: Arc<dyn JsonCalls>,
     kind: &'static str,
     strategy: String,
     params: String,
 }
 
-impl CStrategy {
+impl JsonStrategy {
     fn decide<Request: Serialize, Decision: Serialize + DeserializeOwned + Default>(
         &self,
         request: &Request,
@@ -118,14 +134,14 @@ pub fn decode<Decision: Serialize + DeserializeOwned + Default>(
     }
     serde_path_to_error::deserialize(whole).map_err(|e| {
         PluginError::internal(format!(
-            "returned a {kind} decision that smo_plugin.h does not allow: {}: {}",
+            "returned a {kind} decision that the plugin API does not allow: {}: {}",
             e.path(),
             e.inner()
         ))
     })
 }
 
-impl PlacementStrategy for CStrategy {
+impl PlacementStrategy for JsonStrategy {
     fn place(&self, request: &PlacementRequest) -> RResult<PlacementDecision, PluginError> {
         self.decide(request)
     }
@@ -135,13 +151,13 @@ impl PlacementStrategy for CStrategy {
     }
 }
 
-impl ScalingStrategy for CStrategy {
+impl ScalingStrategy for JsonStrategy {
     fn scale(&self, request: &ScalingRequest) -> RResult<ScalingDecision, PluginError> {
         self.decide(request)
     }
 }
 
-impl MigrationStrategy for CStrategy {
+impl MigrationStrategy for JsonStrategy {
     fn plan(&self, request: &MigrationRequest) -> RResult<MigrationDecision, PluginError> {
         self.decide(request)
     }
