@@ -28,7 +28,8 @@
  *   `[plugins] max_concurrent_calls` per plugin version): it must be thread-safe. Keep no state
  *   between calls unless you guard it; the same strategy may be called for different graphs.
  * - A call has a deadline (`[plugins] call_timeout_ms`, 10 s by default). A call past it is
- *   abandoned: its thread stays blocked in the plugin until the call returns.
+ *   abandoned: its thread stays blocked in the plugin until the call returns, unless the plugin
+ *   runs in a process of its own (`isolation = "process"`), which is then killed.
  * - `smo_plugin_free` is called on the thread of the call that returned the string, right
  *   after the host copied it.
  *

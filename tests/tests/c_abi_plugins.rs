@@ -182,3 +182,35 @@ fn smo_plugin_check_reads_a_c_plugin_and_names_what_is_wrong_with_one() {
         assert!(stderr.contains(why), "{fixture}: {stderr}");
     }
 }
+
+#[test]
+fn smo_simulate_compares_the_c_example_with_a_rust_strategy() {
+    let sandbox = Sandbox::new();
+    sandbox.install("smo_default_lp", "default-lp.so");
+    sandbox.install_file(&c_example(), "c-first-fit.so");
+    let output = sandbox
+        .simulate("eu-5dc-24h.yaml")
+        .args(["--hours", "4", "--decisions"])
+        .args(["--strategy", "c-first-fit/placement"])
+        .args(["--strategy", "default-lp/placement"])
+        .output()
+        .expect("smo runs");
+    let report = simulate_report(&output);
+    let runs = report["strategies"].as_array().expect("strategies");
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        let decisions = run["decisions"].as_array().expect("decisions");
+        let placements: Vec<&Value> = decisions
+            .iter()
+            .filter(|d| d["kind"] == "placement")
+            .collect();
+        assert!(!placements.is_empty(), "{}", run["strategy"]);
+        for decision in placements {
+            // Every placement decided by the strategy named, through its ABI: no fallback.
+            assert_eq!(decision["strategy"], run["strategy"], "{decision}");
+            assert_eq!(decision["outcome"], "ok", "{decision}");
+        }
+        assert!(run["totals"]["energy_kwh"].as_f64().expect("energy") > 0.0);
+    }
+    assert_eq!(runs[0]["strategy"], "c-first-fit/placement");
+}
