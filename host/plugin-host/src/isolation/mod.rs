@@ -109,3 +109,30 @@ pub fn load(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugin_named_overrides_the_default() {
+        let policy = IsolationPolicy {
+            default: Isolation::InProcess,
+            plugins: [("untrusted".to_owned(), Isolation::Process)].into(),
+            limits: Limits::default(),
+        };
+        assert_eq!(policy.of("untrusted"), Isolation::Process);
+        assert_eq!(policy.of("default-lp"), Isolation::InProcess);
+        assert_eq!(
+            Limits::default().to_args(),
+            [
+                "--memory-mib",
+                "2048",
+                "--cpu-seconds",
+                "0",
+                "--open-files",
+                "256"
+            ]
+        );
+    }
+}

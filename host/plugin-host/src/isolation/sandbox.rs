@@ -31,22 +31,26 @@ pub fn confine(limits: &Limits) -> Result<String, String> {
             .map_err(|e| format!("open files limit: {e}"))?;
         applied.push(format!("{} open files", limits.open_files));
     }
-    applied.push(landlock()?);
+    applied.push(landlock());
     Ok(applied.join(", "))
 }
 
 /// Read-only access to every file, no TCP bind or connect: as much of that as the kernel
-/// enforces (Landlock ABI 4 for the network, Linux 6.7; the filesystem from Linux 5.13).
-fn landlock() -> Result<String, String> {
+/// enforces (Landlock ABI 4 for the network, Linux 6.7; the filesystem from Linux 5.13). Refused
+/// (a seccomp filter without the Landlock calls, say): not enforced, and said so.
+fn landlock() -> String {
     let abi = ABI::V4;
     let status = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
         .and_then(|r| r.handle_access(AccessNet::from_all(abi)))
         .and_then(|r| r.create())
         .and_then(|r| r.add_rules(path_beneath_rules(["/"], AccessFs::from_read(abi))))
-        .and_then(|r| r.restrict_self())
-        .map_err(|e| format!("landlock: {e}"))?;
-    Ok(match status.ruleset {
+        .and_then(|r| r.restrict_self());
+    let status = match status {
+        Ok(status) => status,
+        Err(error) => return format!("landlock: not enforced ({error}): resource limits only"),
+    };
+    match status.ruleset {
         RulesetStatus::FullyEnforced => "landlock: read-only filesystem, no TCP".to_owned(),
         RulesetStatus::PartiallyEnforced => {
             "landlock: partly enforced (this kernel lacks part of ABI 4: the filesystem may be \
@@ -56,5 +60,5 @@ fn landlock() -> Result<String, String> {
         RulesetStatus::NotEnforced => {
             "landlock: not enforced (the kernel has no Landlock): resource limits only".to_owned()
         }
-    })
+    }
 }
