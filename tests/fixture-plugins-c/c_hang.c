@@ -5,34 +5,14 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "smo_plugin.h"
+#include "fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const char METADATA[] =
-    "{\"name\":\"c-hang\",\"version\":\"0.1.0\",\"strategies\":["
-    "{\"name\":\"placement\",\"kind\":\"placement\","
-    "\"description\":\"creates the file `started` names, then never returns\"}]}";
-
-static char *copy_text(const char *text) {
-    size_t len = strlen(text);
-    char *copy = malloc(len + 1);
-    if (copy != NULL) {
-        memcpy(copy, text, len + 1);
-    }
-    return copy;
-}
-
-uint32_t smo_plugin_abi_version(void) {
-    return SMO_C_ABI_VERSION;
-}
-
-char *smo_plugin_describe(void) {
-    return copy_text(METADATA);
-}
+FIXTURE_PLUGIN("c-hang", "creates the file `started` names, then never returns");
 
 /* The string value of `"started"` in `params` (\" \\ \/ decoded; a test path needs no more),
  * malloc'd; NULL when there is none. */
@@ -75,7 +55,7 @@ int32_t smo_plugin_call(const char *kind, const char *strategy, const char *para
         FILE *f = fopen(path, "w");
         free(path);
         if (f == NULL) {
-            *out = copy_text("c-hang: cannot create the file `started` names");
+            *out = fixture_copy("c-hang: cannot create the file `started` names");
             return SMO_INTERNAL;
         }
         fputs("entered\n", f);
@@ -84,8 +64,4 @@ int32_t smo_plugin_call(const char *kind, const char *strategy, const char *para
     for (;;) {
         pause(); /* returns only when a signal was handled: wait again */
     }
-}
-
-void smo_plugin_free(char *text) {
-    free(text);
 }

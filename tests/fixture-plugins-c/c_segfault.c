@@ -3,27 +3,9 @@
  * pointer on every call (SIGSEGV). In-process that ends the host; tests use it to show what
  * contains it.
  */
-#include "smo_plugin.h"
+#include "fixture.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-static const char METADATA[] =
-    "{\"name\":\"c-segfault\",\"version\":\"0.1.0\",\"strategies\":["
-    "{\"name\":\"placement\",\"kind\":\"placement\","
-    "\"description\":\"dereferences a NULL pointer\"}]}";
-
-uint32_t smo_plugin_abi_version(void) {
-    return SMO_C_ABI_VERSION;
-}
-
-char *smo_plugin_describe(void) {
-    char *text = malloc(sizeof METADATA);
-    if (text != NULL) {
-        memcpy(text, METADATA, sizeof METADATA);
-    }
-    return text;
-}
+FIXTURE_PLUGIN("c-segfault", "dereferences a NULL pointer");
 
 int32_t smo_plugin_call(const char *kind, const char *strategy, const char *params,
                         const char *request, char **out) {
@@ -37,8 +19,4 @@ int32_t smo_plugin_call(const char *kind, const char *strategy, const char *para
     *nowhere = 42;
     *out = NULL;
     return SMO_INTERNAL;
-}
-
-void smo_plugin_free(char *text) {
-    free(text);
 }

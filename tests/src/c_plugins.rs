@@ -42,7 +42,9 @@ pub fn build_c_plugin(sources: &[&Path], out: &Path) {
 }
 
 /// `tests/fixture-plugins-c/<name>.c` (e.g. `c_segfault`) built as
-/// `target/<profile>/c-plugins/lib<name>.so`, once per test process; its path.
+/// `target/<profile>/c-plugins/lib<name>.so`, once per test process; its path. The shared parts
+/// of the fixtures are in `tests/fixture-plugins-c/fixture.h`, which each includes by its name
+/// relative to the `.c` file (no include path for it).
 pub fn c_fixture(name: &str) -> PathBuf {
     let source = repo_root().join(format!("tests/fixture-plugins-c/{name}.c"));
     assert!(source.is_file(), "no C fixture {}", source.display());
