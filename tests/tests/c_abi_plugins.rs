@@ -18,15 +18,6 @@ fn install_c(sandbox: &Sandbox, fixture: &str) {
     );
 }
 
-fn place(api: &Api, strategy: &str, params: Value) -> Value {
-    let reply = api.post_json(
-        &format!("/v1/strategies/{strategy}/place"),
-        &json!({"request": small_request_without_gpu(), "params": params}),
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.body
-}
-
 /// The `smo_plugin_calls_total` sample of `plugin`/`strategy` with `outcome` (0 when absent).
 fn calls(api: &Api, plugin: &str, outcome: &str) -> u64 {
     let metrics = api.get("/metrics").body;
@@ -107,13 +98,13 @@ fn the_c_example_places_and_misbehaving_c_plugins_fail_only_their_call() {
     assert_eq!(placement(&created).len(), 1, "{created}");
 
     // Invalid JSON from the plugin: that call falls back, counted as an error.
-    let answer = place(&api, "c-invalid-json/placement", json!({}));
+    let answer = api.place_small("c-invalid-json/placement", json!({}));
     let reason = answer["fallback_reason"].as_str().unwrap_or_default();
     assert!(reason.contains("not JSON"), "{answer}");
     assert_eq!(calls(&api, "c-invalid-json", "error"), 1);
 
     // A decision naming a cluster that does not exist is not taken: the default decides.
-    let answer = place(&api, "c-unknown-cluster/placement", json!({}));
+    let answer = api.place_small("c-unknown-cluster/placement", json!({}));
     let reason = answer["fallback_reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("names cluster `no-such-cluster`, which the request does not have"),
@@ -124,7 +115,7 @@ fn the_c_example_places_and_misbehaving_c_plugins_fail_only_their_call() {
 
     // A call that never returns: past the deadline it falls back and counts a timeout.
     let started = sandbox.root.path().join("hang-started");
-    let answer = place(&api, "c-hang/placement", json!({"started": started}));
+    let answer = api.place_small("c-hang/placement", json!({"started": started}));
     assert!(started.exists(), "the hung call was entered");
     let reason = answer["fallback_reason"].as_str().unwrap_or_default();
     assert!(
@@ -134,11 +125,11 @@ fn the_c_example_places_and_misbehaving_c_plugins_fail_only_their_call() {
     assert_eq!(calls(&api, "c-hang", "timeout"), 1);
 
     // A leaking plugin still answers.
-    let answer = place(&api, "c-leak/placement", json!({}));
+    let answer = api.place_small("c-leak/placement", json!({}));
     assert!(answer["fallback_reason"].is_null(), "{answer}");
 
     // And the daemon answers the next call of every plugin.
-    let answer = place(&api, "c-first-fit/placement", json!({}));
+    let answer = api.place_small("c-first-fit/placement", json!({}));
     assert!(answer["fallback_reason"].is_null(), "{answer}");
     assert_eq!(answer["strategy"], "c-first-fit/placement");
     assert!(calls(&api, "c-first-fit", "ok") >= 1);

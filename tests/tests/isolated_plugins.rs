@@ -13,15 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn place(api: &Api, strategy: &str, params: Value) -> Value {
-    let reply = api.post_json(
-        &format!("/v1/strategies/{strategy}/place"),
-        &json!({"request": small_request_without_gpu(), "params": params}),
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.body
-}
-
 fn listing(api: &Api, plugin: &str) -> Value {
     let plugins = api.get("/v1/plugins").body;
     plugins["plugins"]
@@ -54,11 +45,11 @@ fn a_crash_or_a_hang_costs_one_call_and_the_process_not_the_daemon() {
     for plugin in ["c-first-fit", "default-lp", "ecmr"] {
         assert_eq!(listing(&api, plugin)["isolation"], "process");
     }
-    let answer = place(&api, "ecmr/heuristic", json!({}));
+    let answer = api.place_small("ecmr/heuristic", json!({}));
     assert!(answer["fallback_reason"].is_null(), "{answer}");
 
     // A segfault: that call falls back (to default-lp, itself isolated), counted as an error.
-    let answer = place(&api, "c-segfault/placement", json!({}));
+    let answer = api.place_small("c-segfault/placement", json!({}));
     let reason = answer["fallback_reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("process ended during the call") && reason.contains("SIGSEGV"),
@@ -68,14 +59,14 @@ fn a_crash_or_a_hang_costs_one_call_and_the_process_not_the_daemon() {
     let segfault = listing(&api, "c-segfault");
     assert!(segfault["process"]["pid"].is_null(), "{segfault}");
     // The daemon answers the next call.
-    let answer = place(&api, "c-first-fit/placement", json!({}));
+    let answer = api.place_small("c-first-fit/placement", json!({}));
     assert!(answer["fallback_reason"].is_null(), "{answer}");
     assert_eq!(listing(&api, "c-first-fit")["process"]["starts"], 1);
 
     // The hang fixture creates the file `started` names when entered: under Landlock (where
     // the kernel has it) its process cannot, and it says so instead of hanging.
     let started = sandbox.root.path().join("hang-started");
-    let answer = place(&api, "c-hang/placement", json!({"started": started}));
+    let answer = api.place_small("c-hang/placement", json!({"started": started}));
     let reason = answer["fallback_reason"]
         .as_str()
         .unwrap_or_default()
@@ -92,7 +83,7 @@ fn a_crash_or_a_hang_costs_one_call_and_the_process_not_the_daemon() {
     }
 
     // A hung call: past the deadline its process is killed, the call falls back.
-    let answer = place(&api, "c-hang/placement", json!({}));
+    let answer = api.place_small("c-hang/placement", json!({}));
     let reason = answer["fallback_reason"].as_str().unwrap_or_default();
     assert!(reason.contains("timed out"), "{answer}");
     let hang = listing(&api, "c-hang");
@@ -102,7 +93,7 @@ fn a_crash_or_a_hang_costs_one_call_and_the_process_not_the_daemon() {
     let api = Arc::new(api);
     let hung = {
         let api = Arc::clone(&api);
-        std::thread::spawn(move || place(&api, "c-hang/placement", json!({})))
+        std::thread::spawn(move || api.place_small("c-hang/placement", json!({})))
     };
     let mut pid = None;
     assert!(eventually(Duration::from_secs(10), || {
@@ -163,7 +154,7 @@ fn reloads_of_an_isolated_plugin_under_load_lose_no_call_and_keep_memory_flat() 
     ));
     let daemon_pid = api.daemon.child.id();
     let call = |api: &Api| {
-        let answer = place(api, "versioned/echo", json!({}));
+        let answer = api.place_small("versioned/echo", json!({}));
         assert!(
             answer["fallback_reason"].is_null(),
             "a call was lost: {answer}"

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use smo_tests::fake_apiserver::{ClusterSpec, FakeApiServer, Recorded};
+use smo_tests::fake_apiserver::{FakeApiServer, Recorded};
 use smo_tests::notify::{status_of, Notifications};
 use smo_tests::*;
 
@@ -53,15 +53,7 @@ fn a_reload_reconnects_with_a_rotated_credential_and_refuses_what_cannot_serve()
         .build()
         .unwrap();
     let server = runtime.block_on(FakeApiServer::start());
-    server.set_cluster(ClusterSpec {
-        labels: &[("smo.io/role", "edge")],
-        ..ClusterSpec::ready("edge-1")
-    });
-    server.set_cluster(ClusterSpec {
-        allocatable: ("32", "64Gi"),
-        gpus: 2,
-        ..ClusterSpec::ready("cloud-a")
-    });
+    server.set_shop_members();
     let sandbox = Sandbox::new();
     sandbox.install("smo_default_lp", "default-lp.so");
     let kubeconfig = server.write_kubeconfig(sandbox.root.path());

@@ -43,16 +43,7 @@ fn serve_adopts_the_members_applies_a_graph_follows_it_and_withdraws_it() {
         .build()
         .unwrap();
     let server = runtime.block_on(FakeApiServer::start());
-    server.set_cluster(ClusterSpec {
-        labels: &[("smo.io/role", "edge")],
-        region: Some("eu-west"),
-        ..ClusterSpec::ready("edge-1")
-    });
-    server.set_cluster(ClusterSpec {
-        allocatable: ("32", "64Gi"),
-        gpus: 2,
-        ..ClusterSpec::ready("cloud-a")
-    });
+    server.set_shop_members();
     let sandbox = Sandbox::new();
     sandbox.install("smo_default_lp", "default-lp.so");
     let kubeconfig = server.write_kubeconfig(sandbox.root.path());

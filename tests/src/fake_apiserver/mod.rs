@@ -185,6 +185,21 @@ impl FakeApiServer {
         std::fs::write(path, text).expect("write the kubeconfig");
     }
 
+    /// The two ready members the shop graph is placed on: `edge-1` (role edge, region
+    /// eu-west) and `cloud-a` (32 CPU, 64 GiB, 2 GPUs).
+    pub fn set_shop_members(&self) {
+        self.set_cluster(ClusterSpec {
+            labels: &[("smo.io/role", "edge")],
+            region: Some("eu-west"),
+            ..ClusterSpec::ready("edge-1")
+        });
+        self.set_cluster(ClusterSpec {
+            allocatable: ("32", "64Gi"),
+            gpus: 2,
+            ..ClusterSpec::ready("cloud-a")
+        });
+    }
+
     /// Every request so far.
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.state.requests).clone()

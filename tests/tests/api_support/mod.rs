@@ -121,6 +121,16 @@ impl Api {
             Some(("application/json", body.to_string().into_bytes())),
         )
     }
+    /// `POST /v1/strategies/{strategy}/place` with the small request without a GPU service and
+    /// `params`: the decision record (the call must be answered, fallback or not).
+    pub fn place_small(&self, strategy: &str, params: Value) -> Value {
+        let reply = self.post_json(
+            &format!("/v1/strategies/{strategy}/place"),
+            &serde_json::json!({"request": small_request_without_gpu(), "params": params}),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body
+    }
     pub fn put_json(&self, path: &str, body: &Value) -> Reply {
         self.call(
             "PUT",
