@@ -9,6 +9,7 @@ use smo_plugin_api::{MigrationRequest, PlacementRequest, PluginError, ScalingReq
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The strategy objects built so far, by kind, strategy and parameters.
@@ -38,29 +39,74 @@ pub fn serve(file: &Path, limits: &Limits) -> Result<(), String> {
         }
     };
     tracing::debug!(%sandbox, file = %file.display(), "plugin host ready");
-    let instances: Arc<Instances> = Arc::default();
-    let mut input = BufReader::new(std::io::stdin());
-    while let Some(call) =
-        read_frame::<Call>(&mut input).map_err(|e| format!("unreadable call: {e}"))?
-    {
-        let (image, instances, stdout) =
-            (image.clone(), Arc::clone(&instances), Arc::clone(&stdout));
-        std::thread::spawn(move || {
-            let result =
-                answer(&image, &instances, &call).map_err(|e| (e.kind.0, e.message.to_string()));
-            let mut out = stdout.lock().unwrap_or_else(PoisonError::into_inner);
-            // The daemon gone: nothing to tell.
-            let _ = write_frame(
-                &mut *out,
-                &Answer {
-                    id: call.id,
-                    result,
-                },
-            );
-            let _ = out.flush();
-        });
+    let workers = Arc::new(Workers {
+        image,
+        instances: Arc::default(),
+        stdout,
+        input: Mutex::new(BufReader::new(std::io::stdin())),
+        ready: AtomicUsize::new(0),
+    });
+    // Leaders and followers: the thread that reads a call runs it, and the next one waiting
+    // reads the call after, so no call is handed from thread to thread; a thread is started
+    // only when every one is busy. The process ends when the daemon closes stdin.
+    workers.start_one();
+    loop {
+        std::thread::park();
     }
-    Ok(())
+}
+
+/// The threads that read and run calls.
+struct Workers {
+    image: LoadedImage,
+    instances: Arc<Instances>,
+    stdout: Arc<Mutex<BufWriter<std::io::Stdout>>>,
+    input: Mutex<BufReader<std::io::Stdin>>,
+    /// Threads waiting to read the next call (not running one).
+    ready: AtomicUsize,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Workers {
+    fn start_one(self: &Arc<Self>) {
+        self.ready.fetch_add(1, Ordering::AcqRel);
+        let workers = Arc::clone(self);
+        std::thread::spawn(move || workers.work());
+    }
+
+    fn work(self: &Arc<Self>) {
+        loop {
+            let call = match read_frame::<Call>(&mut *lock(&self.input)) {
+                Ok(Some(call)) => call,
+                Ok(None) => std::process::exit(0),
+                Err(error) => {
+                    tracing::error!(%error, "unreadable call: the plugin host ends");
+                    std::process::exit(1)
+                }
+            };
+            if self.ready.fetch_sub(1, Ordering::AcqRel) == 1 {
+                // The last reader took this call: one more for the next.
+                self.start_one();
+            }
+            let result = answer(&self.image, &self.instances, &call)
+                .map_err(|e| (e.kind.0, e.message.to_string()));
+            {
+                let mut out = lock(&self.stdout);
+                // The daemon gone: nothing to tell.
+                let _ = write_frame(
+                    &mut *out,
+                    &Answer {
+                        id: call.id,
+                        result,
+                    },
+                );
+                let _ = out.flush();
+            }
+            self.ready.fetch_add(1, Ordering::AcqRel);
+        }
+    }
 }
 
 fn confine_and_load(

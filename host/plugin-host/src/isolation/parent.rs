@@ -1,7 +1,9 @@
-//! The daemon's side of a plugin in its own process: starts `smo plugin host FILE`, sends each
-//! call with an id and hands the answer to the thread waiting for it. A process that ends fails
-//! the calls in flight and is started again at the next call, after a backoff that doubles with
-//! each crash in a row; a call past its deadline kills it ([`IsolatedPlugin::kill`]).
+//! The daemon's side of a plugin in its own process: starts `smo plugin host FILE` and sends
+//! each call with an id; the callers read the answers themselves, one at a time, each handing on
+//! the answers that are not its own (so a lone call is answered without a thread in between). A
+//! process that ends fails the calls in flight and is started again at the next call, after a
+//! backoff that doubles with each crash in a row; a call past its deadline kills it
+//! ([`IsolatedPlugin::kill`]).
 
 use super::protocol::{read_frame, write_frame, Answer, Call, Hello};
 use super::Limits;
@@ -12,10 +14,10 @@ use std::collections::HashMap;
 use std::io::{BufReader, BufWriter};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long a new process may take to load the plugin and say hello.
@@ -24,13 +26,23 @@ const HELLO_DEADLINE: Duration = Duration::from_secs(10);
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
-type Waiters = Mutex<HashMap<u64, mpsc::Sender<Answer>>>;
+/// The answers read but not yet taken, and whether a caller is reading.
+#[derive(Default)]
+struct Mailbox {
+    answers: HashMap<u64, Answer>,
+    reading: bool,
+    /// The process's output ended: no answer will come.
+    closed: bool,
+}
 
 /// One running process of the plugin.
 struct Running {
     child: Mutex<Child>,
     stdin: Mutex<BufWriter<ChildStdin>>,
-    waiters: Waiters,
+    stdout: Mutex<BufReader<ChildStdout>>,
+    mailbox: Mutex<Mailbox>,
+    /// Signalled when an answer is put in the mailbox, reading stops, or the output ends.
+    posted: Condvar,
     /// How the process ended, once it has.
     ended: Mutex<Option<String>>,
     /// Killed by the daemon (a call past its deadline), not crashed: no backoff.
@@ -171,8 +183,6 @@ impl JsonCalls for IsolatedPlugin {
     ) -> Result<String, PluginError> {
         let running = self.connection()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (answer, answered) = mpsc::channel();
-        lock(&running.waiters).insert(id, answer);
         let call = Call {
             id,
             kind: kind.to_owned(),
@@ -180,16 +190,16 @@ impl JsonCalls for IsolatedPlugin {
             params: params.to_owned(),
             request: request.to_owned(),
         };
-        let sent = write_frame(&mut *lock(&running.stdin), &call);
-        if sent.is_err() {
-            lock(&running.waiters).remove(&id);
-        }
-        match answered.recv() {
-            Ok(Answer { result, .. }) => {
+        let sent = write_frame(&mut *lock(&running.stdin), &call).is_ok();
+        match sent.then(|| running.answer(id)).flatten() {
+            Some(Answer { result, .. }) => {
                 lock(&self.restarts).crashes_in_a_row = 0;
                 result.map_err(|(kind, message)| PluginError::new(ErrorKind(kind), message))
             }
-            Err(_) => {
+            None => {
+                if !sent {
+                    running.end("its input is closed");
+                }
                 let how = lock(&running.ended)
                     .clone()
                     .unwrap_or_else(|| "its process stopped answering".to_owned());
@@ -233,7 +243,51 @@ impl Running {
             });
         }
         drop(ended);
-        lock(&self.waiters).clear();
+        lock(&self.mailbox).closed = true;
+        self.posted.notify_all();
+    }
+
+    /// The answer to call `id`: read by this caller when no other reads, else waited for;
+    /// `None` when the process's output ends first.
+    fn answer(&self, id: u64) -> Option<Answer> {
+        let mut mailbox = lock(&self.mailbox);
+        loop {
+            if let Some(answer) = mailbox.answers.remove(&id) {
+                return Some(answer);
+            }
+            if mailbox.closed {
+                return None;
+            }
+            if mailbox.reading {
+                mailbox = self
+                    .posted
+                    .wait(mailbox)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            mailbox.reading = true;
+            drop(mailbox);
+            let read = read_frame::<Answer>(&mut *lock(&self.stdout));
+            mailbox = lock(&self.mailbox);
+            mailbox.reading = false;
+            match read {
+                Ok(Some(answer)) if answer.id == id => {
+                    drop(mailbox);
+                    // Another caller may read now.
+                    self.posted.notify_all();
+                    return Some(answer);
+                }
+                Ok(Some(answer)) => {
+                    mailbox.answers.insert(answer.id, answer);
+                }
+                Ok(None) | Err(_) => {
+                    drop(mailbox);
+                    self.end("its output ended");
+                    mailbox = lock(&self.mailbox);
+                }
+            }
+            self.posted.notify_all();
+        }
     }
 }
 
@@ -280,47 +334,52 @@ fn spawn(
             return Err("the plugin host's pipes could not be opened".into());
         }
     };
-    let running = Arc::new(Running {
-        child: Mutex::new(child),
-        stdin: Mutex::new(BufWriter::new(stdin)),
-        waiters: Mutex::new(HashMap::new()),
-        ended: Mutex::new(None),
-        killed: std::sync::atomic::AtomicBool::new(false),
-    });
+    // The hello is read on a thread of its own, so that a process that never says it is ready
+    // is waited for only so long.
     let (hello_sent, hello) = mpsc::channel();
-    let reader = Arc::clone(&running);
     std::thread::Builder::new()
-        .name("smo-plugin-host-reader".into())
-        .spawn(move || read_answers(&reader, stdout, hello_sent))
-        .map_err(|e| format!("cannot start the reader thread: {e}"))?;
-    match hello.recv_timeout(HELLO_DEADLINE) {
-        Ok(Hello::Ready { info, sandbox }) => Ok((running, info, sandbox)),
-        Ok(Hello::Failed { error }) => {
-            running.end("it could not load the plugin");
+        .name("smo-plugin-host-hello".into())
+        .spawn(move || {
+            let mut output = BufReader::new(stdout);
+            let first = read_frame::<Hello>(&mut output);
+            // Nobody waiting any more is fine.
+            let _ = hello_sent.send((first, output));
+        })
+        .map_err(|e| format!("cannot start the hello thread: {e}"))?;
+    let received = hello.recv_timeout(HELLO_DEADLINE);
+    let child = Mutex::new(child);
+    let refuse = |child: &Mutex<Child>, what: &str| {
+        let mut child = lock(child);
+        let _ = child.kill();
+        match child.wait() {
+            Ok(status) => format!("{what} ({})", describe(status)),
+            Err(_) => what.to_owned(),
+        }
+    };
+    match received {
+        Ok((Ok(Some(Hello::Ready { info, sandbox })), output)) => {
+            let running = Arc::new(Running {
+                child,
+                stdin: Mutex::new(BufWriter::new(stdin)),
+                stdout: Mutex::new(output),
+                mailbox: Mutex::new(Mailbox::default()),
+                posted: Condvar::new(),
+                ended: Mutex::new(None),
+                killed: std::sync::atomic::AtomicBool::new(false),
+            });
+            Ok((running, info, sandbox))
+        }
+        Ok((Ok(Some(Hello::Failed { error })), _)) => {
+            refuse(&child, "it could not load the plugin");
             Err(error)
         }
-        Err(_) => {
-            running.end("it did not load the plugin in time");
-            let how = lock(&running.ended).clone().unwrap_or_default();
-            Err(format!("the plugin host did not say it was ready ({how})"))
-        }
+        Ok((Ok(None) | Err(_), _)) => Err(refuse(
+            &child,
+            "the plugin host ended before it said it was ready",
+        )),
+        Err(_) => Err(refuse(
+            &child,
+            "the plugin host did not say it was ready in time",
+        )),
     }
-}
-
-/// The reader thread: the hello, then every answer to its waiter; at the end of the stream the
-/// process is reaped and the waiters fail.
-fn read_answers(running: &Running, stdout: std::process::ChildStdout, hello: mpsc::Sender<Hello>) {
-    let mut input = BufReader::new(stdout);
-    if let Ok(Some(first)) = read_frame::<Hello>(&mut input) {
-        // Nobody waiting any more is fine.
-        let _ = hello.send(first);
-        while let Ok(Some(answer)) = read_frame::<Answer>(&mut input) {
-            let waiter = lock(&running.waiters).remove(&answer.id);
-            if let Some(waiter) = waiter {
-                let _ = waiter.send(answer);
-            }
-        }
-    }
-    drop(hello);
-    running.end("its output ended");
 }
