@@ -20,43 +20,7 @@ use std::time::Duration;
 mod common;
 
 fn request(services: usize, clusters: usize) -> PlacementRequest {
-    let cluster = |i: usize| {
-        let cap = Resources::new(64.0, 262_144.0, 0);
-        Cluster {
-            name: format!("c{i}").into(),
-            role: ClusterRole::Cloud,
-            location: Location::default(),
-            capacity: cap,
-            available: cap,
-            energy: EnergyProfile {
-                carbon_intensity_g_per_kwh: 100.0 + (i * 37 % 300) as f64,
-                ..EnergyProfile::default()
-            },
-            prices: Prices::default(),
-            labels: RVec::new(),
-            extra: "{}".into(),
-        }
-    };
-    let service = |i: usize| Service {
-        name: format!("s{i}").into(),
-        demand: Resources::new(0.5, 512.0, 0),
-        replicas: 1,
-        scaling: ScalingProfile::default(),
-        dependencies: RVec::new(),
-        allowed_clusters: RVec::new(),
-        labels: RVec::new(),
-        extra: "{}".into(),
-    };
-    PlacementRequest {
-        graph: Graph {
-            name: "bench".into(),
-            services: (0..services).map(service).collect(),
-        },
-        clusters: (0..clusters).map(cluster).collect(),
-        current: ROption::RNone,
-        telemetry: Telemetry::default(),
-        extra: "{}".into(),
-    }
+    common::request::placement(services, clusters, 64.0, 262_144.0)
 }
 
 fn plugin_call(c: &mut Criterion) {

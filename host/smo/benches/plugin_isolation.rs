@@ -37,43 +37,7 @@ const C: &str = "c-first-fit/placement";
 /// 3 services of 0.5 CPU and 512 MiB; 3 clusters of 1 CPU and 4 GiB free. A first-fit puts
 /// s0 and s1 on c0 (which they fill) and s2 on c1: [`EXPECTED`].
 fn request() -> PlacementRequest {
-    let cluster = |i: usize| {
-        let cap = Resources::new(1.0, 4096.0, 0);
-        Cluster {
-            name: format!("c{i}").into(),
-            role: ClusterRole::Cloud,
-            location: Location::default(),
-            capacity: cap,
-            available: cap,
-            energy: EnergyProfile {
-                carbon_intensity_g_per_kwh: 100.0 + (i * 37 % 300) as f64,
-                ..EnergyProfile::default()
-            },
-            prices: Prices::default(),
-            labels: RVec::new(),
-            extra: "{}".into(),
-        }
-    };
-    let service = |i: usize| Service {
-        name: format!("s{i}").into(),
-        demand: Resources::new(0.5, 512.0, 0),
-        replicas: 1,
-        scaling: ScalingProfile::default(),
-        dependencies: RVec::new(),
-        allowed_clusters: RVec::new(),
-        labels: RVec::new(),
-        extra: "{}".into(),
-    };
-    PlacementRequest {
-        graph: Graph {
-            name: "bench".into(),
-            services: (0..3).map(service).collect(),
-        },
-        clusters: (0..3).map(cluster).collect(),
-        current: ROption::RNone,
-        telemetry: Telemetry::default(),
-        extra: "{}".into(),
-    }
+    common::request::placement(3, 3, 1.0, 4096.0)
 }
 
 const EXPECTED: [(&str, &str); 3] = [("s0", "c0"), ("s1", "c0"), ("s2", "c1")];

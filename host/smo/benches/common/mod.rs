@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod load;
+pub mod request;
 
 use smo_host::config::Config;
 use smo_host::daemon::{build_app, App};

@@ -1,0 +1,49 @@
+//! The placement request the plugin-call benches send: `services` services of 0.5 CPU and
+//! 512 MiB on `clusters` cloud clusters of `cluster_cpu` CPU and `cluster_mib` MiB free each.
+
+use smo_plugin_api::*;
+
+pub fn placement(
+    services: usize,
+    clusters: usize,
+    cluster_cpu: f64,
+    cluster_mib: f64,
+) -> PlacementRequest {
+    let cluster = |i: usize| {
+        let cap = Resources::new(cluster_cpu, cluster_mib, 0);
+        Cluster {
+            name: format!("c{i}").into(),
+            role: ClusterRole::Cloud,
+            location: Location::default(),
+            capacity: cap,
+            available: cap,
+            energy: EnergyProfile {
+                carbon_intensity_g_per_kwh: 100.0 + (i * 37 % 300) as f64,
+                ..EnergyProfile::default()
+            },
+            prices: Prices::default(),
+            labels: RVec::new(),
+            extra: "{}".into(),
+        }
+    };
+    let service = |i: usize| Service {
+        name: format!("s{i}").into(),
+        demand: Resources::new(0.5, 512.0, 0),
+        replicas: 1,
+        scaling: ScalingProfile::default(),
+        dependencies: RVec::new(),
+        allowed_clusters: RVec::new(),
+        labels: RVec::new(),
+        extra: "{}".into(),
+    };
+    PlacementRequest {
+        graph: Graph {
+            name: "bench".into(),
+            services: (0..services).map(service).collect(),
+        },
+        clusters: (0..clusters).map(cluster).collect(),
+        current: ROption::RNone,
+        telemetry: Telemetry::default(),
+        extra: "{}".into(),
+    }
+}
