@@ -5,6 +5,15 @@ use super::error::PluginHostError;
 use super::loader::PluginInfo;
 use std::fmt;
 
+/// Whether `part` may be either half of `plugin/strategy`: ASCII letters, digits, `-`, `_`
+/// and `.`, not empty.
+pub fn is_valid_part(part: &str) -> bool {
+    !part.is_empty()
+        && part
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
 /// A parsed `plugin/strategy` name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StrategyName {
@@ -16,12 +25,7 @@ impl StrategyName {
     pub fn parse(text: &str) -> Result<Self, PluginHostError> {
         let bad = || PluginHostError::BadName(text.to_string());
         let (plugin, strategy) = text.split_once('/').ok_or_else(bad)?;
-        let valid = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-        };
-        if !valid(plugin) || !valid(strategy) {
+        if !is_valid_part(plugin) || !is_valid_part(strategy) {
             return Err(bad());
         }
         Ok(Self {

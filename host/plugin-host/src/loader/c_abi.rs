@@ -134,11 +134,7 @@ pub fn load(path: &Path) -> Result<Option<(Arc<CPlugin>, PluginInfo)>, PluginHos
 
 /// The plugin's and strategies' names as `plugin/strategy` allows them, known kinds.
 fn check_described(described: &Described) -> Result<(), String> {
-    let valid = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-    };
+    let valid = crate::names::is_valid_part;
     if !valid(&described.name) {
         return Err(format!(
             "smo_plugin_describe: name `{}` is not a plugin name (letters, digits, `-`, `_`, `.`)",
