@@ -15,12 +15,12 @@ pub use parent::IsolatedPlugin;
 
 use crate::error::PluginHostError;
 use crate::loader::{self, LoadedImage, PluginInfo};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Where a plugin runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// Where a plugin runs (`[plugins] isolation`: `in_process` or `process`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Isolation {
@@ -31,8 +31,9 @@ pub enum Isolation {
     Process,
 }
 
-/// Resource limits of a plugin's process; 0 leaves one unlimited.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Resource limits of a plugin's process (`[plugins.process]`); 0 leaves one unlimited.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Heap and private mappings (RLIMIT_DATA), MiB.
     pub memory_mib: u64,

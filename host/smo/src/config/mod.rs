@@ -19,6 +19,7 @@ pub use telemetry::{
 pub use tls::TlsSettings;
 
 use serde::Deserialize;
+use smo_plugin_host::isolation::{Isolation, IsolationPolicy, Limits};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -69,68 +70,11 @@ pub struct PluginSettings {
     pub allow_insecure_permissions: bool,
     /// Where plugins run: `in_process` (loaded into the daemon) or `process` (each in a
     /// confined process of its own, for plugins you do not trust).
-    pub isolation: IsolationSetting,
+    pub isolation: Isolation,
     /// Per plugin name, where it runs instead (`[plugins.isolate] my-plugin = "process"`).
-    pub isolate: std::collections::BTreeMap<String, IsolationSetting>,
+    pub isolate: std::collections::BTreeMap<String, Isolation>,
     /// `[plugins.process]`: the limits of a plugin's own process.
-    pub process: ProcessLimits,
-}
-
-/// Where a plugin runs (`[plugins] isolation`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IsolationSetting {
-    #[default]
-    InProcess,
-    Process,
-}
-
-/// `[plugins.process]`: resource limits of a plugin's own process; 0 leaves one unlimited.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProcessLimits {
-    /// Heap and private mappings (RLIMIT_DATA), MiB.
-    pub memory_mib: u64,
-    /// CPU time over the process's life (RLIMIT_CPU), s; past it the process is killed and
-    /// started again at the next call.
-    pub cpu_seconds: u64,
-    /// Open files (RLIMIT_NOFILE).
-    pub open_files: u64,
-}
-
-impl Default for ProcessLimits {
-    fn default() -> Self {
-        let limits = smo_plugin_host::isolation::Limits::default();
-        Self {
-            memory_mib: limits.memory_mib,
-            cpu_seconds: limits.cpu_seconds,
-            open_files: limits.open_files,
-        }
-    }
-}
-
-impl PluginSettings {
-    /// The registry's isolation policy.
-    pub fn isolation_policy(&self) -> smo_plugin_host::isolation::IsolationPolicy {
-        use smo_plugin_host::isolation::Isolation;
-        let mode = |setting: IsolationSetting| match setting {
-            IsolationSetting::InProcess => Isolation::InProcess,
-            IsolationSetting::Process => Isolation::Process,
-        };
-        smo_plugin_host::isolation::IsolationPolicy {
-            default: mode(self.isolation),
-            plugins: self
-                .isolate
-                .iter()
-                .map(|(name, setting)| (name.clone(), mode(*setting)))
-                .collect(),
-            limits: smo_plugin_host::isolation::Limits {
-                memory_mib: self.process.memory_mib,
-                cpu_seconds: self.process.cpu_seconds,
-                open_files: self.process.open_files,
-            },
-        }
-    }
+    pub process: Limits,
 }
 
 impl Default for PluginSettings {
@@ -144,9 +88,20 @@ impl Default for PluginSettings {
             watch: false,
             watch_debounce_ms: 500,
             allow_insecure_permissions: false,
-            isolation: IsolationSetting::InProcess,
+            isolation: Isolation::InProcess,
             isolate: std::collections::BTreeMap::new(),
-            process: ProcessLimits::default(),
+            process: Limits::default(),
+        }
+    }
+}
+
+impl PluginSettings {
+    /// The registry's isolation policy.
+    pub fn isolation_policy(&self) -> IsolationPolicy {
+        IsolationPolicy {
+            default: self.isolation,
+            plugins: self.isolate.clone(),
+            limits: self.process.clone(),
         }
     }
 }
@@ -431,6 +386,27 @@ mod tests {
         assert_eq!(c.plugins.quarantine_after, 7);
         assert!(c.plugins.watch);
         assert_eq!(c.plugins.max_images, 64);
+    }
+
+    #[test]
+    fn isolation_and_its_limits_are_read_per_plugin() {
+        let c = Config::from_toml(
+            "[plugins]\nisolation = \"process\"\n[plugins.isolate]\ntrusted = \"in_process\"\n\
+             [plugins.process]\nmemory_mib = 512\n",
+        )
+        .unwrap();
+        let policy = c.plugins.isolation_policy();
+        assert_eq!(policy.of("any"), Isolation::Process);
+        assert_eq!(policy.of("trusted"), Isolation::InProcess);
+        assert_eq!(policy.limits.memory_mib, 512);
+        assert_eq!(policy.limits.open_files, Limits::default().open_files);
+        for (bad, named) in [
+            ("[plugins]\nisolation = \"container\"\n", "container"),
+            ("[plugins.process]\nmemory = 1\n", "memory"),
+        ] {
+            let e = Config::from_toml(bad).unwrap_err();
+            assert!(e.contains(named), "{e}");
+        }
     }
 
     #[test]
