@@ -166,7 +166,11 @@ impl Continuum for SimContinuum {
 
     async fn apply(&self, graph: &GraphSpec, desired: &DesiredState) -> Result<(), ContinuumError> {
         let call = self.applies.fetch_add(1, Ordering::Relaxed) + 1;
-        let fail_applies = self.behaviour().fail_applies;
+        let SimBehaviour {
+            fail_applies,
+            ready_after_s,
+            ..
+        } = self.behaviour();
         if call <= fail_applies {
             return Err(ContinuumError::Unavailable(format!(
                 "simulated failure of apply {call} (the continuum fails the first {})",
@@ -201,7 +205,6 @@ impl Continuum for SimContinuum {
                 (entry.replicas, demand),
             );
         }
-        let ready_after_s = self.behaviour().ready_after_s;
         let deployed = state.graphs.entry(graph.name.clone()).or_default();
         let workloads = wanted
             .into_iter()
