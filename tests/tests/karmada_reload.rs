@@ -47,12 +47,7 @@ fn latest_carry(server: &FakeApiServer, from: usize, count: usize, token: &str) 
 
 #[test]
 fn a_reload_reconnects_with_a_rotated_credential_and_refuses_what_cannot_serve() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = runtime.block_on(FakeApiServer::start());
+    let (runtime, server) = FakeApiServer::start_with_runtime();
     server.set_shop_members();
     let sandbox = Sandbox::new();
     sandbox.install("smo_default_lp", "default-lp.so");

@@ -37,12 +37,7 @@ fn graph_objects(server: &FakeApiServer) -> BTreeMap<String, Value> {
 
 #[test]
 fn serve_adopts_the_members_applies_a_graph_follows_it_and_withdraws_it() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = runtime.block_on(FakeApiServer::start());
+    let (runtime, server) = FakeApiServer::start_with_runtime();
     server.set_shop_members();
     let sandbox = Sandbox::new();
     sandbox.install("smo_default_lp", "default-lp.so");

@@ -163,6 +163,18 @@ impl FakeApiServer {
         Self { addr, state, task }
     }
 
+    /// A two-worker runtime for a test that is not async, and the server started on it (keep
+    /// the runtime as long as the server).
+    pub fn start_with_runtime() -> (tokio::runtime::Runtime, Self) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let server = runtime.block_on(Self::start());
+        (runtime, server)
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
