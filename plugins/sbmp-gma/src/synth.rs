@@ -104,7 +104,6 @@ pub fn links(rtt_ms: f64, bandwidth_mbps: f64) -> RVec<Link> {
 pub fn app(spec: &Spec) -> MigrationRequest {
     let n = spec.services.max(1);
     let mut rng = SplitMix64::new(spec.seed);
-    let name = |i: usize| format!("s{i}");
     // Preferential attachment: a node is picked as caller in proportion to 1 + its callees.
     let mut pool: Vec<usize> = vec![0];
     let mut parents: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
@@ -123,6 +122,88 @@ pub fn app(spec: &Spec) -> MigrationRequest {
         }
         pool.push(i);
     }
+    request(spec, &parents, &mut rng)
+}
+
+/// A Barabási–Albert application, the simulation setting of the SBMP paper (research note
+/// §6.1): heavy-tailed fan-out by preferential attachment and Pareto-distributed call fractions.
+#[derive(Clone, Debug)]
+pub struct BaSpec {
+    /// Sizes, load, network, responses and CPU; `fm` and `second_caller` are not used.
+    pub base: Spec,
+    /// A node is picked as caller with weight `degree^power + zero_appeal`.
+    pub power: f64,
+    pub zero_appeal: f64,
+    /// The callers of a new service: `⌊Pareto(1, fan_in_shape)⌋`, at least 1.
+    pub fan_in_shape: f64,
+    /// Call fractions Fm: `min(fm_max, Pareto(fm_scale, fm_shape))`.
+    pub fm_scale: f64,
+    pub fm_shape: f64,
+    pub fm_max: f64,
+}
+
+impl BaSpec {
+    /// Power 0.9, zero appeal 3.125 and fan-in shape 10 as in the note; Fm from a Pareto of
+    /// scale 0.15 and shape 1.5 (mean 0.45, heavy-tailed), capped at 1.
+    pub fn new(services: usize, seed: u64) -> Self {
+        Self {
+            base: Spec::new(services, seed),
+            power: 0.9,
+            zero_appeal: 3.125,
+            fan_in_shape: 10.0,
+            fm_scale: 0.15,
+            fm_shape: 1.5,
+            fm_max: 1.0,
+        }
+    }
+}
+
+/// `Pareto(scale, shape)` by inversion.
+fn pareto(rng: &mut SplitMix64, scale: f64, shape: f64) -> f64 {
+    scale / (1.0 - rng.next_f64()).powf(1.0 / shape)
+}
+
+/// A Barabási–Albert application (see [`BaSpec`]), everything in the cloud.
+pub fn ba_app(spec: &BaSpec) -> MigrationRequest {
+    let n = spec.base.services.max(1);
+    let mut rng = SplitMix64::new(spec.base.seed);
+    let mut degree = vec![0usize; n];
+    let mut parents: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+    let mut weights: Vec<f64> = Vec::with_capacity(n);
+    for i in 1..n {
+        let want = (pareto(&mut rng, 1.0, spec.fan_in_shape).floor() as usize).clamp(1, i);
+        weights.clear();
+        weights.extend(
+            degree[..i]
+                .iter()
+                .map(|&d| (d as f64).powf(spec.power) + spec.zero_appeal),
+        );
+        for _ in 0..want {
+            let total: f64 = weights.iter().sum();
+            let mut x = rng.next_f64() * total;
+            let mut c = i - 1;
+            for (k, w) in weights.iter().enumerate() {
+                if x < *w {
+                    c = k;
+                    break;
+                }
+                x -= w;
+            }
+            weights[c] = 0.0; // no second call from the same caller
+            let fm = pareto(&mut rng, spec.fm_scale, spec.fm_shape).min(spec.fm_max);
+            parents[i].push((c, fm));
+            degree[c] += 1;
+            degree[i] += 1;
+        }
+    }
+    request(&spec.base, &parents, &mut rng)
+}
+
+/// The request of an app whose service `i` is called by `parents[i]` (caller, Fm), callers
+/// before callees; response sizes and CPU are drawn from `spec`.
+fn request(spec: &Spec, parents: &[Vec<(usize, f64)>], rng: &mut SplitMix64) -> MigrationRequest {
+    let n = parents.len();
+    let name = |i: usize| format!("s{i}");
     let mut rate = vec![0.0; n];
     rate[0] = spec.lambda;
     let mut bytes = vec![spec.entry_bytes; n];
