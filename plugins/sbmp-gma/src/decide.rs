@@ -59,6 +59,22 @@ pub struct Plan {
 
 /// Decides for `required_decrease_ms` (positive: offload; negative: unoffload; zero: nothing).
 pub fn decide(problem: &Problem, params: &Params, required_decrease_ms: f64) -> Plan {
+    decide_with(
+        problem,
+        params,
+        required_decrease_ms,
+        Evaluator::new(&problem.model),
+    )
+}
+
+/// [`decide`] with the evaluator `ev` of `problem.model` (tests compare the incremental
+/// evaluator with [`Evaluator::straightforward`]).
+pub fn decide_with<'a>(
+    problem: &'a Problem,
+    params: &Params,
+    required_decrease_ms: f64,
+    mut ev: Evaluator<'a>,
+) -> Plan {
     let model = &problem.model;
     let current = problem.current.clone();
     let before = model.detail(&current, UsageMode::Shifted);
@@ -100,7 +116,6 @@ pub fn decide(problem: &Problem, params: &Params, required_decrease_ms: f64) -> 
     let mut rng = SplitMix64::new(params.seed);
     let traces = sample(model.graph(), params.max_traces, &mut rng);
     plan.traces = traces.total();
-    let mut ev = Evaluator::new(model);
     let d_old = plan.before.eval.delay_s;
     let outcome;
     if required_decrease_ms > 0.0 {

@@ -24,7 +24,11 @@ pub enum GraphError {
 pub struct CallGraph {
     m: usize,
     children: Vec<Vec<(usize, f64)>>,
+    /// `parents[j]` holds `(i, Fm[i][j])` for the callers of `j`, in topological order.
+    parents: Vec<Vec<(usize, f64)>>,
     topo: Vec<usize>,
+    /// `rank[i]`: the position of `i` in `topo`.
+    rank: Vec<usize>,
 }
 
 impl CallGraph {
@@ -61,7 +65,23 @@ impl CallGraph {
             c.sort_by_key(|(j, _)| *j);
         }
         let topo = topological_order(&children)?;
-        Ok(Self { m, children, topo })
+        let mut rank = vec![0; m];
+        for (r, &i) in topo.iter().enumerate() {
+            rank[i] = r;
+        }
+        let mut parents: Vec<Vec<(usize, f64)>> = vec![Vec::new(); m];
+        for &i in &topo {
+            for &(j, f) in &children[i] {
+                parents[j].push((i, f));
+            }
+        }
+        Ok(Self {
+            m,
+            children,
+            parents,
+            topo,
+            rank,
+        })
     }
 
     /// Number of nodes, services plus the user.
@@ -79,9 +99,19 @@ impl CallGraph {
         self.children.get(i).map_or(&[], Vec::as_slice)
     }
 
+    /// `(i, Fm[i][j])` for the callers of `j`, in topological order of `i`.
+    pub fn parents(&self, j: usize) -> &[(usize, f64)] {
+        self.parents.get(j).map_or(&[], Vec::as_slice)
+    }
+
     /// Every node, each after all of its callers.
     pub fn topo(&self) -> &[usize] {
         &self.topo
+    }
+
+    /// The position of `i` in [`CallGraph::topo`].
+    pub fn rank(&self, i: usize) -> usize {
+        self.rank.get(i).copied().unwrap_or(usize::MAX)
     }
 
     /// Nodes whose shortest directed hop distance from some node of `sources` is at most
@@ -197,6 +227,8 @@ mod tests {
         let g = CallGraph::new(3, &[(3, 0, 1.0), (0, 1, 0.5), (1, 2, 1.0), (0, 2, 2.0)]).unwrap();
         assert_eq!(g.topo(), &[3, 0, 1, 2]);
         assert_eq!(g.children(0), &[(1, 0.5), (2, 2.0)]);
+        assert_eq!(g.parents(2), &[(0, 2.0), (1, 1.0)]);
+        assert_eq!((g.rank(3), g.rank(2)), (0, 3));
     }
 
     #[test]

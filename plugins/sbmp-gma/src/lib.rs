@@ -4,6 +4,7 @@
 pub mod bitset;
 pub mod decide;
 pub mod graph;
+pub mod incremental;
 pub mod model;
 pub mod offload;
 pub mod params;

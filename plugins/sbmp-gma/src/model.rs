@@ -3,6 +3,7 @@
 
 use crate::bitset::{Set, SetMap};
 use crate::graph::CallGraph;
+use crate::incremental::RoundEval;
 
 /// Index of the cloud area in the per-area arrays.
 pub const CLOUD: usize = 0;
@@ -114,11 +115,15 @@ pub struct Model {
 
 /// Reusable buffers of one evaluation pass.
 #[derive(Clone, Debug, Default)]
-struct Scratch {
-    n_edge: Vec<f64>,
-    crossings: Vec<f64>,
-    /// The nodes with a non-zero `crossings` entry.
-    crossed: Vec<usize>,
+pub(crate) struct Scratch {
+    pub(crate) n_edge: Vec<f64>,
+    pub(crate) crossings: Vec<f64>,
+    /// The nodes with a non-zero `crossings` entry, in the order they were first crossed to.
+    pub(crate) crossed: Vec<usize>,
+    /// For each entry of `crossed`, the topological rank of the caller that first crossed to it.
+    pub(crate) first_caller: Vec<usize>,
+    /// A call whose invocations per request rounded to 0 (only with absurdly small figures).
+    pub(crate) underflow: bool,
 }
 
 impl Model {
@@ -207,14 +212,28 @@ impl Model {
         scratch: &mut Scratch,
         detail: Option<&mut Detail>,
     ) -> Eval {
-        let inp = &self.input;
-        edge_pass(&inp.graph, edge, scratch);
+        edge_pass(&self.input.graph, edge, scratch);
+        let crossed = scratch.crossed.iter().map(|&j| (j, scratch.crossings[j]));
+        let (net, traffic) = self.network(crossed);
+        let cost = match (usage, detail) {
+            (UsageMode::Shifted, None) => self.shifted_cost_fast(edge, scratch, traffic),
+            (usage, detail) => self.cost_full(usage, scratch, traffic, detail),
+        };
+        Eval { cost, ..net }
+    }
 
+    /// Delay, traffic and utilisation (the cost left at zero) and the hourly traffic cost of
+    /// the calls per user request that cross edge -> cloud: `(callee, calls)`, in the order of
+    /// [`Scratch::crossed`], which the sums follow.
+    pub(crate) fn network(
+        &self,
+        crossed: impl Iterator<Item = (usize, f64)> + Clone,
+    ) -> (Eval, f64) {
+        let inp = &self.input;
         // §1.2: cross traffic, utilisation, load spread and per-call delays.
-        let crossing_bytes: f64 = scratch
-            .crossed
-            .iter()
-            .map(|&j| scratch.crossings[j] * inp.response_bytes[j])
+        let crossing_bytes: f64 = crossed
+            .clone()
+            .map(|(j, c)| c * inp.response_bytes[j])
             .sum();
         let traffic_bps = 8.0 * inp.lambda * crossing_bytes + 0.0;
         let load = traffic_bps / inp.bitrate_bps;
@@ -227,32 +246,46 @@ impl Model {
         let delay_s = if inp.lambda == 0.0 {
             0.0
         } else {
-            let d: f64 = scratch
-                .crossed
-                .iter()
-                .map(|&j| {
+            let d: f64 = crossed
+                .map(|(j, c)| {
                     let per_call = (8.0 * inp.response_bytes[j] / inp.bitrate_bps * spread)
                         .min(DELAY_CAP_S)
                         + inp.rtt_s;
-                    scratch.crossings[j] * per_call
+                    c * per_call
                 })
                 .sum();
             // `+ 0.0` turns the -0.0 of an empty sum into 0.0.
             (d + 0.0).min(DELAY_CAP_S)
         };
 
-        // §1.3: resource shift, replicas and cost.
+        // §1.3: the traffic part of the cost.
         let traffic = inp.network_price_gb * traffic_bps * 3600.0 / 8.0 / 1e9;
-        let cost = match (usage, detail) {
-            (UsageMode::Shifted, None) => self.shifted_cost_fast(edge, scratch, traffic),
-            (usage, detail) => self.cost_full(usage, scratch, traffic, detail),
-        };
-        Eval {
+        let eval = Eval {
             delay_s,
             traffic_bps,
             rho,
-            cost,
+            cost: Cost::default(),
+        };
+        (eval, traffic)
+    }
+
+    /// The change, from the all-cloud cost, of node `j`'s cloud and edge cost when its edge
+    /// copies get `n_edge` invocations per request; `None` when there is none to add.
+    pub(crate) fn shifted_terms(&self, j: usize, n_edge: f64) -> Option<(f64, f64)> {
+        if n_edge == 0.0 || self.n_total[j] <= 0.0 {
+            return None;
         }
+        let (cpu, _) = self.shifted(j, n_edge);
+        let r = self.replicas_of(j, cpu);
+        Some((
+            r[CLOUD] * self.replica_price[CLOUD][j] - self.all_cloud_cost[j],
+            r[EDGE] * self.replica_price[EDGE][j],
+        ))
+    }
+
+    /// The all-cloud cost per hour, the start of every shifted cost sum.
+    pub(crate) fn all_cloud_total(&self) -> f64 {
+        self.all_cloud_total
     }
 
     /// Usage `[cloud, edge]` of node `j` after the shift, and memory likewise.
@@ -297,13 +330,10 @@ impl Model {
         };
         for j in edge.iter() {
             let ne = s.n_edge.get(j).copied().unwrap_or(0.0);
-            if ne == 0.0 || self.n_total[j] <= 0.0 {
-                continue;
+            if let Some((cloud, edge)) = self.shifted_terms(j, ne) {
+                cost.cloud += cloud;
+                cost.edge += edge;
             }
-            let (cpu, _) = self.shifted(j, ne);
-            let r = self.replicas_of(j, cpu);
-            cost.cloud += r[CLOUD] * self.replica_price[CLOUD][j] - self.all_cloud_cost[j];
-            cost.edge += r[EDGE] * self.replica_price[EDGE][j];
         }
         cost
     }
@@ -396,7 +426,7 @@ pub fn invocation_counts(graph: &CallGraph, edge: &Set) -> [Vec<f64>; 2] {
 /// N of the edge copies, and the calls per user request that cross edge -> cloud, per callee.
 /// One topological pass over the edge nodes of the DAG (research note §1.1, §8); the cloud
 /// copies get the rest of each node's total.
-fn edge_pass(graph: &CallGraph, edge: &Set, s: &mut Scratch) {
+pub(crate) fn edge_pass(graph: &CallGraph, edge: &Set, s: &mut Scratch) {
     let m = graph.m();
     let user = graph.user();
     s.n_edge.clear();
@@ -404,6 +434,8 @@ fn edge_pass(graph: &CallGraph, edge: &Set, s: &mut Scratch) {
     s.crossings.clear();
     s.crossings.resize(m, 0.0);
     s.crossed.clear();
+    s.first_caller.clear();
+    s.underflow = false;
     s.n_edge[user] = 1.0;
     for &i in graph.topo() {
         if i != user && !edge.contains(i) {
@@ -414,11 +446,13 @@ fn edge_pass(graph: &CallGraph, edge: &Set, s: &mut Scratch) {
             continue;
         }
         for &(j, f) in graph.children(i) {
+            s.underflow |= ne * f == 0.0;
             if edge.contains(j) {
                 s.n_edge[j] += ne * f;
             } else {
                 if s.crossings[j] == 0.0 {
                     s.crossed.push(j);
+                    s.first_caller.push(graph.rank(i));
                 }
                 s.crossings[j] += ne * f;
             }
@@ -433,15 +467,30 @@ pub struct Evaluator<'a> {
     scratch: Scratch,
     cache: SetMap<Eval>,
     evaluations: usize,
+    /// Whether [`Evaluator::eval_union`] evaluates incrementally from one pass per base set.
+    incremental: bool,
+    round: Option<RoundEval>,
 }
 
 impl<'a> Evaluator<'a> {
+    /// The evaluator of decisions: candidates are evaluated incrementally.
     pub fn new(model: &'a Model) -> Self {
         Self {
             model,
             scratch: Scratch::default(),
             cache: SetMap::default(),
             evaluations: 0,
+            incremental: true,
+            round: None,
+        }
+    }
+
+    /// An evaluator that runs the full pass for every edge set: the reference the incremental
+    /// evaluation is tested against (it gives bit-identical results).
+    pub fn straightforward(model: &'a Model) -> Self {
+        Self {
+            incremental: false,
+            ..Self::new(model)
         }
     }
 
@@ -460,6 +509,32 @@ impl<'a> Evaluator<'a> {
         self.evaluations += 1;
         self.cache.insert(edge.clone(), e);
         e
+    }
+
+    /// `edge ∪ adds` (`adds` disjoint from `edge`) and its evaluation, as [`Evaluator::eval`]
+    /// gives it; the candidates of one round share one pass over `edge`.
+    pub fn eval_union(&mut self, edge: &Set, adds: &Set) -> (Set, Eval) {
+        let next = edge.union(adds);
+        if let Some(e) = self.cache.get(&next) {
+            return (next, *e);
+        }
+        let mut fast = None;
+        if self.incremental {
+            if self.round.as_ref().is_none_or(|r| r.base() != edge) {
+                self.round = Some(RoundEval::new(self.model, edge));
+            }
+            fast = self
+                .round
+                .as_mut()
+                .and_then(|r| r.eval(self.model, adds, &next));
+        }
+        let e = fast.unwrap_or_else(|| {
+            self.model
+                .evaluate_into(&next, UsageMode::Shifted, &mut self.scratch, None)
+        });
+        self.evaluations += 1;
+        self.cache.insert(next.clone(), e);
+        (next, e)
     }
 
     /// Distinct edge sets evaluated so far.

@@ -84,8 +84,7 @@ pub fn offload(ev: &mut Evaluator<'_>, traces: &Traces, search: &Search<'_>) -> 
         // Key: (does not reduce delay, weight); smaller is better, the first one wins ties.
         let mut best: Option<((bool, f64), usize, Set, Eval)> = None;
         for (k, c) in cands.iter().enumerate() {
-            let next = edge.union(&c.adds);
-            let e = ev.eval(&next);
+            let (next, e) = ev.eval_union(&edge, &c.adds);
             seen += 1;
             let dd = cur.delay_s - e.delay_s;
             let dc = e.cost.total() - cur.cost.total();
@@ -187,8 +186,7 @@ fn refine(
                 break;
             }
             budget -= 1;
-            let next = edge.union(&c.adds);
-            let e = ev.eval(&next);
+            let (next, e) = ev.eval_union(&edge, &c.adds);
             let bar = best
                 .as_ref()
                 .map_or(cur.cost.total(), |(_, _, b)| b.cost.total());
