@@ -60,9 +60,9 @@ impl<'i, 'a> AssignmentModel<'i, 'a> {
                 match inst.why_not(u, e, &cluster.available) {
                     None if allow(u, e) => candidates.push((e, milp.binary(cost(u, e)))),
                     None => {}
-                    Some(reason) => {
+                    Some(why) => {
                         for &s in &unit.members {
-                            rejections.push(&inst.services[s].name, &cluster.name, reason.clone());
+                            rejections.push(s, e, why);
                         }
                     }
                 }

@@ -33,21 +33,25 @@ pub fn first_fit(
     for u in 0..inst.units.len() {
         let mut target = None;
         let mut why = Vec::new();
-        for (e, cluster) in inst.clusters.iter().enumerate() {
-            match inst.why_not(u, e, &free[e]) {
+        for (e, room) in free.iter().enumerate() {
+            match inst.why_not(u, e, room) {
                 None => {
                     target = Some(e);
                     break;
                 }
                 Some(reason) => {
                     for &s in &inst.units[u].members {
-                        rejections.push(&inst.services[s].name, &cluster.name, reason.clone());
+                        rejections.push(s, e, reason);
                     }
-                    why.push(format!("{}: {reason}", cluster.name));
+                    why.push((e, reason));
                 }
             }
         }
         let Some(e) = target else {
+            let why: Vec<String> = why
+                .into_iter()
+                .map(|(e, reason)| format!("{}: {}", inst.clusters[e].name, inst.explain(reason)))
+                .collect();
             return Err(PluginError::infeasible(format!(
                 "first-fit could not place {} ({}) in any cluster: {}; first-fit is greedy, \
                  default-lp/milp may still find a placement",
@@ -80,7 +84,7 @@ pub fn first_fit(
             replicas: service.replicas,
         })
         .collect();
-    rejections.finish(&mut decision);
+    rejections.finish(&inst, &mut decision);
     decision.extra = extra(serde_json::json!({ "model": "first-fit" }));
     Ok(decision)
 }
@@ -238,6 +242,13 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::INFEASIBLE);
         assert!(err.message.contains("`d`"), "{}", err.message);
         assert!(err.message.contains("default-lp/milp"), "{}", err.message);
+        // The reasons are written only on failure, one per cluster, as before they were lazy.
+        assert!(
+            err.message
+                .contains("x: needs 2.00 CPU, 1.00 free; y: needs 2.00 CPU, 1.00 free"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

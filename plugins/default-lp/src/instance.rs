@@ -27,6 +27,29 @@ pub struct Unit {
     pub total: Resources,
 }
 
+/// Why a unit cannot go to a cluster, as data; [`Instance::explain`] gives the text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Why {
+    /// The cluster is not among the allowed clusters of this service (a member of the unit).
+    NotAllowed {
+        service: usize,
+    },
+    /// The unit needs a GPU and the cluster has none.
+    NoGpu,
+    Cpu {
+        need: f64,
+        free: f64,
+    },
+    Memory {
+        need: f64,
+        free: f64,
+    },
+    Gpu {
+        need: u32,
+        free: u32,
+    },
+}
+
 /// Where a service runs before a re-placement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Current {
@@ -264,34 +287,59 @@ impl<'a> Instance<'a> {
     }
 
     /// Why unit `u` cannot go to cluster `e` given `free` resources there, or `None` if it fits.
-    pub fn why_not(&self, u: usize, e: usize, free: &Resources) -> Option<String> {
+    /// The answer is plain data: [`Instance::explain`] turns it into text only when a reason is
+    /// read (most rejections are counted or discarded, and formatting numbers was most of the cost
+    /// of a re-placement).
+    pub fn why_not(&self, u: usize, e: usize, free: &Resources) -> Option<Why> {
         let cluster = &self.clusters[e];
         for &s in &self.units[u].members {
             let allowed = &self.services[s].allowed;
             if !allowed.is_empty() && !allowed.iter().any(|c| c == cluster.name.as_str()) {
-                return Some(format!(
-                    "not in the allowed clusters of `{}`",
-                    self.services[s].name
-                ));
+                return Some(Why::NotAllowed { service: s });
             }
         }
         let need = &self.units[u].total;
         if need.gpu > 0 && cluster.capacity.gpu == 0 {
-            return Some("needs a GPU and the cluster has none".to_string());
+            return Some(Why::NoGpu);
         }
         if need.cpu > free.cpu + 1e-9 {
-            return Some(format!("needs {:.2} CPU, {:.2} free", need.cpu, free.cpu));
+            return Some(Why::Cpu {
+                need: need.cpu,
+                free: free.cpu,
+            });
         }
         if need.memory_mib > free.memory_mib + 1e-9 {
-            return Some(format!(
-                "needs {:.0} MiB memory, {:.0} free",
-                need.memory_mib, free.memory_mib
-            ));
+            return Some(Why::Memory {
+                need: need.memory_mib,
+                free: free.memory_mib,
+            });
         }
         if need.gpu > free.gpu {
-            return Some(format!("needs {} GPU, {} free", need.gpu, free.gpu));
+            return Some(Why::Gpu {
+                need: need.gpu,
+                free: free.gpu,
+            });
         }
         None
+    }
+
+    /// Whether unit `u` fits cluster `e` given `free` resources there (no reason is built).
+    pub fn fits(&self, u: usize, e: usize, free: &Resources) -> bool {
+        self.why_not(u, e, free).is_none()
+    }
+
+    /// The text of a rejection, e.g. "needs 2.00 CPU, 1.50 free".
+    pub fn explain(&self, why: Why) -> String {
+        match why {
+            Why::NotAllowed { service } => format!(
+                "not in the allowed clusters of `{}`",
+                self.services[service].name
+            ),
+            Why::NoGpu => "needs a GPU and the cluster has none".to_string(),
+            Why::Cpu { need, free } => format!("needs {need:.2} CPU, {free:.2} free"),
+            Why::Memory { need, free } => format!("needs {need:.0} MiB memory, {free:.0} free"),
+            Why::Gpu { need, free } => format!("needs {need} GPU, {free} free"),
+        }
     }
 
     /// Sum of every service's demand.
@@ -318,24 +366,26 @@ impl<'a> Instance<'a> {
     /// demand fits into the total available resources.
     pub fn precheck(&self) -> Result<(), PluginError> {
         for u in 0..self.units.len() {
+            // The common case, a unit that fits somewhere, builds no text at all.
+            if (0..self.clusters.len()).any(|e| self.fits(u, e, &self.clusters[e].available)) {
+                continue;
+            }
             let reasons: Vec<String> = (0..self.clusters.len())
                 .filter_map(|e| {
                     self.why_not(u, e, &self.clusters[e].available)
-                        .map(|why| format!("{}: {why}", self.clusters[e].name))
+                        .map(|why| format!("{}: {}", self.clusters[e].name, self.explain(why)))
                 })
                 .collect();
-            if reasons.len() == self.clusters.len() {
-                let detail = if reasons.is_empty() {
-                    "the inventory is empty".to_string()
-                } else {
-                    reasons.join("; ")
-                };
-                return Err(PluginError::infeasible(format!(
-                    "{} ({}) fits no cluster even on its own: {detail}",
-                    self.unit_label(u),
-                    describe(&self.units[u].total)
-                )));
-            }
+            let detail = if reasons.is_empty() {
+                "the inventory is empty".to_string()
+            } else {
+                reasons.join("; ")
+            };
+            return Err(PluginError::infeasible(format!(
+                "{} ({}) fits no cluster even on its own: {detail}",
+                self.unit_label(u),
+                describe(&self.units[u].total)
+            )));
         }
         let need = self.total_demand();
         let have = self.total_available();

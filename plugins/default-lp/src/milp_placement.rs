@@ -87,7 +87,7 @@ pub fn balanced(
     let price_norm: f64 = (0..inst.units.len())
         .map(|u| {
             (0..inst.clusters.len())
-                .filter(|&e| inst.why_not(u, e, &inst.clusters[e].available).is_none())
+                .filter(|&e| inst.fits(u, e, &inst.clusters[e].available))
                 .map(|e| price(&inst.units[u].total, &inst.clusters[e]))
                 .fold(0.0, f64::max)
         })
@@ -190,7 +190,7 @@ pub fn balanced(
     );
     decision.placement.assignments = assigned.assignments(&inst);
     decision.objective = ROption::RSome(assigned.solved.objective);
-    rejections.finish(&mut decision);
+    rejections.finish(&inst, &mut decision);
     decision.extra = extra(serde_json::json!({
         "model": "balanced-milp",
         "solver_status": assigned.solved.status.describe(),

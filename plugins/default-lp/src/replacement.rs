@@ -82,7 +82,7 @@ pub fn replace(
     let options = solve_options(params);
     let scope = Scope::analyse(
         &inst,
-        |u, e| inst.why_not(u, e, &inst.clusters[e].available).is_none(),
+        |u, e| inst.fits(u, e, &inst.clusters[e].available),
         &options,
     );
     let mut rejections = Rejections::new(params.max_rejections);
@@ -210,7 +210,7 @@ fn finish(
     );
     decision.placement.assignments = assigned.assignments(inst);
     decision.objective = ROption::RSome(objective);
-    rejections.finish(&mut decision);
+    rejections.finish(inst, &mut decision);
     decision.extra = extra(serde_json::json!({
         "model": "min-migration",
         "scope": scope_used,
