@@ -1,8 +1,8 @@
-//! Incremental evaluation of `base ∪ adds` for the candidates of one greedy round: only the
-//! services downstream of the added ones are recomputed, with the full pass's exact arithmetic.
+//! Incremental evaluation of edge sets near a base set (a round's candidates, pruned leaves):
+//! only the services below the changed ones are recomputed, with the full pass's arithmetic.
 
 use crate::bitset::Set;
-use crate::model::{edge_pass, Cost, Eval, Model, Scratch};
+use crate::model::{edge_pass, Cost, Eval, Model, Scratch, TermMemo};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -39,15 +39,15 @@ pub struct RoundEval {
 }
 
 impl RoundEval {
-    /// The pass over `base` (which holds the user).
-    pub fn new(model: &Model, base: &Set) -> Self {
+    /// The pass over `base` (which holds the user); `memo` caches cost terms.
+    pub(crate) fn new(model: &Model, base: &Set, memo: &mut TermMemo) -> Self {
         let m = model.m();
         let mut pass = Scratch::default();
         edge_pass(model.graph(), base, &mut pass);
         let terms: Vec<(usize, f64, f64)> = base
             .iter()
             .filter_map(|j| {
-                let (cloud, edge) = model.shifted_terms(j, pass.n_edge[j])?;
+                let (cloud, edge) = model.shifted_terms_memo(j, pass.n_edge[j], memo)?;
                 Some((j, cloud, edge))
             })
             .collect();
@@ -89,9 +89,9 @@ impl RoundEval {
         &self.base
     }
 
-    /// The evaluation of `next = base ∪ adds` (`adds` disjoint from the base), or `None` when
-    /// a call's invocations round to zero and only the full pass gives the exact result.
-    pub fn eval(&mut self, model: &Model, adds: &Set, next: &Set) -> Option<Eval> {
+    /// The evaluation of `next` (any set; cheap when close to the base), or `None` when a
+    /// call's invocations round to zero and only the full pass gives the exact result.
+    pub(crate) fn eval(&mut self, model: &Model, next: &Set, memo: &mut TermMemo) -> Option<Eval> {
         if self.pass.underflow {
             return None;
         }
@@ -107,11 +107,30 @@ impl RoundEval {
         self.heap.clear();
         self.redo_list.clear();
         self.changed.clear();
-        for c in adds.iter() {
+        for c in next.iter_minus(&self.base) {
             self.queued[c] = epoch;
             self.heap.push(Reverse((graph.rank(c), c)));
         }
-        // The nodes of `next` downstream of `adds`, in topological order.
+        // A removed node leaves its cost terms, and its callees their calls from it.
+        for r in self.base.iter_minus(next) {
+            self.changed.push(r);
+            if self.redo[r] != epoch {
+                self.redo[r] = epoch;
+                self.redo_list.push(r);
+            }
+            for &(j, _) in graph.children(r) {
+                if next.contains(j) {
+                    if self.queued[j] != epoch {
+                        self.queued[j] = epoch;
+                        self.heap.push(Reverse((graph.rank(j), j)));
+                    }
+                } else if self.redo[j] != epoch {
+                    self.redo[j] = epoch;
+                    self.redo_list.push(j);
+                }
+            }
+        }
+        // The nodes of `next` below the changed ones, in topological order.
         while let Some(Reverse((_, i))) = self.heap.pop() {
             let v = self.calls_into(model, next, i)?.1;
             self.n_edge[i] = v;
@@ -178,7 +197,10 @@ impl RoundEval {
                 }
                 k += 1;
             }
-            if let Some((c, e)) = model.shifted_terms(j, self.n_edge[j]) {
+            if !next.contains(j) {
+                continue; // removed
+            }
+            if let Some((c, e)) = model.shifted_terms_memo(j, self.n_edge[j], memo) {
                 cloud += c;
                 edge += e;
             }
@@ -258,7 +280,8 @@ mod tests {
             (0..m - 1)
                 .filter(|_| rng.next_f64() < density)
                 .for_each(|i| base.insert(i));
-            let mut round = RoundEval::new(model, &base);
+            let mut memo = TermMemo::default();
+            let mut round = RoundEval::new(model, &base, &mut memo);
             for size in [1, 2, 5, 20] {
                 let mut adds = Set::empty(m);
                 while adds.len() < size.min(m - base.len()) {
@@ -267,10 +290,21 @@ mod tests {
                         adds.insert(i);
                     }
                 }
-                let next = base.union(&adds);
-                let fast = round.eval(model, &adds, &next).unwrap();
+                let mut next = base.union(&adds);
+                let fast = round.eval(model, &next, &mut memo).unwrap();
                 let full = model.evaluate(&next, UsageMode::Shifted);
                 assert_eq!(bits(&fast), bits(&full), "{fast:?} != {full:?}");
+                // Removals too (never the user), with and without additions.
+                for (k, i) in base.iter().enumerate() {
+                    if k % 3 == 0 && i != model.graph().user() {
+                        next.remove(i);
+                    }
+                }
+                for next in [next.clone(), next.intersection(&base)] {
+                    let fast = round.eval(model, &next, &mut memo).unwrap();
+                    let full = model.evaluate(&next, UsageMode::Shifted);
+                    assert_eq!(bits(&fast), bits(&full), "{fast:?} != {full:?}");
+                }
                 compared += 1;
             }
         }

@@ -1,7 +1,7 @@
 //! The SBMP system model: invocation counts on the 2M instance-sets, the edge–cloud delay
 //! (research note §1.2), and the resource shift, replicas and hourly cost (§1.3).
 
-use crate::bitset::{Set, SetMap};
+use crate::bitset::{Set, SetTable};
 use crate::graph::CallGraph;
 use crate::incremental::RoundEval;
 
@@ -124,6 +124,16 @@ pub(crate) struct Scratch {
     pub(crate) first_caller: Vec<usize>,
     /// A call whose invocations per request rounded to 0 (only with absurdly small figures).
     pub(crate) underflow: bool,
+    pub(crate) memo: TermMemo,
+}
+
+/// The last cost terms ([`Model::shifted_terms`]) computed per node, with the invocations they
+/// were computed for: a node's terms depend on nothing else, and most evaluations in a search
+/// give most nodes the invocations they had in the previous one.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TermMemo {
+    n_edge: Vec<Option<u64>>,
+    terms: Vec<Option<(f64, f64)>>,
 }
 
 impl Model {
@@ -216,7 +226,12 @@ impl Model {
         let crossed = scratch.crossed.iter().map(|&j| (j, scratch.crossings[j]));
         let (net, traffic) = self.network(crossed);
         let cost = match (usage, detail) {
-            (UsageMode::Shifted, None) => self.shifted_cost_fast(edge, scratch, traffic),
+            (UsageMode::Shifted, None) => {
+                let mut memo = std::mem::take(&mut scratch.memo);
+                let cost = self.shifted_cost_fast(edge, scratch, &mut memo, traffic);
+                scratch.memo = memo;
+                cost
+            }
             (usage, detail) => self.cost_full(usage, scratch, traffic, detail),
         };
         Eval { cost, ..net }
@@ -283,6 +298,26 @@ impl Model {
         ))
     }
 
+    /// [`Model::shifted_terms`] through `memo`.
+    pub(crate) fn shifted_terms_memo(
+        &self,
+        j: usize,
+        n_edge: f64,
+        memo: &mut TermMemo,
+    ) -> Option<(f64, f64)> {
+        if memo.n_edge.len() != self.m() {
+            memo.n_edge = vec![None; self.m()];
+            memo.terms = vec![None; self.m()];
+        }
+        if memo.n_edge[j] == Some(n_edge.to_bits()) {
+            return memo.terms[j];
+        }
+        let terms = self.shifted_terms(j, n_edge);
+        memo.n_edge[j] = Some(n_edge.to_bits());
+        memo.terms[j] = terms;
+        terms
+    }
+
     /// The all-cloud cost per hour, the start of every shifted cost sum.
     pub(crate) fn all_cloud_total(&self) -> f64 {
         self.all_cloud_total
@@ -322,7 +357,13 @@ impl Model {
     }
 
     /// Only edge nodes with edge invocations differ from the all-cloud cost.
-    fn shifted_cost_fast(&self, edge: &Set, s: &Scratch, traffic: f64) -> Cost {
+    fn shifted_cost_fast(
+        &self,
+        edge: &Set,
+        s: &Scratch,
+        memo: &mut TermMemo,
+        traffic: f64,
+    ) -> Cost {
         let mut cost = Cost {
             edge: 0.0,
             cloud: self.all_cloud_total,
@@ -330,7 +371,7 @@ impl Model {
         };
         for j in edge.iter() {
             let ne = s.n_edge.get(j).copied().unwrap_or(0.0);
-            if let Some((cloud, edge)) = self.shifted_terms(j, ne) {
+            if let Some((cloud, edge)) = self.shifted_terms_memo(j, ne, memo) {
                 cost.cloud += cloud;
                 cost.edge += edge;
             }
@@ -375,15 +416,28 @@ impl Model {
 /// target gives one replica when there is usage, none otherwise.
 fn replicas(usage: f64, target: f64, request: f64, min: u32) -> f64 {
     let r = if request > 0.0 && target > 0.0 {
-        ((usage / target) / request - CEIL_TOLERANCE)
-            .ceil()
-            .max(0.0)
+        ceil((usage / target) / request - CEIL_TOLERANCE).max(0.0)
     } else if usage > 0.0 {
         1.0
     } else {
         0.0
     };
     r.max(f64::from(min))
+}
+
+/// `x.ceil()`, without the library call for the usual positive values below 2⁵²: the
+/// truncation is exact there, so the result is the same.
+fn ceil(x: f64) -> f64 {
+    if x > 0.0 && x < 4_503_599_627_370_496.0 {
+        let t = x as i64 as f64;
+        if t < x {
+            t + 1.0
+        } else {
+            t
+        }
+    } else {
+        x.ceil()
+    }
 }
 
 fn to_u32(x: f64) -> u32 {
@@ -465,8 +519,10 @@ pub(crate) fn edge_pass(graph: &CallGraph, edge: &Set, s: &mut Scratch) {
 pub struct Evaluator<'a> {
     model: &'a Model,
     scratch: Scratch,
-    cache: SetMap<Eval>,
+    cache: SetTable<Eval>,
     evaluations: usize,
+    /// The set [`Evaluator::eval_union`] evaluates.
+    next: Set,
     /// Whether [`Evaluator::eval_union`] evaluates incrementally from one pass per base set.
     incremental: bool,
     round: Option<RoundEval>,
@@ -478,8 +534,9 @@ impl<'a> Evaluator<'a> {
         Self {
             model,
             scratch: Scratch::default(),
-            cache: SetMap::default(),
+            cache: SetTable::default(),
             evaluations: 0,
+            next: Set::default(),
             incremental: true,
             round: None,
         }
@@ -507,38 +564,74 @@ impl<'a> Evaluator<'a> {
             .model
             .evaluate_into(edge, UsageMode::Shifted, &mut self.scratch, None);
         self.evaluations += 1;
-        self.cache.insert(edge.clone(), e);
+        self.cache.insert(edge, e);
         e
     }
 
-    /// `edge ∪ adds` (`adds` disjoint from `edge`) and its evaluation, as [`Evaluator::eval`]
-    /// gives it; the candidates of one round share one pass over `edge`.
-    pub fn eval_union(&mut self, edge: &Set, adds: &Set) -> (Set, Eval) {
-        let next = edge.union(adds);
-        if let Some(e) = self.cache.get(&next) {
-            return (next, *e);
+    /// The evaluation of `edge ∪ adds`, as [`Evaluator::eval`] gives it; the candidates of
+    /// one round share one pass over `edge`.
+    pub fn eval_union(&mut self, edge: &Set, adds: &Set) -> Eval {
+        let mut next = std::mem::take(&mut self.next);
+        edge.union_into(adds, &mut next);
+        let e = self.eval_near(edge, &next);
+        self.next = next;
+        e
+    }
+
+    /// The evaluation of `next`, as [`Evaluator::eval`] gives it, computed from a pass over
+    /// `base` (kept for the following calls with the same base): cheap when the two are close.
+    pub fn eval_near(&mut self, base: &Set, next: &Set) -> Eval {
+        if let Some(e) = self.cache.get(next) {
+            return *e;
         }
         let mut fast = None;
         if self.incremental {
-            if self.round.as_ref().is_none_or(|r| r.base() != edge) {
-                self.round = Some(RoundEval::new(self.model, edge));
+            let memo = &mut self.scratch.memo;
+            if self.round.as_ref().is_none_or(|r| r.base() != base) {
+                self.round = Some(RoundEval::new(self.model, base, memo));
             }
             fast = self
                 .round
                 .as_mut()
-                .and_then(|r| r.eval(self.model, adds, &next));
+                .and_then(|r| r.eval(self.model, next, memo));
         }
         let e = fast.unwrap_or_else(|| {
             self.model
-                .evaluate_into(&next, UsageMode::Shifted, &mut self.scratch, None)
+                .evaluate_into(next, UsageMode::Shifted, &mut self.scratch, None)
         });
         self.evaluations += 1;
-        self.cache.insert(next.clone(), e);
-        (next, e)
+        self.cache.insert(next, e);
+        e
     }
 
     /// Distinct edge sets evaluated so far.
     pub fn evaluations(&self) -> usize {
         self.evaluations
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_ceil_is_ceil() {
+        let mut x: f64 = 1e-300;
+        let mut values = vec![0.0, -0.0, -1e-9, -2.5, 1.0, 2.0, 2.5, 4.5e15, 9.1e15, 1e300];
+        values.extend([
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+        ]);
+        while x < 1e17 {
+            // Positive floats order as their bits: ±1 is the next one up or down.
+            let step = |v: f64, d: i64| f64::from_bits(v.to_bits().wrapping_add_signed(d));
+            values.extend([x, step(x, 1), step(x, -1), x.round(), step(x.round(), 1)]);
+            x *= 1.37;
+        }
+        for v in values {
+            assert_eq!(ceil(v).to_bits(), v.ceil().to_bits(), "ceil({v:e})");
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::bitset::Set;
 use crate::model::{Eval, Evaluator};
-use crate::traces::{candidates, CandidateRules, Traces};
+use crate::traces::{CandidateBuilder, CandidateRules, Traces};
 
 /// Weight floor of a delay decrease, in ms, and of a delay increase when pruning, in s.
 const MIN_DECREASE_MS: f64 = 1e-3;
@@ -78,13 +78,15 @@ pub fn offload(ev: &mut Evaluator<'_>, traces: &Traces, search: &Search<'_>) -> 
     // The cheapest finisher: (edge set, eval, steps before it, its step).
     let mut finisher: Option<(Set, Eval, usize, Step)> = None;
 
+    let mut builder = CandidateBuilder::default();
+
     // Greedy rounds (§1.4 step 2).
     while search.base_delay_s - cur.delay_s < search.stop_s {
-        let cands = candidates(graph, &edge, traces, search.locked, search.rules);
+        let cands = builder.build(graph, &edge, traces, search.locked, search.rules);
         // Key: (does not reduce delay, weight); smaller is better, the first one wins ties.
-        let mut best: Option<((bool, f64), usize, Set, Eval)> = None;
+        let mut best: Option<((bool, f64), usize, Eval)> = None;
         for (k, c) in cands.iter().enumerate() {
-            let (next, e) = ev.eval_union(&edge, &c.adds);
+            let e = ev.eval_union(&edge, &c.adds);
             seen += 1;
             let dd = cur.delay_s - e.delay_s;
             let dc = e.cost.total() - cur.cost.total();
@@ -100,7 +102,7 @@ pub fn offload(ev: &mut Evaluator<'_>, traces: &Traces, search: &Search<'_>) -> 
                     cost_increase: dc,
                     frequency: c.count,
                 };
-                finisher = Some((next.clone(), e, steps.len(), step));
+                finisher = Some((edge.union(&c.adds), e, steps.len(), step));
             }
             // Decision N4: any candidate that reduces delay beats any that does not.
             let key = if dd > 0.0 {
@@ -109,10 +111,11 @@ pub fn offload(ev: &mut Evaluator<'_>, traces: &Traces, search: &Search<'_>) -> 
                 (true, 1e6 + dc * 1000.0 * dd.abs())
             };
             if best.as_ref().is_none_or(|(b, ..)| key < *b) {
-                best = Some((key, k, next, e));
+                best = Some((key, k, e));
             }
         }
-        let Some((_, k, next, e)) = best else { break };
+        let Some((_, k, e)) = best else { break };
+        let next = edge.union(&cands[k].adds);
         steps.push(Step::Add {
             services: cands[k].adds.iter().collect(),
             delay_decrease_s: cur.delay_s - e.delay_s,
@@ -146,6 +149,7 @@ pub fn offload(ev: &mut Evaluator<'_>, traces: &Traces, search: &Search<'_>) -> 
     if search.refine_budget > 0 && search.base_delay_s - out.eval.delay_s >= search.stop_s {
         let (e, c) = refine(
             ev,
+            &mut builder,
             traces,
             search,
             out.edge.clone(),
@@ -165,6 +169,7 @@ pub fn offload(ev: &mut Evaluator<'_>, traces: &Traces, search: &Search<'_>) -> 
 /// the edge leave with the removed one. It stops when nothing is cheaper or the budget is spent.
 fn refine(
     ev: &mut Evaluator<'_>,
+    builder: &mut CandidateBuilder,
     traces: &Traces,
     search: &Search<'_>,
     mut edge: Set,
@@ -179,22 +184,23 @@ fn refine(
     // First, keep adding candidate sub-graphs while one lowers the cost (the greedy stops at
     // the delay target even when going further would save money, e.g. on egress).
     while budget > 0 {
-        let cands = candidates(graph, &edge, traces, search.locked, search.rules);
-        let mut best: Option<(usize, Set, Eval)> = None;
+        let cands = builder.build(graph, &edge, traces, search.locked, search.rules);
+        let mut best: Option<(usize, Eval)> = None;
         for (k, c) in cands.iter().enumerate() {
             if budget == 0 {
                 break;
             }
             budget -= 1;
-            let (next, e) = ev.eval_union(&edge, &c.adds);
+            let e = ev.eval_union(&edge, &c.adds);
             let bar = best
                 .as_ref()
-                .map_or(cur.cost.total(), |(_, _, b)| b.cost.total());
+                .map_or(cur.cost.total(), |(_, b)| b.cost.total());
             if feasible(&e) && e.cost.total() < bar - 1e-12 * bar.abs() {
-                best = Some((k, next, e));
+                best = Some((k, e));
             }
         }
-        let Some((k, next, e)) = best else { break };
+        let Some((k, e)) = best else { break };
+        let next = edge.union(&cands[k].adds);
         steps.push(Step::Add {
             services: cands[k].adds.iter().collect(),
             delay_decrease_s: cur.delay_s - e.delay_s,
@@ -250,7 +256,7 @@ fn refine(
                 next = tidy(next);
             }
             budget -= 1;
-            let e = ev.eval(&next);
+            let e = ev.eval_near(&edge, &next);
             let bar = best
                 .as_ref()
                 .map_or(cur.cost.total(), |(_, b)| b.cost.total());
@@ -306,7 +312,7 @@ fn prune(
             }
             let mut next = edge.clone();
             next.remove(l);
-            let e = ev.eval(&next);
+            let e = ev.eval_near(&edge, &next);
             if search.base_delay_s - e.delay_s <= search.target_s {
                 continue;
             }

@@ -1,7 +1,7 @@
 //! Synthetic request traces and the "expanding sub-graph" candidates built from them each round
 //! (research note §1.4 steps 1 and 2b), ranked by true trace frequency (Q5).
 
-use crate::bitset::{Set, SetMap};
+use crate::bitset::{Set, SetMap, SetTable};
 use crate::graph::CallGraph;
 use crate::rng::SplitMix64;
 
@@ -98,71 +98,116 @@ pub fn candidates(
     locked: &Set,
     rules: CandidateRules,
 ) -> Vec<Candidate> {
-    let m = graph.m();
-    let user = graph.user();
-    let mut gateways = Set::empty(m);
-    for i in edge.iter().chain(std::iter::once(user)) {
-        if graph.children(i).iter().any(|&(j, _)| !edge.contains(j)) {
-            gateways.insert(i);
-        }
-    }
-    let allowed = graph.hop_ball(&gateways, rules.depth).difference(locked);
+    CandidateBuilder::default().build(graph, edge, traces, locked, rules)
+}
 
-    // Count each cut trace (with multiplicities: true frequencies).
-    let mut first: SetMap<usize> = SetMap::default();
-    let mut cut: Vec<(Set, usize)> = Vec::new();
-    let mut c = Set::empty(m);
-    for (t, &n) in traces.sets.iter().zip(&traces.counts) {
-        t.intersect_into(&allowed, &mut c);
-        if !c.has_outside(edge) {
-            continue;
-        }
-        match first.get(&c) {
-            Some(&k) => cut[k].1 += n,
-            None => {
-                first.insert(c.clone(), cut.len());
-                cut.push((c.clone(), n));
-            }
-        }
-    }
+/// [`candidates`] with buffers kept across the rounds of a search, so that a round does not
+/// allocate per trace.
+#[derive(Debug, Default)]
+pub struct CandidateBuilder {
+    /// Distinct cut traces, in first-seen order, with their trace counts.
+    cuts: SetTable<usize>,
+    /// Distinct candidates, in first-seen order, with their trace counts.
+    subs: SetTable<usize>,
+    cut: Set,
+    adds: Set,
+    stack: Vec<usize>,
+    order: Vec<usize>,
+}
 
-    // Keep what the user reaches through edge ∪ trace nodes; merge equal results.
-    let reached_edge = graph.reachable_within(edge);
-    let mut frontier = Set::empty(m);
-    for i in reached_edge.iter() {
-        for &(j, _) in graph.children(i) {
-            if !edge.contains(j) {
-                frontier.insert(j);
+impl CandidateBuilder {
+    /// The candidates of one round (see [`candidates`]).
+    pub fn build(
+        &mut self,
+        graph: &CallGraph,
+        edge: &Set,
+        traces: &Traces,
+        locked: &Set,
+        rules: CandidateRules,
+    ) -> Vec<Candidate> {
+        let m = graph.m();
+        let user = graph.user();
+        let mut gateways = Set::empty(m);
+        for i in edge.iter().chain(std::iter::once(user)) {
+            if graph.children(i).iter().any(|&(j, _)| !edge.contains(j)) {
+                gateways.insert(i);
             }
         }
-    }
-    let mut index: SetMap<usize> = SetMap::default();
-    let mut out: Vec<Candidate> = Vec::new();
-    let mut adds = Set::empty(m);
-    let mut stack = Vec::new();
-    for (c, count) in cut {
-        reach_into(graph, &c, &frontier, edge, &mut adds, &mut stack);
-        if adds.is_empty() {
-            continue;
-        }
-        match index.get(&adds) {
-            Some(&k) => out[k].count += count,
-            None => {
-                index.insert(adds.clone(), out.len());
-                out.push(Candidate {
-                    adds: adds.clone(),
-                    count,
-                });
+        // The nodes a candidate may hold: the edge nodes of a cut trace change nothing below.
+        let open = graph
+            .hop_ball(&gateways, rules.depth)
+            .difference(locked)
+            .difference(edge);
+
+        // Count each cut trace (with multiplicities: true frequencies).
+        self.cuts.clear();
+        for (t, &n) in traces.sets.iter().zip(&traces.counts) {
+            t.intersect_into(&open, &mut self.cut);
+            if self.cut.is_empty() {
+                continue;
+            }
+            if let Some(k) = self.cuts.index_or_insert(&self.cut, 0) {
+                self.cuts.values_mut()[k] += n;
             }
         }
+
+        // Keep what the user reaches through edge ∪ trace nodes; merge equal results.
+        let reached_edge = graph.reachable_within(edge);
+        let mut frontier = Set::empty(m);
+        for i in reached_edge.iter() {
+            for &(j, _) in graph.children(i) {
+                if !edge.contains(j) {
+                    frontier.insert(j);
+                }
+            }
+        }
+        self.subs.clear();
+        for k in 0..self.cuts.len() {
+            self.cuts.key_into(k, &mut self.cut);
+            let count = self.cuts.values()[k];
+            reach_into(
+                graph,
+                &self.cut,
+                &frontier,
+                edge,
+                &mut self.adds,
+                &mut self.stack,
+            );
+            if self.adds.is_empty() {
+                continue;
+            }
+            if let Some(e) = self.subs.index_or_insert(&self.adds, 0) {
+                self.subs.values_mut()[e] += count;
+            }
+        }
+        self.order.clear();
+        self.order.extend(0..self.subs.len());
+        let key = |k: usize| {
+            let mut s = Set::empty(0);
+            self.subs.key_into(k, &mut s);
+            s
+        };
+        match rules.ranking {
+            // Stable: equal counts keep their first-seen order.
+            Ranking::Frequency => {
+                let counts = self.subs.values();
+                self.order.sort_by_key(|&k| std::cmp::Reverse(counts[k]));
+            }
+            Ranking::Unranked => {
+                let keys: Vec<Set> = (0..self.subs.len()).map(key).collect();
+                self.order
+                    .sort_by(|&a, &b| keys[b].cmp_lexicographic(&keys[a]));
+            }
+        }
+        self.order.truncate(rules.max_sgs);
+        self.order
+            .iter()
+            .map(|&k| Candidate {
+                adds: key(k),
+                count: self.subs.values()[k],
+            })
+            .collect()
     }
-    match rules.ranking {
-        // Stable: equal counts keep their first-seen order.
-        Ranking::Frequency => out.sort_by_key(|c| std::cmp::Reverse(c.count)),
-        Ranking::Unranked => out.sort_by(|a, b| b.adds.cmp_lexicographic(&a.adds)),
-    }
-    out.truncate(rules.max_sgs);
-    out
 }
 
 /// Writes into `seen` the nodes of `trace ∖ edge` reachable from `frontier ∩ trace` through
