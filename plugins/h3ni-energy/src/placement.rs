@@ -425,6 +425,18 @@ impl Instance {
         p: &PlacementParams,
         hint: &[Option<usize>],
     ) -> Option<(Vec<Option<usize>>, f64)> {
+        self.solve_milp_with(p, hint, false)
+    }
+
+    /// [`Instance::solve_milp`], with HiGHS's feasibility-jump heuristic run or not. The
+    /// heuristic looks for a first feasible point, which the greedy hint already is: without
+    /// it HiGHS takes 40-50 % less time on eu-5dc-24h and its decisions are the same.
+    fn solve_milp_with(
+        &self,
+        p: &PlacementParams,
+        hint: &[Option<usize>],
+        feasibility_jump: bool,
+    ) -> Option<(Vec<Option<usize>>, f64)> {
         let mut pb = RowProblem::default();
         let big = UNPLACED;
         let x: Vec<Col> = self
@@ -519,6 +531,7 @@ impl Instance {
         model.try_set_option("mip_rel_gap", p.mip_rel_gap).ok()?;
         let _ = model.try_set_option("output_flag", false);
         let _ = model.try_set_option("threads", 1);
+        let _ = model.try_set_option("mip_heuristic_run_feasibility_jump", feasibility_jump);
         let solved = model.try_solve().ok()?;
         match solved.status() {
             HighsModelStatus::Optimal | HighsModelStatus::ReachedTimeLimit => {}
