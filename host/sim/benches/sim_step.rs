@@ -19,6 +19,7 @@ use smo_plugin_api::*;
 use smo_sim::{simulate, DriverError, Scenario, StrategyDriver};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Each VM on the lowest-carbon cluster with room; what fits nowhere is left out.
@@ -28,7 +29,7 @@ impl StrategyDriver for Greenest {
     fn place(
         &self,
         _strategy: &str,
-        req: &PlacementRequest,
+        req: &Arc<PlacementRequest>,
     ) -> Result<(PlacementDecision, Duration), DriverError> {
         let t0 = Instant::now();
         let mut order: Vec<&Cluster> = req.clusters.iter().collect();
@@ -57,7 +58,7 @@ impl StrategyDriver for Greenest {
     fn scale(
         &self,
         _strategy: &str,
-        req: &ScalingRequest,
+        req: &Arc<ScalingRequest>,
     ) -> Result<(ScalingDecision, Duration), DriverError> {
         let t0 = Instant::now();
         let mut decision = ScalingDecision::default();
@@ -90,7 +91,7 @@ impl StrategyDriver for Greenest {
     fn migrate(
         &self,
         strategy: &str,
-        req: &MigrationRequest,
+        req: &Arc<MigrationRequest>,
     ) -> Result<(MigrationDecision, Duration), DriverError> {
         if strategy != "bench/no-moves" {
             return Err(DriverError::UnknownStrategy(strategy.into()));

@@ -5,6 +5,7 @@ use smo_plugin_api::{
     MigrationDecision, MigrationRequest, PlacementDecision, PlacementRequest, ScalingDecision,
     ScalingRequest,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a strategy call gave no decision.
@@ -28,28 +29,29 @@ pub enum DriverError {
 }
 
 /// Calls strategies by name (`plugin/strategy`), returning each decision with the wall time the
-/// call took (that time is the strategy's "decision time" in the reports).
+/// call took (that time is the strategy's "decision time" in the reports). Requests come
+/// shared: a driver that hands one to another thread clones the `Arc`, never the request.
 pub trait StrategyDriver {
     /// Places `request` with the placement strategy `strategy`. When `request.current` is
     /// `RSome`, this is a re-placement and the driver calls the strategy's `replace`.
     fn place(
         &self,
         strategy: &str,
-        request: &PlacementRequest,
+        request: &Arc<PlacementRequest>,
     ) -> Result<(PlacementDecision, Duration), DriverError>;
 
     /// Scales the services of one cluster with the scaling strategy `strategy`.
     fn scale(
         &self,
         strategy: &str,
-        request: &ScalingRequest,
+        request: &Arc<ScalingRequest>,
     ) -> Result<(ScalingDecision, Duration), DriverError>;
 
     /// Plans moves with the migration strategy `strategy`.
     fn migrate(
         &self,
         strategy: &str,
-        request: &MigrationRequest,
+        request: &Arc<MigrationRequest>,
     ) -> Result<(MigrationDecision, Duration), DriverError>;
 
     /// The version of the plugin behind `strategy`, for the decision records; unknown by

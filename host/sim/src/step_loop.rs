@@ -27,6 +27,7 @@ use smo_plugin_api::{
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod calls;
@@ -270,6 +271,8 @@ struct Run<'a> {
     offload_events: Vec<metrics::OffloadEvent>,
     /// Every strategy call's record, when the run keeps them ([`SimOptions::decisions`]).
     decisions: Option<Vec<DecisionRecord>>,
+    /// Each datacenter's last cluster view ([`snapshots::View`]), reused while it is current.
+    views: Vec<Option<snapshots::View>>,
 }
 
 impl<'a> Run<'a> {
@@ -382,6 +385,7 @@ impl<'a> Run<'a> {
             offload_every,
             offload_events: Vec::new(),
             decisions: None,
+            views: spec.datacenters.iter().map(|_| None).collect(),
         })
     }
 

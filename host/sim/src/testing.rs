@@ -8,6 +8,7 @@ use smo_plugin_api::{
     PlacementRequest, ReplicaChoice, ScalingDecision, ScalingRequest,
 };
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The repository's `scenarios/` folder.
@@ -82,7 +83,7 @@ impl StrategyDriver for TestDriver {
     fn place(
         &self,
         strategy: &str,
-        req: &PlacementRequest,
+        req: &Arc<PlacementRequest>,
     ) -> Result<(PlacementDecision, Duration), DriverError> {
         let mut free = FreeCapacity::new(&req.clusters);
         let mut decision = PlacementDecision::default();
@@ -154,7 +155,7 @@ impl StrategyDriver for TestDriver {
     fn scale(
         &self,
         strategy: &str,
-        req: &ScalingRequest,
+        req: &Arc<ScalingRequest>,
     ) -> Result<(ScalingDecision, Duration), DriverError> {
         if strategy != "test/alpha-beta" {
             return Err(DriverError::UnknownStrategy(strategy.into()));
@@ -188,7 +189,7 @@ impl StrategyDriver for TestDriver {
     fn migrate(
         &self,
         strategy: &str,
-        req: &MigrationRequest,
+        req: &Arc<MigrationRequest>,
     ) -> Result<(MigrationDecision, Duration), DriverError> {
         if strategy.starts_with("test/vms-") {
             return vm_moves(strategy, req).map(|d| (d, Duration::from_micros(5)));

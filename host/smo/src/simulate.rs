@@ -61,9 +61,9 @@ impl StrategyDriver for PluginDriver {
     fn place(
         &self,
         strategy: &str,
-        request: &PlacementRequest,
+        request: &Arc<PlacementRequest>,
     ) -> Result<(PlacementDecision, Duration), DriverError> {
-        let request = Arc::new(request.clone());
+        let request = Arc::clone(request);
         self.timed(strategy, |name, params| async move {
             self.dispatcher.place_exact(&name, &params, request).await
         })
@@ -72,9 +72,9 @@ impl StrategyDriver for PluginDriver {
     fn scale(
         &self,
         strategy: &str,
-        request: &ScalingRequest,
+        request: &Arc<ScalingRequest>,
     ) -> Result<(ScalingDecision, Duration), DriverError> {
-        let request = Arc::new(request.clone());
+        let request = Arc::clone(request);
         self.timed(strategy, |name, params| async move {
             self.dispatcher.scale_exact(&name, &params, request).await
         })
@@ -83,9 +83,9 @@ impl StrategyDriver for PluginDriver {
     fn migrate(
         &self,
         strategy: &str,
-        request: &MigrationRequest,
+        request: &Arc<MigrationRequest>,
     ) -> Result<(MigrationDecision, Duration), DriverError> {
-        let request = Arc::new(request.clone());
+        let request = Arc::clone(request);
         self.timed(strategy, |name, params| async move {
             self.dispatcher.migrate_exact(&name, &params, request).await
         })

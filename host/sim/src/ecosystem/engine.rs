@@ -12,6 +12,7 @@ use smo_core::ecosystem::options::{candidates, move_options, unmet_neighbours, F
 use smo_plugin_api::extra::{self, EcosystemMigrationExtra, EcosystemOptions};
 use smo_plugin_api::{Graph, MigrationRequest, Placement, RVec, Resources, Telemetry};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a round did.
@@ -52,7 +53,7 @@ pub fn round(
         if found.options.is_empty() {
             continue;
         }
-        let request = MigrationRequest {
+        let request = Arc::new(MigrationRequest {
             graph: Graph {
                 name: name.split('/').next().unwrap_or_default().into(),
                 services: RVec::new(),
@@ -67,7 +68,7 @@ pub fn round(
                     options: found.options.clone(),
                 },
             }),
-        };
+        });
         out.asked += 1;
         let decision = match driver.migrate(strategy, &request) {
             Ok((decision, took)) => {

@@ -8,6 +8,7 @@ use crate::step_loop::SimError;
 use serde::Serialize;
 use smo_core::decision::{DecisionKind, DecisionRecord, Outcome, Reasons};
 use smo_plugin_api::{PlacementDecision, PlacementRequest};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The trigger of the records of `smo simulate`.
@@ -55,7 +56,7 @@ impl Run<'_> {
     /// `req.current` is set).
     pub(super) fn call_place(
         &mut self,
-        req: &PlacementRequest,
+        req: &Arc<PlacementRequest>,
     ) -> Result<Result<PlacementDecision, DriverError>, SimError> {
         let name = self.strategy.placement.clone();
         let r = self.driver.place(&name, req);

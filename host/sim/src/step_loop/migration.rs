@@ -111,13 +111,13 @@ impl Run<'_> {
                 });
             }
         }
-        let req = MigrationRequest {
+        let req = Arc::new(MigrationRequest {
             graph: self.graph(),
             clusters: self.clusters(false),
             current: self.placement(),
             telemetry,
             extra,
-        };
+        });
         let r = self.driver.migrate(strategy, &req);
         let call = Call {
             kind: DecisionKind::Migration,

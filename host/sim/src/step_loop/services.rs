@@ -95,13 +95,13 @@ impl Run<'_> {
             i += 1;
             keep[i - 1]
         });
-        let req = PlacementRequest {
+        let req = Arc::new(PlacementRequest {
             graph,
             clusters: self.clusters(false),
             current: ROption::RNone,
             telemetry: self.telemetry(self.loads(), false),
             extra: RString::new(),
-        };
+        });
         match self.call_place(&req)? {
             Ok(decision) => self.apply_service_placement(&decision, false),
             Err(DriverError::Infeasible(_)) if subset.len() > 1 => {
@@ -268,13 +268,13 @@ impl Run<'_> {
                     response_time_ms: inst.response_ms,
                 });
             }
-            let req = ScalingRequest {
+            let req = Arc::new(ScalingRequest {
                 graph: self.graph(),
                 cluster: self.cluster(d, false),
                 placement,
                 telemetry: self.telemetry(loads, false),
                 extra: RString::new(),
-            };
+            });
             let r = self.driver.scale(strategy, &req);
             if let Ok((decision, took)) = &r {
                 self.step_scale_time += *took;
@@ -417,13 +417,13 @@ impl Run<'_> {
     }
 
     pub(super) fn replace_services(&mut self) -> Result<(), SimError> {
-        let req = PlacementRequest {
+        let req = Arc::new(PlacementRequest {
             graph: self.graph(),
             clusters: self.clusters(false),
             current: ROption::RSome(self.placement()),
             telemetry: self.telemetry(self.loads(), true),
             extra: RString::new(),
-        };
+        });
         match self.call_place(&req)? {
             Ok(decision) => self.apply_service_placement(&decision, true),
             Err(DriverError::Infeasible(_)) => {}

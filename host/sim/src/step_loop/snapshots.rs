@@ -3,16 +3,51 @@
 
 use super::*;
 
+/// A cluster as strategies saw it last, kept while its datacenter and the hour stay the same:
+/// building it (above all its `extra`, every server as JSON) was a third of a step.
+pub(super) struct View {
+    /// The datacenter's [`Datacenter::version`](crate::continuum::Datacenter::version) and the
+    /// hour the view was built at.
+    version: u64,
+    hour: usize,
+    /// `available` is the datacenter's free room.
+    cluster: Cluster,
+    /// The free room of its emptiest server (what a retry offers as `available`).
+    slot: Resources,
+}
+
 impl Run<'_> {
     /// Cluster `d` as strategies see it now. With `slot_only`, `available` is the free room of
     /// its emptiest server (a retry after the datacenter refused a VM for lack of one).
-    pub(super) fn cluster(&self, d: usize, slot_only: bool) -> Cluster {
+    /// Built again only when the datacenter changed or the hour turned since the last view.
+    pub(super) fn cluster(&mut self, d: usize, slot_only: bool) -> Cluster {
+        let (version, hour) = (self.dcs[d].version(), self.hour());
+        let view = match self.views[d].take() {
+            Some(v) if v.version == version && v.hour == hour => v,
+            _ => self.build_view(d),
+        };
+        let cluster = if slot_only {
+            Cluster {
+                available: view.slot,
+                ..view.cluster.clone()
+            }
+        } else {
+            view.cluster.clone()
+        };
+        self.views[d] = Some(view);
+        cluster
+    }
+
+    /// Cluster `d` built from the datacenter's state and the hour's environment.
+    fn build_view(&mut self, d: usize) -> View {
         let h = self.hour();
         let spec = &self.sc.spec.datacenters[d];
+        let version = self.dcs[d].version();
+        let detail = self.dcs[d].detail_json();
         let dc = &self.dcs[d];
         let it_w = dc.it_power_w();
         let slot = dc.largest_free();
-        Cluster {
+        let cluster = Cluster {
             name: spec.name.as_str().into(),
             role: match spec.role {
                 Role::Cloud => ClusterRole::Cloud,
@@ -25,7 +60,7 @@ impl Run<'_> {
                 region: spec.region.as_str().into(),
             },
             capacity: dc.capacity,
-            available: if slot_only { slot } else { dc.free() },
+            available: dc.free(),
             energy: EnergyProfile {
                 source: self.env.source[d].clone(),
                 pue: spec.pue,
@@ -62,15 +97,21 @@ impl Run<'_> {
                 dc.utilisation(),
                 slot.cpu,
                 slot.memory_mib,
-                dc.detail_json(),
+                detail,
                 spec.processing_ms,
                 self.sc.spec.slo_ms,
             )
             .into(),
+        };
+        View {
+            version,
+            hour: h,
+            cluster,
+            slot,
         }
     }
 
-    pub(super) fn clusters(&self, slot_only: bool) -> RVec<Cluster> {
+    pub(super) fn clusters(&mut self, slot_only: bool) -> RVec<Cluster> {
         (0..self.dcs.len())
             .map(|d| self.cluster(d, slot_only))
             .collect()

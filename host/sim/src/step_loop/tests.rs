@@ -521,7 +521,7 @@ fn the_extras_the_loop_writes_read_as_the_plugin_api_types() {
     use smo_plugin_api::extra::{self, ClusterExtra, VmExtra};
     let s = Scenario::from_yaml(&minimal_yaml(), Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
     let spec = StrategySpec::parse("test/first-fit", &s.spec.strategies).expect("spec");
-    let run = Run::new(&s, &TestDriver, spec).expect("run");
+    let mut run = Run::new(&s, &TestDriver, spec).expect("run");
     let cluster = run.cluster(0, false);
     let read: ClusterExtra = extra::read(cluster.extra.as_str()).expect("cluster extra");
     let detail = read.server_detail.expect("server detail");
@@ -542,4 +542,36 @@ fn the_extras_the_loop_writes_read_as_the_plugin_api_types() {
     );
     let vm: VmExtra = extra::read(vm.extra.as_str()).expect("vm extra");
     assert_eq!(vm.duration_s, Some(1800.0));
+}
+
+#[test]
+fn a_cluster_view_is_kept_until_its_datacenter_or_the_hour_changes() {
+    let yaml = minimal_yaml().replace("hours: 1", "hours: 2").replacen(
+        "carbon_intensity: 300",
+        "carbon_intensity: [300, 100]",
+        1,
+    );
+    let s = Scenario::from_yaml(&yaml, Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    let spec = StrategySpec::parse("test/first-fit", &s.spec.strategies).expect("spec");
+    let mut run = Run::new(&s, &TestDriver, spec).expect("run");
+    let first = run.cluster(0, false);
+    assert_eq!(run.cluster(0, false), first, "nothing changed");
+    let slot = run.cluster(0, true);
+    assert_eq!(slot.available, run.dcs[0].largest_free());
+    assert_eq!(slot.extra, first.extra);
+    // A booking changes the view: its room, its servers' detail.
+    let demand = Resources::new(1.0, 512.0, 0);
+    run.dcs[0].place(&demand, 1.0).expect("room");
+    let booked = run.cluster(0, false);
+    assert_eq!(booked.available, run.dcs[0].free());
+    assert!(booked.available.cpu < first.available.cpu);
+    assert_ne!(booked.extra, first.extra);
+    // So does the next hour: the energy figures are the hour's.
+    run.k = run.per_hour;
+    let later = run.cluster(0, false);
+    let h = run.hour();
+    assert_eq!(h, 1);
+    assert_eq!(later.energy.carbon_intensity_g_per_kwh, 100.0);
+    assert_eq!(later.energy.carbon_intensity_g_per_kwh, run.env.ci[0][h]);
+    assert_eq!(later.prices.energy_kwh, run.env.price[0][h]);
 }

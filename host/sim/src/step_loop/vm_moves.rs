@@ -21,6 +21,7 @@ use smo_core::delay::processing;
 use smo_plugin_api::extra::{self, VmExtra, VmMigrationRequestExtra, VmMovesExtra};
 use smo_plugin_api::{Assignment, Graph, MigrationRequest, Move, Placement, RVec};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The target servers a decision names ([`VmMovesExtra`]); an `extra` that is empty or `{}`
 /// names none.
@@ -37,7 +38,7 @@ impl Run<'_> {
     pub(super) fn migrate_vms(&mut self, strategy: &str) -> Result<(), SimError> {
         let span = tracing::debug_span!("vm_migration", strategy, step = self.k);
         let _enter = span.enter();
-        let req = self.vm_request();
+        let req = Arc::new(self.vm_request());
         let r = self.driver.migrate(strategy, &req);
         let call = super::Call {
             kind: smo_core::decision::DecisionKind::Migration,
@@ -76,7 +77,7 @@ impl Run<'_> {
     }
 
     /// The running VMs as a migration request.
-    fn vm_request(&self) -> MigrationRequest {
+    fn vm_request(&mut self) -> MigrationRequest {
         let now_s = self.k as u64 * u64::from(self.step_s);
         let mut services = RVec::new();
         let mut current = Placement::default();

@@ -21,7 +21,7 @@ impl Run<'_> {
                 )
             })
             .collect();
-        let req = PlacementRequest {
+        let req = Arc::new(PlacementRequest {
             graph: Graph {
                 name: format!("{}-step-{}", self.sc.spec.name, self.k).into(),
                 services,
@@ -30,7 +30,7 @@ impl Run<'_> {
             current: ROption::RNone,
             telemetry: self.telemetry(RVec::new(), false),
             extra: RString::new(),
-        };
+        });
         match self.call_place(&req)? {
             Ok(decision) => {
                 let refused = self.apply_vm_placement(batch, &decision, retry);
