@@ -46,6 +46,11 @@ impl Set {
         self.words.iter().all(|w| *w == 0)
     }
 
+    /// Removes every member.
+    pub fn clear(&mut self) {
+        self.words.fill(0);
+    }
+
     pub fn len(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
@@ -253,6 +258,12 @@ impl<V: Copy> SetTable<V> {
     /// The index of `key`'s entry (entries are numbered in insertion order), inserting it
     /// with `value` when absent; `None` for a key of another width than the first key's.
     pub fn index_or_insert(&mut self, key: &Set, value: V) -> Option<usize> {
+        self.index_or_insert_hashed(key, Self::hash(&key.words), value)
+    }
+
+    /// [`SetTable::index_or_insert`] with the caller's hash of `key`: every key of the table
+    /// must be hashed the same way ([`SetTable::get`] hashes with the table's own function).
+    pub fn index_or_insert_hashed(&mut self, key: &Set, hash: u64, value: V) -> Option<usize> {
         if self.values.is_empty() {
             self.width = key.words.len();
         }
@@ -262,7 +273,6 @@ impl<V: Copy> SetTable<V> {
         if 2 * (self.values.len() + 1) > self.slots.len() {
             self.grow();
         }
-        let hash = Self::hash(&key.words);
         let at = self.find(&key.words, hash);
         match self.slots[at] {
             0 => {

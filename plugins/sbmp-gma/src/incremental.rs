@@ -20,8 +20,14 @@ pub struct RoundEval {
     /// in node order, and the running `(cloud, edge)` cost sums before each of them.
     terms: Vec<(usize, f64, f64)>,
     prefix: Vec<(f64, f64)>,
-    /// The entries of `pass.crossed` as `(first caller rank, callee)`, in order.
+    /// The entries of `pass.crossed` as `(first caller rank, callee)`, in order; the same as
+    /// `(callee, calls)`; and the position of each node in that list (`u32::MAX`: none).
     crossed: Vec<(usize, usize)>,
+    crossed_calls: Vec<(usize, f64)>,
+    crossed_at: Vec<u32>,
+    /// Positions of `crossed` left out, and where each fresh entry goes.
+    skip: Vec<usize>,
+    insert_at: Vec<usize>,
     /// Stamps: a node was recomputed (`done`), queued or marked as a crossed callee to redo,
     /// in the evaluation numbered `epoch`.
     epoch: u32,
@@ -59,18 +65,31 @@ impl RoundEval {
             sum.1 += edge;
             prefix.push(sum);
         }
-        let crossed = pass
+        let crossed: Vec<(usize, usize)> = pass
             .first_caller
             .iter()
             .copied()
             .zip(pass.crossed.iter().copied())
             .collect();
+        let crossed_calls = pass
+            .crossed
+            .iter()
+            .map(|&j| (j, pass.crossings[j]))
+            .collect();
+        let mut crossed_at = vec![u32::MAX; m];
+        for (k, &j) in pass.crossed.iter().enumerate() {
+            crossed_at[j] = k as u32;
+        }
         Self {
             base: base.clone(),
             pass,
             terms,
             prefix,
             crossed,
+            crossed_calls,
+            crossed_at,
+            skip: Vec::new(),
+            insert_at: Vec::new(),
             epoch: 0,
             done: vec![0; m],
             queued: vec![0; m],
@@ -160,24 +179,48 @@ impl RoundEval {
             }
         }
         self.fresh.sort_unstable_by_key(|&(rank, j, _)| (rank, j));
-        // The crossed callees in the full pass's order.
-        self.merged.clear();
-        let mut fresh = self.fresh.iter().peekable();
-        for &(rank, j) in &self.crossed {
-            if next.contains(j) || self.redo[j] == epoch {
-                continue;
+        // The crossed callees in the full pass's order: the base's list without the callees
+        // that joined the edge or were recomputed, with the recomputed ones at their places.
+        self.skip.clear();
+        let gone = next
+            .iter_minus(&self.base)
+            .chain(self.redo_list.iter().copied());
+        for x in gone {
+            if let Some(&k) = self.crossed_at.get(x).filter(|&&k| k != u32::MAX) {
+                self.skip.push(k as usize);
             }
-            while let Some(&&(r, jf, c)) = fresh.peek() {
-                if (r, jf) < (rank, j) {
-                    self.merged.push((jf, c));
-                    fresh.next();
-                } else {
-                    break;
-                }
-            }
-            self.merged.push((j, self.pass.crossings[j]));
         }
-        self.merged.extend(fresh.map(|&(_, j, c)| (j, c)));
+        self.skip.sort_unstable();
+        self.insert_at.clear();
+        for &(r, j, _) in &self.fresh {
+            // Mostly a callee crossed to before, from the same first caller: its own place.
+            let own = self.crossed_at[j] as usize;
+            let at = if self.crossed.get(own) == Some(&(r, j)) {
+                own
+            } else {
+                self.crossed.partition_point(|&key| key < (r, j))
+            };
+            self.insert_at.push(at);
+        }
+        self.merged.clear();
+        let (mut at, mut fi, mut si) = (0, 0, 0);
+        loop {
+            let ins = self.insert_at.get(fi).copied().unwrap_or(usize::MAX);
+            let skip = self.skip.get(si).copied().unwrap_or(usize::MAX);
+            let stop = ins.min(skip).min(self.crossed_calls.len());
+            self.merged.extend_from_slice(&self.crossed_calls[at..stop]);
+            at = stop;
+            if ins == stop {
+                let (_, j, c) = self.fresh[fi];
+                self.merged.push((j, c));
+                fi += 1;
+            } else if skip == stop {
+                at += 1;
+                si += 1;
+            } else {
+                break;
+            }
+        }
         let (net, traffic) = model.network(self.merged.iter().copied());
 
         // The cost terms in node order: the base's running sums up to the first changed node,
@@ -187,15 +230,14 @@ impl RoundEval {
         let mut k = self.terms.partition_point(|t| t.0 < first);
         let (mut cloud, mut edge) = self.prefix[k];
         for &j in &self.changed {
-            while let Some(&(jt, c, e)) = self.terms.get(k) {
-                if jt > j {
-                    break;
-                }
-                if jt < j {
-                    cloud += c;
-                    edge += e;
-                }
-                k += 1;
+            let upto = k + self.terms[k..].partition_point(|t| t.0 < j);
+            for &(_, c, e) in &self.terms[k..upto] {
+                cloud += c;
+                edge += e;
+            }
+            k = upto;
+            if self.terms.get(k).is_some_and(|t| t.0 == j) {
+                k += 1; // replaced
             }
             if !next.contains(j) {
                 continue; // removed

@@ -2,6 +2,7 @@
 //! saved until the stop threshold is met, then prune edge leaves (research note §1.4).
 
 use crate::bitset::Set;
+use crate::graph::CallGraph;
 use crate::model::{Eval, Evaluator};
 use crate::traces::{CandidateBuilder, CandidateRules, Traces};
 
@@ -211,8 +212,8 @@ fn refine(
         cur = e;
     }
     // Drops edge services the user cannot reach through the edge (they would serve nobody).
-    let tidy = |e: Set| -> Set {
-        let reach = graph.reachable_within(&e);
+    // `reach`: what the user reaches through `e`, or a superset agreeing with it on `e`.
+    let tidy = |e: Set, reach: Set| -> Set {
         let mut out = reach.intersection(&e);
         out.insert(user);
         for k in search.keep.iter() {
@@ -223,6 +224,7 @@ fn refine(
         out
     };
     loop {
+        let reach_edge = graph.reachable_within(&edge);
         let removable: Vec<usize> = edge
             .iter()
             .filter(|&s| s != user && !search.keep.contains(s))
@@ -252,8 +254,13 @@ fn refine(
                 next.insert(a);
             }
             if let Some(r) = r {
+                // Removing a node that calls no other edge node strands nothing else: what the
+                // user reaches is what it reached before, less that node.
+                let strands = graph.children(r).iter().any(|&(j, _)| next.contains(j));
+                let shortcut = (!strands).then(|| reach_adding(graph, &reach_edge, &next, a));
                 next.remove(r);
-                next = tidy(next);
+                let reach = shortcut.unwrap_or_else(|| graph.reachable_within(&next));
+                next = tidy(next, reach);
             }
             budget -= 1;
             let e = ev.eval_near(&edge, &next);
@@ -290,6 +297,27 @@ fn refine(
         }
     }
     (edge, cur)
+}
+
+/// What the user reaches through `within`, given `reach`, what it reaches through `within`
+/// without `added` (when `Some`).
+fn reach_adding(graph: &CallGraph, reach: &Set, within: &Set, added: Option<usize>) -> Set {
+    let mut out = reach.clone();
+    let Some(a) = added else { return out };
+    if !graph.parents(a).iter().any(|&(p, _)| out.contains(p)) {
+        return out; // not reached, so nothing is reached through it
+    }
+    out.insert(a);
+    let mut stack = vec![a];
+    while let Some(i) = stack.pop() {
+        for &(j, _) in graph.children(i) {
+            if within.contains(j) && !out.contains(j) {
+                out.insert(j);
+                stack.push(j);
+            }
+        }
+    }
+    out
 }
 
 /// Pruning of edge leaves (§1.4 step 3), keeping the full target met.
@@ -333,4 +361,50 @@ fn prune(
         cur = e;
     }
     (edge, cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+    use crate::synth::{self, BaSpec};
+
+    /// The shortcut of the exchange search: what the user reaches after adding `a` and
+    /// removing a node that calls no other edge node, from the reach before the move.
+    #[test]
+    fn reach_after_a_move_matches_a_fresh_search() {
+        let mut rng = SplitMix64::new(5);
+        let mut checked = 0;
+        for seed in 0..10 {
+            let app = synth::ba_app(&BaSpec::new(80, seed));
+            let params = crate::params::Params::parse("{}").unwrap();
+            let extra = crate::params::Extra::parse(&app.extra).unwrap();
+            let problem = crate::problem::build(&app, &params, &extra).unwrap();
+            let g = problem.model.graph();
+            for density in [0.1, 0.4, 0.8] {
+                let mut edge = problem.model.void_set();
+                (0..g.m() - 1)
+                    .filter(|_| rng.next_f64() < density)
+                    .for_each(|i| edge.insert(i));
+                let reach = g.reachable_within(&edge);
+                for r in edge.iter().filter(|&r| r != g.user()) {
+                    let a = rng.below(g.m() - 1);
+                    let mut next = edge.clone();
+                    let added = (!edge.contains(a)).then(|| {
+                        next.insert(a);
+                        a
+                    });
+                    if g.children(r).iter().any(|&(j, _)| next.contains(j)) {
+                        continue;
+                    }
+                    let fast = reach_adding(g, &reach, &next, added);
+                    next.remove(r);
+                    let full = g.reachable_within(&next);
+                    assert_eq!(fast.intersection(&next), full.intersection(&next));
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 500, "{checked}");
+    }
 }

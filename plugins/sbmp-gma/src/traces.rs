@@ -101,21 +101,52 @@ pub fn candidates(
     CandidateBuilder::default().build(graph, edge, traces, locked, rules)
 }
 
-/// [`candidates`] with buffers kept across the rounds of a search, so that a round does not
-/// allocate per trace.
+/// [`candidates`] with buffers kept across the rounds of one search (one set of traces).
+///
+/// All traces are cut at once: for each trace, the nodes its cut reaches from the frontier are
+/// found in one topological pass over the open nodes, with one bit per trace.
 #[derive(Debug, Default)]
 pub struct CandidateBuilder {
-    /// Distinct cut traces, in first-seen order, with their trace counts.
-    cuts: SetTable<usize>,
     /// Distinct candidates, in first-seen order, with their trace counts.
     subs: SetTable<usize>,
-    cut: Set,
-    adds: Set,
-    stack: Vec<usize>,
+    /// Words per node in `holders` and `reached`: one bit per trace.
+    width: usize,
+    /// The traces holding each node (`width` words per node).
+    holders: Vec<u64>,
+    /// The traces whose cut reaches each node this round (`width` words per node).
+    reached: Vec<u64>,
+    /// A random key per node: the hash of a set is the xor of its members' keys.
+    keys: Vec<u64>,
+    /// Per trace: its candidate this round and the candidate's hash; the traces with one.
+    adds: Vec<Set>,
+    hashes: Vec<u64>,
+    touched: Vec<usize>,
     order: Vec<usize>,
 }
 
 impl CandidateBuilder {
+    /// Lays out `traces` one bit per trace, at the first round.
+    fn prepare(&mut self, m: usize, traces: &Traces) {
+        let n = traces.sets.len();
+        let width = n.div_ceil(64).max(1);
+        if self.width == width && self.holders.len() == m * width && self.adds.len() == n {
+            return;
+        }
+        self.width = width;
+        self.holders = vec![0; m * width];
+        for (t, set) in traces.sets.iter().enumerate() {
+            for i in set.iter().filter(|&i| i < m) {
+                self.holders[i * width + t / 64] |= 1 << (t % 64);
+            }
+        }
+        self.reached = vec![0; m * width];
+        let mut rng = SplitMix64::new(0x5EED_CA4D);
+        self.keys = (0..m).map(|_| rng.next_u64()).collect();
+        self.adds = vec![Set::empty(m); n];
+        self.hashes = vec![0; n];
+        self.touched.clear();
+    }
+
     /// The candidates of one round (see [`candidates`]).
     pub fn build(
         &mut self,
@@ -127,6 +158,8 @@ impl CandidateBuilder {
     ) -> Vec<Candidate> {
         let m = graph.m();
         let user = graph.user();
+        self.prepare(m, traces);
+        let w = self.width;
         let mut gateways = Set::empty(m);
         for i in edge.iter().chain(std::iter::once(user)) {
             if graph.children(i).iter().any(|&(j, _)| !edge.contains(j)) {
@@ -138,20 +171,7 @@ impl CandidateBuilder {
             .hop_ball(&gateways, rules.depth)
             .difference(locked)
             .difference(edge);
-
-        // Count each cut trace (with multiplicities: true frequencies).
-        self.cuts.clear();
-        for (t, &n) in traces.sets.iter().zip(&traces.counts) {
-            t.intersect_into(&open, &mut self.cut);
-            if self.cut.is_empty() {
-                continue;
-            }
-            if let Some(k) = self.cuts.index_or_insert(&self.cut, 0) {
-                self.cuts.values_mut()[k] += n;
-            }
-        }
-
-        // Keep what the user reaches through edge ∪ trace nodes; merge equal results.
+        // The user reaches the frontier through the edge.
         let reached_edge = graph.reachable_within(edge);
         let mut frontier = Set::empty(m);
         for i in reached_edge.iter() {
@@ -161,23 +181,54 @@ impl CandidateBuilder {
                 }
             }
         }
-        self.subs.clear();
-        for k in 0..self.cuts.len() {
-            self.cuts.key_into(k, &mut self.cut);
-            let count = self.cuts.values()[k];
-            reach_into(
-                graph,
-                &self.cut,
-                &frontier,
-                edge,
-                &mut self.adds,
-                &mut self.stack,
-            );
-            if self.adds.is_empty() {
+
+        // Per open node, the traces whose cut reaches it: from the frontier, or from a reached
+        // open caller, and only in traces holding the node.
+        for &i in graph.topo() {
+            if !open.contains(i) {
                 continue;
             }
-            if let Some(e) = self.subs.index_or_insert(&self.adds, 0) {
-                self.subs.values_mut()[e] += count;
+            let at_frontier = frontier.contains(i);
+            for k in 0..w {
+                let from = if at_frontier {
+                    u64::MAX
+                } else {
+                    graph
+                        .parents(i)
+                        .iter()
+                        .filter(|&&(p, _)| open.contains(p))
+                        .fold(0, |acc, &(p, _)| acc | self.reached[p * w + k])
+                };
+                self.reached[i * w + k] = from & self.holders[i * w + k];
+            }
+        }
+
+        // Back to one set per trace; equal sets merge, in trace order (first seen first).
+        for &t in &self.touched {
+            self.adds[t].clear();
+            self.hashes[t] = 0;
+        }
+        self.touched.clear();
+        for i in open.iter() {
+            for k in 0..w {
+                let mut bits = self.reached[i * w + k];
+                while bits != 0 {
+                    let t = k * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if self.adds[t].is_empty() {
+                        self.touched.push(t);
+                    }
+                    self.adds[t].insert(i);
+                    self.hashes[t] ^= self.keys[i];
+                }
+            }
+        }
+        self.touched.sort_unstable();
+        self.subs.clear();
+        for &t in &self.touched {
+            let (set, hash) = (&self.adds[t], self.hashes[t]);
+            if let Some(e) = self.subs.index_or_insert_hashed(set, hash, 0) {
+                self.subs.values_mut()[e] += traces.counts[t];
             }
         }
         self.order.clear();
@@ -210,34 +261,136 @@ impl CandidateBuilder {
     }
 }
 
-/// Writes into `seen` the nodes of `trace ∖ edge` reachable from `frontier ∩ trace` through
-/// trace nodes (`stack` is a reusable buffer).
-fn reach_into(
-    graph: &CallGraph,
-    trace: &Set,
-    frontier: &Set,
-    edge: &Set,
-    seen: &mut Set,
-    stack: &mut Vec<usize>,
-) {
-    frontier.intersect_into(trace, seen);
-    let start = seen.difference(edge);
-    *seen = start;
-    stack.clear();
-    stack.extend(seen.iter());
-    while let Some(i) = stack.pop() {
-        for &(j, _) in graph.children(i) {
-            if trace.contains(j) && !edge.contains(j) && !seen.contains(j) {
-                seen.insert(j);
-                stack.push(j);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The candidate builder as first written (a reach search per distinct cut trace): the
+    /// reference [`CandidateBuilder`] must agree with.
+    fn reference(
+        graph: &CallGraph,
+        edge: &Set,
+        traces: &Traces,
+        locked: &Set,
+        rules: CandidateRules,
+    ) -> Vec<Candidate> {
+        let m = graph.m();
+        let mut gateways = Set::empty(m);
+        for i in edge.iter().chain(std::iter::once(graph.user())) {
+            if graph.children(i).iter().any(|&(j, _)| !edge.contains(j)) {
+                gateways.insert(i);
+            }
+        }
+        let allowed = graph.hop_ball(&gateways, rules.depth).difference(locked);
+        let mut first: SetMap<usize> = SetMap::default();
+        let mut cut: Vec<(Set, usize)> = Vec::new();
+        for (t, &n) in traces.sets.iter().zip(&traces.counts) {
+            let c = t.intersection(&allowed);
+            if !c.has_outside(edge) {
+                continue;
+            }
+            match first.get(&c) {
+                Some(&k) => cut[k].1 += n,
+                None => {
+                    first.insert(c.clone(), cut.len());
+                    cut.push((c, n));
+                }
+            }
+        }
+        let reached_edge = graph.reachable_within(edge);
+        let mut frontier = Set::empty(m);
+        for i in reached_edge.iter() {
+            for &(j, _) in graph.children(i) {
+                if !edge.contains(j) {
+                    frontier.insert(j);
+                }
+            }
+        }
+        let mut index: SetMap<usize> = SetMap::default();
+        let mut out: Vec<Candidate> = Vec::new();
+        for (c, count) in cut {
+            let trace = c.difference(edge);
+            let mut seen = frontier.intersection(&trace);
+            let mut stack: Vec<usize> = seen.iter().collect();
+            while let Some(i) = stack.pop() {
+                for &(j, _) in graph.children(i) {
+                    if trace.contains(j) && !seen.contains(j) {
+                        seen.insert(j);
+                        stack.push(j);
+                    }
+                }
+            }
+            if seen.is_empty() {
+                continue;
+            }
+            match index.get(&seen) {
+                Some(&k) => out[k].count += count,
+                None => {
+                    index.insert(seen.clone(), out.len());
+                    out.push(Candidate { adds: seen, count });
+                }
+            }
+        }
+        match rules.ranking {
+            Ranking::Frequency => out.sort_by_key(|c| std::cmp::Reverse(c.count)),
+            Ranking::Unranked => out.sort_by(|a, b| b.adds.cmp_lexicographic(&a.adds)),
+        }
+        out.truncate(rules.max_sgs);
+        out
+    }
+
+    /// Rounds of random searches on random DAG and BA apps: the builder gives exactly the
+    /// reference's candidates, counts and order.
+    #[test]
+    fn builder_agrees_with_the_reference() {
+        use crate::params::{Extra, Params};
+        use crate::synth::{self, BaSpec, Spec};
+        let mut rng = SplitMix64::new(3);
+        let mut rounds = 0;
+        for seed in 0..12u64 {
+            let app = if seed % 2 == 0 {
+                synth::app(&Spec::new(30 + 10 * seed as usize, seed))
+            } else {
+                synth::ba_app(&BaSpec::new(150, seed))
+            };
+            let params = Params::parse("{}").unwrap();
+            let extra = Extra::parse(&app.extra).unwrap();
+            let problem = crate::problem::build(&app, &params, &extra).unwrap();
+            let g = problem.model.graph();
+            let traces = sample(g, 100 + 50 * seed as usize, &mut rng);
+            let mut locked = Set::empty(g.m());
+            (0..g.m() - 1)
+                .filter(|_| rng.next_f64() < 0.05)
+                .for_each(|i| locked.insert(i));
+            for (depth, ranking, max_sgs) in [
+                (2, Ranking::Frequency, 256),
+                (1, Ranking::Unranked, 8),
+                (3, Ranking::Frequency, 16),
+            ] {
+                let rules = CandidateRules {
+                    depth,
+                    max_sgs,
+                    ranking,
+                };
+                let mut builder = CandidateBuilder::default();
+                let mut edge = problem.model.void_set();
+                loop {
+                    let fast = builder.build(g, &edge, &traces, &locked, rules);
+                    assert_eq!(fast, reference(g, &edge, &traces, &locked, rules));
+                    rounds += 1;
+                    let Some(c) = fast.get(rng.below(fast.len().max(1))) else {
+                        break;
+                    };
+                    edge = edge.union(&c.adds);
+                    // Now and then an edge node the user does not reach through the edge.
+                    if rng.next_f64() < 0.2 {
+                        edge.insert(rng.below(g.m() - 1));
+                    }
+                }
+            }
+        }
+        assert!(rounds > 500, "{rounds} rounds");
+    }
 
     fn toy() -> CallGraph {
         // user 6 -> 0; 0 -> 1, 0 -> 2 (x2); 1 -> 3; 2 -> 4, 2 -> 5 (research note §7.3)

@@ -105,3 +105,79 @@ fn barabasi_albert_apps_decide_the_same() {
     }
     assert!(rounds > 300, "only {rounds} rounds");
 }
+
+/// FNV-1a, 64 bits.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Digests of what was decided (edge set, change order, search counts, predicted figures and
+/// each move's share), recorded with the implementation before the speed-ups of issue 31
+/// (commit 492fc78) for a required decrease of 69 % of the cloud-only delay: every fast path
+/// (incremental evaluation, candidate builder, exchange-search shortcut) must keep them.
+const RECORDED: [(&str, usize, u64); 21] = [
+    ("ba500-2", 0, 0xee198dc1794a0ed7),
+    ("ba500-2", 1, 0xaf7b4a8ddaf75657),
+    ("ba500-2", 2, 0xb2db135812a21055),
+    ("ba150-0", 0, 0x9c50af2ad3661fc4),
+    ("ba150-0", 1, 0xa9634d21e6349f28),
+    ("ba150-0", 2, 0xb34cce25425e4edf),
+    ("dag60-0", 0, 0xeaeb93adb6750b97),
+    ("dag60-0", 1, 0x27960ccfe597d179),
+    ("dag60-0", 2, 0x49d08600ed6d0052),
+    ("ba150-1", 0, 0x8bdbd11e3559f235),
+    ("ba150-1", 1, 0xb3c79ca4c5feb8d6),
+    ("ba150-1", 2, 0xf59003fcf7910ec7),
+    ("dag60-1", 0, 0xf09bb8f2178262b4),
+    ("dag60-1", 1, 0x82eb2635b6feee85),
+    ("dag60-1", 2, 0xb85a4dc0a0b37486),
+    ("ba150-2", 0, 0x17feaa879d602612),
+    ("ba150-2", 1, 0xc277260a0ce962bc),
+    ("ba150-2", 2, 0xffb66563a4898db3),
+    ("dag60-2", 0, 0x0b2f6804dc5e9e8e),
+    ("dag60-2", 1, 0x52d01e58554036a7),
+    ("dag60-2", 2, 0xd9edf88a24c7c7d3),
+];
+
+#[test]
+fn decisions_match_those_recorded_before_the_speed_ups() {
+    let recorded_configs = [CONFIGS[0], CONFIGS[1], CONFIGS[2]];
+    for (name, k, digest) in RECORDED {
+        let (kind, seed) = name.split_once('-').expect("name-seed");
+        let seed: u64 = seed.parse().expect("seed");
+        let app = match kind {
+            "ba500" => synth::ba_app(&BaSpec::new(500, seed)),
+            "ba150" => synth::ba_app(&BaSpec::new(150, seed)),
+            _ => synth::app(&Spec::new(60, seed)),
+        };
+        let params = Offload::new(recorded_configs[k])
+            .expect("parameters")
+            .params()
+            .clone();
+        let (problem, d0) = problem_of(&app, &params);
+        let plan = decide_with(&problem, &params, 0.69 * d0, Evaluator::new(&problem.model));
+        let attribution: Vec<(usize, f64, f64)> =
+            plan.attribution.iter().map(|a| (a.0, a.1, a.2)).collect();
+        let decided = format!(
+            "{:?}",
+            (
+                &plan.edge,
+                &plan.to_apply,
+                &plan.to_delete,
+                plan.rounds,
+                plan.candidates_seen,
+                plan.evaluations,
+                plan.after.eval,
+                attribution
+            )
+        );
+        assert_eq!(
+            fnv(&decided),
+            digest,
+            "{name}, {}: the decision changed: {decided}",
+            recorded_configs[k]
+        );
+    }
+}
