@@ -83,6 +83,8 @@ pub struct PluginEntry {
     /// Calls per strategy, by outcome, with their latency (for `/metrics`).
     pub calls: CallMetrics,
     pub permits: Arc<Semaphore>,
+    /// The threads that run this version's calls (as many as its permits at most).
+    pub workers: crate::guard::Workers,
     max_images: usize,
     /// Where it runs, and the `smo` binary that serves it when in a process of its own.
     isolation: IsolationPolicy,
@@ -95,6 +97,7 @@ impl PluginEntry {
     fn new(info: PluginInfo, file: StagedFile, generation: u64, config: &RegistryConfig) -> Self {
         Self {
             calls: CallMetrics::new(info.strategies.iter().map(|s| s.name.as_str())),
+            workers: crate::guard::Workers::new(&info.name, config.max_concurrent_calls),
             info,
             file,
             since_generation: generation,
@@ -106,6 +109,33 @@ impl PluginEntry {
             image: OnceLock::new(),
             instances: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// An entry whose image is never loaded, for tests of the guard (calls that do not touch
+    /// the plugin).
+    #[cfg(test)]
+    pub(crate) fn unloaded(name: &str, max_concurrent_calls: usize) -> Arc<Self> {
+        let mut config = RegistryConfig::new(
+            Path::new("/nonexistent"),
+            Path::new("/nonexistent"),
+            PathBuf::new(),
+        );
+        config.max_concurrent_calls = max_concurrent_calls;
+        let info = PluginInfo {
+            name: name.to_string(),
+            version: "1.0.0".to_string(),
+            api_version: "1.0.0".to_string(),
+            strategies: Vec::new(),
+            panic_unwind: true,
+            abi: Default::default(),
+        };
+        let file = StagedFile {
+            source: PathBuf::from("/nonexistent.so"),
+            staged: PathBuf::from("/nonexistent.so"),
+            sha256: String::new(),
+            size: 0,
+        };
+        Arc::new(Self::new(info, file, 1, &config))
     }
 
     /// A call passed its deadline: a plugin in its own process is killed (which frees the

@@ -49,6 +49,7 @@ fn call_group(c: &mut Criterion, services: usize, clusters: usize) {
     let strategy = (module.new_placement())("heuristic".into(), "{}".into())
         .into_result()
         .expect("strategy builds");
+    let strategy = Arc::new(strategy);
     group.bench_function("through_abi", |b| {
         b.iter(|| {
             strategy
@@ -94,6 +95,76 @@ fn call_group(c: &mut Criterion, services: usize, clusters: usize) {
             })
         });
     }
+    group.finish();
+    hand_off_group(
+        c,
+        &format!("{services}x{clusters}"),
+        &runtime,
+        &registry,
+        &strategy,
+        &shared,
+    );
+}
+
+/// The same ABI call handed to another thread and its answer awaited, three ways: on tokio's
+/// blocking pool (how the guard ran calls before issue 31), on the plugin version's own worker
+/// (awaiting the answer at once), and through the guard (its worker, then a short look for the
+/// answer before awaiting it; with the permit, deadline and statistics).
+fn hand_off_group(
+    c: &mut Criterion,
+    size: &str,
+    runtime: &tokio::runtime::Runtime,
+    registry: &Registry,
+    strategy: &Arc<PlacementStrategyBox>,
+    request: &Arc<PlacementRequest>,
+) {
+    let mut group = c.benchmark_group(format!("hand_off_{size}"));
+    group.measurement_time(Duration::from_secs(3));
+    let call = |strategy: &PlacementStrategyBox, request: &PlacementRequest| {
+        strategy
+            .place(request)
+            .into_result()
+            .map(|d| d.placement.assignments.len())
+    };
+    group.bench_function("spawn_blocking", |b| {
+        b.iter(|| {
+            let (strategy, request) = (Arc::clone(strategy), Arc::clone(request));
+            runtime.block_on(async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                let handle = tokio::task::spawn_blocking(move || call(&strategy, &request));
+                tokio::time::timeout_at(deadline, handle).await
+            })
+        })
+    });
+    let workers = smo_plugin_host::guard::Workers::new("bench", 4);
+    group.bench_function("plugin_worker", |b| {
+        b.iter(|| {
+            let (strategy, request) = (Arc::clone(strategy), Arc::clone(request));
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            workers
+                .submit(Box::new(move || {
+                    let _ = answer.send(call(&strategy, &request));
+                }))
+                .expect("worker");
+            runtime.block_on(async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                tokio::time::timeout_at(deadline, answered).await
+            })
+        })
+    });
+    let entry = registry.entry("ecmr").expect("ecmr is active");
+    let guard = CallGuard::new(GuardConfig::default());
+    group.bench_function("call_guard", |b| {
+        b.iter(|| {
+            let (strategy, request) = (Arc::clone(strategy), Arc::clone(request));
+            runtime.block_on(guard.run(&entry, "heuristic", move |_| {
+                strategy
+                    .place(&request)
+                    .into_result()
+                    .map(|d| d.placement.assignments.len())
+            }))
+        })
+    });
     group.finish();
 }
 
