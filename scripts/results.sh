@@ -35,6 +35,7 @@ benches=(
   "smo applier"
   "smo-tests karmada_apply"
   "smo-sim sim_step"
+  "smo-sim startup"
   "smo-core ecosystem"
   "smo-plugin-default-lp replacement"
   "smo-plugin-default-lp scaling"

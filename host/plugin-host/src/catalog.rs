@@ -79,6 +79,17 @@ pub fn scan(dir: &Path) -> Result<Vec<PathBuf>, PluginHostError> {
     Ok(files)
 }
 
+/// Whether `file` is named after plugin `name`: its stem is the name, with `_` read as `-`
+/// (`default_lp.so`, as cargo builds it, and `default-lp.so` are both `default-lp`'s).
+pub fn named_after(file: &Path, name: &str) -> bool {
+    let Some(stem) = file.file_stem().and_then(|s| s.to_str()) else {
+        return false;
+    };
+    let stem = stem.strip_prefix("lib").unwrap_or(stem);
+    let dash = |c: char| if c == '_' { '-' } else { c };
+    stem.len() == name.len() && stem.chars().map(dash).eq(name.chars().map(dash))
+}
+
 /// A visible regular file named `*.so`.
 pub fn is_candidate(path: &Path) -> bool {
     let visible = path
@@ -105,6 +116,22 @@ mod tests {
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["a.so", "b.so"]);
+    }
+
+    #[test]
+    fn a_file_is_named_after_a_plugin_with_underscores_as_dashes() {
+        for file in [
+            "default-lp.so",
+            "default_lp.so",
+            "libdefault_lp.so",
+            "/x/default-lp.so",
+        ] {
+            assert!(named_after(Path::new(file), "default-lp"), "{file}");
+        }
+        for file in ["default-lp2.so", "lp.so", "default.so", ".so"] {
+            assert!(!named_after(Path::new(file), "default-lp"), "{file}");
+        }
+        assert!(named_after(Path::new("h3ni_energy.so"), "h3ni-energy"));
     }
 
     #[test]

@@ -338,22 +338,29 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Scans the plugin directory and keeps every file that passes the probe.
-    pub async fn open(config: RegistryConfig) -> Result<Self, PluginHostError> {
+    /// A registry that has looked at no file yet: [`Registry::find_missing`] adds each plugin
+    /// when it is first named. `smo simulate` starts so, and probes only the plugins its run
+    /// calls.
+    pub fn empty(config: RegistryConfig) -> Self {
         let empty = ActiveSet {
             generation: 0,
             plugins: BTreeMap::new(),
             rejected: Vec::new(),
             overridden: Vec::new(),
         };
-        let registry = Self {
+        Self {
             config,
             active: ArcSwap::from_pointee(empty),
             reload_lock: tokio::sync::Mutex::new(()),
             reloads: AtomicU64::new(0),
             reload_counts: ReloadCounts::default(),
             passed_over: Mutex::new(HashMap::new()),
-        };
+        }
+    }
+
+    /// Scans the plugin directory and keeps every file that passes the probe.
+    pub async fn open(config: RegistryConfig) -> Result<Self, PluginHostError> {
+        let registry = Self::empty(config);
         let (set, report) = registry.build(&registry.active.load()).await?;
         for r in &report.rejected {
             tracing::warn!(file = %r.file.display(), error = %r.error, "plugin rejected");
@@ -464,14 +471,18 @@ impl Registry {
     /// The rules of a reload hold: it takes the reload lock (so it never interleaves with one),
     /// refuses files others may write (unless allowed), looks at the operators' directory before
     /// the shipped one (the first good file providing `plugin` wins, as at reload), and skips
-    /// files already active or already refused (by content hash). The image loads on first use
-    /// like any new plugin, within `max_images`. Files probed here that are another plugin or
-    /// are refused are not added (they wait for a reload) and are remembered by hash so the
-    /// next search does not probe them again; a reload forgets them.
+    /// files already active or already refused (by content hash). Within a directory, the files
+    /// named after the plugin (`default-lp.so` or `default_lp.so` for `default-lp`) are looked
+    /// at first, so a search usually hashes and probes one file; were two files of a directory
+    /// to provide `plugin` (which a reload refuses), the one named after it would win. The
+    /// image loads on first use like any new plugin, within `max_images`. Files probed here
+    /// that are another plugin or are refused are not added (they wait for a reload) and are
+    /// remembered by hash so the next search does not probe them again; a reload forgets them.
     ///
     /// `Ok(None)`: no file provides `plugin` (nothing changed). An error only when a plugin
-    /// directory cannot be listed (nothing changed either). Each search hashes every candidate
-    /// file (reading it), as a reload does; only new files are copied and probed.
+    /// directory cannot be listed (nothing changed either). A search hashes each candidate file
+    /// it looks at (reading it), as a reload does, until one provides `plugin`; only new files
+    /// are copied and probed.
     pub async fn find_missing(
         &self,
         plugin: &str,
@@ -490,10 +501,17 @@ impl Registry {
             .chain(current.rejected.iter().filter_map(|r| r.sha256.as_deref()))
             .collect();
         let generation = current.generation + 1;
-        let candidates = catalog::scan_all(
+        let mut candidates = catalog::scan_all(
             self.config.system_plugin_dir.as_deref(),
             &self.config.plugin_dir,
         )?;
+        // Stable: the directories' order, and the files' order within each, are kept.
+        candidates.sort_by_key(|c| {
+            (
+                c.origin == Origin::Shipped,
+                !catalog::named_after(&c.file, plugin),
+            )
+        });
         let mut found = None;
         for catalog::Candidate { file, dir, .. } in candidates {
             if let Some(why) = permissions::refusal(&dir, &file) {
@@ -504,7 +522,7 @@ impl Registry {
                     continue;
                 }
             }
-            let Ok((sha256, _)) = staging::sha256_of(&file) else {
+            let Ok((sha256, size)) = staging::sha256_of(&file) else {
                 continue;
             };
             if known.contains(sha256.as_str()) {
@@ -516,7 +534,8 @@ impl Registry {
             {
                 continue;
             }
-            let staged = match staging::stage(&file, &self.config.staging_dir) {
+            let staged = match staging::stage_hashed(&file, &self.config.staging_dir, sha256, size)
+            {
                 Ok(staged) => staged,
                 Err(error) => {
                     tracing::warn!(file = %file.display(), %error, "plugin file not staged in the search");

@@ -50,6 +50,17 @@ fn hex(bytes: &[u8]) -> String {
 /// loaded; it is made read-only.
 pub fn stage(source: &Path, dir: &Path) -> Result<StagedFile, PluginHostError> {
     let (sha256, size) = sha256_of(source)?;
+    stage_hashed(source, dir, sha256, size)
+}
+
+/// [`stage`] for a file whose hash and size the caller has just read ([`sha256_of`]), so the
+/// file is not hashed twice.
+pub fn stage_hashed(
+    source: &Path,
+    dir: &Path,
+    sha256: String,
+    size: u64,
+) -> Result<StagedFile, PluginHostError> {
     let stem = source
         .file_stem()
         .and_then(|s| s.to_str())

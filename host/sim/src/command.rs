@@ -66,6 +66,10 @@ pub struct SimulateArgs {
     /// in time (an hourly LP solved by HiGHS; no GPUs). With --json: a `lower_bounds` list.
     #[arg(long, conflicts_with = "csv")]
     pub lower_bound: bool,
+    /// Where parsed data files are kept between runs (see [`crate::trace_cache`]); `smo
+    /// simulate` puts them under its state directory. `None`: nothing is cached.
+    #[arg(skip)]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Runs the comparison and prints it to stdout; the progress bar and notes go to stderr.
@@ -228,7 +232,7 @@ pub(crate) fn load(args: &SimulateArgs) -> Result<Scenario, SimError> {
             )));
         }
     }
-    let mut scenario = Scenario::load(&args.scenario)?;
+    let mut scenario = Scenario::load_cached(&args.scenario, args.cache_dir.as_deref())?;
     if let Some(seed) = args.seed {
         scenario.set_seed(seed);
     }

@@ -188,27 +188,8 @@ pub struct AzureTrace {
 }
 
 impl AzureTrace {
-    /// Reads the four files of the encoding from `dir`.
-    pub fn load(
-        dir: &Path,
-        arrivals: &str,
-        durations: &str,
-        flavour_map: &str,
-        interval_map: &str,
-    ) -> Result<AzureTrace, String> {
-        let read = |name: &str| {
-            fs::read_to_string(dir.join(name))
-                .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
-        };
-        Self::parse(
-            &read(arrivals)?,
-            &read(durations)?,
-            &read(flavour_map)?,
-            &read(interval_map)?,
-        )
-    }
-
-    /// Parses the four files' contents.
+    /// Parses the four files' contents ([`crate::trace_cache::load`] reads them, through its
+    /// cache).
     pub fn parse(
         arrivals: &str,
         durations: &str,

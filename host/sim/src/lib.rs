@@ -25,6 +25,7 @@ pub mod seeds;
 pub mod server_hint;
 pub mod step_loop;
 pub mod strategy_params;
+pub mod trace_cache;
 pub mod vm_mix;
 pub mod workload;
 

@@ -60,6 +60,23 @@ pub async fn build_dispatcher(
     config: &Config,
     probe_exe: PathBuf,
 ) -> Result<Arc<Dispatcher>, DaemonError> {
+    let registry = Registry::open(registry_config(config, probe_exe)?).await?;
+    dispatcher_over(config, registry)
+}
+
+/// [`build_dispatcher`] over a registry that has probed no plugin yet ([`Registry::empty`]):
+/// each is looked for when first named ([`Registry::find_missing`]). `smo simulate` uses it, so
+/// a run hashes and probes only the plugins it calls.
+pub fn build_lazy_dispatcher(
+    config: &Config,
+    probe_exe: PathBuf,
+) -> Result<Arc<Dispatcher>, DaemonError> {
+    let registry = Registry::empty(registry_config(config, probe_exe)?);
+    dispatcher_over(config, registry)
+}
+
+/// The registry settings of `config`, with its state and plugin directories made.
+fn registry_config(config: &Config, probe_exe: PathBuf) -> Result<RegistryConfig, DaemonError> {
     config.validate()?;
     crate::store::private_dir(&config.state_dir).map_err(|source| DaemonError::Dir {
         path: config.state_dir.clone(),
@@ -76,7 +93,12 @@ pub async fn build_dispatcher(
     rc.allow_insecure_permissions = config.plugins.allow_insecure_permissions;
     rc.isolation = config.plugins.isolation_policy();
     rc.probe.timeout = Duration::from_millis(config.plugins.probe_timeout_ms);
-    let registry = Arc::new(Registry::open(rc).await?);
+    Ok(rc)
+}
+
+/// The dispatcher over `registry`, with the call limits and default strategies of `config`.
+fn dispatcher_over(config: &Config, registry: Registry) -> Result<Arc<Dispatcher>, DaemonError> {
+    let registry = Arc::new(registry);
     let guard = CallGuard::new(config.guard_config());
     let defaults = config.default_strategies()?;
     Ok(Arc::new(Dispatcher::new(registry, guard, defaults)))

@@ -1,5 +1,8 @@
 //! `smo simulate` wiring: the simulator's [`StrategyDriver`] over the real plugin registry and
 //! call guard, so strategies run from their compiled `.so` files exactly as in the daemon.
+//!
+//! The registry starts empty: a plugin is looked for, hashed and probed when a run first names
+//! it, so a run pays only for the plugins it calls.
 
 use crate::config::Config;
 use smo_plugin_api::{
@@ -29,6 +32,30 @@ impl PluginDriver {
         }
     }
 
+    /// Puts `plugin` in the registry if it is not there yet (outside the timed call, so a
+    /// decision's time never includes the probe). When no file provides it, every plugin file
+    /// is scanned, so the call's error lists the plugins there are.
+    fn find(&self, plugin: &str) -> Result<(), DriverError> {
+        let registry = self.dispatcher.registry();
+        if registry.entry(plugin).is_ok() {
+            return Ok(());
+        }
+        let _span = tracing::info_span!("find_plugin", plugin).entered();
+        match self.runtime.block_on(registry.find_missing(plugin)) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => {
+                if let Err(error) = self.runtime.block_on(registry.reload()) {
+                    tracing::warn!(%error, "scanning the plugin directories failed");
+                }
+                for r in registry.status().rejected {
+                    eprintln!("warning: {}: {}", r.file.display(), r.error);
+                }
+                Ok(())
+            }
+            Err(error) => Err(DriverError::UnknownStrategy(error.to_string())),
+        }
+    }
+
     fn timed<T, F, Fut>(&self, strategy: &str, call: F) -> Result<(T, Duration), DriverError>
     where
         F: FnOnce(StrategyName, String) -> Fut,
@@ -38,6 +65,7 @@ impl PluginDriver {
             strategy_params::split(strategy).map_err(DriverError::BadParameters)?;
         let name =
             StrategyName::parse(name).map_err(|e| DriverError::UnknownStrategy(e.to_string()))?;
+        self.find(&name.plugin)?;
         let started = Instant::now();
         let result = self.runtime.block_on(call(name, params));
         let elapsed = started.elapsed();
@@ -119,13 +147,12 @@ pub fn run(
         state_dir,
         ..Config::default()
     };
-    let dispatcher = runtime
-        .block_on(crate::daemon::build_dispatcher(&config, probe_exe))
-        .map_err(|e| e.to_string())?;
-    let rejected = dispatcher.registry().status().rejected;
-    for r in &rejected {
-        eprintln!("warning: {}: {}", r.file.display(), r.error);
-    }
+    let dispatcher =
+        crate::daemon::build_lazy_dispatcher(&config, probe_exe).map_err(|e| e.to_string())?;
     let driver = PluginDriver::new(dispatcher, runtime);
-    command::run(args, &driver).map_err(|e| e.to_string())
+    let args = SimulateArgs {
+        cache_dir: Some(config.state_dir.join("cache")),
+        ..args.clone()
+    };
+    command::run(&args, &driver).map_err(|e| e.to_string())
 }

@@ -14,6 +14,7 @@ pub use ecosystem_spec::*;
 pub use spec::*;
 
 use super::data::{self, parse_utc, AzureTrace, TimeTable, VmRow};
+use super::trace_cache;
 use parse::parse_spec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -62,12 +63,18 @@ pub struct Scenario {
 impl Scenario {
     /// Reads, parses and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Self::load_cached(path, None)
+    }
+
+    /// [`Scenario::load`], reading the Azure trace through the cache in `cache_dir` when given
+    /// (see [`crate::trace_cache`]).
+    pub fn load_cached(path: &Path, cache_dir: Option<&Path>) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
             file: Some(path.to_path_buf()),
             errors: vec![format!("cannot read: {e}")],
         })?;
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        Self::from_yaml(&text, &dir).map_err(|mut e| {
+        Self::from_yaml_cached(&text, &dir, cache_dir).map_err(|mut e| {
             e.file = Some(path.to_path_buf());
             e
         })
@@ -75,6 +82,15 @@ impl Scenario {
 
     /// Parses and validates YAML text; relative data paths are resolved against `base_dir`.
     pub fn from_yaml(text: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
+        Self::from_yaml_cached(text, base_dir, None)
+    }
+
+    /// [`Scenario::from_yaml`] with the trace cache of [`Scenario::load_cached`].
+    pub fn from_yaml_cached(
+        text: &str,
+        base_dir: &Path,
+        cache_dir: Option<&Path>,
+    ) -> Result<Scenario, ScenarioError> {
         let fail = |errors| ScenarioError { file: None, errors };
         let spec = parse_spec(text).map_err(fail)?;
         let mut scenario = Scenario {
@@ -85,7 +101,7 @@ impl Scenario {
             vm_rows: None,
             workload_hours: None,
         };
-        let mut errors = scenario.load_data();
+        let mut errors = scenario.load_data(cache_dir);
         errors.extend(scenario.check());
         if errors.is_empty() {
             Ok(scenario)
@@ -175,8 +191,9 @@ impl Scenario {
         out
     }
 
-    /// Loads every data file once; returns the errors with their paths.
-    fn load_data(&mut self) -> Vec<String> {
+    /// Loads every data file once (the Azure trace through `cache_dir` when given); returns the
+    /// errors with their paths.
+    fn load_data(&mut self, cache_dir: Option<&Path>) -> Vec<String> {
         let mut errors = Vec::new();
         let mut tables = BTreeMap::new();
         for (path, s) in self.all_series() {
@@ -204,8 +221,15 @@ impl Scenario {
                 ..
             }) => {
                 let dir = self.base_dir.join(dir);
-                match AzureTrace::load(&dir, arrivals, durations, flavour_map, interval_map) {
-                    Ok(t) => self.trace = Some(Arc::new(t)),
+                let files = trace_cache::TraceFiles {
+                    dir: &dir,
+                    arrivals,
+                    durations,
+                    flavour_map,
+                    interval_map,
+                };
+                match trace_cache::load(files, cache_dir) {
+                    Ok((t, _)) => self.trace = Some(Arc::new(t)),
                     Err(e) => errors.push(format!("workload.vms.dir: {e}")),
                 }
             }
