@@ -120,19 +120,29 @@ pub fn balanced(
                 per_cluster[e].push((u, col));
             }
         }
+        let pick = |total: &Resources, e: usize, which: usize| {
+            let (cpu, mem) = shares(total, &inst.clusters[e]);
+            if which == 0 {
+                cpu
+            } else {
+                mem
+            }
+        };
         for (e, vars) in per_cluster.iter().enumerate() {
-            for pick in [0usize, 1] {
+            for which in [0usize, 1] {
                 let mut terms: Vec<(highs::Col, f64)> = vars
                     .iter()
-                    .map(|&(u, col)| {
-                        let (cpu, mem) = shares(&inst.units[u].total, &inst.clusters[e]);
-                        (col, if pick == 0 { cpu } else { mem })
-                    })
+                    .map(|&(u, col)| (col, pick(&inst.units[u].total, e, which)))
                     .filter(|&(_, share)| share > 0.0)
                     .collect();
-                if !terms.is_empty() {
+                // Units fixed on e (a single candidate) take a constant share.
+                let fixed: f64 = (0..inst.units.len())
+                    .filter(|&u| model.fixed[u] == Some(e))
+                    .map(|u| pick(&inst.units[u].total, e, which))
+                    .sum();
+                if !terms.is_empty() || fixed > 0.0 {
                     terms.push((peak, -1.0));
-                    model.milp.row(f64::NEG_INFINITY, 0.0, &terms);
+                    model.milp.row(f64::NEG_INFINITY, -fixed, &terms);
                 }
             }
         }

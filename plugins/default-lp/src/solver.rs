@@ -195,6 +195,15 @@ impl Milp {
         if let Some(bad) = self.bad {
             return Err(SolveError::BadNumber(bad));
         }
+        if self.problem.num_cols() == 0 && self.problem.num_rows() == 0 {
+            // Nothing to decide (every unit fixed): HiGHS would call the model empty.
+            return Ok(Solved {
+                values: Vec::new(),
+                objective: 0.0,
+                status: SolveStatus::Optimal,
+                seconds: 0.0,
+            });
+        }
         let started = Instant::now();
         let mut model = self
             .problem
