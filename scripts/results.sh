@@ -32,6 +32,7 @@ echo "== the main job (eu-5dc-24h, release)" >&2
 
 benches=(
   "smo plugin_call"
+  "smo plugin_isolation"
   "smo api"
   "smo applier"
   "smo-tests karmada_apply"
