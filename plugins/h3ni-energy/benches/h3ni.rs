@@ -3,7 +3,12 @@
 //! one `h3ni-energy/predictive` call (3 services with a full history each), and one
 //! `h3ni-energy/repack` call (about 600 running VMs on 5 clusters of 30 servers).
 //!
-//! `cargo bench -p smo-plugin-h3ni-energy --bench h3ni` (short settings: 10 samples, 2 s).
+//! Also `place/sim-10k-vms-5dc-24h`: `scenarios/eu-5dc-24h.yaml` with 10,000 VMs instead of
+//! 3,000 run through the simulator with `h3ni-energy/placement` in-process (every decision of
+//! the day, about 350 calls; the goal is under 1 s).
+//!
+//! `cargo bench -p smo-plugin-h3ni-energy --bench h3ni` (short settings: 10 samples, 2 s;
+//! `-- sim-10k` for the day alone).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use smo_h3ni_energy::forecast::{autoregression, holt_winters, HwParams};
@@ -11,8 +16,11 @@ use smo_h3ni_energy::params::{PlacementParams, ScalingParams};
 use smo_h3ni_energy::repack::RepackParams;
 use smo_h3ni_energy::{EnergyPlacement, Predictive, Repack};
 use smo_plugin_api::prelude::*;
+use smo_sim::{simulate, DriverError, Scenario, StrategyDriver};
 use std::hint::black_box;
-use std::time::Duration;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Deterministic pseudo-random numbers in 0..1 (an LCG: benches need no statistics).
 fn rng(state: &mut u64) -> f64 {
@@ -94,6 +102,76 @@ fn placement(c: &mut Criterion) {
             });
         }
     }
+}
+
+/// `h3ni-energy/placement` called in-process, as `smo simulate` calls the plugin (`replace`
+/// for a re-placement); no other strategy.
+struct InProcess(EnergyPlacement);
+
+impl StrategyDriver for InProcess {
+    fn place(
+        &self,
+        _strategy: &str,
+        req: &Arc<PlacementRequest>,
+    ) -> Result<(PlacementDecision, Duration), DriverError> {
+        let t0 = Instant::now();
+        let d = match req.current {
+            ROption::RSome(_) => self.0.replace(req),
+            ROption::RNone => self.0.place(req),
+        };
+        let d = d.map_err(|e| match e.kind {
+            ErrorKind::INFEASIBLE => DriverError::Infeasible(e.message.to_string()),
+            _ => DriverError::Failed(e.message.to_string()),
+        })?;
+        Ok((d, t0.elapsed()))
+    }
+
+    fn scale(
+        &self,
+        strategy: &str,
+        _req: &Arc<ScalingRequest>,
+    ) -> Result<(ScalingDecision, Duration), DriverError> {
+        Err(DriverError::UnknownStrategy(strategy.into()))
+    }
+
+    fn migrate(
+        &self,
+        strategy: &str,
+        _req: &Arc<MigrationRequest>,
+    ) -> Result<(MigrationDecision, Duration), DriverError> {
+        Err(DriverError::UnknownStrategy(strategy.into()))
+    }
+}
+
+/// The day of eu-5dc-24h with 10,000 VMs, placed by `h3ni-energy/placement`.
+fn sim_10k(c: &mut Criterion) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let text = std::fs::read_to_string(dir.join("eu-5dc-24h.yaml"))
+        .unwrap_or_else(|e| panic!("scenarios/eu-5dc-24h.yaml: {e}"));
+    let scenario = Scenario::from_yaml(&text.replace("count: 3000", "count: 10000"), &dir)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let strategy = "h3ni-energy/placement";
+    let run = |driver: &InProcess| {
+        simulate(&scenario, strategy, driver, None).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let driver = InProcess(EnergyPlacement::new(PlacementParams::default()));
+    let t = run(&driver).totals;
+    println!(
+        "sim-10k-vms-5dc-24h: {} VMs, {:.2} kWh, {:.3} kg, failure rate {:.2} %",
+        t.vm_requests,
+        t.energy_kwh,
+        t.carbon_kg,
+        t.failure_rate * 100.0
+    );
+    let mut g = c.benchmark_group("place");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_secs(20));
+    g.bench_function("sim-10k-vms-5dc-24h", |b| {
+        // A new strategy each run: its held room starts empty, as in `smo simulate`.
+        b.iter(|| run(&InProcess(EnergyPlacement::new(PlacementParams::default()))))
+    });
+    g.finish();
 }
 
 fn forecasters(c: &mut Criterion) {
@@ -343,5 +421,5 @@ fn short() -> Criterion {
         .measurement_time(Duration::from_secs(2))
 }
 
-criterion_group! { name = benches; config = short(); targets = placement, forecasters, predictive_call, repack_call }
+criterion_group! { name = benches; config = short(); targets = placement, sim_10k, forecasters, predictive_call, repack_call }
 criterion_main!(benches);
