@@ -20,6 +20,8 @@ pub struct RoundEval {
     /// in node order, and the running `(cloud, edge)` cost sums before each of them.
     terms: Vec<(usize, f64, f64)>,
     prefix: Vec<(f64, f64)>,
+    /// Per node `j`: how many entries of `terms` are for nodes below `j`.
+    terms_below: Vec<usize>,
     /// The entries of `pass.crossed` as `(first caller rank, callee)`, in order; the same as
     /// `(callee, calls)`; and the position of each node in that list (`u32::MAX`: none).
     crossed: Vec<(usize, usize)>,
@@ -57,6 +59,14 @@ impl RoundEval {
                 Some((j, cloud, edge))
             })
             .collect();
+        let mut terms_below = vec![0; m];
+        let mut below = 0;
+        for (j, slot) in terms_below.iter_mut().enumerate() {
+            *slot = below;
+            if terms.get(below).is_some_and(|t| t.0 == j) {
+                below += 1;
+            }
+        }
         let mut prefix = Vec::with_capacity(terms.len() + 1);
         let mut sum = (model.all_cloud_total(), 0.0);
         prefix.push(sum);
@@ -85,6 +95,7 @@ impl RoundEval {
             pass,
             terms,
             prefix,
+            terms_below,
             crossed,
             crossed_calls,
             crossed_at,
@@ -227,10 +238,11 @@ impl RoundEval {
         // then the base's terms merged with the changed nodes' new ones.
         self.changed.sort_unstable();
         let first = self.changed.first().copied().unwrap_or(usize::MAX);
-        let mut k = self.terms.partition_point(|t| t.0 < first);
+        let below = |j: usize| self.terms_below.get(j).copied().unwrap_or(self.terms.len());
+        let mut k = below(first);
         let (mut cloud, mut edge) = self.prefix[k];
         for &j in &self.changed {
-            let upto = k + self.terms[k..].partition_point(|t| t.0 < j);
+            let upto = below(j).max(k);
             for &(_, c, e) in &self.terms[k..upto] {
                 cloud += c;
                 edge += e;

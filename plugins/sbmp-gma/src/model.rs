@@ -581,8 +581,11 @@ impl<'a> Evaluator<'a> {
     /// The evaluation of `next`, as [`Evaluator::eval`] gives it, computed from a pass over
     /// `base` (kept for the following calls with the same base): cheap when the two are close.
     pub fn eval_near(&mut self, base: &Set, next: &Set) -> Eval {
-        if let Some(e) = self.cache.get(next) {
-            return *e;
+        // One probe of the cache: the entry is made now and filled below.
+        let before = self.cache.len();
+        let slot = self.cache.index_or_insert(next, Eval::default());
+        if let Some(k) = slot.filter(|_| self.cache.len() == before) {
+            return self.cache.values()[k];
         }
         let mut fast = None;
         if self.incremental {
@@ -600,7 +603,9 @@ impl<'a> Evaluator<'a> {
                 .evaluate_into(next, UsageMode::Shifted, &mut self.scratch, None)
         });
         self.evaluations += 1;
-        self.cache.insert(next, e);
+        if let Some(k) = slot {
+            self.cache.values_mut()[k] = e;
+        }
         e
     }
 
