@@ -46,9 +46,10 @@ impl Set {
         self.words.iter().all(|w| *w == 0)
     }
 
-    /// Removes every member.
-    pub fn clear(&mut self) {
-        self.words.fill(0);
+    /// Makes this the set whose 64-bit words are `words` (bit `i % 64` of word `i / 64`).
+    pub fn set_words(&mut self, words: &[u64]) {
+        self.words.clear();
+        self.words.extend_from_slice(words);
     }
 
     pub fn len(&self) -> usize {

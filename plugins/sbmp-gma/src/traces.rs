@@ -117,10 +117,14 @@ pub struct CandidateBuilder {
     reached: Vec<u64>,
     /// A random key per node: the hash of a set is the xor of its members' keys.
     keys: Vec<u64>,
-    /// Per trace: its candidate this round and the candidate's hash; the traces with one.
-    adds: Vec<Set>,
+    /// Per trace: its candidate this round (`set_width` words per trace) and the candidate's
+    /// hash; the traces with one.
+    set_width: usize,
+    adds: Vec<u64>,
     hashes: Vec<u64>,
     touched: Vec<usize>,
+    live: Vec<bool>,
+    scratch: Set,
     order: Vec<usize>,
 }
 
@@ -129,9 +133,11 @@ impl CandidateBuilder {
     fn prepare(&mut self, m: usize, traces: &Traces) {
         let n = traces.sets.len();
         let width = n.div_ceil(64).max(1);
-        if self.width == width && self.holders.len() == m * width && self.adds.len() == n {
+        let set_width = m.div_ceil(64);
+        if self.width == width && self.holders.len() == m * width && self.live.len() == n {
             return;
         }
+        self.set_width = set_width;
         self.width = width;
         self.holders = vec![0; m * width];
         for (t, set) in traces.sets.iter().enumerate() {
@@ -142,9 +148,11 @@ impl CandidateBuilder {
         self.reached = vec![0; m * width];
         let mut rng = SplitMix64::new(0x5EED_CA4D);
         self.keys = (0..m).map(|_| rng.next_u64()).collect();
-        self.adds = vec![Set::empty(m); n];
+        self.adds = vec![0; n * set_width];
         self.hashes = vec![0; n];
+        self.live = vec![false; n];
         self.touched.clear();
+        self.scratch = Set::empty(m);
     }
 
     /// The candidates of one round (see [`candidates`]).
@@ -204,9 +212,11 @@ impl CandidateBuilder {
         }
 
         // Back to one set per trace; equal sets merge, in trace order (first seen first).
+        let sw = self.set_width;
         for &t in &self.touched {
-            self.adds[t].clear();
+            self.adds[t * sw..(t + 1) * sw].fill(0);
             self.hashes[t] = 0;
+            self.live[t] = false;
         }
         self.touched.clear();
         for i in open.iter() {
@@ -215,10 +225,11 @@ impl CandidateBuilder {
                 while bits != 0 {
                     let t = k * 64 + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    if self.adds[t].is_empty() {
+                    if !self.live[t] {
+                        self.live[t] = true;
                         self.touched.push(t);
                     }
-                    self.adds[t].insert(i);
+                    self.adds[t * sw + i / 64] |= 1 << (i % 64);
                     self.hashes[t] ^= self.keys[i];
                 }
             }
@@ -226,8 +237,11 @@ impl CandidateBuilder {
         self.touched.sort_unstable();
         self.subs.clear();
         for &t in &self.touched {
-            let (set, hash) = (&self.adds[t], self.hashes[t]);
-            if let Some(e) = self.subs.index_or_insert_hashed(set, hash, 0) {
+            self.scratch.set_words(&self.adds[t * sw..(t + 1) * sw]);
+            if let Some(e) = self
+                .subs
+                .index_or_insert_hashed(&self.scratch, self.hashes[t], 0)
+            {
                 self.subs.values_mut()[e] += traces.counts[t];
             }
         }
