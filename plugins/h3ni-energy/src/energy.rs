@@ -122,7 +122,15 @@ pub struct ClusterModel {
 
 impl ClusterModel {
     pub fn new(c: &Cluster, max_utilisation: f64) -> Self {
-        let extra: ClusterExtra = extra::read(c.extra.as_str()).unwrap_or_default();
+        Self::with_extra(
+            c,
+            extra::read(c.extra.as_str()).unwrap_or_default(),
+            max_utilisation,
+        )
+    }
+
+    /// [`ClusterModel::new`], with `c`'s `extra` already read.
+    pub fn with_extra(c: &Cluster, extra: ClusterExtra, max_utilisation: f64) -> Self {
         let detail = extra.server_detail.unwrap_or_default();
         let types: Vec<ServerType> = detail.types.into_iter().map(ServerType::from).collect();
         let facility_w = extra.facility_power_w.unwrap_or(0.0);

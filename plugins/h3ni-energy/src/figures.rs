@@ -168,7 +168,11 @@ fn derived(c: &Cluster, x: &ClusterExtra) -> Vec<(Figure, String)> {
 /// The first figure of `c` the model cannot compute with: first a number that is not finite,
 /// then a derived power that is not finite or not below [`LIMIT`], then a number not below it.
 pub fn cluster(c: &Cluster) -> Option<String> {
-    let x: ClusterExtra = extra::read(c.extra.as_str()).unwrap_or_default();
+    cluster_with(c, &extra::read(c.extra.as_str()).unwrap_or_default())
+}
+
+/// [`cluster`], with its `extra` already read as `x`.
+fn cluster_with(c: &Cluster, x: &ClusterExtra) -> Option<String> {
     let say = |(name, value, unit): &Figure| {
         let unit = if unit.is_empty() {
             String::new()
@@ -177,23 +181,36 @@ pub fn cluster(c: &Cluster) -> Option<String> {
         };
         format!("cluster `{}`: {name} {}{unit}", c.name, fig(*value))
     };
-    if let Some(f) = first_given(c, &x, |v| !v.is_finite()) {
+    if let Some(f) = first_given(c, x, |v| !v.is_finite()) {
         return Some(say(&f));
     }
-    if let Some((f, from)) = derived(c, &x)
-        .into_iter()
-        .find(|((_, v, _), _)| !usable(*v))
-    {
+    if let Some((f, from)) = derived(c, x).into_iter().find(|((_, v, _), _)| !usable(*v)) {
         return Some(format!("{} ({from})", say(&f)));
     }
-    first_given(c, &x, |v| !usable(v)).map(|f| say(&f))
+    first_given(c, x, |v| !usable(v)).map(|f| say(&f))
 }
 
 /// Every cluster, service demand and latency of `req` the model cannot compute with, one
 /// message each; `Err` is invalid input (an answer, not a malfunction: the host falls back to
 /// its default strategy and does not quarantine this one) naming each.
 pub fn check(req: &PlacementRequest) -> Result<(), PluginError> {
-    let mut bad: Vec<String> = req.clusters.iter().filter_map(cluster).collect();
+    let extras: Vec<ClusterExtra> = req
+        .clusters
+        .iter()
+        .map(|c| extra::read(c.extra.as_str()).unwrap_or_default())
+        .collect();
+    check_with(req, &extras)
+}
+
+/// [`check`], with each cluster's `extra` already read (`extras`, in the order of
+/// `req.clusters`): the placement reads them once for this and its model.
+pub fn check_with(req: &PlacementRequest, extras: &[ClusterExtra]) -> Result<(), PluginError> {
+    let mut bad: Vec<String> = req
+        .clusters
+        .iter()
+        .zip(extras)
+        .filter_map(|(c, x)| cluster_with(c, x))
+        .collect();
     for s in req.graph.services.iter() {
         let d = s.demand;
         let numbers = [("CPU", d.cpu, "cores"), ("memory", d.memory_mib, "MiB")];

@@ -6,7 +6,7 @@ use crate::figures;
 use crate::params::PlacementParams;
 use crate::reserve::{Reservations, SharedReservations};
 use highs::{Col, HighsModelStatus, RowProblem, Sense};
-use smo_plugin_api::extra::{self, PlacementDecisionExtra, VmExtra};
+use smo_plugin_api::extra::{self, ClusterExtra, PlacementDecisionExtra, VmExtra};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -143,6 +143,15 @@ fn expected_hours(s: &Service, p: &PlacementParams) -> f64 {
     }
 }
 
+/// Each cluster's `extra` as [`ClusterExtra`], in the order of `req.clusters` (the default
+/// where it does not read as one, as [`ClusterModel::new`] does).
+fn read_extras(req: &PlacementRequest) -> Vec<ClusterExtra> {
+    req.clusters
+        .iter()
+        .map(|c| extra::read(c.extra.as_str()).unwrap_or_default())
+        .collect()
+}
+
 pub(crate) fn user_of(s: &Service) -> &str {
     s.labels
         .iter()
@@ -153,16 +162,30 @@ pub(crate) fn user_of(s: &Service) -> &str {
 impl Instance {
     /// The instance of `req`; `held` is room other graphs were promised, per cluster name;
     /// `consolidating`: see [`EnergyPlacement::consolidating`].
+    #[cfg(test)]
     fn build(
         req: &PlacementRequest,
         p: &PlacementParams,
         held: &HashMap<String, Resources>,
         consolidating: bool,
     ) -> Self {
+        Self::build_with(req, p, held, consolidating, read_extras(req))
+    }
+
+    /// [`Instance::build`], with each cluster's `extra` already read (`extras`, in the order
+    /// of `req.clusters`).
+    fn build_with(
+        req: &PlacementRequest,
+        p: &PlacementParams,
+        held: &HashMap<String, Resources>,
+        consolidating: bool,
+        extras: Vec<ClusterExtra>,
+    ) -> Self {
         let mut clusters: Vec<ClusterModel> = req
             .clusters
             .iter()
-            .map(|c| ClusterModel::new(c, p.max_utilisation))
+            .zip(extras)
+            .map(|(c, x)| ClusterModel::with_extra(c, x, p.max_utilisation))
             .collect();
         let mut server_selection = None;
         if let Some(pick) = p
@@ -551,7 +574,9 @@ impl Instance {
 
 impl Placement for EnergyPlacement {
     fn place(&self, req: &PlacementRequest) -> Result<PlacementDecision, PluginError> {
-        figures::check(req)?;
+        // Each cluster's `extra` (with its servers: the largest part of a request) read once.
+        let extras = read_extras(req);
+        figures::check_with(req, &extras)?;
         let p = &self.params;
         let time_s = req.telemetry.time_unix_s;
         let (held, holders, released) = {
@@ -564,7 +589,7 @@ impl Placement for EnergyPlacement {
                 released,
             )
         };
-        let inst = Instance::build(req, p, &held, self.consolidating);
+        let inst = Instance::build_with(req, p, &held, self.consolidating, extras);
         inst.finite()?;
         let (greedy, _) = inst.solve_greedy(p);
         let greedy_objective = inst.replay_cost(p, &greedy);
