@@ -6,7 +6,7 @@ use crate::model::{edge_pass, Cost, Eval, Model, Scratch, TermMemo};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// The model's pass over one base edge set, and buffers to evaluate `base ∪ adds` from it.
+/// The model's pass over one base edge set, and buffers to evaluate sets near it from it.
 ///
 /// Every result is bit-identical to [`Model::evaluate`] with shifted usage: a node's invocation
 /// sum is rebuilt over its callers in topological order, as the full pass adds them; the
@@ -39,7 +39,7 @@ pub struct RoundEval {
     n_edge: Vec<f64>,
     heap: BinaryHeap<Reverse<(usize, usize)>>,
     redo_list: Vec<usize>,
-    /// Nodes whose invocations differ from the base's (or that join it), in node order.
+    /// Nodes whose invocations differ from the base's, that join it or leave it.
     changed: Vec<usize>,
     /// Recomputed crossed callees: `(first caller rank, callee, calls)`.
     fresh: Vec<(usize, usize, f64)>,

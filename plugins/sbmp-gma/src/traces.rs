@@ -115,6 +115,7 @@ pub struct CandidateBuilder {
     holders: Vec<u64>,
     /// The traces whose cut reaches each node this round (`width` words per node).
     reached: Vec<u64>,
+    row: Vec<u64>,
     /// A random key per node: the hash of a set is the xor of its members' keys.
     keys: Vec<u64>,
     /// Per trace: its candidate this round (`set_width` words per trace) and the candidate's
@@ -146,6 +147,7 @@ impl CandidateBuilder {
             }
         }
         self.reached = vec![0; m * width];
+        self.row = vec![0; width];
         let mut rng = SplitMix64::new(0x5EED_CA4D);
         self.keys = (0..m).map(|_| rng.next_u64()).collect();
         self.adds = vec![0; n * set_width];
@@ -196,19 +198,19 @@ impl CandidateBuilder {
             if !open.contains(i) {
                 continue;
             }
-            let at_frontier = frontier.contains(i);
-            for k in 0..w {
-                let from = if at_frontier {
-                    u64::MAX
-                } else {
-                    graph
-                        .parents(i)
-                        .iter()
-                        .filter(|&&(p, _)| open.contains(p))
-                        .fold(0, |acc, &(p, _)| acc | self.reached[p * w + k])
-                };
-                self.reached[i * w + k] = from & self.holders[i * w + k];
+            let row = i * w..(i + 1) * w;
+            if frontier.contains(i) {
+                self.row.copy_from_slice(&self.holders[row.clone()]);
+            } else {
+                self.row.fill(0);
+                for &(p, _) in graph.parents(i).iter().filter(|&&(p, _)| open.contains(p)) {
+                    let from = &self.reached[p * w..(p + 1) * w];
+                    self.row.iter_mut().zip(from).for_each(|(r, f)| *r |= f);
+                }
+                let holders = &self.holders[row.clone()];
+                self.row.iter_mut().zip(holders).for_each(|(r, h)| *r &= h);
             }
+            self.reached[row].copy_from_slice(&self.row);
         }
 
         // Back to one set per trace; equal sets merge, in trace order (first seen first).
