@@ -1,22 +1,25 @@
 //! `default-lp/placement`: upstream SMO's naive first-fit initial placement, pre-check fixed;
 //! its re-placement is the min-migration integer program of `replacement`.
 
-use crate::instance::{describe, nothing_to_place, Instance};
+use crate::instance::{describe, nothing_to_place, Instance, Why};
 use crate::params::Params;
 use crate::replacement;
 use crate::report::{extra, Rejections};
+use crate::servers::Servers;
 use smo_plugin_api::prelude::*;
 
 replacement::placement_with_min_migration!(
     /// First-fit: units (services, or groups that must be co-located) in descriptor order,
-    /// each on the first cluster in inventory order with enough free CPU, memory and GPUs.
+    /// each on the first cluster in inventory order with enough free CPU, memory and GPUs,
+    /// and, when the host lists the cluster's servers, a server with room for each replica.
     FirstFit,
     "placement",
     first_fit
 );
 
 /// Upstream's `calculate_naive_placement`, generalised to memory, GPUs, allowed clusters and
-/// required co-location, with the pre-check comparing against the largest cluster.
+/// required co-location, with the pre-check comparing against the largest cluster; a cluster
+/// whose servers the host lists takes a unit only if each replica fits one of them.
 pub fn first_fit(
     request: &PlacementRequest,
     params: &Params,
@@ -28,24 +31,36 @@ pub fn first_fit(
     inst.precheck()?;
 
     let mut free: Vec<Resources> = inst.clusters.iter().map(|c| c.available).collect();
+    let mut servers = Servers::new(inst.clusters);
     let mut chosen = vec![usize::MAX; inst.services.len()];
     let mut rejections = Rejections::new(params.max_rejections);
     for u in 0..inst.units.len() {
         let mut target = None;
         let mut why = Vec::new();
         for (e, room) in free.iter().enumerate() {
-            match inst.why_not(u, e, room) {
+            let reason = match inst.why_not(u, e, room) {
                 None => {
-                    target = Some(e);
-                    break;
-                }
-                Some(reason) => {
-                    for &s in &inst.units[u].members {
-                        rejections.push(s, e, reason);
+                    let replicas = inst.units[u]
+                        .members
+                        .iter()
+                        .map(|&s| (request.graph.services[s].demand, inst.services[s].replicas));
+                    match servers.take(e, replicas) {
+                        Ok(()) => {
+                            target = Some(e);
+                            break;
+                        }
+                        Err(d) => Why::NoServer {
+                            cpu: d.cpu,
+                            memory_mib: d.memory_mib,
+                        },
                     }
-                    why.push((e, reason));
                 }
+                Some(reason) => reason,
+            };
+            for &s in &inst.units[u].members {
+                rejections.push(s, e, reason);
             }
+            why.push((e, reason));
         }
         let Some(e) = target else {
             let why: Vec<String> = why
@@ -131,6 +146,47 @@ mod tests {
         );
         let d = place(&request).expect("upstream refused this; it fits `large`");
         assert_eq!(cluster_of(&d, "big"), "large");
+    }
+
+    #[test]
+    fn a_cluster_whose_servers_have_no_room_for_a_replica_is_passed_over() {
+        // `x` has 8 GiB free in all but at most 4 GiB on one server (its `server_detail`): a
+        // 6 GiB service goes to `y`, a 3 GiB one still fits `x`.
+        let mut x = cluster("x", 36.0, 8192.0, 0);
+        x.extra = r#"{"server_detail": {"types": [
+            {"cores": 16, "memory_mib": 24576, "curve_w": [50, 240]},
+            {"cores": 40, "memory_mib": 65536, "curve_w": [40, 330]}],
+            "servers": [[0, 12, 20480, 0, 12, 200], [1, 32, 61440, 0, 32, 300]]}}"#
+            .into();
+        let request = placement_request(
+            graph_of(vec![
+                service("big", 1.0, 6144.0, 0),
+                service("small", 1.0, 3072.0, 0),
+            ]),
+            vec![x, cluster("y", 8.0, 16384.0, 0)],
+            None,
+        );
+        let d = place(&request).expect("fits");
+        assert_eq!(cluster_of(&d, "big"), "y");
+        assert_eq!(cluster_of(&d, "small"), "x");
+        assert_eq!(d.rejections.len(), 1);
+        assert_eq!(d.rejections[0].cluster.as_str(), "x");
+        assert!(
+            d.rejections[0]
+                .reason
+                .contains("no server has room for one replica"),
+            "{:?}",
+            d.rejections[0]
+        );
+        // Two replicas of 3 GiB take 3 GiB of each server of `x`: 2 GiB left in all, 1 GiB on
+        // each, so a 1.5 GiB service goes to `y`.
+        let mut request = request.clone();
+        request.graph.services[0] = service("half", 1.0, 1536.0, 0);
+        request.graph.services[1].replicas = 2;
+        request.graph.services.swap(0, 1);
+        let d = place(&request).expect("fits");
+        assert_eq!(cluster_of(&d, "small"), "x");
+        assert_eq!(cluster_of(&d, "half"), "y");
     }
 
     #[test]

@@ -48,6 +48,12 @@ pub enum Why {
         need: u32,
         free: u32,
     },
+    /// The cluster's total has room, but none of its servers for one replica of this demand
+    /// (only when the host gives the servers: see [`crate::servers`]).
+    NoServer {
+        cpu: f64,
+        memory_mib: f64,
+    },
 }
 
 /// Where a service runs before a re-placement.
@@ -339,6 +345,10 @@ impl<'a> Instance<'a> {
             Why::Cpu { need, free } => format!("needs {need:.2} CPU, {free:.2} free"),
             Why::Memory { need, free } => format!("needs {need:.0} MiB memory, {free:.0} free"),
             Why::Gpu { need, free } => format!("needs {need} GPU, {free} free"),
+            Why::NoServer { cpu, memory_mib } => format!(
+                "no server has room for one replica ({cpu:.2} CPU, {memory_mib:.0} MiB), \
+                 though the cluster has in all"
+            ),
         }
     }
 

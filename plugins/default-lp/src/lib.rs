@@ -16,6 +16,7 @@ pub mod replacement;
 pub mod report;
 pub mod scaling;
 pub mod scope;
+pub mod servers;
 pub mod solver;
 
 pub use first_fit::FirstFit;
