@@ -57,7 +57,7 @@ impl prometheus_client::collector::Collector for PluginCollector {
         histograms(
             &mut encoder,
             "smo_plugin_call_duration_seconds",
-            "Time of a strategy call through the guard (permit, blocking thread, the plugin's own time)",
+            "Time of a strategy call through the guard (permit, worker thread, the plugin's own time)",
             strategies
                 .iter()
                 .map(|(_, labels, calls)| (*labels, calls.latency())),
