@@ -2,6 +2,7 @@
 //! only the services below the changed ones are recomputed, with the full pass's arithmetic.
 
 use crate::bitset::Set;
+use crate::graph::CallGraph;
 use crate::model::{edge_pass, Cost, Eval, Model, Scratch, TermMemo};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -119,6 +120,22 @@ impl RoundEval {
         &self.base
     }
 
+    /// The callees of `i`: those in `next` queued for recomputation (in topological order),
+    /// the others (in the cloud) marked to have their calls from the edge redone.
+    fn mark_callees(&mut self, graph: &CallGraph, next: &Set, i: usize, epoch: u32) {
+        for &(j, _) in graph.children(i) {
+            if next.contains(j) {
+                if self.queued[j] != epoch {
+                    self.queued[j] = epoch;
+                    self.heap.push(Reverse((graph.rank(j), j)));
+                }
+            } else if self.redo[j] != epoch {
+                self.redo[j] = epoch;
+                self.redo_list.push(j);
+            }
+        }
+    }
+
     /// The evaluation of `next` (any set; cheap when close to the base), or `None` when a
     /// call's invocations round to zero and only the full pass gives the exact result.
     pub(crate) fn eval(&mut self, model: &Model, next: &Set, memo: &mut TermMemo) -> Option<Eval> {
@@ -141,25 +158,18 @@ impl RoundEval {
             self.queued[c] = epoch;
             self.heap.push(Reverse((graph.rank(c), c)));
         }
-        // A removed node leaves its cost terms, and its callees their calls from it.
-        for r in self.base.iter_minus(next) {
+        // A removed node leaves its cost terms, and its callees their calls from it (the base
+        // is set aside while its nodes are marked: no copy).
+        let base = std::mem::take(&mut self.base);
+        for r in base.iter_minus(next) {
             self.changed.push(r);
             if self.redo[r] != epoch {
                 self.redo[r] = epoch;
                 self.redo_list.push(r);
             }
-            for &(j, _) in graph.children(r) {
-                if next.contains(j) {
-                    if self.queued[j] != epoch {
-                        self.queued[j] = epoch;
-                        self.heap.push(Reverse((graph.rank(j), j)));
-                    }
-                } else if self.redo[j] != epoch {
-                    self.redo[j] = epoch;
-                    self.redo_list.push(j);
-                }
-            }
+            self.mark_callees(graph, next, r, epoch);
         }
+        self.base = base;
         // The nodes of `next` below the changed ones, in topological order.
         while let Some(Reverse((_, i))) = self.heap.pop() {
             let v = self.calls_into(model, next, i)?.1;
@@ -169,17 +179,7 @@ impl RoundEval {
                 continue; // unchanged: nothing below it changes through it
             }
             self.changed.push(i);
-            for &(j, _) in graph.children(i) {
-                if next.contains(j) {
-                    if self.queued[j] != epoch {
-                        self.queued[j] = epoch;
-                        self.heap.push(Reverse((graph.rank(j), j)));
-                    }
-                } else if self.redo[j] != epoch {
-                    self.redo[j] = epoch;
-                    self.redo_list.push(j);
-                }
-            }
+            self.mark_callees(graph, next, i, epoch);
         }
         // Callees in the cloud whose callers changed.
         self.fresh.clear();
