@@ -10,32 +10,12 @@ pub fn placement(
     cluster_mib: f64,
 ) -> PlacementRequest {
     let cluster = |i: usize| {
-        let cap = Resources::new(cluster_cpu, cluster_mib, 0);
-        Cluster {
-            name: format!("c{i}").into(),
-            role: ClusterRole::Cloud,
-            location: Location::default(),
-            capacity: cap,
-            available: cap,
-            energy: EnergyProfile {
-                carbon_intensity_g_per_kwh: 100.0 + (i * 37 % 300) as f64,
-                ..EnergyProfile::default()
-            },
-            prices: Prices::default(),
-            labels: RVec::new(),
-            extra: "{}".into(),
-        }
+        let mut cluster = testing::cluster(&format!("c{i}"), cluster_cpu, cluster_mib, 0);
+        cluster.role = ClusterRole::Cloud;
+        cluster.energy.carbon_intensity_g_per_kwh = 100.0 + (i * 37 % 300) as f64;
+        cluster
     };
-    let service = |i: usize| Service {
-        name: format!("s{i}").into(),
-        demand: Resources::new(0.5, 512.0, 0),
-        replicas: 1,
-        scaling: ScalingProfile::default(),
-        dependencies: RVec::new(),
-        allowed_clusters: RVec::new(),
-        labels: RVec::new(),
-        extra: "{}".into(),
-    };
+    let service = |i: usize| testing::service(&format!("s{i}"), 0.5, 512.0, 0);
     PlacementRequest {
         graph: Graph {
             name: "bench".into(),
